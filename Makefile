@@ -1,0 +1,75 @@
+# bookd — build, run, test.
+# `make` builds; `make test` installs what is missing, builds and runs every
+# test layer against a throwaway PostgreSQL; `make sanitize` does the same
+# with ASan+UBSan.
+
+CC      ?= cc
+PKGS    := libpq libcrypto jansson
+BUILD   ?= build
+WERROR  ?= $(if $(CI),-Werror,)
+
+WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wconversion -Wno-sign-conversion $(WERROR)
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c17 -D_GNU_SOURCE -pthread $(WARN) -Isrc \
+           $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -pthread -lm
+
+CORE_SRC := $(wildcard src/core/*.c)
+DB_SRC   := $(wildcard src/db/*.c)
+LIB_SRC  := $(CORE_SRC) $(DB_SRC)
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB      := $(BUILD)/libbookd.a
+
+UNIT_SRC := $(wildcard tests/unit/*.c)
+UNIT_BIN := $(BUILD)/tests/unit_tests
+RACE_BIN := $(BUILD)/tests/race_tests
+MAIN_BIN := $(BUILD)/bookd
+
+.PHONY: all deps test sanitize clean format devdb-start devdb-stop
+all: $(MAIN_BIN) $(UNIT_BIN) $(RACE_BIN)
+
+deps:
+	@scripts/deps.sh
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+$(MAIN_BIN): $(BUILD)/src/main.o $(LIB)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(UNIT_BIN): $(UNIT_SRC:%.c=$(BUILD)/%.o) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) -lcriterion
+
+$(RACE_BIN): $(BUILD)/tests/race/race_tests.o $(BUILD)/tests/race/tap.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/test.sh $(BUILD)
+
+# ASan+UBSan build in its own directory, then the same test run.
+sanitize: deps
+	@$(MAKE) --no-print-directory all BUILD=build-sanitize \
+	  CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined"
+	@ASAN_OPTIONS=detect_leaks=1 scripts/test.sh build-sanitize
+
+devdb-start:
+	@scripts/devdb.sh start
+devdb-stop:
+	@scripts/devdb.sh stop
+
+format:
+	clang-format -i $(LIB_SRC) src/main.c $(wildcard src/*/*.h) $(UNIT_SRC) $(wildcard tests/race/*.[ch])
+
+clean:
+	rm -rf build build-sanitize
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
