@@ -17,7 +17,7 @@ LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -pthread -lm
 
 CORE_SRC := $(wildcard src/core/*.c)
 DB_SRC   := $(wildcard src/db/*.c)
-LIB_SRC  := $(CORE_SRC) $(DB_SRC)
+LIB_SRC  := src/log.c $(CORE_SRC) $(DB_SRC)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIB      := $(BUILD)/libbookd.a
 

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the Debian packages bookd needs to build, run and test, if any
+# are missing. As root: `apt-get update` once, then `apt-get install -y`.
+# Otherwise: prints the exact command to run and exits 1.
+set -euo pipefail
+
+packages=(
+  make gcc pkg-config ca-certificates
+  libpq-dev libssl-dev libjansson-dev libmicrohttpd-dev libcurl4-openssl-dev
+  libcriterion-dev
+  postgresql postgresql-contrib postgresql-15-pgtap
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$p")
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+if [[ $(id -u) -ne 0 ]]; then
+  echo "bookd needs these Debian packages: ${missing[*]}" >&2
+  echo "Install them with:" >&2
+  echo "  sudo apt-get update && sudo apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi
+
+echo "deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Runs every test layer against a throwaway PostgreSQL cluster and prints,
+# as its last line, "N passed, M failed". Each layer speaks TAP; a layer
+# that dies before finishing its plan counts the missing tests as failed.
+#   scripts/test.sh [BUILD_DIR]
+set -uo pipefail
+build=${1:-build}
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+source scripts/pglib.sh
+
+mkdir -p .bookd
+pgdir=$(mktemp -d "$root/.bookd/test.XXXXXX")
+results=$(mktemp -d)
+cleanup() { pg_stop "$pgdir"; rm -rf "$pgdir" "$results"; }
+trap cleanup EXIT
+
+if ! pg_start "$pgdir" throwaway; then
+  echo "could not start the throwaway PostgreSQL"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+export DATABASE_URL
+DATABASE_URL=$(pg_conninfo "$pgdir")
+export BOOKD_TEST_PG_DIR=$pgdir
+
+passed=0
+failed=0
+
+# run_layer NAME TAP_FILE COMMAND...: runs COMMAND (whose TAP goes to
+# TAP_FILE), then counts its results.
+run_layer() {
+  local name=$1 tap=$2; shift 2
+  local rc ok notok plan missing=0
+  echo "== $name"
+  "$@"; rc=$?
+  ok=$(grep -cE '^ok\b' "$tap" || true)
+  notok=$(grep -cE '^not ok\b' "$tap" || true)
+  plan=$(grep -oE '^1\.\.[0-9]+' "$tap" | tail -n 1 | cut -d. -f3)
+  if [[ -n "$plan" ]] && (( ok + notok < plan )); then
+    missing=$(( plan - ok - notok ))
+  elif [[ -z "$plan" || $rc -ne 0 ]] && (( notok == 0 )); then
+    missing=1 # died without a plan, or failed without saying which test
+  fi
+  grep -E '^not ok\b' "$tap" | sed 's/^/   /'
+  (( missing > 0 )) && echo "   $name: $missing test(s) did not run (exit code $rc)"
+  echo "   $name: $ok passed, $(( notok + missing )) failed"
+  passed=$(( passed + ok ))
+  failed=$(( failed + notok + missing ))
+}
+
+unit_tap=$results/unit.tap
+run_layer unit "$unit_tap" "$build/tests/unit_tests" --tap="$unit_tap" -q
+
+migrate_tap=$results/migrate.tap
+run_layer migrate "$migrate_tap" bash -c "tests/db/migrate_test.sh '$build/bookd' > '$migrate_tap'"
+
+if ! "$build/bookd" migrate >"$results/migrate.log" 2>&1; then
+  cat "$results/migrate.log"
+fi
+
+for f in tests/sql/*.sql; do
+  [[ -e "$f" ]] || continue
+  tap=$results/$(basename "$f" .sql).tap
+  run_layer "sql/$(basename "$f")" "$tap" \
+    bash -c "psql -X -q -t -A -v ON_ERROR_STOP=1 '$DATABASE_URL' -f '$f' > '$tap' 2>&1"
+done
+
+race_tap=$results/race.tap
+run_layer race "$race_tap" bash -c \
+  "'$build/tests/race_tests' > '$race_tap'; rc=\$?; grep '^#' '$race_tap'; exit \$rc"
+
+echo "$passed passed, $failed failed"
+(( failed == 0 ))

@@ -1,0 +1,401 @@
+#include "db/appointments.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "core/lockkey.h"
+#include "core/time.h"
+#include "db/directory.h"
+#include "db/query.h"
+#include "log.h"
+
+#define DEFAULT_LOCK_TIMEOUT_MS 2000
+/* "{" + up to 20 digits and a sign + "," per key + "}" */
+#define KEYS_TEXT_SIZE (CORE_LOCK_MAX_KEYS * 22 + 3)
+
+/* The lock keys of a range, and the span they cover, as SQL parameters. */
+struct lock_set {
+    int64_t keys[CORE_LOCK_MAX_KEYS];
+    size_t n;
+    int64_t new_from, new_to;
+    char keys_text[KEYS_TEXT_SIZE];
+    char from_text[CORE_ISO_LEN + 1], to_text[CORE_ISO_LEN + 1];
+};
+
+/* Adds the keys of [start, end) on a provider; `is_new` marks the range
+ * being booked, whose span the SQL function checks. */
+static int lock_set_add(struct lock_set *ls, const struct db_org_ref *org,
+                        const char *provider_id, int64_t start, int64_t end, bool is_new)
+{
+    const char *scoped = strcmp(provider_id, org->default_provider_id) == 0 ? NULL : provider_id;
+    int64_t from, to;
+
+    if (core_lock_keys_for_range(org->org_id, scoped, start, end, ls->keys, CORE_LOCK_MAX_KEYS,
+                                 &ls->n, &from, &to) != 0)
+        return -1;
+    if (is_new) {
+        ls->new_from = from;
+        ls->new_to = to;
+    }
+    return 0;
+}
+
+/* Sorts, dedups and renders the keys as a bigint[] literal. */
+static int lock_set_finish(struct lock_set *ls)
+{
+    size_t used = 0;
+
+    core_lock_keys_sort_unique(ls->keys, &ls->n);
+    ls->keys_text[used++] = '{';
+    for (size_t i = 0; i < ls->n; i++) {
+        int w = snprintf(ls->keys_text + used, sizeof ls->keys_text - used, "%s%lld",
+                         i ? "," : "", (long long)ls->keys[i]);
+        if (w < 0 || (size_t)w >= sizeof ls->keys_text - used)
+            return -1;
+        used += (size_t)w;
+    }
+    if (used + 2 > sizeof ls->keys_text)
+        return -1;
+    ls->keys_text[used++] = '}';
+    ls->keys_text[used] = '\0';
+    if (core_iso_format(ls->new_from, ls->from_text) != 0 ||
+        core_iso_format(ls->new_to, ls->to_text) != 0)
+        return -1;
+    return 0;
+}
+
+static void copy_id(char *dst, json_t *v)
+{
+    const char *s = json_string_value(v);
+    snprintf(dst, DB_ID_SIZE, "%s", s ? s : "");
+}
+
+static int parse_time(json_t *v, int64_t *out)
+{
+    const char *s = json_string_value(v);
+    return s ? core_rfc3339_parse(s, strlen(s), out) : -1;
+}
+
+static int parse_appointment(json_t *o, struct db_appointment *a)
+{
+    const char *status = json_string_value(json_object_get(o, "status"));
+    json_t *notes = json_object_get(o, "notes");
+    json_t *cancelled = json_object_get(o, "cancelledAt");
+
+    if (!json_is_object(o) || !status)
+        return -1;
+    copy_id(a->id, json_object_get(o, "id"));
+    copy_id(a->provider_id, json_object_get(o, "providerId"));
+    copy_id(a->contact_id, json_object_get(o, "contactId"));
+    copy_id(a->service_id, json_object_get(o, "serviceId"));
+    copy_id(a->rescheduled_to, json_object_get(o, "rescheduledTo"));
+    a->duration_minutes = (int)json_integer_value(json_object_get(o, "durationMinutes"));
+    if (strcmp(status, "confirmed") == 0)
+        a->status = DB_STATUS_CONFIRMED;
+    else if (strcmp(status, "cancelled") == 0)
+        a->status = DB_STATUS_CANCELLED;
+    else
+        a->status = DB_STATUS_RESCHEDULED;
+    if (parse_time(json_object_get(o, "scheduledAt"), &a->scheduled_at_ms) != 0 ||
+        parse_time(json_object_get(o, "createdAt"), &a->created_at_ms) != 0)
+        return -1;
+    if (json_is_string(cancelled)) {
+        a->has_cancelled_at = true;
+        if (parse_time(cancelled, &a->cancelled_at_ms) != 0)
+            return -1;
+    }
+    if (json_is_string(notes) && !(a->notes = strdup(json_string_value(notes))))
+        return -1;
+    a->metadata_json = json_dumps(json_object_get(o, "metadata"), JSON_COMPACT | JSON_ENCODE_ANY);
+    return a->metadata_json ? 0 : -1;
+}
+
+static int parse_conflict(json_t *o, struct db_conflict *c)
+{
+    copy_id(c->id, json_object_get(o, "id"));
+    c->duration_minutes = (int)json_integer_value(json_object_get(o, "durationMinutes"));
+    return parse_time(json_object_get(o, "scheduledAt"), &c->scheduled_at_ms);
+}
+
+/* Turns a booking function's jsonb answer into *res. */
+static int parse_result(const char *text, struct db_result *res)
+{
+    json_error_t jerr;
+    json_t *root = json_loads(text, 0, &jerr);
+    const char *status;
+    int rc = -1;
+
+    if (!root)
+        goto out;
+    status = json_string_value(json_object_get(root, "status"));
+    if (!status)
+        status = json_is_true(json_object_get(root, "available")) ? "available" : "conflict";
+    res->replayed = json_is_true(json_object_get(root, "replayed"));
+    res->lock_wait_us = json_integer_value(json_object_get(root, "lockWaitUs"));
+    if (strcmp(status, "conflict") == 0) {
+        res->outcome = DB_CONFLICT;
+        rc = parse_conflict(json_object_get(root, "conflictingAppointment"), &res->conflict);
+        goto out;
+    }
+    res->outcome = DB_OK;
+    res->unchanged = strcmp(status, "unchanged") == 0;
+    rc = 0;
+    if (json_object_get(root, "appointment"))
+        rc = parse_appointment(json_object_get(root, "appointment"), &res->appointment);
+    if (rc == 0 && json_object_get(root, "previousAppointment"))
+        rc = parse_appointment(json_object_get(root, "previousAppointment"), &res->previous);
+out:
+    if (rc != 0) {
+        log_error("db.bad_result", "cannot parse a booking function's result");
+        res->outcome = DB_ERROR;
+    }
+    json_decref(root);
+    return rc;
+}
+
+/* Runs a booking function and parses its answer into *res. */
+static int run_booking(struct db_pool *pool, const char *stmt, int n, const char *const *values,
+                       struct db_result *res)
+{
+    char *text = NULL;
+    int rc = db_run_value(pool, stmt, n, values, &text, res);
+
+    if (rc == 0)
+        rc = text ? parse_result(text, res) : -1;
+    free(text);
+    if (rc != 0 && res->outcome == DB_OK)
+        res->outcome = DB_ERROR;
+    /* A database answer that is a refusal is still an answer. */
+    return res->outcome == DB_UNAVAILABLE || res->outcome == DB_ERROR ? -1 : 0;
+}
+
+/* The duration and buffers a service gives a booking. -1 if unknown. */
+static int fetch_service_range(struct db_pool *pool, const struct db_org_ref *org,
+                               const char *service_id, int *duration, int *before, int *after,
+                               struct db_result *res)
+{
+    const char *params[] = {org->org_id, service_id};
+    struct db_conn *conn;
+    PGresult *pg;
+    int rc = -1;
+
+    if (db_pool_acquire(pool, &conn) != 0) {
+        res->outcome = DB_UNAVAILABLE;
+        return -1;
+    }
+    pg = db_exec(conn, "service_range", 2, params);
+    if (PQresultStatus(pg) != PGRES_TUPLES_OK) {
+        db_map_error(pg, conn, "service_range", res);
+    } else if (PQntuples(pg) == 0) {
+        db_set_invalid(res, "serviceId", "serviceId does not exist");
+    } else {
+        *duration = db_int_value(PQgetvalue(pg, 0, 0));
+        *before = db_int_value(PQgetvalue(pg, 0, 1));
+        *after = db_int_value(PQgetvalue(pg, 0, 2));
+        rc = 0;
+    }
+    PQclear(pg);
+    db_pool_release(pool, conn);
+    return rc;
+}
+
+int db_book(struct db_pool *pool, const struct db_org_ref *org, const struct db_book_request *req,
+            struct db_result *res)
+{
+    struct lock_set *ls = NULL;
+    const char *provider = req->provider_id ? req->provider_id : org->default_provider_id;
+    int duration = req->duration_minutes, before = 0, after = 0, svc_duration = 0;
+    char at[CORE_ISO_LEN + 1], dur[16], timeout[16], hash[67];
+    int rc = -1;
+
+    memset(res, 0, sizeof *res);
+    if (req->service_id &&
+        fetch_service_range(pool, org, req->service_id, &svc_duration, &before, &after, res) != 0)
+        return res->outcome == DB_INVALID ? 0 : -1;
+    if (duration == 0)
+        duration = svc_duration;
+    if (duration < CORE_DURATION_MIN || duration > CORE_DURATION_MAX) {
+        db_set_invalid(res, "durationMinutes", "durationMinutes must be an integer from 1 to 1440");
+        return 0;
+    }
+    if (core_iso_format(req->scheduled_at_ms, at) != 0) {
+        db_set_invalid(res, "scheduledAt", "scheduledAt is out of range");
+        return 0;
+    }
+    ls = calloc(1, sizeof *ls);
+    if (!ls) {
+        res->outcome = DB_ERROR;
+        return -1;
+    }
+    if (lock_set_add(ls, org, provider, req->scheduled_at_ms - before * CORE_MS_PER_MINUTE,
+                     req->scheduled_at_ms + (duration + after) * CORE_MS_PER_MINUTE, true) != 0 ||
+        lock_set_finish(ls) != 0) {
+        db_set_invalid(res, "scheduledAt", "scheduledAt is out of range");
+        rc = 0;
+        goto out;
+    }
+    snprintf(dur, sizeof dur, "%d", duration);
+    snprintf(timeout, sizeof timeout, "%d",
+             req->lock_timeout_ms > 0 ? req->lock_timeout_ms : DEFAULT_LOCK_TIMEOUT_MS);
+    if (req->idempotency_key)
+        db_hash_to_bytea(req->request_hash, hash);
+    {
+        const char *params[] = {
+            org->org_id,       provider,      req->contact_id,   req->service_id,
+            at,                dur,           req->notes,        req->metadata_json,
+            ls->keys_text,     ls->from_text, ls->to_text,       timeout,
+            req->actor,        req->idempotency_key, req->idempotency_key ? hash : NULL,
+        };
+        rc = run_booking(pool, "book", 15, params, res);
+    }
+out:
+    free(ls);
+    return rc;
+}
+
+/* The old appointment's provider and buffered range, and what the new one
+ * keeps of it. */
+struct old_range {
+    char provider_id[DB_ID_SIZE];
+    int64_t start, end;
+    int duration, before, after;
+};
+
+static int fetch_appointment_range(struct db_pool *pool, const struct db_org_ref *org,
+                                   const char *id, struct old_range *old, struct db_result *res)
+{
+    const char *params[] = {org->org_id, id};
+    struct db_conn *conn;
+    PGresult *pg;
+    int rc = -1;
+
+    if (db_pool_acquire(pool, &conn) != 0) {
+        res->outcome = DB_UNAVAILABLE;
+        return -1;
+    }
+    pg = db_exec(conn, "appointment_range", 2, params);
+    if (PQresultStatus(pg) != PGRES_TUPLES_OK) {
+        db_map_error(pg, conn, "appointment_range", res);
+    } else if (PQntuples(pg) == 0) {
+        res->outcome = DB_NOT_FOUND;
+    } else {
+        snprintf(old->provider_id, sizeof old->provider_id, "%s", PQgetvalue(pg, 0, 0));
+        old->start = strtoll(PQgetvalue(pg, 0, 1), NULL, 10);
+        old->end = strtoll(PQgetvalue(pg, 0, 2), NULL, 10);
+        old->duration = db_int_value(PQgetvalue(pg, 0, 3));
+        old->before = db_int_value(PQgetvalue(pg, 0, 4));
+        old->after = db_int_value(PQgetvalue(pg, 0, 5));
+        rc = 0;
+    }
+    PQclear(pg);
+    db_pool_release(pool, conn);
+    return rc;
+}
+
+int db_reschedule(struct db_pool *pool, const struct db_org_ref *org,
+                  const struct db_reschedule_request *req, struct db_result *res)
+{
+    struct old_range old = {0};
+    struct lock_set *ls = NULL;
+    const char *provider;
+    int duration;
+    char at[CORE_ISO_LEN + 1], dur[16], timeout[16], hash[67];
+    int rc = -1;
+
+    memset(res, 0, sizeof *res);
+    if (fetch_appointment_range(pool, org, req->appointment_id, &old, res) != 0)
+        return res->outcome == DB_NOT_FOUND ? 0 : -1;
+    provider = req->provider_id ? req->provider_id : old.provider_id;
+    duration = req->duration_minutes ? req->duration_minutes : old.duration;
+    if (duration < CORE_DURATION_MIN || duration > CORE_DURATION_MAX) {
+        db_set_invalid(res, "durationMinutes", "durationMinutes must be an integer from 1 to 1440");
+        return 0;
+    }
+    if (core_iso_format(req->scheduled_at_ms, at) != 0) {
+        db_set_invalid(res, "scheduledAt", "scheduledAt is out of range");
+        return 0;
+    }
+    ls = calloc(1, sizeof *ls);
+    if (!ls) {
+        res->outcome = DB_ERROR;
+        return -1;
+    }
+    /* The union of the old range's buckets and the new one's. */
+    if (lock_set_add(ls, org, old.provider_id, old.start, old.end, false) != 0 ||
+        lock_set_add(ls, org, provider, req->scheduled_at_ms - old.before * CORE_MS_PER_MINUTE,
+                     req->scheduled_at_ms + (duration + old.after) * CORE_MS_PER_MINUTE,
+                     true) != 0 ||
+        lock_set_finish(ls) != 0) {
+        db_set_invalid(res, "scheduledAt", "scheduledAt is out of range");
+        rc = 0;
+        goto out;
+    }
+    snprintf(dur, sizeof dur, "%d", duration);
+    snprintf(timeout, sizeof timeout, "%d",
+             req->lock_timeout_ms > 0 ? req->lock_timeout_ms : DEFAULT_LOCK_TIMEOUT_MS);
+    if (req->idempotency_key)
+        db_hash_to_bytea(req->request_hash, hash);
+    {
+        const char *params[] = {
+            org->org_id,   req->appointment_id, req->provider_id, at,
+            dur,           ls->keys_text,       ls->from_text,    ls->to_text,
+            timeout,       req->actor,          req->idempotency_key,
+            req->idempotency_key ? hash : NULL,
+        };
+        rc = run_booking(pool, "reschedule", 12, params, res);
+    }
+out:
+    free(ls);
+    return rc;
+}
+
+int db_cancel(struct db_pool *pool, const struct db_org_ref *org, const char *appointment_id,
+              const char *reason, const char *actor, struct db_result *res)
+{
+    char timeout[16];
+    const char *params[] = {org->org_id, appointment_id, reason, timeout, actor};
+
+    memset(res, 0, sizeof *res);
+    snprintf(timeout, sizeof timeout, "%d", DEFAULT_LOCK_TIMEOUT_MS);
+    return run_booking(pool, "cancel", 5, params, res);
+}
+
+int db_check(struct db_pool *pool, const struct db_org_ref *org, const char *provider_id,
+             int64_t scheduled_at_ms, int duration_minutes, int buffer_before_minutes,
+             int buffer_after_minutes, const char *exclude_id, struct db_result *res)
+{
+    char at[CORE_ISO_LEN + 1], dur[16], before[16], after[16];
+    const char *params[] = {org->org_id, provider_id ? provider_id : org->default_provider_id,
+                            at,          dur,
+                            before,      after,
+                            exclude_id};
+
+    memset(res, 0, sizeof *res);
+    if (core_iso_format(scheduled_at_ms, at) != 0) {
+        db_set_invalid(res, "scheduledAt", "scheduledAt is out of range");
+        return 0;
+    }
+    snprintf(dur, sizeof dur, "%d", duration_minutes);
+    snprintf(before, sizeof before, "%d", buffer_before_minutes);
+    snprintf(after, sizeof after, "%d", buffer_after_minutes);
+    return run_booking(pool, "check", 7, params, res);
+}
+
+static void appointment_cleanup(struct db_appointment *a)
+{
+    free(a->notes);
+    free(a->metadata_json);
+    a->notes = NULL;
+    a->metadata_json = NULL;
+}
+
+void db_result_cleanup(struct db_result *res)
+{
+    if (!res)
+        return;
+    appointment_cleanup(&res->appointment);
+    appointment_cleanup(&res->previous);
+}

@@ -1,0 +1,121 @@
+/*
+ * The booking store: book, check, cancel and reschedule, each one call of
+ * the matching SQL function (migrations/0002) in one round trip, returning
+ * a typed result. The HTTP layer calls these; it never sees SQL.
+ *
+ * Lock keys are computed here (core/lockkey) from what the range depends
+ * on; the SQL function verifies they cover the range it books.
+ */
+#ifndef BOOKD_DB_APPOINTMENTS_H
+#define BOOKD_DB_APPOINTMENTS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/validate.h"
+#include "db/pool.h"
+
+enum db_outcome {
+    DB_OK = 0,              /* booked, rescheduled, cancelled, or available */
+    DB_CONFLICT,            /* the range overlaps an active appointment */
+    DB_BUSY,                /* lock wait exceeded the lock timeout */
+    DB_INVALID,             /* bad request: `field` and `message` say why */
+    DB_NOT_FOUND,           /* no such appointment in this organization */
+    DB_INVALID_STATE,       /* e.g. rescheduling a cancelled appointment */
+    DB_IDEMPOTENCY_REUSED,  /* same key, different request */
+    DB_UNAVAILABLE,         /* database unreachable or pool exhausted */
+    DB_ERROR,               /* anything else (logged) */
+};
+
+enum db_appointment_status {
+    DB_STATUS_CONFIRMED,
+    DB_STATUS_CANCELLED,
+    DB_STATUS_RESCHEDULED,
+};
+
+#define DB_ID_SIZE (CORE_UUID_LEN + 1)
+
+struct db_appointment {
+    char id[DB_ID_SIZE];
+    char provider_id[DB_ID_SIZE];
+    char contact_id[DB_ID_SIZE];
+    char service_id[DB_ID_SIZE];     /* "" when none */
+    int64_t scheduled_at_ms;
+    int duration_minutes;
+    enum db_appointment_status status;
+    char *notes;                     /* NULL when none; owned */
+    char *metadata_json;             /* compact JSON object text; owned */
+    int64_t created_at_ms;
+    bool has_cancelled_at;
+    int64_t cancelled_at_ms;
+    char rescheduled_to[DB_ID_SIZE]; /* "" when none */
+};
+
+struct db_conflict {
+    char id[DB_ID_SIZE];
+    int64_t scheduled_at_ms;
+    int duration_minutes;
+};
+
+/* Who asks, in whose organization. */
+struct db_org_ref {
+    const char *org_id;
+    const char *default_provider_id;
+};
+
+struct db_book_request {
+    const char *provider_id;      /* NULL: the organization's default */
+    const char *contact_id;
+    const char *service_id;       /* NULL: none */
+    int64_t scheduled_at_ms;
+    int duration_minutes;         /* 0: the service's duration */
+    const char *notes;            /* NULL: none */
+    const char *metadata_json;    /* NULL: {} */
+    const char *actor;            /* "admin_key:<id>", "vapi", ... */
+    const char *idempotency_key;  /* NULL: none */
+    const unsigned char *request_hash; /* 32 bytes when idempotency_key is set */
+    int lock_timeout_ms;          /* 0: 2000 */
+};
+
+struct db_reschedule_request {
+    const char *appointment_id;
+    const char *provider_id;      /* NULL: keep */
+    int64_t scheduled_at_ms;
+    int duration_minutes;         /* 0: keep */
+    const char *actor;
+    const char *idempotency_key;
+    const unsigned char *request_hash;
+    int lock_timeout_ms;
+};
+
+struct db_result {
+    enum db_outcome outcome;
+    bool replayed;                    /* an idempotent replay of a stored result */
+    bool unchanged;                   /* cancel of an already cancelled one */
+    int64_t lock_wait_us;
+    struct db_appointment appointment; /* OK: the booked / new / cancelled one */
+    struct db_appointment previous;    /* reschedule OK: the old one */
+    struct db_conflict conflict;       /* CONFLICT (id may be "" after 23P01) */
+    char field[32];                    /* INVALID: the API field at fault */
+    char message[200];                 /* INVALID, INVALID_STATE: for the client */
+};
+
+/*
+ * Each fills *res (zeroed on entry; release with db_result_cleanup) and
+ * returns 0 when the database answered (see res->outcome), or -1 with
+ * outcome DB_UNAVAILABLE / DB_ERROR.
+ */
+int db_book(struct db_pool *pool, const struct db_org_ref *org, const struct db_book_request *req,
+            struct db_result *res);
+int db_reschedule(struct db_pool *pool, const struct db_org_ref *org,
+                  const struct db_reschedule_request *req, struct db_result *res);
+int db_cancel(struct db_pool *pool, const struct db_org_ref *org, const char *appointment_id,
+              const char *reason, const char *actor, struct db_result *res);
+/* outcome DB_OK when free, DB_CONFLICT with the conflict otherwise. */
+int db_check(struct db_pool *pool, const struct db_org_ref *org, const char *provider_id,
+             int64_t scheduled_at_ms, int duration_minutes, int buffer_before_minutes,
+             int buffer_after_minutes, const char *exclude_id, struct db_result *res);
+
+void db_result_cleanup(struct db_result *res);
+
+#endif

@@ -1,0 +1,248 @@
+#include "db/pool.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "db/statements.h"
+#include "log.h"
+
+struct db_pool {
+    pthread_mutex_t lock;
+    pthread_cond_t freed;
+    char *conninfo;
+    int size;
+    int acquire_timeout_ms;
+    int in_use;
+    int waiting;
+    uint64_t acquire_timeouts;
+    bool database_up;
+    struct db_conn *conns;
+};
+
+static int64_t monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void conn_close(struct db_conn *c)
+{
+    if (c->pg)
+        PQfinish(c->pg);
+    c->pg = NULL;
+    c->broken = false;
+}
+
+/* Connects and prepares every statement. 0 or -1 (logged). */
+static int conn_open(struct db_pool *pool, struct db_conn *c)
+{
+    c->pg = PQconnectdb(pool->conninfo);
+    if (PQstatus(c->pg) != CONNECTION_OK) {
+        log_error("db.connect_failed", "%s", PQerrorMessage(c->pg));
+        goto fail;
+    }
+    for (int i = 0; i < db_statement_count; i++) {
+        PGresult *res = PQprepare(c->pg, db_statements[i].name, db_statements[i].sql, 0, NULL);
+        bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+        if (!ok)
+            log_error("db.prepare_failed", "%s: %s", db_statements[i].name,
+                      PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+        PQclear(res);
+        if (!ok)
+            goto fail;
+    }
+    c->failures = 0;
+    return 0;
+fail:
+    conn_close(c);
+    /* Back off 100 ms, doubling to 5 s, between attempts on this slot. */
+    c->failures++;
+    {
+        int64_t delay = 100 << (c->failures < 6 ? c->failures - 1 : 5);
+        c->reconnect_at_ms = monotonic_ms() + (delay > 5000 ? 5000 : delay);
+    }
+    return -1;
+}
+
+struct db_pool *db_pool_new(const char *conninfo, int size, int acquire_timeout_ms)
+{
+    struct db_pool *pool;
+
+    if (!conninfo || size < 1 || size > 1000 || acquire_timeout_ms < 0)
+        return NULL;
+    pool = calloc(1, sizeof *pool);
+    if (!pool)
+        return NULL;
+    pool->conninfo = strdup(conninfo);
+    pool->conns = calloc((size_t)size, sizeof *pool->conns);
+    if (!pool->conninfo || !pool->conns) {
+        free(pool->conninfo);
+        free(pool->conns);
+        free(pool);
+        return NULL;
+    }
+    pool->size = size;
+    pool->acquire_timeout_ms = acquire_timeout_ms;
+    pthread_mutex_init(&pool->lock, NULL);
+    pthread_cond_init(&pool->freed, NULL);
+    for (int i = 0; i < size; i++) {
+        if (conn_open(pool, &pool->conns[i]) != 0)
+            break; /* the database is down: the rest connect on demand */
+        pool->database_up = true;
+    }
+    return pool;
+}
+
+void db_pool_free(struct db_pool *pool)
+{
+    if (!pool)
+        return;
+    for (int i = 0; i < pool->size; i++)
+        conn_close(&pool->conns[i]);
+    pthread_mutex_destroy(&pool->lock);
+    pthread_cond_destroy(&pool->freed);
+    free(pool->conns);
+    free(pool->conninfo);
+    free(pool);
+}
+
+/*
+ * An idle connection whose socket is readable has been sent something
+ * unasked: most often the server's goodbye after a restart. Reading it
+ * shows whether the connection still stands, before a request relies on it.
+ */
+static void conn_check_idle(struct db_conn *c)
+{
+    struct pollfd pfd = {.fd = PQsocket(c->pg), .events = POLLIN};
+    PGnotify *note;
+
+    if (pfd.fd < 0) {
+        c->broken = true;
+        return;
+    }
+    if (poll(&pfd, 1, 0) > 0) {
+        if (!PQconsumeInput(c->pg) || PQstatus(c->pg) != CONNECTION_OK)
+            c->broken = true;
+        while ((note = PQnotifies(c->pg)) != NULL)
+            PQfreemem(note);
+    }
+}
+
+/* Prefers a slot with a live connection, then one due for a reconnect. */
+static struct db_conn *take_slot(struct db_pool *pool)
+{
+    struct db_conn *fallback = NULL;
+    for (int i = 0; i < pool->size; i++) {
+        struct db_conn *c = &pool->conns[i];
+        if (c->in_use)
+            continue;
+        if (c->pg)
+            return c;
+        if (!fallback)
+            fallback = c;
+    }
+    return fallback;
+}
+
+int db_pool_acquire(struct db_pool *pool, struct db_conn **out)
+{
+    struct timespec deadline;
+    struct db_conn *c;
+    int rc = 0;
+
+    *out = NULL;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += pool->acquire_timeout_ms / 1000;
+    deadline.tv_nsec += (long)(pool->acquire_timeout_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+
+    pthread_mutex_lock(&pool->lock);
+    while (pool->in_use == pool->size && rc == 0) {
+        pool->waiting++;
+        rc = pthread_cond_timedwait(&pool->freed, &pool->lock, &deadline);
+        pool->waiting--;
+    }
+    if (pool->in_use == pool->size) {
+        pool->acquire_timeouts++;
+        pthread_mutex_unlock(&pool->lock);
+        return DB_POOL_TIMEOUT;
+    }
+    c = take_slot(pool);
+    c->in_use = true;
+    pool->in_use++;
+    pthread_mutex_unlock(&pool->lock);
+
+    /* Connection work happens outside the pool lock. */
+    if (c->pg)
+        conn_check_idle(c);
+    if (c->pg && c->broken)
+        conn_close(c);
+    if (!c->pg) {
+        if (monotonic_ms() < c->reconnect_at_ms || conn_open(pool, c) != 0) {
+            pthread_mutex_lock(&pool->lock);
+            pool->database_up = false;
+            pthread_mutex_unlock(&pool->lock);
+            db_pool_release(pool, c);
+            return DB_POOL_UNREACHABLE;
+        }
+        pthread_mutex_lock(&pool->lock);
+        pool->database_up = true;
+        pthread_mutex_unlock(&pool->lock);
+    }
+    *out = c;
+    return 0;
+}
+
+void db_pool_release(struct db_pool *pool, struct db_conn *conn)
+{
+    if (!conn)
+        return;
+    /* Each call is one statement in autocommit; anything else is a bug or a
+     * failure mid-transaction, and the session cannot be trusted. */
+    if (conn->pg && (conn->broken || PQstatus(conn->pg) != CONNECTION_OK ||
+                     PQtransactionStatus(conn->pg) != PQTRANS_IDLE)) {
+        conn_close(conn);
+        pthread_mutex_lock(&pool->lock);
+        pool->database_up = false;
+        pthread_mutex_unlock(&pool->lock);
+    }
+    pthread_mutex_lock(&pool->lock);
+    conn->in_use = false;
+    pool->in_use--;
+    pthread_cond_signal(&pool->freed);
+    pthread_mutex_unlock(&pool->lock);
+}
+
+void db_pool_get_stats(struct db_pool *pool, struct db_pool_stats *out)
+{
+    pthread_mutex_lock(&pool->lock);
+    out->size = pool->size;
+    out->in_use = pool->in_use;
+    out->idle = pool->size - pool->in_use;
+    out->waiting = pool->waiting;
+    out->acquire_timeouts = pool->acquire_timeouts;
+    out->database_up = pool->database_up;
+    pthread_mutex_unlock(&pool->lock);
+}
+
+PGresult *db_exec(struct db_conn *conn, const char *name, int nparams,
+                  const char *const *values)
+{
+    PGresult *res = PQexecPrepared(conn->pg, name, nparams, values, NULL, NULL, 0);
+    if (PQstatus(conn->pg) != CONNECTION_OK)
+        conn->broken = true;
+    return res;
+}
+
+bool db_conn_lost(const struct db_conn *conn)
+{
+    return conn->broken;
+}

@@ -1,0 +1,72 @@
+/*
+ * A fixed pool of libpq connections. Each connection has every statement of
+ * db/statements.c prepared when it connects, and serves one caller at a
+ * time. Acquiring waits at most `acquire_timeout_ms` for a free connection.
+ * Broken connections are noticed (on acquire, and after a failed query) and
+ * replaced, with a backoff between failed connection attempts so a database
+ * outage costs a fast 503 rather than a connect storm.
+ *
+ * Works through PgBouncer in transaction mode: nothing relies on session
+ * state (locks are transaction-scoped, statements are re-prepared on each
+ * new server connection by PgBouncer >= 1.21, or use it in session mode).
+ */
+#ifndef BOOKD_DB_POOL_H
+#define BOOKD_DB_POOL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+struct db_pool;
+
+/* A connection lent to one caller between acquire and release. */
+struct db_conn {
+    PGconn *pg;
+    bool broken;            /* set by db_exec on a connection-level failure */
+    int64_t reconnect_at_ms; /* monotonic time before which we do not retry */
+    unsigned failures;      /* consecutive failed connection attempts */
+    bool in_use;
+};
+
+struct db_pool_stats {
+    int size;
+    int idle;
+    int in_use;
+    int waiting;
+    uint64_t acquire_timeouts;
+    bool database_up; /* the last connection attempt or query reached it */
+};
+
+enum {
+    DB_POOL_TIMEOUT = -1,     /* no connection free within the wait */
+    DB_POOL_UNREACHABLE = -2, /* the database cannot be reached now */
+};
+
+/*
+ * Creates a pool of `size` connections to `conninfo` (a libpq connection
+ * string or URI). Connects eagerly, but a database that is down does not
+ * fail creation: connections are retried on demand. Returns NULL only on
+ * bad arguments or out of memory. Free with db_pool_free().
+ */
+struct db_pool *db_pool_new(const char *conninfo, int size, int acquire_timeout_ms);
+void db_pool_free(struct db_pool *pool);
+
+/* 0 and *out, or DB_POOL_TIMEOUT / DB_POOL_UNREACHABLE. */
+int db_pool_acquire(struct db_pool *pool, struct db_conn **out);
+void db_pool_release(struct db_pool *pool, struct db_conn *conn);
+
+void db_pool_get_stats(struct db_pool *pool, struct db_pool_stats *out);
+
+/*
+ * Runs prepared statement `name` with text parameters. Returns the result
+ * (PQclear it), or NULL when nothing came back. A connection-level failure
+ * marks the connection broken so release replaces it.
+ */
+PGresult *db_exec(struct db_conn *conn, const char *name, int nparams,
+                  const char *const *values);
+
+/* True when `res` failed because the connection is gone. */
+bool db_conn_lost(const struct db_conn *conn);
+
+#endif

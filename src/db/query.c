@@ -1,0 +1,91 @@
+#include "db/query.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+void db_set_invalid(struct db_result *res, const char *field, const char *message)
+{
+    res->outcome = DB_INVALID;
+    snprintf(res->field, sizeof res->field, "%s", field);
+    snprintf(res->message, sizeof res->message, "%s", message);
+}
+
+/* Maps a failed statement's SQLSTATE to an outcome (see migrations/0002). */
+void db_map_error(const PGresult *pg, const struct db_conn *conn, const char *stmt,
+                      struct db_result *res)
+{
+    const char *state = pg ? PQresultErrorField(pg, PG_DIAG_SQLSTATE) : NULL;
+    const char *primary = pg ? PQresultErrorField(pg, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    const char *column = pg ? PQresultErrorField(pg, PG_DIAG_COLUMN_NAME) : NULL;
+
+    if (!state || db_conn_lost(conn)) {
+        log_error("db.connection_lost", "%s: connection failed during the statement", stmt);
+        res->outcome = DB_UNAVAILABLE;
+    } else if (strcmp(state, "55P03") == 0 || strcmp(state, "40P01") == 0) {
+        res->outcome = DB_BUSY;
+    } else if (strcmp(state, "23P01") == 0) {
+        /* The exclusion constraint caught an overlap the locks did not
+         * (a caller that bypasses them): still a clean conflict. */
+        res->outcome = DB_CONFLICT;
+    } else if (strcmp(state, "BK001") == 0) {
+        db_set_invalid(res, column ? column : "", primary ? primary : "invalid request");
+    } else if (strcmp(state, "BK002") == 0) {
+        res->outcome = DB_NOT_FOUND;
+    } else if (strcmp(state, "BK003") == 0) {
+        res->outcome = DB_INVALID_STATE;
+        snprintf(res->message, sizeof res->message, "%s", primary ? primary : "invalid state");
+    } else if (strcmp(state, "BK004") == 0) {
+        res->outcome = DB_IDEMPOTENCY_REUSED;
+    } else if (strcmp(state, "23503") == 0) {
+        /* A referenced row vanished between check and insert. */
+        db_set_invalid(res, "", "a referenced id does not exist");
+    } else if (strncmp(state, "22", 2) == 0) {
+        db_set_invalid(res, "", "a value is out of range");
+    } else {
+        log_error("db.statement_failed", "%s: SQLSTATE %s: %s", stmt, state,
+                  primary ? primary : "");
+        res->outcome = DB_ERROR;
+    }
+}
+
+/*
+ * Runs one statement returning a single text value on a pooled connection.
+ * On success *out is a malloc'd copy of the value (NULL for zero rows).
+ * Otherwise res->outcome says what went wrong and -1 is returned.
+ */
+int db_run_value(struct db_pool *pool, const char *stmt, int n, const char *const *values,
+                     char **out, struct db_result *res)
+{
+    struct db_conn *conn;
+    PGresult *pg;
+    int rc = -1;
+
+    *out = NULL;
+    if (db_pool_acquire(pool, &conn) != 0) {
+        res->outcome = DB_UNAVAILABLE;
+        return -1;
+    }
+    pg = db_exec(conn, stmt, n, values);
+    if (PQresultStatus(pg) == PGRES_TUPLES_OK) {
+        rc = 0;
+        if (PQntuples(pg) > 0 && !(*out = strdup(PQgetvalue(pg, 0, 0)))) {
+            res->outcome = DB_ERROR;
+            rc = -1;
+        }
+    } else {
+        db_map_error(pg, conn, stmt, res);
+    }
+    PQclear(pg);
+    db_pool_release(pool, conn);
+    return rc;
+}
+
+int db_int_value(const char *text)
+{
+    long v = strtol(text, NULL, 10);
+    return v < INT_MIN || v > INT_MAX ? 0 : (int)v;
+}

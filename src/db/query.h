@@ -1,0 +1,29 @@
+/*
+ * Helpers shared by the files of src/db/ (not used outside it): running a
+ * statement on a pooled connection and mapping failures to outcomes.
+ */
+#ifndef BOOKD_DB_QUERY_H
+#define BOOKD_DB_QUERY_H
+
+#include "db/appointments.h"
+#include "db/pool.h"
+
+void db_set_invalid(struct db_result *res, const char *field, const char *message);
+
+/* Maps a failed statement's SQLSTATE to res->outcome (see migrations/0002);
+ * logs what is unexpected. */
+void db_map_error(const PGresult *pg, const struct db_conn *conn, const char *stmt,
+                  struct db_result *res);
+
+/*
+ * Runs prepared statement `stmt` and copies the first column of its first
+ * row into *out (malloc'd; NULL when there is no row). Returns 0, or -1
+ * with res->outcome set.
+ */
+int db_run_value(struct db_pool *pool, const char *stmt, int n, const char *const *values,
+                 char **out, struct db_result *res);
+
+/* A decimal integer column value; 0 if out of int range. */
+int db_int_value(const char *text);
+
+#endif
