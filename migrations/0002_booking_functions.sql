@@ -13,13 +13,13 @@
 -- Timestamps exactly as JavaScript's toISOString() prints them.
 CREATE FUNCTION bk_iso(ts timestamptz) RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$ SELECT to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') $$;
 
 -- The appointment object of the HTTP API.
 CREATE FUNCTION bk_appointment_json(a public.appointments) RETURNS jsonb
 LANGUAGE sql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, public
+SET search_path = pg_catalog, public, pg_temp
 AS $$
 SELECT jsonb_build_object(
     'id', a.id, 'providerId', a.provider_id, 'contactId', a.contact_id,
@@ -32,7 +32,7 @@ $$;
 -- What a loser of a race learns about the winner.
 CREATE FUNCTION bk_conflict_json(a public.appointments) RETURNS jsonb
 LANGUAGE sql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, public
+SET search_path = pg_catalog, public, pg_temp
 AS $$
 SELECT jsonb_build_object('id', a.id, 'scheduledAt', bk_iso(a.scheduled_at),
                           'durationMinutes', a.duration_minutes)
@@ -45,7 +45,7 @@ CREATE FUNCTION bk_find_conflict(p_org_id uuid, p_provider_id uuid, p_start time
                                  p_end timestamptz, p_exclude_id uuid)
 RETURNS SETOF public.appointments
 LANGUAGE sql STABLE
-SET search_path = pg_catalog, public
+SET search_path = pg_catalog, public, pg_temp
 AS $$
 SELECT * FROM appointments
  WHERE provider_id = p_provider_id AND org_id = p_org_id AND status = 'confirmed'
@@ -63,7 +63,7 @@ $$;
 CREATE FUNCTION bk_claim_idempotency_key(p_org_id uuid, p_key text, p_request_hash bytea)
 RETURNS jsonb
 LANGUAGE plpgsql
-SET search_path = pg_catalog, public
+SET search_path = pg_catalog, public, pg_temp
 AS $$
 DECLARE
     v_claimed boolean;
@@ -95,7 +95,7 @@ $$;
 CREATE FUNCTION bk_store_idempotent_result(p_org_id uuid, p_key text, p_result jsonb)
 RETURNS void
 LANGUAGE sql
-SET search_path = pg_catalog, public
+SET search_path = pg_catalog, public, pg_temp
 AS $$
 UPDATE idempotency_keys SET result = p_result WHERE org_id = p_org_id AND key = p_key
 $$;
@@ -110,7 +110,7 @@ CREATE FUNCTION bk_lock_buckets(p_keys bigint[], p_from timestamptz, p_to timest
                                 p_start timestamptz, p_end timestamptz, p_timeout_ms int)
 RETURNS bigint
 LANGUAGE plpgsql
-SET search_path = pg_catalog, public
+SET search_path = pg_catalog, public, pg_temp
 AS $$
 DECLARE
     v_key bigint;
@@ -118,13 +118,14 @@ DECLARE
     v_started timestamptz;
 BEGIN
     IF cardinality(p_keys) IS NULL OR cardinality(p_keys) = 0
-       OR p_from IS NULL OR p_to IS NULL OR p_from > p_start OR p_to < p_end THEN
+       OR p_from IS NULL OR p_to IS NULL OR p_start IS NULL OR p_end IS NULL
+       OR p_from > p_start OR p_to < p_end THEN
         RAISE EXCEPTION 'lock keys do not cover the booked range' USING ERRCODE = 'BK005';
     END IF;
     PERFORM set_config('lock_timeout', greatest(coalesce(p_timeout_ms, 2000), 1)::text, true);
     v_started := clock_timestamp();
     FOREACH v_key IN ARRAY p_keys LOOP
-        IF v_key <= v_prev THEN
+        IF v_key IS NULL OR v_key <= v_prev THEN
             RAISE EXCEPTION 'lock keys are not in ascending order' USING ERRCODE = 'BK005';
         END IF;
         PERFORM pg_advisory_xact_lock(v_key);
@@ -138,7 +139,7 @@ CREATE FUNCTION bk_audit(p_org_id uuid, p_actor text, p_action text, p_entity_ty
                          p_entity_id uuid, p_details jsonb)
 RETURNS void
 LANGUAGE sql
-SET search_path = pg_catalog, public
+SET search_path = pg_catalog, public, pg_temp
 AS $$
 INSERT INTO audit_logs (org_id, actor, action, entity_type, entity_id, details)
 VALUES (p_org_id, p_actor, p_action, p_entity_type, p_entity_id, p_details)
@@ -147,7 +148,7 @@ $$;
 CREATE FUNCTION bk_emit(p_org_id uuid, p_type text, p_entity_id uuid, p_payload jsonb)
 RETURNS void
 LANGUAGE sql
-SET search_path = pg_catalog, public
+SET search_path = pg_catalog, public, pg_temp
 AS $$
 INSERT INTO outbox_events (org_id, event_type, entity_id, payload)
 VALUES (p_org_id, p_type, p_entity_id, p_payload)
@@ -163,7 +164,7 @@ CREATE FUNCTION book_appointment_with_lock(
     p_lock_timeout_ms int, p_actor text, p_idempotency_key text, p_request_hash bytea)
 RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, public
+SET search_path = pg_catalog, public, pg_temp
 AS $$
 DECLARE
     v_replay jsonb;
@@ -185,6 +186,9 @@ BEGIN
         RETURN v_replay || '{"lockWaitUs": 0}';
     END IF;
 
+    IF p_scheduled_at IS NULL THEN
+        RAISE EXCEPTION 'scheduledAt is required' USING ERRCODE = 'BK001', COLUMN = 'scheduledAt';
+    END IF;
     SELECT EXISTS (SELECT 1 FROM providers WHERE org_id = p_org_id AND id = p_provider_id),
            EXISTS (SELECT 1 FROM contacts
                     WHERE org_id = p_org_id AND id = p_contact_id AND erased_at IS NULL)
@@ -251,11 +255,23 @@ CREATE FUNCTION check_availability(p_org_id uuid, p_provider_id uuid, p_schedule
                                    p_buffer_after_minutes int, p_exclude_id uuid)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, public
+SET search_path = pg_catalog, public, pg_temp
 AS $$
 DECLARE
     v_conflict appointments;
 BEGIN
+    IF p_scheduled_at IS NULL THEN
+        RAISE EXCEPTION 'scheduledAt is required' USING ERRCODE = 'BK001', COLUMN = 'scheduledAt';
+    END IF;
+    IF p_duration_minutes IS NULL OR p_duration_minutes NOT BETWEEN 1 AND 1440 THEN
+        RAISE EXCEPTION 'durationMinutes must be an integer from 1 to 1440'
+            USING ERRCODE = 'BK001', COLUMN = 'durationMinutes';
+    END IF;
+    IF coalesce(p_buffer_before_minutes, 0) NOT BETWEEN 0 AND 240
+       OR coalesce(p_buffer_after_minutes, 0) NOT BETWEEN 0 AND 240 THEN
+        RAISE EXCEPTION 'buffers must be from 0 to 240 minutes'
+            USING ERRCODE = 'BK001', COLUMN = 'bufferMinutes';
+    END IF;
     IF NOT EXISTS (SELECT 1 FROM providers WHERE org_id = p_org_id AND id = p_provider_id) THEN
         RAISE EXCEPTION 'providerId does not exist' USING ERRCODE = 'BK001', COLUMN = 'providerId';
     END IF;
@@ -280,7 +296,7 @@ CREATE FUNCTION cancel_appointment(p_org_id uuid, p_appointment_id uuid, p_reaso
                                    p_lock_timeout_ms int, p_actor text)
 RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, public
+SET search_path = pg_catalog, public, pg_temp
 AS $$
 DECLARE
     v_appt appointments;
@@ -326,7 +342,7 @@ CREATE FUNCTION reschedule_appointment_with_lock(
     p_request_hash bytea)
 RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, public
+SET search_path = pg_catalog, public, pg_temp
 AS $$
 DECLARE
     v_replay jsonb;
@@ -345,6 +361,9 @@ BEGIN
         RETURN v_replay || '{"lockWaitUs": 0}';
     END IF;
 
+    IF p_scheduled_at IS NULL THEN
+        RAISE EXCEPTION 'scheduledAt is required' USING ERRCODE = 'BK001', COLUMN = 'scheduledAt';
+    END IF;
     -- Everything but the status of an appointment is immutable, so what is
     -- read here without a lock is what the caller computed the keys from.
     SELECT * INTO v_old FROM appointments WHERE org_id = p_org_id AND id = p_appointment_id;
@@ -416,3 +435,18 @@ BEGIN
     RETURN v_result || jsonb_build_object('lockWaitUs', v_wait_us);
 END
 $$;
+
+-- Only the service's own role may call these; nothing is granted to PUBLIC.
+REVOKE EXECUTE ON FUNCTION
+    book_appointment_with_lock(uuid, uuid, uuid, uuid, timestamptz, int, text, jsonb, bigint[],
+                               timestamptz, timestamptz, int, text, text, bytea),
+    reschedule_appointment_with_lock(uuid, uuid, uuid, timestamptz, int, bigint[], timestamptz,
+                                     timestamptz, int, text, text, bytea),
+    cancel_appointment(uuid, uuid, text, int, text),
+    check_availability(uuid, uuid, timestamptz, int, int, int, uuid),
+    bk_claim_idempotency_key(uuid, text, bytea),
+    bk_store_idempotent_result(uuid, text, jsonb),
+    bk_lock_buckets(bigint[], timestamptz, timestamptz, timestamptz, timestamptz, int),
+    bk_audit(uuid, text, text, text, uuid, jsonb),
+    bk_emit(uuid, text, uuid, jsonb)
+FROM PUBLIC;

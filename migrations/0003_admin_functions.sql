@@ -7,7 +7,7 @@ CREATE FUNCTION create_organization(p_name text, p_timezone text, p_vapi_secret_
                                     p_admin_key_hash bytea, p_public_key_hash bytea)
 RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, public
+SET search_path = pg_catalog, public, pg_temp
 AS $$
 DECLARE
     v_org uuid;
@@ -34,3 +34,5 @@ BEGIN
                               'adminKeyId', v_admin, 'publicKeyId', v_public);
 END
 $$;
+
+REVOKE EXECUTE ON FUNCTION create_organization(text, text, bytea, bytea, bytea) FROM PUBLIC;

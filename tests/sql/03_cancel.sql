@@ -1,0 +1,292 @@
+-- Run: psql -X -q -t -A -v ON_ERROR_STOP=1 "$DATABASE_URL" -f THIS_FILE
+-- on a database with every migration applied. Everything happens inside one
+-- transaction that is rolled back, so the file leaves nothing behind.
+\set ON_ERROR_STOP 1
+BEGIN;
+CREATE EXTENSION IF NOT EXISTS pgtap;
+-- A session time zone far from UTC: the functions must print UTC anyway.
+SET LOCAL TimeZone = 'America/New_York';
+SELECT plan(35);
+
+-- Fixtures ------------------------------------------------------------------
+-- org1 11111111-…  org2 22222222-…
+-- providers  aaaaaaaa-…-001 (org1 default)  -002 (org1)  -003 (org2 default)
+-- contacts   cccccccc-…-001 Alice (org1)  -002 Bob (org1)  -003 erased (org1)
+--            -004 Carol (org2)
+-- services   dddddddd-…-001 30 min, 15 min buffer after   (org1)
+--            -002 30 min, 15 min buffer before  (org1)
+--            -003 45 min, no buffers            (org1)
+--            -004 30 min                        (org2)
+-- unknown    eeeeeeee-0000-4000-8000-000000000000
+INSERT INTO organizations (id, name, timezone, vapi_secret_hash) VALUES
+    ('11111111-1111-4111-8111-111111111111', 'Test Clinic', 'Europe/Berlin',
+     sha256('pgtap-vapi-secret-1')),
+    ('22222222-2222-4222-8222-222222222222', 'Other Clinic', 'UTC',
+     sha256('pgtap-vapi-secret-2'));
+INSERT INTO providers (id, org_id, name, working_hours, is_default) VALUES
+    ('aaaaaaaa-0000-4000-8000-000000000001', '11111111-1111-4111-8111-111111111111',
+     'Dr Default', '{"mon":[["09:00","17:00"]],"tue":[["09:00","17:00"]]}', true),
+    ('aaaaaaaa-0000-4000-8000-000000000002', '11111111-1111-4111-8111-111111111111',
+     'Dr Second', '{"wed":[["09:00","12:00"]]}', false),
+    ('aaaaaaaa-0000-4000-8000-000000000003', '22222222-2222-4222-8222-222222222222',
+     'Dr Elsewhere', '{}', true);
+INSERT INTO contacts (id, org_id, name, phone, email, erased_at) VALUES
+    ('cccccccc-0000-4000-8000-000000000001', '11111111-1111-4111-8111-111111111111',
+     'Alice Pgtapson', '+15550001111', 'alice@example.test', NULL),
+    ('cccccccc-0000-4000-8000-000000000002', '11111111-1111-4111-8111-111111111111',
+     'Bob Pgtapson', '+15550002222', NULL, NULL),
+    ('cccccccc-0000-4000-8000-000000000003', '11111111-1111-4111-8111-111111111111',
+     NULL, NULL, NULL, now() - interval '1 day'),
+    ('cccccccc-0000-4000-8000-000000000004', '22222222-2222-4222-8222-222222222222',
+     'Carol Elsewhere', '+15550004444', NULL, NULL);
+INSERT INTO services (id, org_id, name, duration_minutes, buffer_before_minutes,
+                      buffer_after_minutes) VALUES
+    ('dddddddd-0000-4000-8000-000000000001', '11111111-1111-4111-8111-111111111111',
+     'Cleaning', 30, 0, 15),
+    ('dddddddd-0000-4000-8000-000000000002', '11111111-1111-4111-8111-111111111111',
+     'Preparation', 30, 15, 0),
+    ('dddddddd-0000-4000-8000-000000000003', '11111111-1111-4111-8111-111111111111',
+     'Consultation', 45, 0, 0),
+    ('dddddddd-0000-4000-8000-000000000004', '22222222-2222-4222-8222-222222222222',
+     'Elsewhere', 30, 0, 0);
+
+-- Helpers (in pg_temp: they vanish with the session) ------------------------
+-- 15-minute bucket bounds and stand-in lock keys (any ascending bigints do;
+-- the C side computes the real ones).
+CREATE FUNCTION pg_temp.floor15(t timestamptz) RETURNS timestamptz
+LANGUAGE sql IMMUTABLE AS $$ SELECT to_timestamp(floor(extract(epoch FROM t) / 900) * 900) $$;
+CREATE FUNCTION pg_temp.ceil15(t timestamptz) RETURNS timestamptz
+LANGUAGE sql IMMUTABLE AS $$ SELECT to_timestamp(ceil(extract(epoch FROM t) / 900) * 900) $$;
+CREATE FUNCTION pg_temp.keys(f timestamptz, t timestamptz) RETURNS bigint[]
+LANGUAGE sql IMMUTABLE AS $$
+SELECT array_agg((extract(epoch FROM g) / 900)::bigint ORDER BY g)
+  FROM generate_series(f, t - interval '15 minutes', interval '15 minutes') g
+$$;
+
+-- Books through book_appointment_with_lock with correctly computed lock
+-- bounds (the buffered range, widened to 15-minute buckets).
+CREATE FUNCTION pg_temp.book(p_provider uuid, p_contact uuid, p_service uuid,
+                             p_at timestamptz, p_duration int,
+                             p_key text DEFAULT NULL, p_hash bytea DEFAULT NULL,
+                             p_org uuid DEFAULT '11111111-1111-4111-8111-111111111111',
+                             p_notes text DEFAULT NULL, p_metadata jsonb DEFAULT NULL)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    v_before int;
+    v_after int;
+    v_dur int;
+    v_from timestamptz;
+    v_to timestamptz;
+BEGIN
+    SELECT s.buffer_before_minutes, s.buffer_after_minutes, s.duration_minutes
+      INTO v_before, v_after, v_dur FROM public.services s WHERE s.id = p_service;
+    v_from := pg_temp.floor15(p_at - make_interval(mins => coalesce(v_before, 0)));
+    v_to := pg_temp.ceil15(p_at + make_interval(mins => coalesce(p_duration, v_dur, 60)
+                                                      + coalesce(v_after, 0)));
+    RETURN public.book_appointment_with_lock(
+        p_org, p_provider, p_contact, p_service, p_at, p_duration, p_notes, p_metadata,
+        pg_temp.keys(v_from, v_to), v_from, v_to, 2000, 'admin_key:pgtap', p_key, p_hash);
+END
+$$;
+
+-- Reschedules through reschedule_appointment_with_lock: keys for the union
+-- of the old and the new buckets, bounds of the new buffered range.
+CREATE FUNCTION pg_temp.resched(p_id uuid, p_at timestamptz, p_duration int DEFAULT NULL,
+                                p_provider uuid DEFAULT NULL,
+                                p_key text DEFAULT NULL, p_hash bytea DEFAULT NULL,
+                                p_org uuid DEFAULT '11111111-1111-4111-8111-111111111111')
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    o public.appointments;
+    v_from timestamptz;
+    v_to timestamptz;
+    v_keys bigint[];
+BEGIN
+    SELECT * INTO o FROM public.appointments WHERE id = p_id;
+    v_from := pg_temp.floor15(p_at - make_interval(mins => coalesce(o.buffer_before_minutes, 0)));
+    v_to := pg_temp.ceil15(p_at + make_interval(mins => coalesce(p_duration, o.duration_minutes, 60)
+                                                      + coalesce(o.buffer_after_minutes, 0)));
+    v_keys := pg_temp.keys(v_from, v_to);
+    IF o.id IS NOT NULL THEN
+        v_keys := ARRAY(SELECT DISTINCT k
+                          FROM unnest(v_keys || pg_temp.keys(pg_temp.floor15(o.buffered_start),
+                                                             pg_temp.ceil15(o.buffered_end))) k
+                         ORDER BY k);
+    END IF;
+    RETURN public.reschedule_appointment_with_lock(
+        p_org, p_id, p_provider, p_at, p_duration, v_keys, v_from, v_to, 2000,
+        'admin_key:pgtap', p_key, p_hash);
+END
+$$;
+
+-- Named results of earlier calls.
+CREATE TEMP TABLE res (k text PRIMARY KEY, v jsonb NOT NULL);
+CREATE FUNCTION pg_temp.r(p_k text) RETURNS jsonb
+LANGUAGE sql AS $$ SELECT v FROM res WHERE k = p_k $$;
+CREATE FUNCTION pg_temp.aid(p_k text) RETURNS uuid
+LANGUAGE sql AS $$ SELECT (v -> 'appointment' ->> 'id')::uuid FROM res WHERE k = p_k $$;
+
+-- The SQLSTATE and COLUMN of the error a statement raises.
+CREATE FUNCTION pg_temp.err(p_sql text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    v_state text;
+    v_col text;
+BEGIN
+    EXECUTE p_sql;
+    RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_col = COLUMN_NAME;
+    RETURN v_state || coalesce(' ' || nullif(v_col, ''), '');
+END
+$$;
+
+-- Row counts of everything a booking function may write.
+CREATE FUNCTION pg_temp.totals() RETURNS text LANGUAGE sql AS $$
+SELECT format('appointments=%s audit=%s outbox=%s idempotency=%s',
+              (SELECT count(*) FROM public.appointments),
+              (SELECT count(*) FROM public.audit_logs),
+              (SELECT count(*) FROM public.outbox_events),
+              (SELECT count(*) FROM public.idempotency_keys))
+$$;
+CREATE TEMP TABLE snap (k text PRIMARY KEY, v text NOT NULL);
+
+-- A confirmed appointment, cancelled ----------------------------------------
+INSERT INTO res VALUES ('a', pg_temp.book(
+    'aaaaaaaa-0000-4000-8000-000000000001', 'cccccccc-0000-4000-8000-000000000001', NULL,
+    '2030-02-01 10:00:00+00', 60));
+SELECT is(pg_temp.r('a') ->> 'status', 'booked', 'fixture: 10:00/60 booked');
+INSERT INTO snap VALUES ('before-cancel', pg_temp.totals());
+INSERT INTO res VALUES ('x', cancel_appointment('11111111-1111-4111-8111-111111111111',
+    pg_temp.aid('a'), 'Alice Pgtapson called in sick', 2000, 'admin_key:pgtap'));
+
+SELECT is(pg_temp.r('x') ->> 'status', 'cancelled', 'cancel: status cancelled');
+SELECT is(pg_temp.aid('x'), pg_temp.aid('a'), 'cancel: returns the same appointment');
+SELECT is(pg_temp.r('x') -> 'appointment' ->> 'status', 'cancelled',
+          'cancel: the appointment''s status is cancelled');
+SELECT is(pg_temp.r('x') -> 'appointment' ->> 'cancelledAt', bk_iso(now()),
+          'cancel: cancelledAt is set, in toISOString() form');
+SELECT is((pg_temp.r('x') -> 'appointment') - 'status' - 'cancelledAt',
+          (pg_temp.r('a') -> 'appointment') - 'status' - 'cancelledAt',
+          'cancel: every other field is unchanged');
+SELECT results_eq($$
+    SELECT status, cancelled_at, cancel_reason FROM appointments WHERE id = pg_temp.aid('a')
+    $$, $$
+    VALUES ('cancelled', now(), 'Alice Pgtapson called in sick')
+    $$, 'cancel: the row is cancelled (soft delete) with cancelled_at and the reason');
+SELECT results_eq($$
+    SELECT org_id, actor, action, entity_type, details ->> 'scheduledAt' FROM audit_logs
+     WHERE entity_id = pg_temp.aid('a') AND action <> 'appointment.booked'
+    $$, $$
+    VALUES ('11111111-1111-4111-8111-111111111111'::uuid, 'admin_key:pgtap',
+            'appointment.cancelled', 'appointment', '2030-02-01T10:00:00.000Z')
+    $$, 'cancel: one appointment.cancelled audit row');
+SELECT ok((SELECT bool_and(details::text !~* '(sick|alice|pgtapson)') FROM audit_logs
+            WHERE entity_id = pg_temp.aid('a')),
+          'cancel: the audit row holds neither the reason nor personal data');
+SELECT results_eq($$
+    SELECT event_type, payload -> 'appointment' FROM outbox_events
+     WHERE entity_id = pg_temp.aid('a') AND event_type <> 'appointment.booked'
+    $$, $$
+    SELECT 'appointment.cancelled', pg_temp.r('x') -> 'appointment'
+    $$, 'cancel: one appointment.cancelled outbox event with the cancelled appointment');
+SELECT is(pg_temp.totals(), (SELECT format('appointments=%s audit=%s outbox=%s idempotency=%s',
+                                           count(*), 2, 2, 0) FROM appointments),
+          'cancel: no new appointment row; one more audit row and outbox event');
+
+-- The slot is free at once ----------------------------------------------------
+SELECT is(check_availability('11111111-1111-4111-8111-111111111111',
+                             'aaaaaaaa-0000-4000-8000-000000000001',
+                             '2030-02-01 10:00:00+00', 60, 0, 0, NULL),
+          '{"available": true}'::jsonb, 'after cancel: check_availability says available');
+INSERT INTO res VALUES ('b', pg_temp.book(
+    'aaaaaaaa-0000-4000-8000-000000000001', 'cccccccc-0000-4000-8000-000000000002', NULL,
+    '2030-02-01 10:00:00+00', 60));
+SELECT is(pg_temp.r('b') ->> 'status', 'booked', 'after cancel: the same time books again');
+SELECT is((SELECT count(*)::int FROM appointments
+            WHERE provider_id = 'aaaaaaaa-0000-4000-8000-000000000001'
+              AND scheduled_at = '2030-02-01 10:00:00+00'),
+          2, 'the cancelled row stays beside the new confirmed one');
+SELECT is((check_availability('11111111-1111-4111-8111-111111111111',
+                              'aaaaaaaa-0000-4000-8000-000000000001',
+                              '2030-02-01 10:00:00+00', 60, 0, 0, NULL)
+           -> 'conflictingAppointment' ->> 'id')::uuid,
+          pg_temp.aid('b'), 'the new booking, not the cancelled one, now holds the slot');
+
+-- Cancelling again: unchanged, nothing written --------------------------------
+INSERT INTO snap VALUES ('before-recancel', pg_temp.totals());
+INSERT INTO res VALUES ('y', cancel_appointment('11111111-1111-4111-8111-111111111111',
+    pg_temp.aid('a'), 'second reason', 2000, 'admin_key:pgtap'));
+SELECT is(pg_temp.r('y') ->> 'status', 'unchanged', 'cancel again: status unchanged');
+SELECT is(pg_temp.r('y') -> 'appointment', pg_temp.r('x') -> 'appointment',
+          'cancel again: the same cancelled appointment (same cancelledAt)');
+SELECT is((SELECT cancel_reason FROM appointments WHERE id = pg_temp.aid('a')),
+          'Alice Pgtapson called in sick', 'cancel again: the first reason is kept');
+SELECT is((SELECT count(*)::int FROM audit_logs
+            WHERE entity_id = pg_temp.aid('a') AND action = 'appointment.cancelled'),
+          1, 'cancel again: no second audit row');
+SELECT is(pg_temp.totals(), (SELECT v FROM snap WHERE k = 'before-recancel'),
+          'cancel again: nothing written at all');
+
+-- A NULL reason ---------------------------------------------------------------
+INSERT INTO res VALUES ('c', pg_temp.book(
+    'aaaaaaaa-0000-4000-8000-000000000002', 'cccccccc-0000-4000-8000-000000000001',
+    'dddddddd-0000-4000-8000-000000000001', '2030-02-03 09:00:00+00', NULL));
+SELECT is(cancel_appointment('11111111-1111-4111-8111-111111111111', pg_temp.aid('c'), NULL,
+                             NULL, 'admin_key:pgtap') ->> 'status',
+          'cancelled', 'cancel without a reason (and a NULL lock timeout): cancelled');
+SELECT is((SELECT cancel_reason FROM appointments WHERE id = pg_temp.aid('c')), NULL,
+          'cancel without a reason: cancel_reason is NULL');
+SELECT is(pg_temp.book('aaaaaaaa-0000-4000-8000-000000000002',
+                       'cccccccc-0000-4000-8000-000000000002', NULL,
+                       '2030-02-03 09:30:00+00', 15) ->> 'status',
+          'booked', 'cancelling frees the buffer too (09:30 was in the buffer after)');
+
+-- A rescheduled appointment cannot be cancelled -------------------------------
+INSERT INTO res VALUES ('r0', pg_temp.book(
+    'aaaaaaaa-0000-4000-8000-000000000001', 'cccccccc-0000-4000-8000-000000000001', NULL,
+    '2030-02-02 10:00:00+00', 30));
+INSERT INTO res VALUES ('r1', pg_temp.resched(pg_temp.aid('r0'), '2030-02-02 11:00:00+00'));
+SELECT is(pg_temp.r('r1') ->> 'status', 'rescheduled', 'fixture: rescheduled 10:00 -> 11:00');
+INSERT INTO snap VALUES ('before-bk003', pg_temp.totals());
+SELECT throws_ok(format('SELECT cancel_appointment(%L, %L, NULL, 2000, %L)',
+                        '11111111-1111-4111-8111-111111111111', pg_temp.aid('r0'),
+                        'admin_key:pgtap'),
+                 'BK003', NULL, 'cancelling a rescheduled appointment: BK003');
+SELECT results_eq(format('SELECT status, cancelled_at, rescheduled_to FROM appointments WHERE id = %L',
+                         pg_temp.aid('r0')),
+                  format('VALUES (%L, NULL::timestamptz, %L::uuid)', 'rescheduled', pg_temp.aid('r1')),
+                  'after BK003 the rescheduled appointment is unchanged');
+SELECT is(pg_temp.totals(), (SELECT v FROM snap WHERE k = 'before-bk003'),
+          'BK003: nothing written');
+SELECT is(cancel_appointment('11111111-1111-4111-8111-111111111111', pg_temp.aid('r1'),
+                             NULL, 2000, 'admin_key:pgtap') ->> 'status',
+          'cancelled', 'the new appointment of a reschedule can be cancelled');
+
+-- Unknown ids and other organizations: BK002 ------------------------------------
+INSERT INTO res VALUES ('o2', pg_temp.book(
+    'aaaaaaaa-0000-4000-8000-000000000003', 'cccccccc-0000-4000-8000-000000000004', NULL,
+    '2030-02-01 10:00:00+00', 60, p_org => '22222222-2222-4222-8222-222222222222'));
+SELECT is(pg_temp.r('o2') ->> 'status', 'booked', 'fixture: org2 booking');
+INSERT INTO snap VALUES ('before-bk002', pg_temp.totals());
+SELECT throws_ok($$
+    SELECT cancel_appointment('11111111-1111-4111-8111-111111111111',
+                              'eeeeeeee-0000-4000-8000-000000000000', NULL, 2000, 'admin_key:pgtap')
+    $$, 'BK002', 'appointment not found', 'unknown id: BK002');
+SELECT throws_ok(format('SELECT cancel_appointment(%L, %L, NULL, 2000, %L)',
+                        '11111111-1111-4111-8111-111111111111', pg_temp.aid('o2'),
+                        'admin_key:pgtap'),
+                 'BK002', 'appointment not found', 'another organization''s appointment: BK002');
+SELECT throws_ok(format('SELECT cancel_appointment(%L, %L, NULL, 2000, %L)',
+                        '22222222-2222-4222-8222-222222222222', pg_temp.aid('b'),
+                        'admin_key:pgtap'),
+                 'BK002', 'appointment not found',
+                 'org2 cancelling org1''s appointment: BK002');
+SELECT is((SELECT status FROM appointments WHERE id = pg_temp.aid('o2')), 'confirmed',
+          'the other organization''s appointment is still confirmed');
+SELECT is((SELECT status FROM appointments WHERE id = pg_temp.aid('b')), 'confirmed',
+          'org1''s appointment is still confirmed');
+SELECT is(pg_temp.totals(), (SELECT v FROM snap WHERE k = 'before-bk002'),
+          'BK002: nothing written');
+
+SELECT * FROM finish();
+ROLLBACK;
