@@ -4,7 +4,7 @@
 # with ASan+UBSan.
 
 CC      ?= cc
-PKGS    := libpq libcrypto jansson
+PKGS    := libpq libcrypto jansson libmicrohttpd
 BUILD   ?= build
 WERROR  ?= $(if $(CI),-Werror,)
 
@@ -20,6 +20,10 @@ CORE_SRC := $(wildcard src/core/*.c)
 DB_SRC   := $(wildcard src/db/*.c)
 LIB_SRC  := src/log.c $(CORE_SRC) $(DB_SRC)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+# The server: HTTP glue, the API, metrics, configuration, and the embedded
+# OpenAPI document.
+SERVER_SRC := src/config.c src/metrics.c $(wildcard src/http/*.c) $(wildcard src/api/*.c)
+SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/openapi_json.o
 LIB      := $(BUILD)/libbookd.a
 
 UNIT_SRC := $(wildcard tests/unit/*.c)
@@ -41,7 +45,14 @@ $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
-$(MAIN_BIN): $(BUILD)/src/main.o $(LIB)
+$(BUILD)/gen/openapi_json.c: openapi.json scripts/embed.sh
+	@mkdir -p $(dir $@)
+	scripts/embed.sh $< api_openapi_json $@
+
+$(BUILD)/gen/openapi_json.o: $(BUILD)/gen/openapi_json.c
+	$(CC) -c $< -o $@
+
+$(MAIN_BIN): $(BUILD)/src/main.o $(SERVER_OBJ) $(LIB)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(UNIT_BIN): $(UNIT_SRC:%.c=$(BUILD)/%.o) $(LIB)

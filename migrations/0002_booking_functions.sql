@@ -157,11 +157,15 @@ $$;
 -- Book: returns {"status":"booked","appointment":{...}} or
 -- {"status":"conflict","conflictingAppointment":{...}}, plus "lockWaitUs",
 -- plus "replayed":true when an idempotency key replays a stored result.
+-- p_public: the caller is the public booking page or the voice agent, who
+-- may only book the future and inside the provider's working hours
+-- (bk_within_working_hours, migrations/0004).
 CREATE FUNCTION book_appointment_with_lock(
     p_org_id uuid, p_provider_id uuid, p_contact_id uuid, p_service_id uuid,
     p_scheduled_at timestamptz, p_duration_minutes int, p_notes text, p_metadata jsonb,
     p_lock_keys bigint[], p_lock_from timestamptz, p_lock_to timestamptz,
-    p_lock_timeout_ms int, p_actor text, p_idempotency_key text, p_request_hash bytea)
+    p_lock_timeout_ms int, p_actor text, p_idempotency_key text, p_request_hash bytea,
+    p_public boolean DEFAULT false)
 RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
@@ -180,6 +184,7 @@ DECLARE
     v_conflict appointments;
     v_appt appointments;
     v_result jsonb;
+    v_in_hours boolean;
 BEGIN
     v_replay := bk_claim_idempotency_key(p_org_id, p_idempotency_key, p_request_hash);
     IF v_replay IS NOT NULL THEN
@@ -211,6 +216,21 @@ BEGIN
     IF v_duration IS NULL OR v_duration NOT BETWEEN 1 AND 1440 THEN
         RAISE EXCEPTION 'durationMinutes must be an integer from 1 to 1440'
             USING ERRCODE = 'BK001', COLUMN = 'durationMinutes';
+    END IF;
+
+    IF p_public THEN
+        IF p_scheduled_at < now() THEN
+            RAISE EXCEPTION 'scheduledAt is in the past'
+                USING ERRCODE = 'BK001', COLUMN = 'scheduledAt';
+        END IF;
+        SELECT bk_within_working_hours(p.working_hours, o.timezone, p_scheduled_at, v_duration)
+          INTO v_in_hours
+          FROM providers p JOIN organizations o ON o.id = p.org_id
+         WHERE p.id = p_provider_id;
+        IF NOT v_in_hours THEN
+            RAISE EXCEPTION 'scheduledAt is outside the provider''s working hours'
+                USING ERRCODE = 'BK001', COLUMN = 'scheduledAt';
+        END IF;
     END IF;
 
     v_start := p_scheduled_at - make_interval(mins => v_before);
@@ -439,7 +459,7 @@ $$;
 -- Only the service's own role may call these; nothing is granted to PUBLIC.
 REVOKE EXECUTE ON FUNCTION
     book_appointment_with_lock(uuid, uuid, uuid, uuid, timestamptz, int, text, jsonb, bigint[],
-                               timestamptz, timestamptz, int, text, text, bytea),
+                               timestamptz, timestamptz, int, text, text, bytea, boolean),
     reschedule_appointment_with_lock(uuid, uuid, uuid, timestamptz, int, bigint[], timestamptz,
                                      timestamptz, int, text, text, bytea),
     cancel_appointment(uuid, uuid, text, int, text),

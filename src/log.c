@@ -46,3 +46,25 @@ void log_write(enum log_level level, const char *event, const char *fmt, ...)
         json_decref(line);
     }
 }
+
+void log_request(const char *request_id, const char *method, const char *route,
+                 unsigned status, double millis)
+{
+    char ts[CORE_ISO_LEN + 1];
+    struct timespec now;
+    json_t *line;
+    char *text;
+
+    if (LOG_INFO < min_level)
+        return;
+    clock_gettime(CLOCK_REALTIME, &now);
+    core_iso_format((int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000, ts);
+    line = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:f}", "ts", ts, "level", "info",
+                     "event", "http.request", "requestId", request_id, "method", method, "route",
+                     route, "status", (json_int_t)status, "ms", millis);
+    text = line ? json_dumps(line, JSON_COMPACT | JSON_REAL_PRECISION(4)) : NULL;
+    if (text)
+        fprintf(stderr, "%s\n", text);
+    free(text);
+    json_decref(line);
+}

@@ -18,6 +18,11 @@ void log_set_level(enum log_level level);
 void log_write(enum log_level level, const char *event, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* The access log: one line per HTTP request. `route` is the route's
+ * pattern, never the raw path or query. */
+void log_request(const char *request_id, const char *method, const char *route,
+                 unsigned status, double millis);
+
 #define log_info(ev, ...) log_write(LOG_INFO, ev, __VA_ARGS__)
 #define log_warn(ev, ...) log_write(LOG_WARN, ev, __VA_ARGS__)
 #define log_error(ev, ...) log_write(LOG_ERROR, ev, __VA_ARGS__)

@@ -1,70 +1,108 @@
 /*
  * bookd: appointment booking that never books a slot twice.
  *
- *   bookd migrate [--database-url URL] [--migrations-dir DIR]
- *   bookd version
- *   bookd help
+ *   bookd serve    [FLAGS]   serve the HTTP API
+ *   bookd migrate  [FLAGS]   apply the pending migrations
+ *   bookd version | help
  *
- * Every flag has an environment variable of the same meaning; a flag wins.
+ * Every flag has an environment variable of the same meaning (`bookd help`
+ * lists them); a flag wins.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/api.h"
+#include "app.h"
+#include "config.h"
 #include "db/migrate.h"
+#include "http/auth.h"
+#include "http/ratelimit.h"
+#include "http/server.h"
+#include "log.h"
+#include "metrics.h"
 
-#define BOOKD_VERSION "0.1.0"
-
-struct config {
-    const char *database_url;
-    const char *migrations_dir;
-};
+#define BOOKD_VERSION "0.2.0"
+#define SHUTDOWN_GRACE_MS 10000
 
 static void usage(FILE *out)
 {
     fputs("usage: bookd COMMAND [FLAGS]\n"
           "\n"
           "commands:\n"
+          "  serve     serve the HTTP API (see README.md)\n"
           "  migrate   apply the pending migrations (each once, in a transaction)\n"
           "  version   print the version\n"
           "  help      print this text\n"
           "\n"
-          "flags (and environment variables):\n"
-          "  --database-url URL     DATABASE_URL          libpq connection string or URI\n"
-          "  --migrations-dir DIR   BOOKD_MIGRATIONS_DIR  default ./migrations\n",
+          "flags and environment variables (BOOKD_LOG_LEVEL: debug|info|warn|error):\n",
           out);
+    config_print_help(out);
 }
 
-static const char *env_or(const char *name, const char *fallback)
+static void set_log_level(void)
 {
-    const char *v = getenv(name);
-    return v && *v ? v : fallback;
+    const char *level = getenv("BOOKD_LOG_LEVEL");
+    if (!level)
+        return;
+    if (strcmp(level, "debug") == 0)
+        log_set_level(LOG_DEBUG);
+    else if (strcmp(level, "warn") == 0)
+        log_set_level(LOG_WARN);
+    else if (strcmp(level, "error") == 0)
+        log_set_level(LOG_ERROR);
 }
 
-/* Reads flags after the command; returns 0 or -1 on an unknown flag. */
-static int parse_flags(int argc, char **argv, struct config *cfg)
+/* Serves until SIGTERM or SIGINT, then drains requests in flight. */
+static int serve(struct app *app)
 {
-    cfg->database_url = env_or("DATABASE_URL", NULL);
-    cfg->migrations_dir = env_or("BOOKD_MIGRATIONS_DIR", "migrations");
-    for (int i = 2; i < argc; i++) {
-        const char *flag = argv[i];
-        const char *value = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(flag, "--database-url") == 0 && value)
-            cfg->database_url = value;
-        else if (strcmp(flag, "--migrations-dir") == 0 && value)
-            cfg->migrations_dir = value;
-        else {
-            fprintf(stderr, "bookd: unknown or incomplete flag %s\n", flag);
-            return -1;
-        }
-        i++;
+    const char *patterns[64];
+    struct http_server *server;
+    sigset_t stop_signals;
+    int sig = 0;
+
+    /* Block the stop signals before any thread starts, so every thread
+     * inherits the mask and only sigwait() below receives them. */
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    app->pool = db_pool_new(app->cfg.database_url, app->cfg.pool_size, app->cfg.pool_wait_ms);
+    app->auth = http_auth_cache_new();
+    app->limiter = http_rate_limiter_new();
+    if (!app->pool || !app->auth || !app->limiter) {
+        log_error("serve.start_failed", "out of memory or bad pool settings");
+        return 1;
     }
+    for (int i = 0; i < api_route_count && i < 64; i++)
+        patterns[i] = api_routes[i].pattern;
+    metrics_set_routes(patterns, api_route_count);
+    server = http_server_start(app, api_routes, api_route_count);
+    if (!server)
+        return 1;
+    {
+        char url[64];
+        const char *colon = strrchr(app->cfg.listen, ':');
+        snprintf(url, sizeof url, "http://%.*s:%u", (int)(colon - app->cfg.listen),
+                 app->cfg.listen, http_server_port(server));
+        log_info("http.listening", "%s", url);
+    }
+    sigwait(&stop_signals, &sig);
+    log_info("serve.stopping", "signal %d: finishing requests in flight", sig);
+    http_server_stop(server, SHUTDOWN_GRACE_MS);
+    db_pool_free(app->pool);
+    http_auth_cache_free(app->auth);
+    http_rate_limiter_free(app->limiter);
+    log_info("serve.stopped", "bye");
     return 0;
 }
 
 int main(int argc, char **argv)
 {
-    struct config cfg;
+    struct app app;
     const char *cmd = argc > 1 ? argv[1] : "help";
 
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
@@ -75,18 +113,20 @@ int main(int argc, char **argv)
         puts("bookd " BOOKD_VERSION);
         return 0;
     }
-    if (parse_flags(argc, argv, &cfg) != 0) {
+    set_log_level();
+    memset(&app, 0, sizeof app);
+    if (config_load(&app.cfg, argc, argv, 2) != 0)
+        return 2;
+    if (strcmp(cmd, "migrate") != 0 && strcmp(cmd, "serve") != 0) {
+        fprintf(stderr, "bookd: unknown command %s\n", cmd);
         usage(stderr);
         return 2;
     }
-    if (strcmp(cmd, "migrate") == 0) {
-        if (!cfg.database_url) {
-            fputs("bookd: set DATABASE_URL or --database-url\n", stderr);
-            return 2;
-        }
-        return db_migrate(cfg.database_url, cfg.migrations_dir) == 0 ? 0 : 1;
+    if (!app.cfg.database_url) {
+        fputs("bookd: set DATABASE_URL or --database-url\n", stderr);
+        return 2;
     }
-    fprintf(stderr, "bookd: unknown command %s\n", cmd);
-    usage(stderr);
-    return 2;
+    if (strcmp(cmd, "migrate") == 0)
+        return db_migrate(app.cfg.database_url, app.cfg.migrations_dir) == 0 ? 0 : 1;
+    return serve(&app);
 }

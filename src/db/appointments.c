@@ -79,7 +79,7 @@ static int parse_time(json_t *v, int64_t *out)
     return s ? core_rfc3339_parse(s, strlen(s), out) : -1;
 }
 
-static int parse_appointment(json_t *o, struct db_appointment *a)
+int db_appointment_from_json(json_t *o, struct db_appointment *a)
 {
     const char *status = json_string_value(json_object_get(o, "status"));
     json_t *notes = json_object_get(o, "notes");
@@ -144,9 +144,9 @@ static int parse_result(const char *text, struct db_result *res)
     res->unchanged = strcmp(status, "unchanged") == 0;
     rc = 0;
     if (json_object_get(root, "appointment"))
-        rc = parse_appointment(json_object_get(root, "appointment"), &res->appointment);
+        rc = db_appointment_from_json(json_object_get(root, "appointment"), &res->appointment);
     if (rc == 0 && json_object_get(root, "previousAppointment"))
-        rc = parse_appointment(json_object_get(root, "previousAppointment"), &res->previous);
+        rc = db_appointment_from_json(json_object_get(root, "previousAppointment"), &res->previous);
 out:
     if (rc != 0) {
         log_error("db.bad_result", "cannot parse a booking function's result");
@@ -172,36 +172,6 @@ static int run_booking(struct db_pool *pool, const char *stmt, int n, const char
     return res->outcome == DB_UNAVAILABLE || res->outcome == DB_ERROR ? -1 : 0;
 }
 
-/* The duration and buffers a service gives a booking. -1 if unknown. */
-static int fetch_service_range(struct db_pool *pool, const struct db_org_ref *org,
-                               const char *service_id, int *duration, int *before, int *after,
-                               struct db_result *res)
-{
-    const char *params[] = {org->org_id, service_id};
-    struct db_conn *conn;
-    PGresult *pg;
-    int rc = -1;
-
-    if (db_pool_acquire(pool, &conn) != 0) {
-        res->outcome = DB_UNAVAILABLE;
-        return -1;
-    }
-    pg = db_exec(conn, "service_range", 2, params);
-    if (PQresultStatus(pg) != PGRES_TUPLES_OK) {
-        db_map_error(pg, conn, "service_range", res);
-    } else if (PQntuples(pg) == 0) {
-        db_set_invalid(res, "serviceId", "serviceId does not exist");
-    } else {
-        *duration = db_int_value(PQgetvalue(pg, 0, 0));
-        *before = db_int_value(PQgetvalue(pg, 0, 1));
-        *after = db_int_value(PQgetvalue(pg, 0, 2));
-        rc = 0;
-    }
-    PQclear(pg);
-    db_pool_release(pool, conn);
-    return rc;
-}
-
 int db_book(struct db_pool *pool, const struct db_org_ref *org, const struct db_book_request *req,
             struct db_result *res)
 {
@@ -212,9 +182,13 @@ int db_book(struct db_pool *pool, const struct db_org_ref *org, const struct db_
     int rc = -1;
 
     memset(res, 0, sizeof *res);
-    if (req->service_id &&
-        fetch_service_range(pool, org, req->service_id, &svc_duration, &before, &after, res) != 0)
-        return res->outcome == DB_INVALID ? 0 : -1;
+    if (req->service_id) {
+        if (db_service_range(pool, org->org_id, req->service_id, &svc_duration, &before, &after,
+                             res) != 0)
+            return -1;
+        if (res->outcome != DB_OK)
+            return 0;
+    }
     if (duration == 0)
         duration = svc_duration;
     if (duration < CORE_DURATION_MIN || duration > CORE_DURATION_MAX) {
@@ -248,8 +222,18 @@ int db_book(struct db_pool *pool, const struct db_org_ref *org, const struct db_
             at,                dur,           req->notes,        req->metadata_json,
             ls->keys_text,     ls->from_text, ls->to_text,       timeout,
             req->actor,        req->idempotency_key, req->idempotency_key ? hash : NULL,
+            req->public_rules ? "true" : "false",
         };
-        rc = run_booking(pool, "book", 15, params, res);
+        rc = run_booking(pool, "book", 16, params, res);
+    }
+    if (rc == 0 && res->outcome == DB_CONFLICT && !res->conflict.id[0]) {
+        /* The exclusion constraint fired (a writer that bypassed the locks
+         * raced us): find the appointment it protected, for the reply. */
+        struct db_result check;
+        if (db_check(pool, org, provider, req->scheduled_at_ms, duration, before, after, NULL,
+                     &check) == 0 && check.outcome == DB_CONFLICT)
+            res->conflict = check.conflict;
+        db_result_cleanup(&check);
     }
 out:
     free(ls);
@@ -384,7 +368,7 @@ int db_check(struct db_pool *pool, const struct db_org_ref *org, const char *pro
     return run_booking(pool, "check", 7, params, res);
 }
 
-static void appointment_cleanup(struct db_appointment *a)
+void db_appointment_cleanup(struct db_appointment *a)
 {
     free(a->notes);
     free(a->metadata_json);
@@ -396,6 +380,61 @@ void db_result_cleanup(struct db_result *res)
 {
     if (!res)
         return;
-    appointment_cleanup(&res->appointment);
-    appointment_cleanup(&res->previous);
+    db_appointment_cleanup(&res->appointment);
+    db_appointment_cleanup(&res->previous);
+}
+
+int db_appointment_get(struct db_pool *pool, const struct db_org_ref *org, const char *id,
+                       struct db_result *res)
+{
+    const char *params[] = {org->org_id, id};
+    json_t *obj = NULL;
+    int rc = db_fetch_json(pool, "appointment_get", 2, params, &obj, res);
+
+    if (rc == 0 && res->outcome == DB_OK) {
+        if (!obj)
+            res->outcome = DB_NOT_FOUND;
+        else if (db_appointment_from_json(obj, &res->appointment) != 0)
+            res->outcome = DB_ERROR, rc = -1;
+    }
+    json_decref(obj);
+    return rc;
+}
+
+int db_appointment_list(struct db_pool *pool, const struct db_org_ref *org,
+                        const struct db_appointment_filter *f, json_t **out,
+                        struct db_result *res)
+{
+    char from[CORE_ISO_LEN + 1], to[CORE_ISO_LEN + 1], after[CORE_ISO_LEN + 1], limit[16];
+    const char *params[8] = {org->org_id};
+
+    if ((f->has_from && core_iso_format(f->from_ms, from) != 0) ||
+        (f->has_to && core_iso_format(f->to_ms, to) != 0) ||
+        (f->after_id && core_iso_format(f->after_ms, after) != 0)) {
+        memset(res, 0, sizeof *res);
+        db_set_invalid(res, "from", "a time is out of range");
+        return 0;
+    }
+    params[1] = f->has_from ? from : NULL;
+    params[2] = f->has_to ? to : NULL;
+    params[3] = f->provider_id;
+    params[4] = f->status;
+    params[5] = f->after_id ? after : NULL;
+    params[6] = f->after_id;
+    snprintf(limit, sizeof limit, "%d", f->limit);
+    params[7] = limit;
+    return db_fetch_json(pool, "appointment_list", 8, params, out, res);
+}
+
+int db_free_slots(struct db_pool *pool, const struct db_org_ref *org, const char *provider_id,
+                  const char *date, int duration, int before, int after, int step, json_t **out,
+                  struct db_result *res)
+{
+    char d[16], b[16], a[16], s[16];
+    const char *params[] = {org->org_id, provider_id, date, d, b, a, s};
+    snprintf(d, sizeof d, "%d", duration);
+    snprintf(b, sizeof b, "%d", before);
+    snprintf(a, sizeof a, "%d", after);
+    snprintf(s, sizeof s, "%d", step);
+    return db_fetch_json(pool, "free_slots", 7, params, out, res);
 }

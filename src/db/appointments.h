@@ -12,6 +12,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "core/validate.h"
 #include "db/pool.h"
 
@@ -75,6 +77,7 @@ struct db_book_request {
     const char *idempotency_key;  /* NULL: none */
     const unsigned char *request_hash; /* 32 bytes when idempotency_key is set */
     int lock_timeout_ms;          /* 0: 2000 */
+    bool public_rules;            /* only the future, only in working hours */
 };
 
 struct db_reschedule_request {
@@ -115,6 +118,37 @@ int db_cancel(struct db_pool *pool, const struct db_org_ref *org, const char *ap
 int db_check(struct db_pool *pool, const struct db_org_ref *org, const char *provider_id,
              int64_t scheduled_at_ms, int duration_minutes, int buffer_before_minutes,
              int buffer_after_minutes, const char *exclude_id, struct db_result *res);
+
+/* One appointment by id: DB_OK with res->appointment, or DB_NOT_FOUND. */
+int db_appointment_get(struct db_pool *pool, const struct db_org_ref *org, const char *id,
+                       struct db_result *res);
+
+struct db_appointment_filter {
+    bool has_from, has_to;
+    int64_t from_ms, to_ms;       /* from <= scheduledAt < to */
+    const char *provider_id;      /* NULL: all */
+    const char *status;           /* NULL: all */
+    const char *after_id;         /* keyset cursor: rows after (after_ms, after_id) */
+    int64_t after_ms;
+    int limit;
+};
+
+/* A page ordered by scheduledAt then id: *out is an array of appointment
+ * objects (parse each with db_appointment_from_json). */
+int db_appointment_list(struct db_pool *pool, const struct db_org_ref *org,
+                        const struct db_appointment_filter *filter, json_t **out,
+                        struct db_result *res);
+
+/* Free start times on a local date (YYYY-MM-DD): *out is an array of
+ * toISOString strings. See free_slots() in migrations/0004. */
+int db_free_slots(struct db_pool *pool, const struct db_org_ref *org, const char *provider_id,
+                  const char *date, int duration, int before, int after, int step, json_t **out,
+                  struct db_result *res);
+
+/* Reads an appointment object of the booking functions into *a (owned
+ * strings: release with db_appointment_cleanup). 0 or -1. */
+int db_appointment_from_json(json_t *obj, struct db_appointment *a);
+void db_appointment_cleanup(struct db_appointment *a);
 
 void db_result_cleanup(struct db_result *res);
 

@@ -89,3 +89,24 @@ int db_int_value(const char *text)
     long v = strtol(text, NULL, 10);
     return v < INT_MIN || v > INT_MAX ? 0 : (int)v;
 }
+
+int db_fetch_json(struct db_pool *pool, const char *stmt, int n, const char *const *values,
+                  json_t **out, struct db_result *res)
+{
+    char *text = NULL;
+
+    memset(res, 0, sizeof *res);
+    *out = NULL;
+    if (db_run_value(pool, stmt, n, values, &text, res) != 0)
+        return res->outcome == DB_UNAVAILABLE || res->outcome == DB_ERROR ? -1 : 0;
+    if (text) {
+        *out = json_loads(text, JSON_DECODE_ANY, NULL);
+        free(text);
+        if (!*out) {
+            log_error("db.bad_json", "%s returned text that is not JSON", stmt);
+            res->outcome = DB_ERROR;
+            return -1;
+        }
+    }
+    return 0;
+}

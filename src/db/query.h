@@ -5,6 +5,8 @@
 #ifndef BOOKD_DB_QUERY_H
 #define BOOKD_DB_QUERY_H
 
+#include <jansson.h>
+
 #include "db/appointments.h"
 #include "db/pool.h"
 
@@ -22,6 +24,14 @@ void db_map_error(const PGresult *pg, const struct db_conn *conn, const char *st
  */
 int db_run_value(struct db_pool *pool, const char *stmt, int n, const char *const *values,
                  char **out, struct db_result *res);
+
+/*
+ * Runs `stmt` whose single value is JSON text and parses it into *out (a
+ * new reference; NULL when there is no row). Returns 0 when the database
+ * answered (res->outcome says how), -1 with DB_UNAVAILABLE / DB_ERROR.
+ */
+int db_fetch_json(struct db_pool *pool, const char *stmt, int n, const char *const *values,
+                  json_t **out, struct db_result *res);
 
 /* A decimal integer column value; 0 if out of int range. */
 int db_int_value(const char *text);

@@ -5,7 +5,7 @@ const struct db_statement db_statements[] = {
     {"book",
      "SELECT book_appointment_with_lock($1::uuid, $2::uuid, $3::uuid, $4::uuid,"
      " $5::timestamptz, $6::int, $7::text, $8::jsonb, $9::bigint[], $10::timestamptz,"
-     " $11::timestamptz, $12::int, $13::text, $14::text, $15::bytea)::text"},
+     " $11::timestamptz, $12::int, $13::text, $14::text, $15::bytea, $16::boolean)::text"},
     {"reschedule",
      "SELECT reschedule_appointment_with_lock($1::uuid, $2::uuid, $3::uuid, $4::timestamptz,"
      " $5::int, $6::bigint[], $7::timestamptz, $8::timestamptz, $9::int, $10::text, $11::text,"
@@ -25,17 +25,57 @@ const struct db_statement db_statements[] = {
      " (extract(epoch FROM buffered_end) * 1000)::bigint, duration_minutes,"
      " buffer_before_minutes, buffer_after_minutes"
      " FROM appointments WHERE org_id = $1::uuid AND id = $2::uuid"},
+    {"key_lookup",
+     "SELECT k.kind, k.id, o.id, p.id, o.timezone FROM api_keys k"
+     " JOIN organizations o ON o.id = k.org_id"
+     " JOIN providers p ON p.org_id = o.id AND p.is_default"
+     " WHERE k.key_hash = $1::bytea AND k.revoked_at IS NULL"},
     {"org_create",
      "SELECT create_organization($1::text, $2::text, $3::bytea, $4::bytea, $5::bytea)::text"},
-    {"provider_create",
-     "INSERT INTO providers (org_id, name, working_hours) VALUES ($1::uuid, $2::text, $3::jsonb)"
-     " RETURNING id"},
+    {"provider_create", "SELECT create_provider($1::uuid, $2::text, $3::jsonb, $4::text)::text"},
+    {"provider_set_hours",
+     "SELECT set_working_hours($1::uuid, $2::uuid, $3::jsonb, $4::text)::text"},
+    {"provider_list",
+     "SELECT coalesce(json_agg(json_build_object('id', id, 'name', name,"
+     " 'workingHours', working_hours) ORDER BY created_at, id), '[]')::text"
+     " FROM providers WHERE org_id = $1::uuid"},
     {"service_create",
-     "INSERT INTO services (org_id, name, duration_minutes, buffer_before_minutes,"
-     " buffer_after_minutes) VALUES ($1::uuid, $2::text, $3::int, $4::int, $5::int) RETURNING id"},
+     "SELECT create_service($1::uuid, $2::text, $3::int, $4::int, $5::int, $6::text)::text"},
+    {"service_list",
+     "SELECT coalesce(json_agg(json_build_object('id', id, 'name', name,"
+     " 'durationMinutes', duration_minutes, 'bufferBeforeMinutes', buffer_before_minutes,"
+     " 'bufferAfterMinutes', buffer_after_minutes) ORDER BY created_at, id), '[]')::text"
+     " FROM services WHERE org_id = $1::uuid"},
     {"contact_create",
-     "INSERT INTO contacts (org_id, name, phone, email) VALUES ($1::uuid, $2::text, $3::text,"
-     " $4::text) RETURNING id"},
+     "SELECT create_contact($1::uuid, $2::text, $3::text, $4::text, $5::text)::text"},
+    {"contact_get",
+     "SELECT json_build_object('id', id, 'name', name, 'phone', phone, 'email', email)::text"
+     " FROM contacts WHERE org_id = $1::uuid AND id = $2::uuid AND erased_at IS NULL"},
+    {"contact_erase", "SELECT erase_contact($1::uuid, $2::uuid, $3::text)::text"},
+    {"appointment_get",
+     "SELECT bk_appointment_json(a)::text FROM appointments a"
+     " WHERE a.org_id = $1::uuid AND a.id = $2::uuid"},
+    /* Keyset pagination on (scheduled_at, id): $6/$7 is the last row seen. */
+    {"appointment_list",
+     "SELECT coalesce(json_agg(bk_appointment_json(a) ORDER BY a.scheduled_at, a.id), '[]')::text"
+     " FROM (SELECT * FROM appointments WHERE org_id = $1::uuid"
+     " AND ($2::timestamptz IS NULL OR scheduled_at >= $2::timestamptz)"
+     " AND ($3::timestamptz IS NULL OR scheduled_at < $3::timestamptz)"
+     " AND ($4::uuid IS NULL OR provider_id = $4::uuid)"
+     " AND ($5::text IS NULL OR status = $5::text)"
+     " AND ($6::timestamptz IS NULL OR (scheduled_at, id) > ($6::timestamptz, $7::uuid))"
+     " ORDER BY scheduled_at, id LIMIT $8::int) a"},
+    {"audit_list",
+     "SELECT coalesce(json_agg(json_build_object('id', id::text, 'at', bk_iso(at),"
+     " 'actor', actor, 'action', action, 'entityType', entity_type, 'entityId', entity_id,"
+     " 'details', details) ORDER BY at DESC, id DESC), '[]')::text"
+     " FROM (SELECT * FROM audit_logs WHERE org_id = $1::uuid"
+     " AND ($2::uuid IS NULL OR entity_id = $2::uuid)"
+     " ORDER BY at DESC, id DESC LIMIT $3::int) x"},
+    {"free_slots",
+     "SELECT coalesce(json_agg(bk_iso(slot_start) ORDER BY slot_start), '[]')::text"
+     " FROM free_slots($1::uuid, $2::uuid, $3::date, $4::int, $5::int, $6::int, $7::int, now())"},
+    {"ping", "SELECT 1"},
 };
 
 const int db_statement_count = (int)(sizeof db_statements / sizeof db_statements[0]);

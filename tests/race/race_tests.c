@@ -56,22 +56,35 @@ static int64_t now_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/* Copies the "id" of a created object and releases it. */
+static int take_id(int rc, json_t *obj, char *id_out)
+{
+    const char *id = json_string_value(json_object_get(obj, "id"));
+    snprintf(id_out, DB_ID_SIZE, "%s", id ? id : "");
+    json_decref(obj);
+    return rc == 0 && id ? 0 : -1;
+}
+
 /* An organization of its own per scenario, so the counts are its alone. */
 static int make_fixture(struct fixture *f, const char *name)
 {
     unsigned char h[3][32];
     struct db_result res;
+    json_t *obj;
 
     RAND_bytes(&h[0][0], sizeof h);
     if (db_org_create(pool, name, "Europe/London", h[0], h[1], h[2], &f->org, &res) != 0 ||
         res.outcome != DB_OK)
         return -1;
-    if (db_provider_create(pool, f->org.id, "second", "{}", f->provider2, &res) != 0 ||
-        db_contact_create(pool, f->org.id, "Race Tester", "+447700900123", NULL, f->contact,
-                          &res) != 0 ||
-        db_service_create(pool, f->org.id, "checkup", 30, 10, 5, f->service, &res) != 0)
+    if (take_id(db_provider_create(pool, f->org.id, "second", "{}", "system", &obj, &res), obj,
+                f->provider2) != 0 ||
+        take_id(db_contact_create(pool, f->org.id, "Race Tester", "+447700900123", NULL,
+                                  "system", &obj, &res),
+                obj, f->contact) != 0 ||
+        take_id(db_service_create(pool, f->org.id, "checkup", 30, 10, 5, "system", &obj, &res),
+                obj, f->service) != 0)
         return -1;
-    return f->provider2[0] && f->contact[0] && f->service[0] ? 0 : -1;
+    return 0;
 }
 
 static struct db_org_ref org_ref(const struct fixture *f)

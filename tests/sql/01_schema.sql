@@ -201,7 +201,7 @@ SELECT ok((SELECT condeferrable AND condeferred FROM pg_constraint
 SELECT has_function('public', 'book_appointment_with_lock',
     ARRAY['uuid', 'uuid', 'uuid', 'uuid', 'timestamp with time zone', 'integer', 'text',
           'jsonb', 'bigint[]', 'timestamp with time zone', 'timestamp with time zone',
-          'integer', 'text', 'text', 'bytea'],
+          'integer', 'text', 'text', 'bytea', 'boolean'],
     'book_appointment_with_lock(...) exists with the expected signature');
 SELECT has_function('public', 'check_availability',
     ARRAY['uuid', 'uuid', 'timestamp with time zone', 'integer', 'integer', 'integer', 'uuid'],

@@ -1,0 +1,51 @@
+/*
+ * The HTTP API of bookd: one file per resource, each handler reading like
+ * a story (parse -> validate -> one db call -> reply). The route table is
+ * in api/routes.c.
+ */
+#ifndef BOOKD_API_H
+#define BOOKD_API_H
+
+#include <jansson.h>
+
+#include "db/appointments.h"
+#include "http/router.h"
+
+extern const struct http_route api_routes[];
+extern const int api_route_count;
+
+/* The caller's organization, as the db layer wants it. */
+struct db_org_ref api_org(const struct http_request *req);
+
+/* Replies for a db outcome that is not DB_OK (400, 404, 409, 422, 503, 500). */
+void api_reply_db_failure(struct http_response *resp, const struct db_result *res);
+
+/* The API's appointment object, fields in the documented order. */
+json_t *api_appointment_json(const struct db_appointment *a);
+
+/* {"id"?, "scheduledAt", "durationMinutes"}; ids only for admin keys. */
+json_t *api_conflict_json(const struct db_conflict *c, bool with_id);
+
+void api_orgs_create(struct http_request *req, struct http_response *resp);
+void api_providers_create(struct http_request *req, struct http_response *resp);
+void api_providers_list(struct http_request *req, struct http_response *resp);
+void api_providers_set_hours(struct http_request *req, struct http_response *resp);
+void api_services_create(struct http_request *req, struct http_response *resp);
+void api_services_list(struct http_request *req, struct http_response *resp);
+void api_contacts_create(struct http_request *req, struct http_response *resp);
+void api_contacts_get(struct http_request *req, struct http_response *resp);
+void api_contacts_erase(struct http_request *req, struct http_response *resp);
+void api_appointments_book(struct http_request *req, struct http_response *resp);
+void api_appointments_list(struct http_request *req, struct http_response *resp);
+void api_appointments_get(struct http_request *req, struct http_response *resp);
+void api_appointments_cancel(struct http_request *req, struct http_response *resp);
+void api_appointments_reschedule(struct http_request *req, struct http_response *resp);
+void api_availability_check(struct http_request *req, struct http_response *resp);
+void api_availability_slots(struct http_request *req, struct http_response *resp);
+void api_audit_list(struct http_request *req, struct http_response *resp);
+void api_ops_health(struct http_request *req, struct http_response *resp);
+void api_ops_ready(struct http_request *req, struct http_response *resp);
+void api_ops_metrics(struct http_request *req, struct http_response *resp);
+void api_ops_openapi(struct http_request *req, struct http_response *resp);
+
+#endif

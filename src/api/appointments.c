@@ -1,0 +1,325 @@
+/* Booking, listing, reading, cancelling and rescheduling appointments. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "api/api.h"
+#include "api/params.h"
+#include "app.h"
+#include "core/time.h"
+#include "core/validate.h"
+#include "http/auth.h"
+#include "http/reply.h"
+#include "metrics.h"
+
+#define METADATA_MAX_BYTES 8192
+#define LIST_LIMIT_DEFAULT 100
+#define LIST_LIMIT_MAX 500
+
+/*
+ * The hash an Idempotency-Key is stored with: the operation and the body
+ * as a JSON value (sorted keys, no white space), so key order and spacing
+ * do not make two equal requests differ.
+ */
+static void request_hash(const struct http_request *req, const char *operation,
+                         unsigned char out[32])
+{
+    char *canonical = json_dumps(req->json, JSON_COMPACT | JSON_SORT_KEYS);
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    unsigned int len = 32;
+
+    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+    EVP_DigestUpdate(ctx, operation, strlen(operation));
+    EVP_DigestUpdate(ctx, "\n", 1);
+    EVP_DigestUpdate(ctx, req->auth.org_id, strlen(req->auth.org_id));
+    EVP_DigestUpdate(ctx, "\n", 1);
+    if (canonical)
+        EVP_DigestUpdate(ctx, canonical, strlen(canonical));
+    EVP_DigestFinal_ex(ctx, out, &len);
+    EVP_MD_CTX_free(ctx);
+    free(canonical);
+}
+
+static double seconds_since(const struct timespec *t0)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static void observe_booking(const struct db_result *res, const struct timespec *started)
+{
+    enum metrics_booking_result r;
+    switch (res->outcome) {
+    case DB_OK:
+        r = BOOKING_BOOKED;
+        break;
+    case DB_CONFLICT:
+        r = BOOKING_CONFLICT;
+        break;
+    case DB_BUSY:
+        r = BOOKING_BUSY;
+        break;
+    case DB_INVALID:
+    case DB_IDEMPOTENCY_REUSED:
+    case DB_NOT_FOUND:
+    case DB_INVALID_STATE:
+        r = BOOKING_INVALID;
+        break;
+    default:
+        r = BOOKING_ERROR;
+    }
+    if (res->replayed)
+        metrics_idempotent_replay();
+    metrics_booking_observe(r, seconds_since(started),
+                            res->replayed || res->outcome == DB_INVALID
+                                ? -1.0
+                                : (double)res->lock_wait_us / 1e6);
+}
+
+/* 409 slot_unavailable with the appointment in the way. */
+static void reply_conflict(struct http_request *req, struct http_response *resp,
+                           const struct db_result *res)
+{
+    json_t *body = json_pack("{s:s, s:s, s:o}", "error", "slot_unavailable", "message",
+                             "The requested time overlaps an existing appointment.",
+                             "conflictingAppointment",
+                             api_conflict_json(&res->conflict,
+                                               req->auth.principal == PRINCIPAL_ADMIN));
+    http_reply_json(resp, 409, body);
+    resp->replayed = res->replayed;
+}
+
+void api_appointments_book(struct http_request *req, struct http_response *resp)
+{
+    static const char *const fields[] = {"contactId", "scheduledAt", "durationMinutes",
+                                         "providerId", "serviceId", "notes", "metadata", NULL};
+    char contact[DB_ID_SIZE], provider[DB_ID_SIZE], service[DB_ID_SIZE];
+    bool has_provider = false, has_service = false, bad_key;
+    struct db_book_request br = {0};
+    struct db_org_ref org = api_org(req);
+    struct db_result res;
+    unsigned char hash[32];
+    char *metadata = NULL;
+    struct timespec started;
+
+    clock_gettime(CLOCK_MONOTONIC, &started);
+    br.idempotency_key = header_idempotency_key(req, resp, &bad_key);
+    if (bad_key || !body_only_fields(req, resp, fields) ||
+        !body_uuid(req, resp, "contactId", true, contact, NULL) ||
+        !body_time(req, resp, "scheduledAt", true, &br.scheduled_at_ms) ||
+        !body_int(req, resp, "durationMinutes", false, CORE_DURATION_MIN, CORE_DURATION_MAX,
+                  &br.duration_minutes, NULL) ||
+        !body_uuid(req, resp, "providerId", false, provider, &has_provider) ||
+        !body_uuid(req, resp, "serviceId", false, service, &has_service) ||
+        !body_string(req, resp, "notes", false, CORE_NOTES_MAX_CHARS, &br.notes) ||
+        !body_object(req, resp, "metadata", METADATA_MAX_BYTES, &metadata))
+        goto out;
+    if (!br.duration_minutes && !has_service) {
+        http_reply_invalid(resp, "durationMinutes",
+                           "durationMinutes is required when no serviceId is given.");
+        goto out;
+    }
+    br.contact_id = contact;
+    br.provider_id = has_provider ? provider : NULL;
+    br.service_id = has_service ? service : NULL;
+    br.metadata_json = metadata;
+    br.actor = req->auth.actor;
+    br.lock_timeout_ms = req->app->cfg.lock_timeout_ms;
+    br.public_rules = req->auth.principal != PRINCIPAL_ADMIN;
+    if (br.idempotency_key) {
+        request_hash(req, "POST /api/appointments", hash);
+        br.request_hash = hash;
+    }
+
+    db_book(req->app->pool, &org, &br, &res);
+    observe_booking(&res, &started);
+    if (res.outcome == DB_OK) {
+        json_t *body = json_pack("{s:s, s:o}", "appointmentId", res.appointment.id,
+                                 "appointment", api_appointment_json(&res.appointment));
+        http_reply_json(resp, 201, body);
+        resp->replayed = res.replayed;
+    } else if (res.outcome == DB_CONFLICT) {
+        reply_conflict(req, resp, &res);
+    } else {
+        api_reply_db_failure(resp, &res);
+    }
+    db_result_cleanup(&res);
+out:
+    free(metadata);
+}
+
+void api_appointments_reschedule(struct http_request *req, struct http_response *resp)
+{
+    static const char *const fields[] = {"scheduledAt", "durationMinutes", "providerId", NULL};
+    char provider[DB_ID_SIZE];
+    bool has_provider = false, bad_key;
+    struct db_reschedule_request rr = {0};
+    struct db_org_ref org = api_org(req);
+    struct db_result res;
+    unsigned char hash[32];
+    char operation[96];
+    struct timespec started;
+
+    clock_gettime(CLOCK_MONOTONIC, &started);
+    rr.idempotency_key = header_idempotency_key(req, resp, &bad_key);
+    if (bad_key || !body_only_fields(req, resp, fields) ||
+        !body_time(req, resp, "scheduledAt", true, &rr.scheduled_at_ms) ||
+        !body_int(req, resp, "durationMinutes", false, CORE_DURATION_MIN, CORE_DURATION_MAX,
+                  &rr.duration_minutes, NULL) ||
+        !body_uuid(req, resp, "providerId", false, provider, &has_provider))
+        return;
+    rr.appointment_id = req->params[0];
+    rr.provider_id = has_provider ? provider : NULL;
+    rr.actor = req->auth.actor;
+    rr.lock_timeout_ms = req->app->cfg.lock_timeout_ms;
+    if (rr.idempotency_key) {
+        snprintf(operation, sizeof operation, "POST /api/appointments/%s/reschedule",
+                 req->params[0]);
+        request_hash(req, operation, hash);
+        rr.request_hash = hash;
+    }
+
+    db_reschedule(req->app->pool, &org, &rr, &res);
+    observe_booking(&res, &started);
+    if (res.outcome == DB_OK) {
+        json_t *body = json_pack("{s:s, s:s, s:o}", "appointmentId", res.appointment.id,
+                                 "previousAppointmentId", res.previous.id, "appointment",
+                                 api_appointment_json(&res.appointment));
+        http_reply_json(resp, 200, body);
+        resp->replayed = res.replayed;
+    } else if (res.outcome == DB_CONFLICT) {
+        reply_conflict(req, resp, &res);
+    } else {
+        api_reply_db_failure(resp, &res);
+    }
+    db_result_cleanup(&res);
+}
+
+void api_appointments_cancel(struct http_request *req, struct http_response *resp)
+{
+    static const char *const fields[] = {"reason", NULL};
+    const char *reason = NULL;
+    struct db_org_ref org = api_org(req);
+    struct db_result res;
+
+    if (!body_only_fields(req, resp, fields) ||
+        !body_string(req, resp, "reason", false, CORE_NOTES_MAX_CHARS, &reason))
+        return;
+    db_cancel(req->app->pool, &org, req->params[0], reason, req->auth.actor, &res);
+    if (res.outcome == DB_OK)
+        http_reply_json(resp, 200, api_appointment_json(&res.appointment));
+    else
+        api_reply_db_failure(resp, &res);
+    db_result_cleanup(&res);
+}
+
+void api_appointments_get(struct http_request *req, struct http_response *resp)
+{
+    struct db_org_ref org = api_org(req);
+    struct db_result res;
+
+    db_appointment_get(req->app->pool, &org, req->params[0], &res);
+    if (res.outcome == DB_OK)
+        http_reply_json(resp, 200, api_appointment_json(&res.appointment));
+    else
+        api_reply_db_failure(resp, &res);
+    db_result_cleanup(&res);
+}
+
+/*
+ * The cursor is opaque to clients: base64 of "<scheduledAt ms>,<id>" of
+ * the last row of the page.
+ */
+static void encode_cursor(const struct db_appointment *last, char *out, size_t size)
+{
+    char plain[64];
+    int n = snprintf(plain, sizeof plain, "%lld,%s", (long long)last->scheduled_at_ms, last->id);
+    unsigned char b64[96];
+    EVP_EncodeBlock(b64, (const unsigned char *)plain, n);
+    snprintf(out, size, "%s", (const char *)b64);
+}
+
+static bool decode_cursor(const char *cursor, int64_t *ms, char *id)
+{
+    unsigned char plain[80];
+    size_t len = strlen(cursor);
+    char *comma, *end;
+    long long v;
+    int n;
+
+    if (len == 0 || len > 96 || len % 4 != 0)
+        return false;
+    n = EVP_DecodeBlock(plain, (const unsigned char *)cursor, (int)len);
+    if (n <= 0)
+        return false;
+    while (n > 0 && plain[n - 1] == '\0') /* padding decodes to NULs */
+        n--;
+    plain[n] = '\0';
+    comma = strchr((char *)plain, ',');
+    if (!comma)
+        return false;
+    v = strtoll((char *)plain, &end, 10);
+    if (end != comma || core_uuid_normalize(comma + 1, strlen(comma + 1), id) != 0)
+        return false;
+    *ms = v;
+    return true;
+}
+
+void api_appointments_list(struct http_request *req, struct http_response *resp)
+{
+    struct db_appointment_filter f = {.limit = LIST_LIMIT_DEFAULT};
+    struct db_org_ref org = api_org(req);
+    char provider[DB_ID_SIZE], after_id[DB_ID_SIZE], cursor_text[128];
+    bool has_provider = false;
+    const char *status = http_query(req, "status"), *cursor = http_query(req, "cursor");
+    struct db_result res;
+    json_t *rows = NULL, *items, *row;
+    size_t i, n;
+
+    if (!query_time(req, resp, "from", false, &f.from_ms, &f.has_from) ||
+        !query_time(req, resp, "to", false, &f.to_ms, &f.has_to) ||
+        !query_uuid(req, resp, "providerId", false, provider, &has_provider) ||
+        !query_int(req, resp, "limit", false, 1, LIST_LIMIT_MAX, &f.limit, NULL))
+        return;
+    if (status && strcmp(status, "confirmed") != 0 && strcmp(status, "cancelled") != 0 &&
+        strcmp(status, "rescheduled") != 0) {
+        http_reply_invalid(resp, "status",
+                           "status must be one of confirmed, cancelled, rescheduled.");
+        return;
+    }
+    if (cursor && !decode_cursor(cursor, &f.after_ms, after_id)) {
+        http_reply_invalid(resp, "cursor", "cursor is not one this server gave out.");
+        return;
+    }
+    f.provider_id = has_provider ? provider : NULL;
+    f.status = status;
+    f.after_id = cursor ? after_id : NULL;
+    f.limit += 1; /* one more than asked tells whether there is a next page */
+
+    if (db_appointment_list(req->app->pool, &org, &f, &rows, &res) != 0 ||
+        res.outcome != DB_OK) {
+        api_reply_db_failure(resp, &res);
+        return;
+    }
+    items = json_array();
+    n = json_array_size(rows);
+    cursor_text[0] = '\0';
+    json_array_foreach(rows, i, row) {
+        struct db_appointment a = {0};
+        if (i + 1 == (size_t)f.limit)
+            break;
+        if (db_appointment_from_json(row, &a) == 0) {
+            json_array_append_new(items, api_appointment_json(&a));
+            if (n == (size_t)f.limit && i + 2 == (size_t)f.limit)
+                encode_cursor(&a, cursor_text, sizeof cursor_text);
+        }
+        db_appointment_cleanup(&a);
+    }
+    json_decref(rows);
+    http_reply_json(resp, 200,
+                    json_pack("{s:o, s:o}", "appointments", items, "nextCursor",
+                              cursor_text[0] ? json_string(cursor_text) : json_null()));
+}

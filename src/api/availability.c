@@ -1,0 +1,100 @@
+/* Is a time free, and which times of a day are. Advisory: nothing is held. */
+#include <stdio.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "api/params.h"
+#include "app.h"
+#include "core/time.h"
+#include "core/validate.h"
+#include "db/directory.h"
+#include "http/reply.h"
+
+void api_availability_check(struct http_request *req, struct http_response *resp)
+{
+    char provider[DB_ID_SIZE];
+    bool has_provider = false;
+    int64_t at = 0;
+    int duration = 0;
+    struct db_org_ref org = api_org(req);
+    struct db_result res;
+    json_t *body;
+
+    if (!query_time(req, resp, "scheduledAt", true, &at, NULL) ||
+        !query_int(req, resp, "durationMinutes", true, CORE_DURATION_MIN, CORE_DURATION_MAX,
+                   &duration, NULL) ||
+        !query_uuid(req, resp, "providerId", false, provider, &has_provider))
+        return;
+    db_check(req->app->pool, &org, has_provider ? provider : NULL, at, duration, 0, 0, NULL,
+             &res);
+    if (res.outcome == DB_OK) {
+        body = json_pack("{s:b}", "available", 1);
+    } else if (res.outcome == DB_CONFLICT) {
+        body = json_pack("{s:b, s:o}", "available", 0, "conflictingAppointment",
+                         api_conflict_json(&res.conflict,
+                                           req->auth.principal == PRINCIPAL_ADMIN));
+    } else {
+        api_reply_db_failure(resp, &res);
+        db_result_cleanup(&res);
+        return;
+    }
+    http_reply_json(resp, 200, body);
+    db_result_cleanup(&res);
+}
+
+void api_availability_slots(struct http_request *req, struct http_response *resp)
+{
+    const char *date = http_query(req, "date");
+    char provider[DB_ID_SIZE], service[DB_ID_SIZE];
+    bool has_provider = false, has_service = false, has_duration = false;
+    int duration = 0, step = 15, before = 0, after = 0, y, m, d;
+    struct db_org_ref org = api_org(req);
+    struct db_result res;
+    json_t *starts = NULL, *slots, *start;
+    size_t i;
+
+    if (!date) {
+        http_reply_invalid(resp, "date", "date is required (YYYY-MM-DD).");
+        return;
+    }
+    if (core_date_parse(date, strlen(date), &y, &m, &d) != 0) {
+        http_reply_invalid(resp, "date", "date must be a calendar date, YYYY-MM-DD.");
+        return;
+    }
+    if (!query_uuid(req, resp, "providerId", false, provider, &has_provider) ||
+        !query_uuid(req, resp, "serviceId", false, service, &has_service) ||
+        !query_int(req, resp, "durationMinutes", false, CORE_DURATION_MIN, CORE_DURATION_MAX,
+                   &duration, &has_duration) ||
+        !query_int(req, resp, "stepMinutes", false, 5, 240, &step, NULL))
+        return;
+    if (!has_service && !has_duration) {
+        http_reply_invalid(resp, "durationMinutes",
+                           "serviceId or durationMinutes is required.");
+        return;
+    }
+    if (has_service) {
+        int service_duration = 0;
+        if (db_service_range(req->app->pool, org.org_id, service, &service_duration, &before,
+                             &after, &res) != 0 ||
+            res.outcome != DB_OK) {
+            api_reply_db_failure(resp, &res);
+            return;
+        }
+        if (!has_duration)
+            duration = service_duration;
+    }
+    if (db_free_slots(req->app->pool, &org, has_provider ? provider : org.default_provider_id,
+                      date, duration, before, after, step, &starts, &res) != 0 ||
+        res.outcome != DB_OK) {
+        api_reply_db_failure(resp, &res);
+        return;
+    }
+    slots = json_array();
+    json_array_foreach(starts, i, start)
+        json_array_append_new(slots, json_pack("{s:O, s:i}", "scheduledAt", start,
+                                               "durationMinutes", duration));
+    json_decref(starts);
+    http_reply_json(resp, 200,
+                    json_pack("{s:s, s:s, s:o}", "date", date, "timezone", req->auth.timezone,
+                              "slots", slots));
+}

@@ -1,0 +1,244 @@
+#include "api/params.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/time.h"
+#include "core/validate.h"
+#include "http/reply.h"
+
+bool body_only_fields(struct http_request *req, struct http_response *resp,
+                      const char *const *allowed)
+{
+    const char *key;
+    json_t *value;
+
+    json_object_foreach(req->json, key, value) {
+        bool known = strcmp(key, "orgId") == 0;
+        for (const char *const *a = allowed; *a && !known; a++)
+            known = strcmp(key, *a) == 0;
+        if (!known) {
+            /* The name is echoed only if it is plain text; it is the
+             * client's own input, but keep the message well-formed. */
+            bool printable = core_text_valid(key, strlen(key), 64);
+            http_reply_invalid(resp, printable ? key : NULL, "Unknown field%s%s%s.",
+                               printable ? " \"" : "", printable ? key : "",
+                               printable ? "\"" : "");
+            return false;
+        }
+    }
+    (void)value;
+    return true;
+}
+
+/* The field, or NULL when absent or null; replies when required. */
+static json_t *field(struct http_request *req, struct http_response *resp, const char *name,
+                     bool required, bool *ok)
+{
+    json_t *v = json_object_get(req->json, name);
+    *ok = true;
+    if (v && !json_is_null(v))
+        return v;
+    if (required) {
+        http_reply_invalid(resp, name, "%s is required.", name);
+        *ok = false;
+    }
+    return NULL;
+}
+
+bool body_string(struct http_request *req, struct http_response *resp, const char *name,
+                 bool required, size_t max_chars, const char **out)
+{
+    bool ok;
+    json_t *v = field(req, resp, name, required, &ok);
+    if (!v)
+        return ok;
+    if (!json_is_string(v)) {
+        http_reply_invalid(resp, name, "%s must be a string.", name);
+        return false;
+    }
+    if (!core_text_valid(json_string_value(v), json_string_length(v), max_chars)) {
+        http_reply_invalid(resp, name,
+                           "%s must be valid text without NUL characters, at most %zu "
+                           "characters.",
+                           name, max_chars);
+        return false;
+    }
+    *out = json_string_value(v);
+    return true;
+}
+
+bool body_int(struct http_request *req, struct http_response *resp, const char *name,
+              bool required, long long lo, long long hi, int *out, bool *present)
+{
+    bool ok;
+    json_t *v = field(req, resp, name, required, &ok);
+    if (present)
+        *present = v != NULL;
+    if (!v)
+        return ok;
+    if (!json_is_integer(v) || !core_int_in_range(json_integer_value(v), lo, hi)) {
+        http_reply_invalid(resp, name, "%s must be an integer from %lld to %lld.", name, lo, hi);
+        return false;
+    }
+    *out = (int)json_integer_value(v);
+    return true;
+}
+
+bool body_uuid(struct http_request *req, struct http_response *resp, const char *name,
+               bool required, char *out, bool *present)
+{
+    bool ok;
+    json_t *v = field(req, resp, name, required, &ok);
+    if (present)
+        *present = v != NULL;
+    if (!v)
+        return ok;
+    if (!json_is_string(v) ||
+        core_uuid_normalize(json_string_value(v), json_string_length(v), out) != 0) {
+        http_reply_invalid(resp, name, "%s must be a UUID.", name);
+        return false;
+    }
+    return true;
+}
+
+bool body_time(struct http_request *req, struct http_response *resp, const char *name,
+               bool required, int64_t *out_ms)
+{
+    bool ok;
+    json_t *v = field(req, resp, name, required, &ok);
+    if (!v)
+        return ok;
+    if (!json_is_string(v) ||
+        core_rfc3339_parse(json_string_value(v), json_string_length(v), out_ms) != 0) {
+        http_reply_invalid(resp, name,
+                           "%s must be an RFC 3339 timestamp with an offset, e.g. "
+                           "2026-01-27T14:00:00Z.",
+                           name);
+        return false;
+    }
+    return true;
+}
+
+bool body_object(struct http_request *req, struct http_response *resp, const char *name,
+                 size_t max_bytes, char **out_text)
+{
+    bool ok;
+    json_t *v = field(req, resp, name, false, &ok);
+    char *text;
+    if (!v)
+        return ok;
+    if (!json_is_object(v)) {
+        http_reply_invalid(resp, name, "%s must be a JSON object.", name);
+        return false;
+    }
+    text = json_dumps(v, JSON_COMPACT);
+    if (!text || strlen(text) > max_bytes) {
+        free(text);
+        http_reply_invalid(resp, name, "%s must be at most %zu bytes.", name, max_bytes);
+        return false;
+    }
+    /* A NUL inside a string would be cut by PostgreSQL: refuse it. */
+    if (strstr(text, "\\u0000")) {
+        free(text);
+        http_reply_invalid(resp, name, "%s must not contain NUL characters.", name);
+        return false;
+    }
+    *out_text = text;
+    return true;
+}
+
+bool query_int(struct http_request *req, struct http_response *resp, const char *name,
+               bool required, long long lo, long long hi, int *out, bool *present)
+{
+    const char *v = http_query(req, name);
+    char *end;
+    long long n;
+
+    if (present)
+        *present = v != NULL;
+    if (!v) {
+        if (required)
+            http_reply_invalid(resp, name, "%s is required.", name);
+        return !required;
+    }
+    errno = 0;
+    n = strtoll(v, &end, 10);
+    if (!*v || *end || errno || !core_int_in_range(n, lo, hi)) {
+        http_reply_invalid(resp, name, "%s must be an integer from %lld to %lld.", name, lo, hi);
+        return false;
+    }
+    *out = (int)n;
+    return true;
+}
+
+bool query_uuid(struct http_request *req, struct http_response *resp, const char *name,
+                bool required, char *out, bool *present)
+{
+    const char *v = http_query(req, name);
+    if (present)
+        *present = v != NULL;
+    if (!v) {
+        if (required)
+            http_reply_invalid(resp, name, "%s is required.", name);
+        return !required;
+    }
+    if (core_uuid_normalize(v, strlen(v), out) != 0) {
+        http_reply_invalid(resp, name, "%s must be a UUID.", name);
+        return false;
+    }
+    return true;
+}
+
+bool query_time(struct http_request *req, struct http_response *resp, const char *name,
+                bool required, int64_t *out_ms, bool *present)
+{
+    const char *v = http_query(req, name);
+    char copy[64];
+    size_t len;
+
+    if (present)
+        *present = v != NULL;
+    if (!v) {
+        if (required)
+            http_reply_invalid(resp, name, "%s is required.", name);
+        return !required;
+    }
+    /* An unencoded "+01:00" in a query string arrives as " 01:00". */
+    len = strlen(v);
+    if (len < sizeof copy) {
+        memcpy(copy, v, len + 1);
+        if (len > 6 && copy[len - 6] == ' ')
+            copy[len - 6] = '+';
+    }
+    if (len >= sizeof copy || core_rfc3339_parse(copy, len, out_ms) != 0) {
+        http_reply_invalid(resp, name,
+                           "%s must be an RFC 3339 timestamp with an offset, e.g. "
+                           "2026-01-27T14:00:00Z.",
+                           name);
+        return false;
+    }
+    return true;
+}
+
+const char *header_idempotency_key(struct http_request *req, struct http_response *resp,
+                                   bool *bad)
+{
+    const char *key = http_header(req, "Idempotency-Key");
+    size_t len;
+
+    *bad = false;
+    if (!key)
+        return NULL;
+    len = strlen(key);
+    for (size_t i = 0; i < len && !*bad; i++)
+        *bad = key[i] < 0x20 || key[i] > 0x7e;
+    if (len == 0 || len > 255 || *bad) {
+        *bad = true;
+        http_reply_invalid(resp, "Idempotency-Key",
+                           "Idempotency-Key must be 1 to 255 printable ASCII characters.");
+        return NULL;
+    }
+    return key;
+}

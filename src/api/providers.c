@@ -1,0 +1,134 @@
+/* Providers (the calendars appointments are booked on) and services. */
+#include <stdlib.h>
+
+#include "api/api.h"
+#include "api/params.h"
+#include "app.h"
+#include "core/validate.h"
+#include "core/working_hours.h"
+#include "db/directory.h"
+#include "http/reply.h"
+
+/* The validated workingHours of the body as JSON text (malloc'd), the
+ * default when absent and allowed; NULL after replying 400. */
+static char *working_hours_text(struct http_request *req, struct http_response *resp,
+                                bool required)
+{
+    json_t *hours = json_object_get(req->json, "workingHours");
+    char why[160];
+    char *text;
+
+    if (!hours || json_is_null(hours)) {
+        if (required) {
+            http_reply_invalid(resp, "workingHours", "workingHours is required.");
+            return NULL;
+        }
+        hours = core_working_hours_default();
+        text = json_dumps(hours, JSON_COMPACT);
+        json_decref(hours);
+        return text;
+    }
+    if (core_working_hours_validate(hours, why, sizeof why) != 0) {
+        http_reply_invalid(resp, "workingHours", "%s", why);
+        return NULL;
+    }
+    return json_dumps(hours, JSON_COMPACT);
+}
+
+static void reply_object(struct http_response *resp, unsigned status, json_t *obj,
+                         const struct db_result *res)
+{
+    if (res->outcome == DB_OK && obj)
+        http_reply_json(resp, status, obj);
+    else {
+        json_decref(obj);
+        api_reply_db_failure(resp, res);
+    }
+}
+
+void api_providers_create(struct http_request *req, struct http_response *resp)
+{
+    static const char *const fields[] = {"name", "workingHours", NULL};
+    const char *name = NULL;
+    char *hours;
+    json_t *provider = NULL;
+    struct db_result res;
+
+    if (!body_only_fields(req, resp, fields) ||
+        !body_string(req, resp, "name", true, CORE_NAME_MAX_CHARS, &name))
+        return;
+    if (!*name) {
+        http_reply_invalid(resp, "name", "name must not be empty.");
+        return;
+    }
+    if (!(hours = working_hours_text(req, resp, false)))
+        return;
+    db_provider_create(req->app->pool, req->auth.org_id, name, hours, req->auth.actor, &provider,
+                       &res);
+    reply_object(resp, 201, provider, &res);
+    free(hours);
+}
+
+void api_providers_set_hours(struct http_request *req, struct http_response *resp)
+{
+    static const char *const fields[] = {"workingHours", NULL};
+    char *hours;
+    json_t *provider = NULL;
+    struct db_result res;
+
+    if (!body_only_fields(req, resp, fields) || !(hours = working_hours_text(req, resp, true)))
+        return;
+    db_provider_set_hours(req->app->pool, req->auth.org_id, req->params[0], hours,
+                          req->auth.actor, &provider, &res);
+    reply_object(resp, 200, provider, &res);
+    free(hours);
+}
+
+void api_providers_list(struct http_request *req, struct http_response *resp)
+{
+    json_t *list = NULL;
+    struct db_result res;
+
+    db_provider_list(req->app->pool, req->auth.org_id, &list, &res);
+    if (res.outcome == DB_OK && list)
+        http_reply_json(resp, 200, json_pack("{s:o}", "providers", list));
+    else
+        reply_object(resp, 200, list, &res);
+}
+
+void api_services_create(struct http_request *req, struct http_response *resp)
+{
+    static const char *const fields[] = {"name", "durationMinutes", "bufferBeforeMinutes",
+                                         "bufferAfterMinutes", NULL};
+    const char *name = NULL;
+    int duration = 0, before = 0, after = 0;
+    json_t *service = NULL;
+    struct db_result res;
+
+    if (!body_only_fields(req, resp, fields) ||
+        !body_string(req, resp, "name", true, CORE_NAME_MAX_CHARS, &name) ||
+        !body_int(req, resp, "durationMinutes", true, CORE_DURATION_MIN, CORE_DURATION_MAX,
+                  &duration, NULL) ||
+        !body_int(req, resp, "bufferBeforeMinutes", false, 0, CORE_BUFFER_MAX, &before, NULL) ||
+        !body_int(req, resp, "bufferAfterMinutes", false, 0, CORE_BUFFER_MAX, &after, NULL))
+        return;
+    if (!*name) {
+        http_reply_invalid(resp, "name", "name must not be empty.");
+        return;
+    }
+    db_service_create(req->app->pool, req->auth.org_id, name, duration, before, after,
+                      req->auth.actor, &service, &res);
+    reply_object(resp, 201, service, &res);
+}
+
+void api_services_list(struct http_request *req, struct http_response *resp)
+{
+    json_t *list = NULL;
+    struct db_result res;
+
+    db_service_list(req->app->pool, req->auth.org_id, &list, &res);
+    if (res.outcome == DB_OK && list)
+        http_reply_json(resp, 200, json_pack("{s:o}", "services", list));
+    else
+        reply_object(resp, 200, list, &res);
+}

@@ -1,0 +1,34 @@
+/*
+ * Who is calling. Keys are opaque bearer strings shown once at creation;
+ * only their SHA-256 is stored. A lookup hashes the presented key and finds
+ * the row by hash, so the comparison is of digests and takes the same time
+ * whatever the key. Found keys are cached briefly (keys are never edited in
+ * place, only created).
+ */
+#ifndef BOOKD_HTTP_AUTH_H
+#define BOOKD_HTTP_AUTH_H
+
+#include "app.h"
+#include "http/request.h"
+
+struct auth_cache *http_auth_cache_new(void);
+void http_auth_cache_free(struct auth_cache *cache);
+
+enum auth_result { AUTH_OK, AUTH_UNKNOWN, AUTH_UNAVAILABLE };
+
+/*
+ * Resolves the Authorization header (Bearer) to a principal in *out:
+ * the server admin token, an organization's admin or public key.
+ * AUTH_UNKNOWN for a missing or unknown key.
+ */
+enum auth_result http_authenticate(struct app *app, const char *authorization,
+                                   struct http_auth *out);
+
+/* SHA-256 of `len` bytes. */
+void http_sha256(const void *data, size_t len, unsigned char out[32]);
+
+/* A new random secret: prefix + 43 base64url characters (32 random bytes).
+ * `out` must hold at least strlen(prefix) + 44 bytes. 0 or -1. */
+int http_new_secret(const char *prefix, char *out, size_t out_size);
+
+#endif

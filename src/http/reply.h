@@ -1,0 +1,36 @@
+/*
+ * Filling in responses: JSON bodies and the error contract
+ * {"error": code, "message": sentence, "field"?: name}.
+ */
+#ifndef BOOKD_HTTP_REPLY_H
+#define BOOKD_HTTP_REPLY_H
+
+#include <jansson.h>
+
+#include "http/request.h"
+
+/* Serializes `body` (stolen: the reference is released) with status. */
+void http_reply_json(struct http_response *resp, unsigned status, json_t *body);
+
+/*
+ * An error reply. `field` may be NULL; the message is printf-formatted and
+ * must never carry libpq/curl text or personal data.
+ */
+void http_reply_error(struct http_response *resp, unsigned status, const char *code,
+                      const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+/* Shorthands for the common ones. */
+void http_reply_invalid(struct http_response *resp, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void http_reply_not_found(struct http_response *resp);
+void http_reply_unavailable(struct http_response *resp);
+
+/* No body (204). */
+void http_reply_empty(struct http_response *resp, unsigned status);
+
+/* Plain text (metrics). `text` is copied. */
+void http_reply_text(struct http_response *resp, unsigned status, const char *content_type,
+                     const char *text, size_t len);
+
+#endif

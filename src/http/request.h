@@ -1,0 +1,59 @@
+/*
+ * One HTTP request as the handlers see it, and the response they fill in.
+ * The server (http/server.c) owns both; handlers never touch libmicrohttpd.
+ */
+#ifndef BOOKD_HTTP_REQUEST_H
+#define BOOKD_HTTP_REQUEST_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "db/appointments.h"
+
+enum http_method { HTTP_GET, HTTP_POST, HTTP_PUT, HTTP_DELETE, HTTP_OTHER };
+
+/* Who is calling, established by http/auth.c before the handler runs. */
+enum http_principal { PRINCIPAL_NONE, PRINCIPAL_SERVER_ADMIN, PRINCIPAL_ADMIN, PRINCIPAL_PUBLIC };
+
+struct http_auth {
+    enum http_principal principal;
+    char key_id[DB_ID_SIZE];
+    char org_id[DB_ID_SIZE];
+    char default_provider_id[DB_ID_SIZE];
+    char timezone[64];
+    char actor[64]; /* "admin_key:<id>" or "public_key:<id>" for the audit log */
+};
+
+#define HTTP_MAX_PATH_PARAMS 2
+
+struct http_request {
+    enum http_method method;
+    const char *path;
+    char params[HTTP_MAX_PATH_PARAMS][DB_ID_SIZE]; /* {id} segments, lower-cased */
+    const char *body;  /* raw body, NUL-terminated, may be empty */
+    size_t body_len;
+    json_t *json;      /* the parsed body object for POST/PUT routes, else NULL */
+    struct http_auth auth;
+    char request_id[24];
+    void *conn;        /* the server's connection, for headers and query */
+    struct app *app;
+};
+
+struct http_response {
+    unsigned status;
+    char *body;            /* owned; NULL for no body */
+    size_t body_len;
+    const char *content_type;
+    int retry_after;       /* > 0: send Retry-After */
+    bool replayed;         /* send Idempotent-Replayed: true */
+    char allow[64];        /* non-empty: send Allow */
+};
+
+/* A request header, or NULL. */
+const char *http_header(const struct http_request *req, const char *name);
+/* A query-string argument, or NULL. */
+const char *http_query(const struct http_request *req, const char *name);
+
+#endif

@@ -1,0 +1,63 @@
+#include "http/router.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "core/validate.h"
+
+const char *http_method_name(enum http_method m)
+{
+    static const char *const names[] = {"GET", "POST", "PUT", "DELETE", "OTHER"};
+    return names[m];
+}
+
+/* Matches one pattern segment by segment; fills params on success. */
+static bool path_matches(const char *pattern, const char *path,
+                         char params[HTTP_MAX_PATH_PARAMS][DB_ID_SIZE])
+{
+    int n = 0;
+
+    while (*pattern && *path) {
+        if (*pattern != '/' || *path != '/')
+            return false;
+        pattern++;
+        path++;
+        const char *pe = strchr(pattern, '/'), *se = strchr(path, '/');
+        size_t plen = pe ? (size_t)(pe - pattern) : strlen(pattern);
+        size_t slen = se ? (size_t)(se - path) : strlen(path);
+        if (plen == 4 && memcmp(pattern, "{id}", 4) == 0) {
+            if (n == HTTP_MAX_PATH_PARAMS || core_uuid_normalize(path, slen, params[n]) != 0)
+                return false;
+            n++;
+        } else if (plen != slen || memcmp(pattern, path, plen) != 0) {
+            return false;
+        }
+        pattern += plen;
+        path += slen;
+    }
+    return *pattern == '\0' && *path == '\0';
+}
+
+int http_route_find(const struct http_route *routes, int count, enum http_method method,
+                    const char *path, struct http_request *req, char *allow, size_t allow_size)
+{
+    char params[HTTP_MAX_PATH_PARAMS][DB_ID_SIZE];
+    bool path_known = false;
+    size_t used = 0;
+
+    allow[0] = '\0';
+    for (int i = 0; i < count; i++) {
+        if (!path_matches(routes[i].pattern, path, params))
+            continue;
+        if (routes[i].method == method) {
+            memcpy(req->params, params, sizeof params);
+            return i;
+        }
+        path_known = true;
+        int w = snprintf(allow + used, allow_size - used, "%s%s", used ? ", " : "",
+                         http_method_name(routes[i].method));
+        if (w > 0 && (size_t)w < allow_size - used)
+            used += (size_t)w;
+    }
+    return path_known ? -2 : -1;
+}

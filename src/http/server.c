@@ -1,0 +1,413 @@
+#include "http/server.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/rand.h>
+
+#include "http/auth.h"
+#include "http/ratelimit.h"
+#include "http/reply.h"
+#include "log.h"
+#include "metrics.h"
+
+struct http_server {
+    struct MHD_Daemon *daemon;
+    struct app *app;
+    const struct http_route *routes;
+    int route_count;
+    atomic_int in_flight;
+    unsigned port;
+};
+
+/* What is kept between the calls libmicrohttpd makes for one request. */
+struct request_state {
+    struct timespec started;
+    char *body;
+    size_t len, cap;
+    bool too_large;
+};
+
+const char *http_header(const struct http_request *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+const char *http_query(const struct http_request *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+static enum http_method method_of(const char *m)
+{
+    if (strcmp(m, "GET") == 0)
+        return HTTP_GET;
+    if (strcmp(m, "POST") == 0)
+        return HTTP_POST;
+    if (strcmp(m, "PUT") == 0)
+        return HTTP_PUT;
+    if (strcmp(m, "DELETE") == 0)
+        return HTTP_DELETE;
+    return HTTP_OTHER;
+}
+
+static double seconds_since(const struct timespec *t0)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static void new_request_id(char *out, size_t size)
+{
+    unsigned char raw[8];
+    static const char hex[] = "0123456789abcdef";
+    if (RAND_bytes(raw, sizeof raw) != 1)
+        memset(raw, 0, sizeof raw);
+    for (size_t i = 0; i < sizeof raw && 2 * i + 2 < size; i++) {
+        out[2 * i] = hex[raw[i] >> 4];
+        out[2 * i + 1] = hex[raw[i] & 15];
+        out[2 * i + 2] = '\0';
+    }
+}
+
+/* application/json, with or without parameters such as charset. */
+static bool is_json_type(const char *type)
+{
+    size_t n = strlen("application/json");
+    if (!type || strncasecmp(type, "application/json", n) != 0)
+        return false;
+    return type[n] == '\0' || type[n] == ';' || type[n] == ' ';
+}
+
+/* Checks the caller against the route's scope; replies and returns false
+ * when the request must stop here. */
+static bool authorize(struct app *app, const struct http_route *route, struct http_request *req,
+                      struct http_response *resp)
+{
+    enum auth_result ar;
+    enum http_principal p;
+
+    if (route->scope == SCOPE_OPEN || route->scope == SCOPE_VAPI)
+        return true;
+    ar = http_authenticate(app, http_header(req, "Authorization"), &req->auth);
+    if (ar == AUTH_UNAVAILABLE) {
+        http_reply_unavailable(resp);
+        return false;
+    }
+    p = req->auth.principal;
+    if (ar != AUTH_OK || p == PRINCIPAL_NONE ||
+        (route->scope == SCOPE_SERVER_ADMIN) != (p == PRINCIPAL_SERVER_ADMIN)) {
+        http_reply_error(resp, 401, "unauthorized", NULL,
+                         "A valid API key is required (Authorization: Bearer <key>).");
+        return false;
+    }
+    if (route->scope == SCOPE_ADMIN && p == PRINCIPAL_PUBLIC) {
+        http_reply_error(resp, 403, "forbidden", NULL,
+                         "This key is a public key; this route needs the admin key.");
+        return false;
+    }
+    if (p == PRINCIPAL_ADMIN || p == PRINCIPAL_PUBLIC) {
+        const struct rate_spec *spec =
+            p == PRINCIPAL_ADMIN ? &app->cfg.rate_admin : &app->cfg.rate_public;
+        int wait = http_rate_limit_take(app->limiter, req->auth.key_id, spec);
+        if (wait > 0) {
+            http_reply_error(resp, 429, "rate_limited", NULL,
+                             "Too many requests for this key; retry after %d s.", wait);
+            resp->retry_after = wait;
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Parses a route's JSON object body into req->json; replies on failure. */
+static bool parse_body(const struct http_route *route, struct http_request *req,
+                       struct http_response *resp)
+{
+    json_error_t jerr;
+    json_t *org;
+
+    if (!route->has_body)
+        return true;
+    if (req->body_len == 0) {
+        req->json = json_object();
+        return req->json != NULL;
+    }
+    /* NUL is let through the parser so that the validators can name the
+     * field that holds it. */
+    req->json = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL,
+                           &jerr);
+    if (!req->json) {
+        http_reply_invalid(resp, NULL, "The body is not valid JSON: %s (line %d, column %d).",
+                           jerr.text, jerr.line, jerr.column);
+        return false;
+    }
+    if (!json_is_object(req->json)) {
+        http_reply_invalid(resp, NULL, "The body must be a JSON object.");
+        return false;
+    }
+    org = json_object_get(req->json, "orgId");
+    if (org && !json_is_string(org)) {
+        http_reply_invalid(resp, "orgId", "orgId must be a string.");
+        return false;
+    }
+    if (org && strcmp(json_string_value(org), req->auth.org_id) != 0) {
+        http_reply_error(resp, 403, "forbidden", "orgId",
+                         "orgId does not match the organization of this key.");
+        return false;
+    }
+    return true;
+}
+
+static void dispatch(struct http_server *s, struct http_request *req, struct http_response *resp,
+                     int *route_index)
+{
+    char allow[64];
+    int r = http_route_find(s->routes, s->route_count, req->method, req->path, req, allow,
+                            sizeof allow);
+
+    *route_index = r;
+    if (r == -1) {
+        http_reply_error(resp, 404, "not_found", NULL, "No such route.");
+        return;
+    }
+    if (r == -2) {
+        http_reply_error(resp, 405, "method_not_allowed", NULL,
+                         "This path does not accept %s; allowed: %s.",
+                         http_method_name(req->method), allow);
+        snprintf(resp->allow, sizeof resp->allow, "%s", allow);
+        return;
+    }
+    const struct http_route *route = &s->routes[r];
+    if (!authorize(s->app, route, req, resp))
+        return;
+    if (req->body_len > 0 && !is_json_type(http_header(req, "Content-Type"))) {
+        http_reply_error(resp, 415, "unsupported_media_type", NULL,
+                         "A request body must be sent as Content-Type: application/json.");
+        return;
+    }
+    if (!parse_body(route, req, resp))
+        return;
+    route->handler(req, resp);
+}
+
+static enum MHD_Result send_response(struct MHD_Connection *conn, struct http_request *req,
+                                     struct http_response *resp)
+{
+    struct MHD_Response *r;
+    enum MHD_Result rc;
+    char retry[16];
+
+    r = MHD_create_response_from_buffer(resp->body_len, resp->body ? resp->body : (char *)"",
+                                        resp->body ? MHD_RESPMEM_MUST_FREE
+                                                   : MHD_RESPMEM_PERSISTENT);
+    if (!r)
+        return MHD_NO;
+    resp->body = NULL; /* owned by the response now */
+    if (resp->content_type)
+        MHD_add_response_header(r, "Content-Type", resp->content_type);
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    MHD_add_response_header(r, "X-Request-Id", req->request_id);
+    if (resp->retry_after > 0) {
+        snprintf(retry, sizeof retry, "%d", resp->retry_after);
+        MHD_add_response_header(r, "Retry-After", retry);
+    }
+    if (resp->allow[0])
+        MHD_add_response_header(r, "Allow", resp->allow);
+    if (resp->replayed)
+        MHD_add_response_header(r, "Idempotent-Replayed", "true");
+    rc = MHD_queue_response(conn, resp->status, r);
+    MHD_destroy_response(r);
+    return rc;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    struct http_server *s = cls;
+    struct request_state *st = *con_cls;
+    struct http_request req;
+    struct http_response resp;
+    enum MHD_Result rc;
+    int route_index = -1;
+    (void)version;
+
+    if (!st) {
+        const char *length = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                         MHD_HTTP_HEADER_CONTENT_LENGTH);
+        st = calloc(1, sizeof *st);
+        if (!st)
+            return MHD_NO;
+        clock_gettime(CLOCK_MONOTONIC, &st->started);
+        *con_cls = st;
+        atomic_fetch_add(&s->in_flight, 1);
+        /* Refuse an announced oversized body before reading any of it. */
+        if (length && strtoull(length, NULL, 10) > s->app->cfg.body_limit)
+            st->too_large = true;
+        else
+            return MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        size_t n = *upload_data_size;
+        *upload_data_size = 0;
+        if (st->too_large || st->len + n > s->app->cfg.body_limit) {
+            st->too_large = true; /* read and drop the rest, then answer 413 */
+            free(st->body);
+            st->body = NULL;
+            st->len = st->cap = 0;
+            return MHD_YES;
+        }
+        if (st->len + n + 1 > st->cap) {
+            size_t cap = st->cap ? st->cap * 2 : 1024;
+            while (cap < st->len + n + 1)
+                cap *= 2;
+            char *bigger = realloc(st->body, cap);
+            if (!bigger)
+                return MHD_NO;
+            st->body = bigger;
+            st->cap = cap;
+        }
+        memcpy(st->body + st->len, upload_data, n);
+        st->len += n;
+        st->body[st->len] = '\0';
+        return MHD_YES;
+    }
+
+    memset(&req, 0, sizeof req);
+    memset(&resp, 0, sizeof resp);
+    req.method = method_of(method);
+    req.path = url;
+    req.body = st->body ? st->body : "";
+    req.body_len = st->len;
+    req.conn = conn;
+    req.app = s->app;
+    new_request_id(req.request_id, sizeof req.request_id);
+    if (st->too_large)
+        http_reply_error(&resp, 413, "payload_too_large", NULL,
+                         "The body is larger than %zu bytes.", s->app->cfg.body_limit);
+    else
+        dispatch(s, &req, &resp, &route_index);
+    if (resp.status == 0)
+        http_reply_error(&resp, 500, "internal", NULL, "The request could not be handled.");
+    json_decref(req.json);
+
+    double seconds = seconds_since(&st->started);
+    metrics_http_observe(route_index, req.method, resp.status, seconds);
+    log_request(req.request_id, method,
+                route_index >= 0 ? s->routes[route_index].pattern : "unmatched", resp.status,
+                seconds * 1000.0);
+    rc = send_response(conn, &req, &resp);
+    free(resp.body);
+    return rc;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct http_server *s = cls;
+    struct request_state *st = *con_cls;
+    (void)conn;
+    (void)toe;
+    if (!st)
+        return;
+    free(st->body);
+    free(st);
+    *con_cls = NULL;
+    atomic_fetch_sub(&s->in_flight, 1);
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512];
+    (void)cls;
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    msg[strcspn(msg, "\n")] = '\0';
+    log_warn("http.server", "%s", msg);
+}
+
+/* "host:port" (IPv4) into addr. 0 or -1. */
+static int parse_listen(const char *listen, struct sockaddr_in *addr)
+{
+    char host[64];
+    const char *colon = strrchr(listen, ':');
+    char *end;
+    long port;
+
+    if (!colon || (size_t)(colon - listen) >= sizeof host)
+        return -1;
+    memcpy(host, listen, (size_t)(colon - listen));
+    host[colon - listen] = '\0';
+    port = strtol(colon + 1, &end, 10);
+    if (*end || port < 0 || port > 65535)
+        return -1;
+    memset(addr, 0, sizeof *addr);
+    addr->sin_family = AF_INET;
+    addr->sin_port = htons((uint16_t)port);
+    if (strcmp(host, "localhost") == 0)
+        snprintf(host, sizeof host, "127.0.0.1");
+    return inet_pton(AF_INET, host, &addr->sin_addr) == 1 ? 0 : -1;
+}
+
+struct http_server *http_server_start(struct app *app, const struct http_route *routes,
+                                      int route_count)
+{
+    struct http_server *s = calloc(1, sizeof *s);
+    struct sockaddr_in addr;
+    const union MHD_DaemonInfo *info;
+
+    if (!s)
+        return NULL;
+    if (parse_listen(app->cfg.listen, &addr) != 0) {
+        log_error("http.bad_listen", "BOOKD_LISTEN must be host:port (IPv4), got %s",
+                  app->cfg.listen);
+        free(s);
+        return NULL;
+    }
+    s->app = app;
+    s->routes = routes;
+    s->route_count = route_count;
+    s->daemon = MHD_start_daemon(
+        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+        on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, /* first, to catch all */
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)app->cfg.http_threads,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)app->cfg.max_connections,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)app->cfg.connection_timeout_s,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        MHD_OPTION_END);
+    if (!s->daemon) {
+        log_error("http.start_failed", "cannot listen on %s", app->cfg.listen);
+        free(s);
+        return NULL;
+    }
+    info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = info ? info->port : ntohs(addr.sin_port);
+    return s;
+}
+
+unsigned http_server_port(const struct http_server *server)
+{
+    return server->port;
+}
+
+void http_server_stop(struct http_server *s, int grace_ms)
+{
+    if (!s)
+        return;
+    MHD_quiesce_daemon(s->daemon);
+    for (int waited = 0; atomic_load(&s->in_flight) > 0 && waited < grace_ms; waited += 10)
+        usleep(10000);
+    MHD_stop_daemon(s->daemon);
+    free(s);
+}

@@ -1,0 +1,202 @@
+#include "metrics.h"
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_ROUTES 64
+#define METHODS 5
+static const unsigned status_codes[] = {200, 201, 202, 204, 400, 401, 403, 404, 405,
+                                        409, 413, 415, 422, 429, 500, 503};
+#define STATUSES (sizeof status_codes / sizeof status_codes[0])
+
+static const double bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                0.1,    0.25,  0.5,    1,     2.5,   5,     10};
+#define BUCKETS (sizeof bounds / sizeof bounds[0])
+
+struct histogram {
+    atomic_ullong buckets[BUCKETS]; /* non-cumulative; summed when rendered */
+    atomic_ullong count;
+    atomic_ullong sum_ns;
+};
+
+static const char *route_names[MAX_ROUTES + 1];
+static int route_count;
+/* [route + 1][method][status]: index 0 is "no route" */
+static atomic_ullong http_requests[MAX_ROUTES + 1][METHODS][STATUSES];
+static struct histogram http_duration[MAX_ROUTES + 1];
+static atomic_ullong bookings[BOOKING_RESULT_COUNT];
+static struct histogram booking_duration, lock_wait;
+static atomic_ullong replays;
+
+void metrics_set_routes(const char *const *patterns, int count)
+{
+    route_names[0] = "unmatched";
+    route_count = count < MAX_ROUTES ? count : MAX_ROUTES;
+    for (int i = 0; i < route_count; i++)
+        route_names[i + 1] = patterns[i];
+}
+
+static void histogram_observe(struct histogram *h, double seconds)
+{
+    size_t i = 0;
+    while (i < BUCKETS && seconds > bounds[i])
+        i++;
+    if (i < BUCKETS)
+        atomic_fetch_add_explicit(&h->buckets[i], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&h->count, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&h->sum_ns, (unsigned long long)(seconds * 1e9),
+                              memory_order_relaxed);
+}
+
+void metrics_http_observe(int route, enum http_method method, unsigned status, double seconds)
+{
+    size_t s = 0;
+    int r = route >= 0 && route < route_count ? route + 1 : 0;
+    while (s < STATUSES && status_codes[s] != status)
+        s++;
+    if (s == STATUSES)
+        s = 14; /* any other status is counted as 500 */
+    atomic_fetch_add_explicit(&http_requests[r][method][s], 1, memory_order_relaxed);
+    histogram_observe(&http_duration[r], seconds);
+}
+
+void metrics_booking_observe(enum metrics_booking_result result, double seconds,
+                             double lock_wait_seconds)
+{
+    atomic_fetch_add_explicit(&bookings[result], 1, memory_order_relaxed);
+    histogram_observe(&booking_duration, seconds);
+    if (lock_wait_seconds >= 0)
+        histogram_observe(&lock_wait, lock_wait_seconds);
+}
+
+void metrics_idempotent_replay(void)
+{
+    atomic_fetch_add_explicit(&replays, 1, memory_order_relaxed);
+}
+
+/* A growing text buffer; on allocation failure it stays in a failed state. */
+struct text {
+    char *buf;
+    size_t len, cap;
+    bool failed;
+};
+
+static void emit(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void emit(struct text *t, const char *fmt, ...)
+{
+    va_list ap;
+    int w;
+
+    if (t->failed)
+        return;
+    for (;;) {
+        va_start(ap, fmt);
+        w = vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
+        va_end(ap);
+        if (w < 0) {
+            t->failed = true;
+            return;
+        }
+        if ((size_t)w < t->cap - t->len) {
+            t->len += (size_t)w;
+            return;
+        }
+        char *bigger = realloc(t->buf, t->cap * 2 + (size_t)w);
+        if (!bigger) {
+            t->failed = true;
+            return;
+        }
+        t->buf = bigger;
+        t->cap = t->cap * 2 + (size_t)w;
+    }
+}
+
+static void emit_histogram(struct text *t, const char *name, const char *labels,
+                           struct histogram *h)
+{
+    unsigned long long cumulative = 0;
+    const char *sep = *labels ? "," : "";
+    for (size_t i = 0; i < BUCKETS; i++) {
+        cumulative += atomic_load_explicit(&h->buckets[i], memory_order_relaxed);
+        emit(t, "%s_bucket{%s%sle=\"%g\"} %llu\n", name, labels, sep, bounds[i], cumulative);
+    }
+    unsigned long long count = atomic_load_explicit(&h->count, memory_order_relaxed);
+    emit(t, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name, labels, sep, count);
+    emit(t, "%s_sum%s%s%s %.9f\n", name, *labels ? "{" : "", labels, *labels ? "}" : "",
+         (double)atomic_load_explicit(&h->sum_ns, memory_order_relaxed) / 1e9);
+    emit(t, "%s_count%s%s%s %llu\n", name, *labels ? "{" : "", labels, *labels ? "}" : "",
+         count);
+}
+
+static const char *const booking_labels[] = {"booked", "conflict", "busy", "invalid", "error"};
+
+char *metrics_render(const struct db_pool_stats *pool, size_t *len)
+{
+    static const char *const methods[] = {"GET", "POST", "PUT", "DELETE", "OTHER"};
+    struct text t = {.buf = malloc(16384), .cap = 16384};
+    char labels[256];
+
+    *len = 0;
+    if (!t.buf)
+        return NULL;
+    t.buf[0] = '\0';
+    emit(&t, "# HELP bookd_bookings_total Booking attempts by result.\n"
+             "# TYPE bookd_bookings_total counter\n");
+    for (int i = 0; i < BOOKING_RESULT_COUNT; i++)
+        emit(&t, "bookd_bookings_total{result=\"%s\"} %llu\n", booking_labels[i],
+             atomic_load_explicit(&bookings[i], memory_order_relaxed));
+    emit(&t, "# HELP bookd_advisory_lock_wait_seconds Time a booking waited for its bucket "
+             "locks.\n# TYPE bookd_advisory_lock_wait_seconds histogram\n");
+    emit_histogram(&t, "bookd_advisory_lock_wait_seconds", "", &lock_wait);
+    emit(&t, "# HELP bookd_booking_duration_seconds Time to answer a booking, database "
+             "included.\n# TYPE bookd_booking_duration_seconds histogram\n");
+    emit_histogram(&t, "bookd_booking_duration_seconds", "", &booking_duration);
+    emit(&t, "# HELP bookd_idempotent_replays_total Requests answered from a stored result.\n"
+             "# TYPE bookd_idempotent_replays_total counter\n"
+             "bookd_idempotent_replays_total %llu\n",
+         atomic_load_explicit(&replays, memory_order_relaxed));
+
+    emit(&t, "# HELP bookd_http_requests_total HTTP requests by route, method and status.\n"
+             "# TYPE bookd_http_requests_total counter\n");
+    for (int r = 0; r <= route_count; r++)
+        for (int m = 0; m < METHODS; m++)
+            for (size_t s = 0; s < STATUSES; s++) {
+                unsigned long long v =
+                    atomic_load_explicit(&http_requests[r][m][s], memory_order_relaxed);
+                if (v)
+                    emit(&t,
+                         "bookd_http_requests_total{route=\"%s\",method=\"%s\",code=\"%u\"} "
+                         "%llu\n",
+                         route_names[r], methods[m], status_codes[s], v);
+            }
+    emit(&t, "# HELP bookd_http_request_duration_seconds HTTP request duration by route.\n"
+             "# TYPE bookd_http_request_duration_seconds histogram\n");
+    for (int r = 0; r <= route_count; r++) {
+        if (!atomic_load_explicit(&http_duration[r].count, memory_order_relaxed))
+            continue;
+        snprintf(labels, sizeof labels, "route=\"%s\"", route_names[r]);
+        emit_histogram(&t, "bookd_http_request_duration_seconds", labels, &http_duration[r]);
+    }
+
+    emit(&t,
+         "# HELP bookd_db_pool_connections Database connections by state.\n"
+         "# TYPE bookd_db_pool_connections gauge\n"
+         "bookd_db_pool_connections{state=\"idle\"} %d\n"
+         "bookd_db_pool_connections{state=\"in_use\"} %d\n"
+         "# HELP bookd_db_pool_waiting Requests waiting for a database connection.\n"
+         "# TYPE bookd_db_pool_waiting gauge\n"
+         "bookd_db_pool_waiting %d\n"
+         "# HELP bookd_db_pool_acquire_timeouts_total Waits for a connection that timed out.\n"
+         "# TYPE bookd_db_pool_acquire_timeouts_total counter\n"
+         "bookd_db_pool_acquire_timeouts_total %llu\n",
+         pool->idle, pool->in_use, pool->waiting, (unsigned long long)pool->acquire_timeouts);
+    if (t.failed) {
+        free(t.buf);
+        return NULL;
+    }
+    *len = t.len;
+    return t.buf;
+}

@@ -1,0 +1,37 @@
+/*
+ * Prometheus metrics (text exposition format 0.0.4). Counters and
+ * histograms are lock-free atomics; rendering reads them without stopping
+ * anyone. Names are those of the design: bookd_*.
+ */
+#ifndef BOOKD_METRICS_H
+#define BOOKD_METRICS_H
+
+#include <stddef.h>
+
+#include "db/pool.h"
+#include "http/request.h"
+
+enum metrics_booking_result {
+    BOOKING_BOOKED,
+    BOOKING_CONFLICT,
+    BOOKING_BUSY,
+    BOOKING_INVALID,
+    BOOKING_ERROR,
+    BOOKING_RESULT_COUNT
+};
+
+/* Route labels are the patterns of the route table, set once at start. */
+void metrics_set_routes(const char *const *patterns, int count);
+
+/* route < 0: a request that matched no route. */
+void metrics_http_observe(int route, enum http_method method, unsigned status, double seconds);
+
+/* lock_wait_seconds < 0 when no lock was taken (e.g. a replay). */
+void metrics_booking_observe(enum metrics_booking_result result, double seconds,
+                             double lock_wait_seconds);
+void metrics_idempotent_replay(void);
+
+/* The exposition text (malloc'd, *len bytes), pool figures read now. */
+char *metrics_render(const struct db_pool_stats *pool, size_t *len);
+
+#endif
