@@ -31,7 +31,7 @@ UNIT_BIN := $(BUILD)/tests/unit_tests
 RACE_BIN := $(BUILD)/tests/race_tests
 MAIN_BIN := $(BUILD)/bookd
 
-.PHONY: all deps test sanitize clean format devdb-start devdb-stop
+.PHONY: all deps run test sanitize clean format devdb-start devdb-stop
 all: $(MAIN_BIN) $(UNIT_BIN) $(RACE_BIN)
 
 deps:
@@ -62,6 +62,10 @@ $(UNIT_BIN): $(UNIT_SRC:%.c=$(BUILD)/%.o) $(LIB)
 $(RACE_BIN): $(BUILD)/tests/race/race_tests.o $(BUILD)/tests/race/tap.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/run.sh
 
 test: deps
 	@$(MAKE) --no-print-directory all

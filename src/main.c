@@ -33,6 +33,8 @@ static void usage(FILE *out)
           "commands:\n"
           "  serve     serve the HTTP API (see README.md)\n"
           "  migrate   apply the pending migrations (each once, in a transaction)\n"
+          "  org create NAME TIMEZONE\n"
+          "            create an organization; prints its keys (shown once) as JSON\n"
           "  version   print the version\n"
           "  help      print this text\n"
           "\n"
@@ -100,6 +102,34 @@ static int serve(struct app *app)
     return 0;
 }
 
+/* `bookd org create NAME TIMEZONE`: for operators and `make run`. */
+static int org_create(struct app *app, const char *name, const char *timezone)
+{
+    struct api_org_secrets secrets;
+    struct db_result res;
+    char *text;
+    int rc = 1;
+
+    app->pool = db_pool_new(app->cfg.database_url, 1, app->cfg.pool_wait_ms);
+    if (!app->pool)
+        return 1;
+    api_org_provision(app->pool, name, timezone, &secrets, &res);
+    if (res.outcome == DB_OK) {
+        json_t *org = api_org_json(name, timezone, &secrets);
+        text = json_dumps(org, JSON_INDENT(2));
+        if (text)
+            puts(text);
+        free(text);
+        json_decref(org);
+        rc = 0;
+    } else {
+        fprintf(stderr, "bookd: could not create the organization%s%s\n",
+                res.outcome == DB_INVALID ? ": " : "", res.outcome == DB_INVALID ? res.message : "");
+    }
+    db_pool_free(app->pool);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     struct app app;
@@ -115,9 +145,14 @@ int main(int argc, char **argv)
     }
     set_log_level();
     memset(&app, 0, sizeof app);
-    if (config_load(&app.cfg, argc, argv, 2) != 0)
+    bool org = strcmp(cmd, "org") == 0;
+    if (org && (argc < 5 || strcmp(argv[2], "create") != 0)) {
+        fputs("usage: bookd org create NAME TIMEZONE [FLAGS]\n", stderr);
         return 2;
-    if (strcmp(cmd, "migrate") != 0 && strcmp(cmd, "serve") != 0) {
+    }
+    if (config_load(&app.cfg, argc, argv, org ? 5 : 2) != 0)
+        return 2;
+    if (strcmp(cmd, "migrate") != 0 && strcmp(cmd, "serve") != 0 && !org) {
         fprintf(stderr, "bookd: unknown command %s\n", cmd);
         usage(stderr);
         return 2;
@@ -126,6 +161,8 @@ int main(int argc, char **argv)
         fputs("bookd: set DATABASE_URL or --database-url\n", stderr);
         return 2;
     }
+    if (org)
+        return org_create(&app, argv[3], argv[4]);
     if (strcmp(cmd, "migrate") == 0)
         return db_migrate(app.cfg.database_url, app.cfg.migrations_dir) == 0 ? 0 : 1;
     return serve(&app);

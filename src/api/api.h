@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "db/appointments.h"
+#include "db/directory.h"
 #include "http/router.h"
 
 extern const struct http_route api_routes[];
@@ -25,6 +26,18 @@ json_t *api_appointment_json(const struct db_appointment *a);
 
 /* {"id"?, "scheduledAt", "durationMinutes"}; ids only for admin keys. */
 json_t *api_conflict_json(const struct db_conflict *c, bool with_id);
+
+/* A new organization with freshly generated keys (shown once, stored as
+ * hashes). Used by POST /api/orgs and by `bookd org create`. */
+struct api_org_secrets {
+    char admin_key[64];
+    char public_key[64];
+    char vapi_secret[64];
+    struct db_org_created org;
+};
+int api_org_provision(struct db_pool *pool, const char *name, const char *timezone,
+                      struct api_org_secrets *out, struct db_result *res);
+json_t *api_org_json(const char *name, const char *timezone, const struct api_org_secrets *s);
 
 void api_orgs_create(struct http_request *req, struct http_response *resp);
 void api_providers_create(struct http_request *req, struct http_response *resp);

@@ -12,15 +12,39 @@
 #include "http/auth.h"
 #include "http/reply.h"
 
-#define SECRET_SIZE 64
+int api_org_provision(struct db_pool *pool, const char *name, const char *timezone,
+                      struct api_org_secrets *out, struct db_result *res)
+{
+    unsigned char admin_hash[32], public_hash[32], vapi_hash[32];
+
+    memset(out, 0, sizeof *out);
+    memset(res, 0, sizeof *res);
+    if (http_new_secret("bk_admin_", out->admin_key, sizeof out->admin_key) != 0 ||
+        http_new_secret("bk_public_", out->public_key, sizeof out->public_key) != 0 ||
+        http_new_secret("vapi_", out->vapi_secret, sizeof out->vapi_secret) != 0) {
+        res->outcome = DB_ERROR;
+        return -1;
+    }
+    http_sha256(out->admin_key, strlen(out->admin_key), admin_hash);
+    http_sha256(out->public_key, strlen(out->public_key), public_hash);
+    http_sha256(out->vapi_secret, strlen(out->vapi_secret), vapi_hash);
+    return db_org_create(pool, name, timezone, vapi_hash, admin_hash, public_hash, &out->org,
+                         res);
+}
+
+json_t *api_org_json(const char *name, const char *timezone, const struct api_org_secrets *s)
+{
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "id", s->org.id, "name", name,
+                     "timezone", timezone, "adminKey", s->admin_key, "publicKey", s->public_key,
+                     "vapiSecret", s->vapi_secret, "defaultProviderId",
+                     s->org.default_provider_id);
+}
 
 void api_orgs_create(struct http_request *req, struct http_response *resp)
 {
     static const char *const fields[] = {"name", "timezone", NULL};
     const char *name = NULL, *timezone = NULL;
-    char admin[SECRET_SIZE], public_[SECRET_SIZE], vapi[SECRET_SIZE];
-    unsigned char admin_hash[32], public_hash[32], vapi_hash[32];
-    struct db_org_created org;
+    struct api_org_secrets secrets;
     struct db_result res;
 
     if (!body_only_fields(req, resp, fields) ||
@@ -31,26 +55,10 @@ void api_orgs_create(struct http_request *req, struct http_response *resp)
         http_reply_invalid(resp, "name", "name must not be empty.");
         return;
     }
-    if (http_new_secret("bk_admin_", admin, sizeof admin) != 0 ||
-        http_new_secret("bk_public_", public_, sizeof public_) != 0 ||
-        http_new_secret("vapi_", vapi, sizeof vapi) != 0) {
-        http_reply_error(resp, 500, "internal", NULL, "Could not generate keys.");
-        return;
-    }
-    http_sha256(admin, strlen(admin), admin_hash);
-    http_sha256(public_, strlen(public_), public_hash);
-    http_sha256(vapi, strlen(vapi), vapi_hash);
-
-    db_org_create(req->app->pool, name, timezone, vapi_hash, admin_hash, public_hash, &org, &res);
+    api_org_provision(req->app->pool, name, timezone, &secrets, &res);
     if (res.outcome == DB_OK)
-        http_reply_json(resp, 201,
-                        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "id", org.id, "name",
-                                  name, "timezone", timezone, "adminKey", admin, "publicKey",
-                                  public_, "vapiSecret", vapi, "defaultProviderId",
-                                  org.default_provider_id));
+        http_reply_json(resp, 201, api_org_json(name, timezone, &secrets));
     else
         api_reply_db_failure(resp, &res);
-    OPENSSL_cleanse(admin, sizeof admin);
-    OPENSSL_cleanse(public_, sizeof public_);
-    OPENSSL_cleanse(vapi, sizeof vapi);
+    OPENSSL_cleanse(&secrets, sizeof secrets);
 }

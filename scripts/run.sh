@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# `make run`: a working bookd on this machine in one command. Uses
+# $DATABASE_URL when set, else a private PostgreSQL under .bookd/pg;
+# migrates; creates a demo organization on first start and prints its keys;
+# serves on $BOOKD_LISTEN (default 127.0.0.1:8080).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+mkdir -p .bookd
+
+if [[ -z "${DATABASE_URL:-}" ]]; then
+  scripts/devdb.sh start
+  DATABASE_URL=$(scripts/devdb.sh url)
+fi
+export DATABASE_URL
+export BOOKD_LISTEN=${BOOKD_LISTEN:-127.0.0.1:8080}
+if [[ -z "${BOOKD_ADMIN_TOKEN:-}" ]]; then
+  BOOKD_ADMIN_TOKEN=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
+  generated_token=yes
+fi
+export BOOKD_ADMIN_TOKEN
+
+build/bookd migrate
+
+# The demo organization's keys are shown once by bookd; keep them (readable
+# by this user only) so every `make run` on this database can print them.
+demo=.bookd/demo-$(printf '%s' "$DATABASE_URL" | sha256sum | cut -c1-12).json
+if [[ ! -s "$demo" ]]; then
+  (umask 077; build/bookd org create "Demo Clinic" "Europe/London" > "$demo.tmp")
+  mv "$demo.tmp" "$demo"
+fi
+field() { sed -n "s/.*\"$1\": \"\([^\"]*\)\".*/\1/p" "$demo"; }
+base="http://$BOOKD_LISTEN"
+
+cat <<INFO
+
+bookd is starting on $base
+  database        ${DATABASE_URL}
+  admin token     ${BOOKD_ADMIN_TOKEN}${generated_token:+   (generated; set BOOKD_ADMIN_TOKEN to choose one)}
+
+Demo organization "Demo Clinic" (Europe/London), keys kept in $demo:
+  admin key       $(field adminKey)
+  public key      $(field publicKey)
+  vapi secret     $(field vapiSecret)
+
+Try it:
+  curl -s $base/health
+  curl -s -X POST $base/api/contacts -H "Authorization: Bearer $(field adminKey)" \\
+       -H 'Content-Type: application/json' -d '{"name":"Ada Patient","phone":"+447700900123"}'
+  curl -s -X POST $base/api/appointments -H "Authorization: Bearer $(field adminKey)" \\
+       -H 'Content-Type: application/json' \\
+       -d '{"contactId":"<id from above>","scheduledAt":"2030-01-07T14:00:00Z","durationMinutes":30}'
+  API document: $base/openapi.json    metrics: $base/metrics    readiness: $base/ready
+
+Stop with Ctrl-C.
+INFO
+exec build/bookd serve
