@@ -9,7 +9,12 @@ packages=(
   libpq-dev libssl-dev libjansson-dev libmicrohttpd-dev libcurl4-openssl-dev
   libcriterion-dev
   postgresql postgresql-contrib postgresql-15-pgtap
+  curl prometheus
 )
+# Node.js runs the black-box HTTP tests; any Node >= 18 will do, so Debian's
+# is installed only when the machine has none.
+command -v node >/dev/null 2>&1 || packages+=(nodejs)
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do

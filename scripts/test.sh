@@ -37,6 +37,13 @@ run_layer() {
   ok=$(grep -cE '^ok\b' "$tap" || true)
   notok=$(grep -cE '^not ok\b' "$tap" || true)
   plan=$(grep -oE '^1\.\.[0-9]+' "$tap" | tail -n 1 | cut -d. -f3)
+  # node's runner nests tests; its closing "# pass N" lines count them all.
+  if grep -qE '^# pass [0-9]+$' "$tap"; then
+    ok=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$tap" | tail -n 1)
+    notok=$(( $(sed -n 's/^# \(fail\|cancelled\|skipped\|todo\) \([0-9]*\)$/\2/p' "$tap" |
+               paste -sd+ | sed 's/^$/0/') ))
+    plan=$(( ok + notok ))
+  fi
   if [[ -n "$plan" ]] && (( ok + notok < plan )); then
     missing=$(( plan - ok - notok ))
   elif [[ -z "$plan" || $rc -ne 0 ]] && (( notok == 0 )); then
@@ -65,6 +72,15 @@ for f in tests/sql/*.sql; do
   run_layer "sql/$(basename "$f")" "$tap" \
     bash -c "psql -X -q -t -A -v ON_ERROR_STOP=1 '$DATABASE_URL' -f '$f' > '$tap' 2>&1"
 done
+
+tools_tap=$results/tools.tap
+(cd tests/tools && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+run_layer tools "$tools_tap" bash -c "tests/tools/check_test.sh '$build/bookd' > '$tools_tap'"
+
+http_tap=$results/http.tap
+(cd tests/http && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+run_layer http "$http_tap" bash -c "cd tests/http && BOOKD_BIN='$root/$build/bookd' \
+  node --test --test-concurrency=1 --test-reporter=tap *.test.mjs > '$http_tap' 2>&1"
 
 race_tap=$results/race.tap
 run_layer race "$race_tap" bash -c \
