@@ -75,7 +75,7 @@ int http_rate_limit_take(struct rate_limiter *rl, const char *key_id,
     else
         wait = (int)ceil((1.0 - b->tokens) / spec->per_second);
     pthread_mutex_unlock(&rl->lock);
-    return wait > 0 ? wait : 0 + (b->tokens < 0 ? 1 : 0);
+    return wait;
 }
 
 int http_rate_spec_parse(const char *text, struct rate_spec *out)
