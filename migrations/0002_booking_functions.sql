@@ -194,10 +194,15 @@ BEGIN
     IF p_scheduled_at IS NULL THEN
         RAISE EXCEPTION 'scheduledAt is required' USING ERRCODE = 'BK001', COLUMN = 'scheduledAt';
     END IF;
-    SELECT EXISTS (SELECT 1 FROM providers WHERE org_id = p_org_id AND id = p_provider_id),
-           EXISTS (SELECT 1 FROM contacts
-                    WHERE org_id = p_org_id AND id = p_contact_id AND erased_at IS NULL)
-      INTO v_provider_ok, v_contact_ok;
+    v_provider_ok := EXISTS (SELECT 1 FROM providers
+                              WHERE org_id = p_org_id AND id = p_provider_id);
+    -- A key-share lock, not a mere read: an erasure running now (which
+    -- locks the contact first) either finished before, and we see it, or
+    -- waits for this booking, and then cancels it. The insert's foreign key
+    -- check would take this lock anyway, only later.
+    PERFORM 1 FROM contacts
+      WHERE org_id = p_org_id AND id = p_contact_id AND erased_at IS NULL FOR KEY SHARE;
+    v_contact_ok := FOUND;
     IF NOT v_provider_ok THEN
         RAISE EXCEPTION 'providerId does not exist' USING ERRCODE = 'BK001', COLUMN = 'providerId';
     END IF;
@@ -402,6 +407,14 @@ BEGIN
     END IF;
     v_start := p_scheduled_at - make_interval(mins => v_old.buffer_before_minutes);
     v_end := p_scheduled_at + make_interval(mins => v_duration + v_old.buffer_after_minutes);
+
+    -- Every writer locks in one order: the contact, then bucket locks, then
+    -- appointment rows (erasure: contact, then rows), so none can deadlock.
+    PERFORM 1 FROM contacts
+      WHERE org_id = p_org_id AND id = v_old.contact_id AND erased_at IS NULL FOR KEY SHARE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'the contact of this appointment was erased' USING ERRCODE = 'BK003';
+    END IF;
 
     v_wait_us := bk_lock_buckets(p_lock_keys, p_lock_from, p_lock_to, v_start, v_end,
                                  p_lock_timeout_ms);
