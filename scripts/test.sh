@@ -49,7 +49,8 @@ run_layer() {
   elif [[ -z "$plan" || $rc -ne 0 ]] && (( notok == 0 )); then
     missing=1 # died without a plan, or failed without saying which test
   fi
-  grep -E '^not ok\b' "$tap" | sed 's/^/   /'
+  # Each failure with the lines that explain it (TAP diagnostics follow it).
+  grep -E -A 12 '^\s*not ok\b' "$tap" | sed 's/^/   /'
   (( missing > 0 )) && echo "   $name: $missing test(s) did not run (exit code $rc)"
   echo "   $name: $ok passed, $(( notok + missing )) failed"
   passed=$(( passed + ok ))
