@@ -52,6 +52,11 @@ static double seconds_since(const struct timespec *t0)
 static void observe_booking(const struct db_result *res, const struct timespec *started)
 {
     enum metrics_booking_result r;
+    if (res->replayed) {
+        /* A replay books nothing and waits for no lock: counted apart. */
+        metrics_idempotent_replay();
+        return;
+    }
     switch (res->outcome) {
     case DB_OK:
         r = BOOKING_BOOKED;
@@ -71,12 +76,10 @@ static void observe_booking(const struct db_result *res, const struct timespec *
     default:
         r = BOOKING_ERROR;
     }
-    if (res->replayed)
-        metrics_idempotent_replay();
     metrics_booking_observe(r, seconds_since(started),
-                            res->replayed || res->outcome == DB_INVALID
-                                ? -1.0
-                                : (double)res->lock_wait_us / 1e6);
+                            res->outcome == DB_OK || res->outcome == DB_CONFLICT
+                                ? (double)res->lock_wait_us / 1e6
+                                : -1.0);
 }
 
 /* 409 slot_unavailable with the appointment in the way. */

@@ -1,0 +1,111 @@
+// Concurrency over HTTP (bounded): overlapping bookings racing each other
+// must never both succeed, and a storm on one slot has exactly one winner
+// (DESIGN.md, "The booking protocol"). Every request has a timeout and
+// every loop a fixed count.
+
+import {
+  assert, ctest, useServer, createOrg, createContact, createProvider, book, listAll, assertNoOverlaps, rnd,
+} from './lib/harness.mjs';
+
+const PAIRS = 200;
+const PAIRS_IN_FLIGHT = 10;
+const STORM_SIZE = 50;
+const STORM_ROUNDS = 10;
+const HOUR = 3_600_000;
+
+const ctx = useServer({
+  setup: async (c) => {
+    c.org = await createOrg(c, { timezone: 'UTC' });
+    c.contact = await createContact(c, c.org.adminKey, { name: `Racer ${rnd()}` });
+  },
+});
+const admin = () => ctx.org.adminKey;
+
+function describeRes(r) {
+  return r.status === 201 ? '201' : `${r.status} ${r.body && r.body.error}`;
+}
+
+function isLoser(r) {
+  return r.status === 409 && r.body && (r.body.error === 'slot_unavailable' || r.body.error === 'slot_busy');
+}
+
+ctest(`overlap race: ${PAIRS} pairs (T+60 min vs T+30 for 30 min) sent together never both succeed`, async (t) => {
+  const p = await createProvider(ctx, admin());
+  const base = Date.UTC(2034, 0, 2, 0, 0);
+  const problems = [];
+  let wins = 0;
+  let busy = 0;
+  for (let batch = 0; batch < PAIRS / PAIRS_IN_FLIGHT; batch++) {
+    await Promise.all(
+      Array.from({ length: PAIRS_IN_FLIGHT }, async (_, j) => {
+        const i = batch * PAIRS_IN_FLIGHT + j;
+        const T = base + i * 3 * HOUR;
+        const [a, b] = await Promise.all([
+          book(ctx, admin(), { contactId: ctx.contact.id, providerId: p.id, scheduledAt: new Date(T).toISOString(), durationMinutes: 60 }),
+          book(ctx, admin(), { contactId: ctx.contact.id, providerId: p.id, scheduledAt: new Date(T + HOUR / 2).toISOString(), durationMinutes: 30 }),
+        ]);
+        const ok = [a, b].filter((r) => r.status === 201);
+        wins += ok.length;
+        busy += [a, b].filter((r) => r.status === 409 && r.body && r.body.error === 'slot_busy').length;
+        if (ok.length === 2) problems.push(`pair ${i}: both booked (${a.body.appointmentId}, ${b.body.appointmentId})`);
+        for (const [r, other] of [[a, b], [b, a]]) {
+          if (r.status !== 201 && !isLoser(r)) problems.push(`pair ${i}: unexpected ${describeRes(r)} ${r.raw.slice(0, 200)}`);
+          if (r.status === 409 && r.body.error === 'slot_unavailable') {
+            const winner = other.status === 201 ? other.body.appointmentId : null;
+            if (!r.body.conflictingAppointment || r.body.conflictingAppointment.id !== winner) {
+              problems.push(`pair ${i}: conflict names ${JSON.stringify(r.body.conflictingAppointment)} but the winner is ${winner}`);
+            }
+          }
+        }
+        if (ok.length === 0 && ![a, b].some((r) => r.body && r.body.error === 'slot_busy')) {
+          problems.push(`pair ${i}: nobody booked (${describeRes(a)}, ${describeRes(b)})`);
+        }
+      }),
+    );
+  }
+  t.diagnostic(`pairs: ${PAIRS}, bookings: ${wins}, slot_busy: ${busy}`);
+  assert.deepEqual(problems.slice(0, 20), [], `${problems.length} problems in ${PAIRS} pairs`);
+  const { all } = await listAll(ctx, admin(), { providerId: p.id, limit: 500 });
+  const confirmed = all.filter((a) => a.status === 'confirmed');
+  assert.equal(confirmed.length, wins, 'every 201 is stored, nothing else');
+  assert.ok(wins >= PAIRS - busy, `${wins} bookings for ${PAIRS} pairs (${busy} slot_busy)`);
+  assertNoOverlaps(all);
+}, { timeout: 180_000 });
+
+ctest(`slot storm: ${STORM_ROUNDS} rounds of ${STORM_SIZE} concurrent bookings of one slot → exactly one 201 each`, async (t) => {
+  const p = await createProvider(ctx, admin());
+  const base = Date.UTC(2034, 6, 1, 9, 0);
+  const problems = [];
+  const winners = [];
+  const tally = {};
+  for (let round = 0; round < STORM_ROUNDS; round++) {
+    const at = new Date(base + round * 2 * HOUR).toISOString();
+    const results = await Promise.all(
+      Array.from({ length: STORM_SIZE }, () =>
+        book(ctx, admin(), { contactId: ctx.contact.id, providerId: p.id, scheduledAt: at, durationMinutes: 60 }, {}),
+      ),
+    );
+    const ok = results.filter((r) => r.status === 201);
+    if (ok.length !== 1) problems.push(`round ${round}: ${ok.length} bookings succeeded`);
+    const winner = ok.length ? ok[0].body.appointmentId : null;
+    if (winner) winners.push(winner);
+    for (const r of results) {
+      const k = describeRes(r);
+      tally[k] = (tally[k] || 0) + 1;
+      if (r.status === 201) continue;
+      if (!isLoser(r)) {
+        problems.push(`round ${round}: unexpected ${describeRes(r)} ${r.raw.slice(0, 200)}`);
+        continue;
+      }
+      if (r.body.error === 'slot_unavailable' && (!r.body.conflictingAppointment || r.body.conflictingAppointment.id !== winner)) {
+        problems.push(`round ${round}: conflict names ${JSON.stringify(r.body.conflictingAppointment)}, winner ${winner}`);
+      }
+      if (r.body.error === 'slot_busy' && !r.headers['retry-after']) problems.push(`round ${round}: slot_busy without Retry-After`);
+    }
+  }
+  t.diagnostic(`storm outcomes: ${JSON.stringify(tally)}`);
+  assert.deepEqual(problems.slice(0, 20), [], `${problems.length} problems`);
+  const { all } = await listAll(ctx, admin(), { providerId: p.id, limit: 500 });
+  assert.deepEqual(all.map((a) => a.id).sort(), winners.slice().sort(), 'exactly the winners are stored');
+  assertNoOverlaps(all);
+}, { timeout: 180_000 });
