@@ -31,7 +31,7 @@ UNIT_BIN := $(BUILD)/tests/unit_tests
 RACE_BIN := $(BUILD)/tests/race_tests
 MAIN_BIN := $(BUILD)/bookd
 
-.PHONY: all deps run test sanitize clean format devdb-start devdb-stop
+.PHONY: all deps run test bench sanitize clean format devdb-start devdb-stop
 all: $(MAIN_BIN) $(UNIT_BIN) $(RACE_BIN)
 
 deps:
@@ -66,6 +66,10 @@ $(RACE_BIN): $(BUILD)/tests/race/race_tests.o $(BUILD)/tests/race/tap.o $(LIB)
 run: deps
 	@$(MAKE) --no-print-directory all
 	@scripts/run.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@bench/run.sh
 
 test: deps
 	@$(MAKE) --no-print-directory all

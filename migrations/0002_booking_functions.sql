@@ -9,17 +9,21 @@
 --   BK003 invalid state (e.g. rescheduling a cancelled appointment)
 --   BK004 idempotency key reused with a different request
 --   BK005 the caller's lock keys do not cover the range (a caller bug)
+--
+-- Entry points are SECURITY DEFINER with a pinned search_path. The bk_*
+-- helpers are not: a SET clause would keep the planner from inlining the
+-- SQL ones (re-planned on every call otherwise) and cost a GUC save and
+-- restore per call; they run inside an entry point, under its search_path,
+-- and EXECUTE on the ones that write is revoked from PUBLIC.
 
 -- Timestamps exactly as JavaScript's toISOString() prints them.
 CREATE FUNCTION bk_iso(ts timestamptz) RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
 AS $$ SELECT to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') $$;
 
 -- The appointment object of the HTTP API.
 CREATE FUNCTION bk_appointment_json(a public.appointments) RETURNS jsonb
 LANGUAGE sql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, public, pg_temp
 AS $$
 SELECT jsonb_build_object(
     'id', a.id, 'providerId', a.provider_id, 'contactId', a.contact_id,
@@ -32,7 +36,6 @@ $$;
 -- What a loser of a race learns about the winner.
 CREATE FUNCTION bk_conflict_json(a public.appointments) RETURNS jsonb
 LANGUAGE sql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, public, pg_temp
 AS $$
 SELECT jsonb_build_object('id', a.id, 'scheduledAt', bk_iso(a.scheduled_at),
                           'durationMinutes', a.duration_minutes)
@@ -45,7 +48,6 @@ CREATE FUNCTION bk_find_conflict(p_org_id uuid, p_provider_id uuid, p_start time
                                  p_end timestamptz, p_exclude_id uuid)
 RETURNS SETOF public.appointments
 LANGUAGE sql STABLE
-SET search_path = pg_catalog, public, pg_temp
 AS $$
 SELECT * FROM appointments
  WHERE provider_id = p_provider_id AND org_id = p_org_id AND status = 'confirmed'
@@ -63,7 +65,6 @@ $$;
 CREATE FUNCTION bk_claim_idempotency_key(p_org_id uuid, p_key text, p_request_hash bytea)
 RETURNS jsonb
 LANGUAGE plpgsql
-SET search_path = pg_catalog, public, pg_temp
 AS $$
 DECLARE
     v_claimed boolean;
@@ -94,10 +95,11 @@ $$;
 
 CREATE FUNCTION bk_store_idempotent_result(p_org_id uuid, p_key text, p_result jsonb)
 RETURNS void
-LANGUAGE sql
-SET search_path = pg_catalog, public, pg_temp
+LANGUAGE plpgsql
 AS $$
-UPDATE idempotency_keys SET result = p_result WHERE org_id = p_org_id AND key = p_key
+BEGIN
+    UPDATE idempotency_keys SET result = p_result WHERE org_id = p_org_id AND key = p_key;
+END
 $$;
 
 -- Takes the transaction-scoped advisory locks of every 15-minute bucket
@@ -110,7 +112,6 @@ CREATE FUNCTION bk_lock_buckets(p_keys bigint[], p_from timestamptz, p_to timest
                                 p_start timestamptz, p_end timestamptz, p_timeout_ms int)
 RETURNS bigint
 LANGUAGE plpgsql
-SET search_path = pg_catalog, public, pg_temp
 AS $$
 DECLARE
     v_key bigint;
@@ -138,20 +139,22 @@ $$;
 CREATE FUNCTION bk_audit(p_org_id uuid, p_actor text, p_action text, p_entity_type text,
                          p_entity_id uuid, p_details jsonb)
 RETURNS void
-LANGUAGE sql
-SET search_path = pg_catalog, public, pg_temp
+LANGUAGE plpgsql
 AS $$
-INSERT INTO audit_logs (org_id, actor, action, entity_type, entity_id, details)
-VALUES (p_org_id, p_actor, p_action, p_entity_type, p_entity_id, p_details)
+BEGIN
+    INSERT INTO audit_logs (org_id, actor, action, entity_type, entity_id, details)
+    VALUES (p_org_id, p_actor, p_action, p_entity_type, p_entity_id, p_details);
+END
 $$;
 
 CREATE FUNCTION bk_emit(p_org_id uuid, p_type text, p_entity_id uuid, p_payload jsonb)
 RETURNS void
-LANGUAGE sql
-SET search_path = pg_catalog, public, pg_temp
+LANGUAGE plpgsql
 AS $$
-INSERT INTO outbox_events (org_id, event_type, entity_id, payload)
-VALUES (p_org_id, p_type, p_entity_id, p_payload)
+BEGIN
+    INSERT INTO outbox_events (org_id, event_type, entity_id, payload)
+    VALUES (p_org_id, p_type, p_entity_id, p_payload);
+END
 $$;
 
 -- Book: returns {"status":"booked","appointment":{...}} or

@@ -12,21 +12,18 @@
 
 CREATE FUNCTION bk_contact_json(c public.contacts) RETURNS jsonb
 LANGUAGE sql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, public, pg_temp
 AS $$
 SELECT jsonb_build_object('id', c.id, 'name', c.name, 'phone', c.phone, 'email', c.email)
 $$;
 
 CREATE FUNCTION bk_provider_json(p public.providers) RETURNS jsonb
 LANGUAGE sql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, public, pg_temp
 AS $$
 SELECT jsonb_build_object('id', p.id, 'name', p.name, 'workingHours', p.working_hours)
 $$;
 
 CREATE FUNCTION bk_service_json(s public.services) RETURNS jsonb
 LANGUAGE sql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, public, pg_temp
 AS $$
 SELECT jsonb_build_object('id', s.id, 'name', s.name, 'durationMinutes', s.duration_minutes,
                           'bufferBeforeMinutes', s.buffer_before_minutes,
@@ -38,7 +35,6 @@ $$;
 -- The working_hours key of a date's day of the week ('mon' .. 'sun').
 CREATE FUNCTION bk_weekday_key(d date) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
 AS $$ SELECT (ARRAY['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'])[extract(isodow FROM d)::int] $$;
 
 -- True when the appointment [p_start, p_start + duration) lies inside one
@@ -54,7 +50,6 @@ CREATE FUNCTION bk_within_working_hours(p_working_hours jsonb, p_timezone text,
                                         p_start timestamptz, p_duration_minutes int)
 RETURNS boolean
 LANGUAGE sql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, public, pg_temp
 AS $$
 SELECT EXISTS (
     SELECT 1
@@ -194,7 +189,6 @@ $$;
 -- the API erases them: notes null, metadata {}.
 CREATE FUNCTION bk_scrub_appointment_payload(p jsonb) RETURNS jsonb
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
 AS $$
 SELECT p || coalesce((SELECT jsonb_object_agg(k, (p -> k) || '{"notes": null, "metadata": {}}')
                         FROM unnest(ARRAY['appointment', 'previousAppointment']) k

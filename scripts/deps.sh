@@ -9,7 +9,7 @@ packages=(
   libpq-dev libssl-dev libjansson-dev libmicrohttpd-dev libcurl4-openssl-dev
   libcriterion-dev
   postgresql postgresql-contrib postgresql-15-pgtap
-  curl prometheus
+  curl prometheus wrk
 )
 # Node.js runs the black-box HTTP tests; any Node >= 18 will do, so Debian's
 # is installed only when the machine has none.

@@ -1,0 +1,194 @@
+#!/usr/bin/env bash
+# make bench: bookd over HTTP side by side with what PostgreSQL itself does,
+# in one run on one database. Prints a table and writes bench/RESULTS.md
+# (the measured part; bench/HISTORY.md, the tuning log, is appended).
+#
+# DATABASE_URL set: that database is used (it must be migratable and is left
+# with the benchmark's rows). Unset: a private durable PostgreSQL cluster is
+# made for the run and removed after.
+# BENCH_SECONDS (default 10) is the length of each measurement.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+source scripts/pglib.sh
+
+seconds=${BENCH_SECONDS:-10}
+orgs=${BENCH_ORGS:-100}
+levels=(1 16 64 256)
+day=2039-06-06 # a Monday, inside the default working hours
+work=$(mktemp -d)
+bin=$(pg_bindir)
+pgdir=
+bookd_pid=
+cleanup() {
+  [[ -n "$bookd_pid" ]] && kill "$bookd_pid" 2>/dev/null && wait "$bookd_pid" 2>/dev/null
+  if [[ -n "$pgdir" ]]; then pg_stop "$pgdir"; rm -rf "$pgdir"; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+if [[ -z "${DATABASE_URL:-}" ]]; then
+  mkdir -p .bookd
+  pgdir=$(mktemp -d "$root/.bookd/bench.XXXXXX")
+  pg_start "$pgdir" durable
+  DATABASE_URL=$(pg_conninfo "$pgdir")
+fi
+export DATABASE_URL
+sql() { "$bin/psql" -X -q -t -A -v ON_ERROR_STOP=1 "$DATABASE_URL" "$@"; }
+
+build/bookd migrate 2>/dev/null
+sql -f bench/setup.sql
+
+# bookd, as `make run` starts it, with the rate limits out of the way.
+token=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+BOOKD_LISTEN=127.0.0.1:0 BOOKD_ADMIN_TOKEN=$token BOOKD_RATE_LIMIT_ADMIN=1000000/1000000 \
+  build/bookd serve 2>"$work/bookd.log" &
+bookd_pid=$!
+for _ in $(seq 100); do
+  base=$(grep -o 'http://127.0.0.1:[0-9]*' "$work/bookd.log" | head -n 1 || true)
+  [[ -n "$base" ]] && break
+  sleep 0.1
+done
+[[ -n "$base" ]] || { echo "bench: bookd did not start" >&2; cat "$work/bookd.log" >&2; exit 1; }
+
+# Many organizations, each with a contact: the HTTP side books into them,
+# pgbench into the same ones through bench_orgs.
+echo "bench: creating $orgs organizations" >&2
+: >"$work/orgs.txt"
+for i in $(seq "$orgs"); do
+  org=$(curl -s -X POST "$base/api/orgs" -H "Authorization: Bearer $token" \
+    -H 'Content-Type: application/json' -d "{\"name\":\"Bench $i\",\"timezone\":\"UTC\"}")
+  key=$(sed -n 's/.*"adminKey":"\([^"]*\)".*/\1/p' <<<"$org")
+  org_id=$(sed -n 's/.*"id":"\([^"]*\)".*/\1/p' <<<"$org")
+  provider=$(sed -n 's/.*"defaultProviderId":"\([^"]*\)".*/\1/p' <<<"$org")
+  contact=$(curl -s -X POST "$base/api/contacts" -H "Authorization: Bearer $key" \
+    -H 'Content-Type: application/json' -d '{"name":"Bench Patient"}' |
+    sed -n 's/.*"id":"\([^"]*\)".*/\1/p')
+  echo "$key $contact" >>"$work/orgs.txt"
+  echo "$i,$org_id,$provider,$contact" >>"$work/orgs.csv"
+done
+sql -c "\\copy bench_orgs FROM '$work/orgs.csv' WITH (FORMAT csv)"
+first_key=$(head -n 1 "$work/orgs.txt" | cut -d' ' -f1)
+first_contact=$(head -n 1 "$work/orgs.txt" | cut -d' ' -f2)
+
+# A busy day for the availability benchmark: 30 appointments of 15 minutes.
+for i in $(seq 0 29); do
+  at=$(date -u -d "$day 09:00 UTC + $((i * 15)) minutes" +%Y-%m-%dT%H:%M:%SZ)
+  curl -s -o /dev/null -X POST "$base/api/appointments" -H "Authorization: Bearer $first_key" \
+    -H 'Content-Type: application/json' \
+    -d "{\"contactId\":\"$first_contact\",\"scheduledAt\":\"$at\",\"durationMinutes\":15}"
+done
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$bookd_pid/stat"; }
+rows() { sql -c "SELECT count(*) FROM appointments"; }
+# 201s as bookd counted them: wrk cannot see the answers to requests still in
+# flight when it stops, but those bookings are made and are rows too.
+booked() { curl -s "$base/metrics" | sed -n 's/^bookd_bookings_total{result="booked"} //p'; }
+field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" <<<"$2"; }
+
+# wrk_run SCRIPT CONNECTIONS [env...]: prints the BENCH line of the script.
+wrk_run() {
+  local script=$1 conns=$2; shift 2
+  local threads=$(( conns < 2 ? 1 : 2 ))
+  env "$@" BENCH_THREADS=$threads wrk -t"$threads" -c"$conns" -d"${seconds}s" --timeout 10s \
+    -s "$script" "$base" | grep '^BENCH'
+}
+# pg_tps SCRIPT CLIENTS [-D ...]: transactions per second.
+pg_tps() {
+  local script=$1 clients=$2; shift 2
+  "$bin/pgbench" -n -M prepared -c "$clients" -j "$(( clients < 2 ? 1 : 2 ))" -T "$seconds" \
+    -D orgs="$orgs" "$@" -f "$script" "$DATABASE_URL" 2>/dev/null |
+    sed -n 's/^tps = \([0-9.]*\) .*/\1/p'
+}
+
+declare -A http_rps http_p50 http_p99 http_non2xx http_2xx http_201 http_rows pg_func pg_insert
+booked_total=0
+cpu_before=$(cpu_ticks)
+run=0
+for c in "${levels[@]}"; do
+  echo "bench: $c connections" >&2
+  before=$(rows)
+  booked_before=$(booked)
+  line=$(wrk_run bench/book.lua "$c" BENCH_DATA="$work/orgs.txt" \
+    BENCH_BASE_EPOCH=$(( $(date -u -d 2040-01-01 +%s) + run * 315360000 )))
+  after=$(rows)
+  http_201[$c]=$(( $(booked) - booked_before ))
+  run=$(( run + 1 ))
+  requests=$(field requests "$line")
+  duration=$(field duration_us "$line")
+  http_non2xx[$c]=$(( $(field non2xx "$line") + $(field sockerr "$line") ))
+  http_2xx[$c]=$(( requests - $(field non2xx "$line") ))
+  http_rps[$c]=$(awk -v r="${http_2xx[$c]}" -v d="$duration" 'BEGIN { printf "%.0f", r / (d / 1e6) }')
+  http_p50[$c]=$(field p50_ms "$line")
+  http_p99[$c]=$(field p99_ms "$line")
+  http_rows[$c]=$(( after - before ))
+  booked_total=$(( booked_total + after - before ))
+  pg_func[$c]=$(pg_tps bench/pg_book.sql "$c")
+  pg_insert[$c]=$(pg_tps bench/pg_insert.sql "$c")
+done
+cpu_after=$(cpu_ticks)
+hz=$(getconf CLK_TCK)
+cpu_per_1000=$(awk -v t=$(( cpu_after - cpu_before )) -v hz="$hz" -v n="$booked_total" \
+  'BEGIN { printf "%.3f", t / hz / n * 1000 }')
+
+declare -A slots_http slots_p99 slots_pg
+for c in 16 64; do
+  echo "bench: availability, $c connections" >&2
+  line=$(wrk_run bench/slots.lua "$c" BENCH_KEY="$first_key" BENCH_DATE="$day")
+  slots_http[$c]=$(awk -v r="$(field requests "$line")" -v d="$(field duration_us "$line")" \
+    'BEGIN { printf "%.0f", r / (d / 1e6) }')
+  slots_p99[$c]=$(field p99_ms "$line")
+  slots_pg[$c]=$(pg_tps bench/pg_slots.sql "$c" -D day="$day")
+done
+
+echo "bench: same-slot contention" >&2
+contention=$(node bench/contention.mjs "$base" "$first_key" "$first_contact")
+rss_kib=$(awk '/^VmHWM/ {print $2}' "/proc/$bookd_pid/status")
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+best=0
+for c in "${levels[@]}"; do (( ${http_rps[$c]} > best )) && best=${http_rps[$c]}; done
+
+{
+  echo "# bookd benchmark results"
+  echo
+  echo "Measured by \`make bench\` (bench/run.sh) on $(date -u +%Y-%m-%d), $(nproc) cores,"
+  echo "PostgreSQL $("$bin/postgres" --version | awk '{print $3}'), ${seconds} s per measurement, $orgs organizations."
+  echo "Every figure in a row comes from the same run on the same database; ratios compare"
+  echo "figures measured minutes apart on this shared machine, never across runs."
+  echo
+  echo "## Booking distinct slots"
+  echo
+  echo "| connections | bookd HTTP bookings/s | p50 ms | p99 ms | non-2xx | 2xx seen by wrk | 201s sent by bookd | rows written | pgbench function tps | pgbench bare INSERT tps | HTTP ÷ function | HTTP ÷ INSERT | function ÷ INSERT |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+  for c in "${levels[@]}"; do
+    echo "| $c | ${http_rps[$c]} | ${http_p50[$c]} | ${http_p99[$c]} | ${http_non2xx[$c]} | ${http_2xx[$c]} | ${http_201[$c]} | ${http_rows[$c]} | ${pg_func[$c]} | ${pg_insert[$c]} | $(ratio "${http_rps[$c]}" "${pg_func[$c]}") | $(ratio "${http_rps[$c]}" "${pg_insert[$c]}") | $(ratio "${pg_func[$c]}" "${pg_insert[$c]}") |"
+  done
+  echo
+  echo "Rows written equal the 201s bookd sent; wrk sees slightly fewer because it stops"
+  echo "without reading the answers to requests still in flight."
+  echo
+  echo "At 256 connections bookd keeps $(ratio "${http_rps[256]}" "$best") of its best figure."
+  echo
+  echo "## Availability (GET /api/availability, a day with 30 appointments)"
+  echo
+  echo "| connections | bookd HTTP req/s | p99 ms | pgbench same SQL tps | HTTP ÷ pgbench |"
+  echo "|---|---|---|---|---|"
+  for c in 16 64; do
+    echo "| $c | ${slots_http[$c]} | ${slots_p99[$c]} | ${slots_pg[$c]} | $(ratio "${slots_http[$c]}" "${slots_pg[$c]}") |"
+  done
+  echo
+  echo "## Same-slot contention (64 concurrent requests for one slot, 50 rounds)"
+  echo
+  echo "\`$contention\`"
+  echo
+  echo "## bookd itself"
+  echo
+  echo "- peak RSS: $(( rss_kib / 1024 )) MiB ($rss_kib KiB), after the 256-connection run"
+  echo "- CPU: $cpu_per_1000 s per 1,000 bookings over HTTP (user + system, all levels)"
+  echo
+  [[ -f bench/HISTORY.md ]] && cat bench/HISTORY.md
+} >"$work/RESULTS.md"
+cp "$work/RESULTS.md" bench/RESULTS.md
+sed -n '1,/^## bookd itself/p' bench/RESULTS.md | sed '$d'
+grep -A3 '^## bookd itself' bench/RESULTS.md
