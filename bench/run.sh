@@ -111,8 +111,11 @@ for c in "${levels[@]}"; do
   booked_before=$(booked)
   line=$(wrk_run bench/book.lua "$c" BENCH_DATA="$work/orgs.txt" \
     BENCH_BASE_EPOCH=$(( $(date -u -d 2040-01-01 +%s) + run * 315360000 )))
+  # Let the requests wrk left in flight finish before counting.
+  settled=$(booked)
+  while sleep 0.3; now=$(booked); [[ "$now" != "$settled" ]]; do settled=$now; done
   after=$(rows)
-  http_201[$c]=$(( $(booked) - booked_before ))
+  http_201[$c]=$(( settled - booked_before ))
   run=$(( run + 1 ))
   requests=$(field requests "$line")
   duration=$(field duration_us "$line")

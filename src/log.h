@@ -23,6 +23,10 @@ void log_write(enum log_level level, const char *event, const char *fmt, ...)
 void log_request(const char *request_id, const char *method, const char *route,
                  unsigned status, double millis);
 
+/* Lifecycle lines (listening, stopping) that tools wait for: written
+ * whatever the level. */
+void log_notice(const char *event, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 #define log_info(ev, ...) log_write(LOG_INFO, ev, __VA_ARGS__)
 #define log_warn(ev, ...) log_write(LOG_WARN, ev, __VA_ARGS__)
 #define log_error(ev, ...) log_write(LOG_ERROR, ev, __VA_ARGS__)

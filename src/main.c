@@ -90,15 +90,15 @@ static int serve(struct app *app)
         const char *colon = strrchr(app->cfg.listen, ':');
         snprintf(url, sizeof url, "http://%.*s:%u", (int)(colon - app->cfg.listen),
                  app->cfg.listen, http_server_port(server));
-        log_info("http.listening", "%s", url);
+        log_notice("http.listening", "%s", url);
     }
     sigwait(&stop_signals, &sig);
-    log_info("serve.stopping", "signal %d: finishing requests in flight", sig);
+    log_notice("serve.stopping", "signal %d: finishing requests in flight", sig);
     http_server_stop(server, SHUTDOWN_GRACE_MS);
     db_pool_free(app->pool);
     http_auth_cache_free(app->auth);
     http_rate_limiter_free(app->limiter);
-    log_info("serve.stopped", "bye");
+    log_notice("serve.stopped", "bye");
     return 0;
 }
 
