@@ -6,7 +6,7 @@
 
 #include "http/ratelimit.h"
 
-enum kind { TEXT, INT, BOOL, RATE };
+enum kind { TEXT, INT, SIZE, BOOL, RATE };
 
 struct setting {
     const char *env, *flag, *fallback, *help;
@@ -37,7 +37,7 @@ static const struct setting settings[] = {
      AT(max_connections), 1, 100000},
     {"BOOKD_CONNECTION_TIMEOUT_S", "--connection-timeout-s", "15",
      "drop a connection idle or stalled this long", INT, AT(connection_timeout_s), 1, 3600},
-    {"BOOKD_BODY_LIMIT", "--body-limit", "65536", "largest request body in bytes", INT,
+    {"BOOKD_BODY_LIMIT", "--body-limit", "65536", "largest request body in bytes", SIZE,
      AT(body_limit), 1024, 16 * 1024 * 1024},
     {"BOOKD_RATE_LIMIT_ADMIN", "--rate-limit-admin", "1000/2000",
      "per admin key: requests per second/burst", RATE, AT(rate_admin), 0, 0},
@@ -59,6 +59,7 @@ static int apply(struct config *cfg, const struct setting *s, const char *value)
         *(const char **)base = value;
         return 0;
     case INT:
+    case SIZE:
         errno = 0;
         v = strtol(value, &end, 10);
         if (!*value || *end || errno || v < s->lo || v > s->hi) {
@@ -66,8 +67,8 @@ static int apply(struct config *cfg, const struct setting *s, const char *value)
                     s->hi);
             return -1;
         }
-        if (s->offset == AT(body_limit))
-            cfg->body_limit = (size_t)v;
+        if (s->kind == SIZE)
+            *(size_t *)base = (size_t)v;
         else
             *(int *)base = (int)v;
         return 0;

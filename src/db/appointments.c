@@ -67,6 +67,50 @@ static int lock_set_finish(struct lock_set *ls)
     return 0;
 }
 
+/* The range a booking needs, and (for a reschedule) the range it leaves. */
+struct booking_range {
+    const char *provider_id;
+    int64_t at_ms;
+    int duration, before, after;
+    const char *old_provider_id; /* NULL: not a reschedule */
+    int64_t old_start, old_end;
+};
+
+/*
+ * Validates what the keys depend on and computes them, with the booked
+ * time as text in `at_text`. NULL with res->outcome set (DB_INVALID naming
+ * the field, or DB_ERROR) when there is nothing to book; free() the set.
+ */
+static struct lock_set *lock_set_for(const struct db_org_ref *org, const struct booking_range *r,
+                                     char *at_text, struct db_result *res)
+{
+    struct lock_set *ls;
+
+    if (r->duration < CORE_DURATION_MIN || r->duration > CORE_DURATION_MAX) {
+        db_set_invalid(res, "durationMinutes", "durationMinutes must be an integer from 1 to 1440");
+        return NULL;
+    }
+    if (core_iso_format(r->at_ms, at_text) != 0) {
+        db_set_invalid(res, "scheduledAt", "scheduledAt is out of range");
+        return NULL;
+    }
+    if (!(ls = calloc(1, sizeof *ls))) {
+        res->outcome = DB_ERROR;
+        return NULL;
+    }
+    /* A reschedule locks the union of the old range's buckets and the new one's. */
+    if ((r->old_provider_id &&
+         lock_set_add(ls, org, r->old_provider_id, r->old_start, r->old_end, false) != 0) ||
+        lock_set_add(ls, org, r->provider_id, r->at_ms - r->before * CORE_MS_PER_MINUTE,
+                     r->at_ms + (r->duration + r->after) * CORE_MS_PER_MINUTE, true) != 0 ||
+        lock_set_finish(ls) != 0) {
+        db_set_invalid(res, "scheduledAt", "scheduledAt is out of range");
+        free(ls);
+        return NULL;
+    }
+    return ls;
+}
+
 static void copy_id(char *dst, json_t *v)
 {
     const char *s = json_string_value(v);
@@ -189,27 +233,12 @@ int db_book(struct db_pool *pool, const struct db_org_ref *org, const struct db_
         if (res->outcome != DB_OK)
             return 0;
     }
-    if (duration == 0)
-        duration = svc_duration;
-    if (duration < CORE_DURATION_MIN || duration > CORE_DURATION_MAX) {
-        db_set_invalid(res, "durationMinutes", "durationMinutes must be an integer from 1 to 1440");
-        return 0;
-    }
-    if (core_iso_format(req->scheduled_at_ms, at) != 0) {
-        db_set_invalid(res, "scheduledAt", "scheduledAt is out of range");
-        return 0;
-    }
-    ls = calloc(1, sizeof *ls);
-    if (!ls) {
-        res->outcome = DB_ERROR;
-        return -1;
-    }
-    if (lock_set_add(ls, org, provider, req->scheduled_at_ms - before * CORE_MS_PER_MINUTE,
-                     req->scheduled_at_ms + (duration + after) * CORE_MS_PER_MINUTE, true) != 0 ||
-        lock_set_finish(ls) != 0) {
-        db_set_invalid(res, "scheduledAt", "scheduledAt is out of range");
-        rc = 0;
-        goto out;
+    {
+        struct booking_range r = {provider, req->scheduled_at_ms,
+                                  duration ? duration : svc_duration, before, after, NULL, 0, 0};
+        duration = r.duration;
+        if (!(ls = lock_set_for(org, &r, at, res)))
+            return res->outcome == DB_INVALID ? 0 : -1;
     }
     snprintf(dur, sizeof dur, "%d", duration);
     snprintf(timeout, sizeof timeout, "%d",
@@ -235,7 +264,6 @@ int db_book(struct db_pool *pool, const struct db_org_ref *org, const struct db_
             res->conflict = check.conflict;
         db_result_cleanup(&check);
     }
-out:
     free(ls);
     return rc;
 }
@@ -294,28 +322,11 @@ int db_reschedule(struct db_pool *pool, const struct db_org_ref *org,
         return res->outcome == DB_NOT_FOUND ? 0 : -1;
     provider = req->provider_id ? req->provider_id : old.provider_id;
     duration = req->duration_minutes ? req->duration_minutes : old.duration;
-    if (duration < CORE_DURATION_MIN || duration > CORE_DURATION_MAX) {
-        db_set_invalid(res, "durationMinutes", "durationMinutes must be an integer from 1 to 1440");
-        return 0;
-    }
-    if (core_iso_format(req->scheduled_at_ms, at) != 0) {
-        db_set_invalid(res, "scheduledAt", "scheduledAt is out of range");
-        return 0;
-    }
-    ls = calloc(1, sizeof *ls);
-    if (!ls) {
-        res->outcome = DB_ERROR;
-        return -1;
-    }
-    /* The union of the old range's buckets and the new one's. */
-    if (lock_set_add(ls, org, old.provider_id, old.start, old.end, false) != 0 ||
-        lock_set_add(ls, org, provider, req->scheduled_at_ms - old.before * CORE_MS_PER_MINUTE,
-                     req->scheduled_at_ms + (duration + old.after) * CORE_MS_PER_MINUTE,
-                     true) != 0 ||
-        lock_set_finish(ls) != 0) {
-        db_set_invalid(res, "scheduledAt", "scheduledAt is out of range");
-        rc = 0;
-        goto out;
+    {
+        struct booking_range r = {provider,  req->scheduled_at_ms, duration, old.before,
+                                  old.after, old.provider_id,       old.start, old.end};
+        if (!(ls = lock_set_for(org, &r, at, res)))
+            return res->outcome == DB_INVALID ? 0 : -1;
     }
     snprintf(dur, sizeof dur, "%d", duration);
     snprintf(timeout, sizeof timeout, "%d",
@@ -331,7 +342,6 @@ int db_reschedule(struct db_pool *pool, const struct db_org_ref *org,
         };
         rc = run_booking(pool, "reschedule", 12, params, res);
     }
-out:
     free(ls);
     return rc;
 }
