@@ -83,6 +83,9 @@ http_tap=$results/http.tap
 run_layer http "$http_tap" bash -c "cd tests/http && BOOKD_BIN='$root/$build/bookd' \
   node --test --test-concurrency=1 --test-reporter=tap *.test.mjs > '$http_tap' 2>&1"
 
+outage_tap=$results/outage.tap
+run_layer outage "$outage_tap" bash -c "tests/db/outage_test.sh '$build/bookd' > '$outage_tap'"
+
 race_tap=$results/race.tap
 run_layer race "$race_tap" bash -c \
   "'$build/tests/race_tests' > '$race_tap'; rc=\$?; grep '^#' '$race_tap'; exit \$rc"

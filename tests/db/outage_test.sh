@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# The database goes away under a running bookd and comes back: requests get
+# a clean 503 with Retry-After (never a crash or a hang), /ready says the
+# database is down, /health stays up, and bookd recovers by itself once
+# PostgreSQL is back. Uses a PostgreSQL cluster of its own. Prints TAP.
+#   tests/db/outage_test.sh BOOKD_BINARY
+set -uo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+bookd=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+source "$root/scripts/pglib.sh"
+mkdir -p "$root/.bookd"
+pgdir=$(mktemp -d "$root/.bookd/outage.XXXXXX")
+work=$(mktemp -d)
+pid=
+cleanup() {
+  [[ -n "$pid" ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+  pg_stop "$pgdir"; rm -rf "$pgdir" "$work"
+}
+trap cleanup EXIT
+
+n=0
+ok() { n=$((n + 1)); if [[ $1 == 0 ]]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
+echo "1..9"
+
+pg_start "$pgdir" throwaway >/dev/null 2>&1
+url=$(pg_conninfo "$pgdir")
+(cd "$root" && "$bookd" migrate --database-url "$url" >/dev/null 2>&1)
+DATABASE_URL=$url BOOKD_LISTEN=127.0.0.1:0 BOOKD_ADMIN_TOKEN=outage-token BOOKD_POOL_SIZE=4 \
+  BOOKD_POOL_WAIT_MS=500 "$bookd" serve 2>"$work/log" &
+pid=$!
+for _ in $(seq 100); do
+  base=$(grep -o 'http://127.0.0.1:[0-9]*' "$work/log" | head -n 1)
+  [[ -n "$base" ]] && break
+  sleep 0.1
+done
+
+# status METHOD PATH [BODY]: prints the HTTP status (000 on no answer).
+status() {
+  local args=(-s -o "$work/body" -D "$work/headers" -w '%{http_code}' --max-time 10 -X "$1"
+              "$base$2" -H "Authorization: Bearer $key")
+  [[ -n "${3:-}" ]] && args+=(-H 'Content-Type: application/json' -d "$3")
+  curl "${args[@]}"
+}
+key=outage-token
+org=$(curl -s -X POST "$base/api/orgs" -H "Authorization: Bearer $key" \
+  -H 'Content-Type: application/json' -d '{"name":"Outage","timezone":"UTC"}')
+key=$(sed -n 's/.*"adminKey":"\([^"]*\)".*/\1/p' <<<"$org")
+contact=$(curl -s -X POST "$base/api/contacts" -H "Authorization: Bearer $key" \
+  -H 'Content-Type: application/json' -d '{"name":"Outage Patient"}' |
+  sed -n 's/.*"id":"\([^"]*\)".*/\1/p')
+booking() { echo "{\"contactId\":\"$contact\",\"scheduledAt\":\"2031-03-03T$1:00Z\",\"durationMinutes\":30}"; }
+[[ $(status POST /api/appointments "$(booking 09:00)") == 201 ]]
+ok $? "a booking succeeds while the database is up"
+
+pg_stop "$pgdir"
+code=$(status POST /api/appointments "$(booking 10:00)")
+[[ $code == 503 ]] && grep -q '"error":"unavailable"' "$work/body" &&
+  grep -qi '^Retry-After:' "$work/headers"
+ok $? "with the database down, booking answers 503 unavailable with Retry-After (got $code)"
+[[ $(status GET /ready) == 503 ]] && grep -q '"database":"down"' "$work/body"
+ok $? "/ready answers 503 with database down"
+[[ $(status GET /health) == 200 ]]
+ok $? "/health still answers 200"
+kill -0 "$pid"
+ok $? "bookd is still running"
+
+pg_start "$pgdir" throwaway >/dev/null 2>&1
+recovered=1
+for _ in $(seq 60); do
+  if [[ $(status POST /api/appointments "$(booking 11:00)") == 201 ]]; then recovered=0; break; fi
+  sleep 0.25
+done
+ok $recovered "once PostgreSQL is back, bookings succeed again without a restart"
+[[ $(status GET /ready) == 200 ]]
+ok $? "/ready answers 200 again"
+[[ $(status GET "/api/appointments?from=2031-03-03T00:00:00Z&to=2031-03-04T00:00:00Z") == 200 ]] &&
+  [[ $(grep -o '"status":"confirmed"' "$work/body" | wc -l) == 2 ]]
+ok $? "exactly the two bookings that were answered 201 exist"
+
+kill -TERM "$pid"
+wait "$pid"
+rc=$?
+pid=
+ok $rc "bookd exits cleanly on SIGTERM after the outage (exit $rc)"
