@@ -83,6 +83,9 @@ http_tap=$results/http.tap
 run_layer http "$http_tap" bash -c "cd tests/http && BOOKD_BIN='$root/$build/bookd' \
   node --test --test-concurrency=1 --test-reporter=tap *.test.mjs > '$http_tap' 2>&1"
 
+shutdown_tap=$results/shutdown.tap
+run_layer shutdown "$shutdown_tap" bash -c "tests/db/shutdown_test.sh '$build/bookd' > '$shutdown_tap'"
+
 outage_tap=$results/outage.tap
 run_layer outage "$outage_tap" bash -c "tests/db/outage_test.sh '$build/bookd' > '$outage_tap'"
 

@@ -33,6 +33,7 @@ struct request_state {
     char *body;
     size_t len, cap;
     bool too_large;
+    bool answered; /* a response was queued: counted in in_flight until sent */
 };
 
 const char *http_header(const struct http_request *req, const char *name)
@@ -250,7 +251,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return MHD_NO;
         clock_gettime(CLOCK_MONOTONIC, &st->started);
         *con_cls = st;
-        atomic_fetch_add(&s->in_flight, 1);
         /* Refuse an announced oversized body before reading any of it. */
         if (length && strtoull(length, NULL, 10) > s->app->cfg.body_limit)
             st->too_large = true;
@@ -283,6 +283,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
 
+    /* From here until the answer is sent, shutdown waits for this request;
+     * a client still sending its body is not waited for. */
+    st->answered = true;
+    atomic_fetch_add(&s->in_flight, 1);
     memset(&req, 0, sizeof req);
     memset(&resp, 0, sizeof resp);
     req.method = method_of(method);
@@ -320,10 +324,11 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     (void)toe;
     if (!st)
         return;
+    if (st->answered)
+        atomic_fetch_sub(&s->in_flight, 1);
     free(st->body);
     free(st);
     *con_cls = NULL;
-    atomic_fetch_sub(&s->in_flight, 1);
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)

@@ -19,8 +19,8 @@ struct http_server *http_server_start(struct app *app, const struct http_route *
 /* The port actually bound (useful with port 0). */
 unsigned http_server_port(const struct http_server *server);
 
-/* Stops accepting, lets requests in flight finish (up to `grace_ms`),
- * then stops. */
+/* Stops accepting, lets requests being answered finish (up to `grace_ms`),
+ * then stops; a client still sending its request is dropped. */
 void http_server_stop(struct http_server *server, int grace_ms);
 
 #endif
