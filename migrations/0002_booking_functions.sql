@@ -195,9 +195,11 @@ DECLARE
     v_result jsonb;
     v_in_hours boolean;
 BEGIN
-    v_replay := bk_claim_idempotency_key(p_org_id, p_idempotency_key, p_request_hash);
-    IF v_replay IS NOT NULL THEN
-        RETURN v_replay || '{"lockWaitUs": 0}';
+    IF p_idempotency_key IS NOT NULL THEN
+        v_replay := bk_claim_idempotency_key(p_org_id, p_idempotency_key, p_request_hash);
+        IF v_replay IS NOT NULL THEN
+            RETURN v_replay || '{"lockWaitUs": 0}';
+        END IF;
     END IF;
 
     IF p_scheduled_at IS NULL THEN
@@ -393,9 +395,11 @@ DECLARE
     v_conflict appointments;
     v_result jsonb;
 BEGIN
-    v_replay := bk_claim_idempotency_key(p_org_id, p_idempotency_key, p_request_hash);
-    IF v_replay IS NOT NULL THEN
-        RETURN v_replay || '{"lockWaitUs": 0}';
+    IF p_idempotency_key IS NOT NULL THEN
+        v_replay := bk_claim_idempotency_key(p_org_id, p_idempotency_key, p_request_hash);
+        IF v_replay IS NOT NULL THEN
+            RETURN v_replay || '{"lockWaitUs": 0}';
+        END IF;
     END IF;
 
     IF p_scheduled_at IS NULL THEN
