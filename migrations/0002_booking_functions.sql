@@ -195,6 +195,16 @@ DECLARE
     v_result jsonb;
     v_in_hours boolean;
 BEGIN
+    -- Locks in one order for every writer: the contact's row, then the
+    -- idempotency key's, then bucket locks, then appointment rows (erasure:
+    -- contact, then the rows that mention it), so none can deadlock. A
+    -- key-share lock, not a mere read: an erasure running now either
+    -- finished before, and we see it, or waits for this booking and then
+    -- cancels it. The insert's foreign key check would take it anyway, later.
+    PERFORM 1 FROM contacts
+      WHERE org_id = p_org_id AND id = p_contact_id AND erased_at IS NULL FOR KEY SHARE;
+    v_contact_ok := FOUND;
+
     IF p_idempotency_key IS NOT NULL THEN
         v_replay := bk_claim_idempotency_key(p_org_id, p_idempotency_key, p_request_hash);
         IF v_replay IS NOT NULL THEN
@@ -207,13 +217,6 @@ BEGIN
     END IF;
     v_provider_ok := EXISTS (SELECT 1 FROM providers
                               WHERE org_id = p_org_id AND id = p_provider_id);
-    -- A key-share lock, not a mere read: an erasure running now (which
-    -- locks the contact first) either finished before, and we see it, or
-    -- waits for this booking, and then cancels it. The insert's foreign key
-    -- check would take this lock anyway, only later.
-    PERFORM 1 FROM contacts
-      WHERE org_id = p_org_id AND id = p_contact_id AND erased_at IS NULL FOR KEY SHARE;
-    v_contact_ok := FOUND;
     IF NOT v_provider_ok THEN
         RAISE EXCEPTION 'providerId does not exist' USING ERRCODE = 'BK001', COLUMN = 'providerId';
     END IF;
@@ -394,7 +397,19 @@ DECLARE
     v_wait_us bigint;
     v_conflict appointments;
     v_result jsonb;
+    v_contact_ok boolean;
 BEGIN
+    -- Everything but the status of an appointment is immutable, so what is
+    -- read here without a lock is what the caller computed the keys from.
+    SELECT * INTO v_old FROM appointments WHERE org_id = p_org_id AND id = p_appointment_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'appointment not found' USING ERRCODE = 'BK002';
+    END IF;
+    -- Lock order as in booking: contact, idempotency key, buckets, rows.
+    PERFORM 1 FROM contacts
+      WHERE org_id = p_org_id AND id = v_old.contact_id AND erased_at IS NULL FOR KEY SHARE;
+    v_contact_ok := FOUND;
+
     IF p_idempotency_key IS NOT NULL THEN
         v_replay := bk_claim_idempotency_key(p_org_id, p_idempotency_key, p_request_hash);
         IF v_replay IS NOT NULL THEN
@@ -404,12 +419,6 @@ BEGIN
 
     IF p_scheduled_at IS NULL THEN
         RAISE EXCEPTION 'scheduledAt is required' USING ERRCODE = 'BK001', COLUMN = 'scheduledAt';
-    END IF;
-    -- Everything but the status of an appointment is immutable, so what is
-    -- read here without a lock is what the caller computed the keys from.
-    SELECT * INTO v_old FROM appointments WHERE org_id = p_org_id AND id = p_appointment_id;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'appointment not found' USING ERRCODE = 'BK002';
     END IF;
     v_provider := coalesce(p_provider_id, v_old.provider_id);
     IF p_provider_id IS NOT NULL AND NOT EXISTS (
@@ -424,11 +433,7 @@ BEGIN
     v_start := p_scheduled_at - make_interval(mins => v_old.buffer_before_minutes);
     v_end := p_scheduled_at + make_interval(mins => v_duration + v_old.buffer_after_minutes);
 
-    -- Every writer locks in one order: the contact, then bucket locks, then
-    -- appointment rows (erasure: contact, then rows), so none can deadlock.
-    PERFORM 1 FROM contacts
-      WHERE org_id = p_org_id AND id = v_old.contact_id AND erased_at IS NULL FOR KEY SHARE;
-    IF NOT FOUND THEN
+    IF NOT v_contact_ok THEN
         RAISE EXCEPTION 'the contact of this appointment was erased' USING ERRCODE = 'BK003';
     END IF;
 

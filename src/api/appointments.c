@@ -211,7 +211,8 @@ void api_appointments_cancel(struct http_request *req, struct http_response *res
     if (!body_only_fields(req, resp, fields) ||
         !body_string(req, resp, "reason", false, CORE_NOTES_MAX_CHARS, &reason))
         return;
-    db_cancel(req->app->pool, &org, req->params[0], reason, req->auth.actor, &res);
+    db_cancel(req->app->pool, &org, req->params[0], reason, req->auth.actor,
+              req->app->cfg.lock_timeout_ms, &res);
     if (res.outcome == DB_OK)
         http_reply_json(resp, 200, api_appointment_json(&res.appointment));
     else

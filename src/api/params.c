@@ -1,6 +1,7 @@
 #include "api/params.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -121,11 +122,56 @@ bool body_time(struct http_request *req, struct http_response *resp, const char 
     return true;
 }
 
+/* Numbers beyond this are not exact in a JavaScript client and, past 2^63,
+ * not readable back at all once PostgreSQL has stored them. */
+#define SAFE_INTEGER 9007199254740992.0 /* 2^53 */
+#define METADATA_MAX_DEPTH 32
+
+/* Why `v` cannot be stored and read back as given, or NULL. */
+static const char *metadata_problem(json_t *v, int depth)
+{
+    const char *key, *why;
+    json_t *item;
+    size_t i;
+
+    if (depth > METADATA_MAX_DEPTH)
+        return "is nested too deeply";
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        json_object_foreach(v, key, item) {
+            /* A NUL inside a key or a string would be cut by PostgreSQL. */
+            if (strlen(key) != json_object_iter_key_len(json_object_key_to_iter(key)))
+                return "must not contain NUL characters";
+            if ((why = metadata_problem(item, depth + 1)) != NULL)
+                return why;
+        }
+        return NULL;
+    case JSON_ARRAY:
+        json_array_foreach(v, i, item) {
+            if ((why = metadata_problem(item, depth + 1)) != NULL)
+                return why;
+        }
+        return NULL;
+    case JSON_STRING:
+        return memchr(json_string_value(v), 0, json_string_length(v))
+                   ? "must not contain NUL characters"
+                   : NULL;
+    case JSON_INTEGER:
+    case JSON_REAL:
+        return fabs(json_number_value(v)) >= SAFE_INTEGER
+                   ? "must hold numbers between -2^53 and 2^53"
+                   : NULL;
+    default:
+        return NULL;
+    }
+}
+
 bool body_object(struct http_request *req, struct http_response *resp, const char *name,
                  size_t max_bytes, char **out_text)
 {
     bool ok;
     json_t *v = field(req, resp, name, false, &ok);
+    const char *why;
     char *text;
     if (!v)
         return ok;
@@ -133,16 +179,14 @@ bool body_object(struct http_request *req, struct http_response *resp, const cha
         http_reply_invalid(resp, name, "%s must be a JSON object.", name);
         return false;
     }
-    text = json_dumps(v, JSON_COMPACT);
+    if ((why = metadata_problem(v, 0)) != NULL) {
+        http_reply_invalid(resp, name, "%s %s.", name, why);
+        return false;
+    }
+    text = json_dumps(v, JSON_COMPACT | HTTP_JSON_REAL_PRECISION);
     if (!text || strlen(text) > max_bytes) {
         free(text);
         http_reply_invalid(resp, name, "%s must be at most %zu bytes.", name, max_bytes);
-        return false;
-    }
-    /* A NUL inside a string would be cut by PostgreSQL: refuse it. */
-    if (strstr(text, "\\u0000")) {
-        free(text);
-        http_reply_invalid(resp, name, "%s must not contain NUL characters.", name);
         return false;
     }
     *out_text = text;

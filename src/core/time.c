@@ -19,6 +19,8 @@
  */
 #define ISO_MIN_MS (INT64_C(-719528) * CORE_MS_PER_DAY)
 #define ISO_MAX_MS (INT64_C(2932897) * CORE_MS_PER_DAY - 1)
+/* 0001-01-01T00:00:00Z: -719162 is core_days_from_civil(1, 1, 1). */
+#define PARSE_MIN_MS (INT64_C(-719162) * CORE_MS_PER_DAY)
 
 /* Days in one 400-year era; 0000-03-01 is day -719468 of the Unix epoch. */
 #define DAYS_PER_ERA INT64_C(146097)
@@ -236,7 +238,9 @@ int core_rfc3339_parse(const char *s, size_t len, int64_t *out_ms)
                  ((int64_t)hour * 3600 + (int64_t)minute * 60 + second) * 1000 + frac_ms -
                  offset_min * CORE_MS_PER_MINUTE;
 
-    if (ms < ISO_MIN_MS || ms > ISO_MAX_MS)
+    /* Instants in year 0 (UTC) could be written back, but PostgreSQL reads
+     * no year 0 in ISO form: accept only what every layer can store. */
+    if (ms < PARSE_MIN_MS || ms > ISO_MAX_MS)
         return -1;
     *out_ms = ms;
     return 0;

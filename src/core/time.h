@@ -22,7 +22,7 @@
  * "+HH:MM"/"-HH:MM"), e.g. "2026-01-27T14:00:00Z" or
  * "2026-01-27T15:00:00.5+01:00". The separator is 'T' or 't'. Fractional
  * seconds (1 to 9 digits) are allowed; digits past milliseconds are
- * truncated. Years 0001-9999 only; calendar-checked days (no Feb 30);
+ * truncated. Years 0001-9999 only, for the instant in UTC too; calendar-checked days (no Feb 30);
  * no 24:00, no leap second 60. `len` bytes of `s` are read; the whole
  * span must be the timestamp. Returns 0 and sets *out_ms, or -1.
  */

@@ -342,18 +342,28 @@ int db_reschedule(struct db_pool *pool, const struct db_org_ref *org,
         };
         rc = run_booking(pool, "reschedule", 12, params, res);
     }
+    if (rc == 0 && res->outcome == DB_CONFLICT && !res->conflict.id[0]) {
+        /* As for a booking: name what the exclusion constraint protected. */
+        struct db_result check;
+        if (db_check(pool, org, provider, req->scheduled_at_ms, duration, old.before, old.after,
+                     req->appointment_id, &check) == 0 &&
+            check.outcome == DB_CONFLICT)
+            res->conflict = check.conflict;
+        db_result_cleanup(&check);
+    }
     free(ls);
     return rc;
 }
 
 int db_cancel(struct db_pool *pool, const struct db_org_ref *org, const char *appointment_id,
-              const char *reason, const char *actor, struct db_result *res)
+              const char *reason, const char *actor, int lock_timeout_ms, struct db_result *res)
 {
     char timeout[16];
     const char *params[] = {org->org_id, appointment_id, reason, timeout, actor};
 
     memset(res, 0, sizeof *res);
-    snprintf(timeout, sizeof timeout, "%d", DEFAULT_LOCK_TIMEOUT_MS);
+    snprintf(timeout, sizeof timeout, "%d",
+             lock_timeout_ms > 0 ? lock_timeout_ms : DEFAULT_LOCK_TIMEOUT_MS);
     return run_booking(pool, "cancel", 5, params, res);
 }
 

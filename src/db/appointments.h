@@ -113,7 +113,7 @@ int db_book(struct db_pool *pool, const struct db_org_ref *org, const struct db_
 int db_reschedule(struct db_pool *pool, const struct db_org_ref *org,
                   const struct db_reschedule_request *req, struct db_result *res);
 int db_cancel(struct db_pool *pool, const struct db_org_ref *org, const char *appointment_id,
-              const char *reason, const char *actor, struct db_result *res);
+              const char *reason, const char *actor, int lock_timeout_ms, struct db_result *res);
 /* outcome DB_OK when free, DB_CONFLICT with the conflict otherwise. */
 int db_check(struct db_pool *pool, const struct db_org_ref *org, const char *provider_id,
              int64_t scheduled_at_ms, int duration_minutes, int buffer_before_minutes,

@@ -14,7 +14,7 @@ void http_reply_json(struct http_response *resp, unsigned status, json_t *body)
     resp->content_type = JSON_TYPE;
     /* jansson keeps insertion order, so a body is the same bytes every time
      * it is rendered from the same data: idempotent replays rely on it. */
-    resp->body = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    resp->body = body ? json_dumps(body, JSON_COMPACT | HTTP_JSON_REAL_PRECISION) : NULL;
     resp->body_len = resp->body ? strlen(resp->body) : 0;
     json_decref(body);
     if (!resp->body) {

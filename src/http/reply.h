@@ -9,6 +9,13 @@
 
 #include "http/request.h"
 
+/*
+ * Reals are written with 15 significant digits: a number a client wrote
+ * with up to 15 digits (every decimal a person types) comes back as
+ * written, not as 0.10000000000000001.
+ */
+#define HTTP_JSON_REAL_PRECISION JSON_REAL_PRECISION(15)
+
 /* Serializes `body` (stolen: the reference is released) with status. */
 void http_reply_json(struct http_response *resp, unsigned status, json_t *body);
 

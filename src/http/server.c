@@ -12,6 +12,7 @@
 
 #include <openssl/rand.h>
 
+#include "core/validate.h"
 #include "http/auth.h"
 #include "http/ratelimit.h"
 #include "http/reply.h"
@@ -135,6 +136,7 @@ static bool parse_body(const struct http_route *route, struct http_request *req,
 {
     json_error_t jerr;
     json_t *org;
+    char org_id[DB_ID_SIZE];
 
     if (!route->has_body)
         return true;
@@ -156,11 +158,12 @@ static bool parse_body(const struct http_route *route, struct http_request *req,
         return false;
     }
     org = json_object_get(req->json, "orgId");
-    if (org && !json_is_string(org)) {
-        http_reply_invalid(resp, "orgId", "orgId must be a string.");
+    if (org && (!json_is_string(org) || core_uuid_normalize(json_string_value(org),
+                                                            json_string_length(org), org_id) != 0)) {
+        http_reply_invalid(resp, "orgId", "orgId must be a UUID.");
         return false;
     }
-    if (org && strcmp(json_string_value(org), req->auth.org_id) != 0) {
+    if (org && strcmp(org_id, req->auth.org_id) != 0) {
         http_reply_error(resp, 403, "forbidden", "orgId",
                          "orgId does not match the organization of this key.");
         return false;
@@ -307,7 +310,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
     double seconds = seconds_since(&st->started);
     metrics_http_observe(route_index, req.method, resp.status, seconds);
-    log_request(req.request_id, method,
+    /* The method as routed, never the client's raw token: it goes in the log. */
+    log_request(req.request_id, http_method_name(req.method),
                 route_index >= 0 ? s->routes[route_index].pattern : "unmatched", resp.status,
                 seconds * 1000.0);
     rc = send_response(conn, &req, &resp);

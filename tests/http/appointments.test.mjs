@@ -28,6 +28,19 @@ async function provider(body = {}) {
   return createProvider(ctx, admin(), body);
 }
 
+ctest('metadata numbers come back as written (0.1 stays 0.1, 2^53 - 1 stays exact)', async () => {
+  const metadata = { price: 0.1, ratio: 12.5, big: 9007199254740991, nested: { a: [1, -2.75, 'x'] } };
+  const res = await book(ctx, admin(), {
+    contactId: ctx.contact.id, scheduledAt: '2031-07-07T10:00:00Z', durationMinutes: 15, metadata,
+  });
+  const b = expectStatus(res, 201);
+  assert.deepEqual(b.appointment.metadata, metadata);
+  assert.ok(!res.raw.includes('0.10000000000000001'), `no float noise: ${res.raw}`);
+  const got = await ctx.api('GET', `/api/appointments/${b.appointmentId}`, { key: admin() });
+  assert.deepEqual(expectStatus(got, 200).metadata, metadata);
+  assert.ok(got.raw.includes('"price":0.1') && got.raw.includes('9007199254740991'), got.raw);
+});
+
 ctest('book → 201 {appointmentId, appointment} with the documented shape and toISOString times', async () => {
   const p = await provider();
   const before = Date.now();

@@ -351,7 +351,7 @@ static void *random_thread(void *arg)
         }
         int pick = (int)(next_random(&w->seed) % (unsigned)w->n_held);
         if (roll < 80) {
-            db_cancel(pool, &ref, w->held[pick], NULL, "system", &res);
+            db_cancel(pool, &ref, w->held[pick], NULL, "system", 0, &res);
             if (res.outcome == DB_OK && !res.unchanged) {
                 w->cancels++;
                 memcpy(w->held[pick], w->held[--w->n_held], DB_ID_SIZE);
