@@ -72,6 +72,13 @@ void metrics_booking_observe(enum metrics_booking_result result, double seconds,
         histogram_observe(&lock_wait, lock_wait_seconds);
 }
 
+double metrics_seconds_since(const struct timespec *t0)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
 void metrics_idempotent_replay(void)
 {
     atomic_fetch_add_explicit(&replays, 1, memory_order_relaxed);

@@ -7,6 +7,7 @@
 #define BOOKD_METRICS_H
 
 #include <stddef.h>
+#include <time.h>
 
 #include "db/pool.h"
 #include "http/request.h"
@@ -30,6 +31,9 @@ void metrics_http_observe(int route, enum http_method method, unsigned status, d
 void metrics_booking_observe(enum metrics_booking_result result, double seconds,
                              double lock_wait_seconds);
 void metrics_idempotent_replay(void);
+
+/* Seconds on the monotonic clock since *t0 (taken with CLOCK_MONOTONIC). */
+double metrics_seconds_since(const struct timespec *t0);
 
 /* The exposition text (malloc'd, *len bytes), pool figures read now. */
 char *metrics_render(const struct db_pool_stats *pool, size_t *len);

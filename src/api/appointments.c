@@ -42,13 +42,6 @@ static void request_hash(const struct http_request *req, const char *operation,
     free(canonical);
 }
 
-static double seconds_since(const struct timespec *t0)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
-}
-
 static void observe_booking(const struct db_result *res, const struct timespec *started)
 {
     enum metrics_booking_result r;
@@ -76,7 +69,7 @@ static void observe_booking(const struct db_result *res, const struct timespec *
     default:
         r = BOOKING_ERROR;
     }
-    metrics_booking_observe(r, seconds_since(started),
+    metrics_booking_observe(r, metrics_seconds_since(started),
                             res->outcome == DB_OK || res->outcome == DB_CONFLICT
                                 ? (double)res->lock_wait_us / 1e6
                                 : -1.0);

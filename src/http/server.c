@@ -60,13 +60,6 @@ static enum http_method method_of(const char *m)
     return HTTP_OTHER;
 }
 
-static double seconds_since(const struct timespec *t0)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
-}
-
 static void new_request_id(char *out, size_t size)
 {
     unsigned char raw[8];
@@ -308,7 +301,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         http_reply_error(&resp, 500, "internal", NULL, "The request could not be handled.");
     json_decref(req.json);
 
-    double seconds = seconds_since(&st->started);
+    double seconds = metrics_seconds_since(&st->started);
     metrics_http_observe(route_index, req.method, resp.status, seconds);
     /* The method as routed, never the client's raw token: it goes in the log. */
     log_request(req.request_id, http_method_name(req.method),
