@@ -64,6 +64,24 @@ $$;
 
 -- Free slots ----------------------------------------------------------------
 
+-- Raises BK001 naming `p_field` unless lo <= value <= hi (NULL is refused,
+-- or taken as p_default when one is given). The C side validates first; this
+-- keeps a bad value from surfacing as an error the caller cannot map.
+CREATE FUNCTION bk_require_between(p_value int, p_lo int, p_hi int, p_field text,
+                                   p_default int DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+DECLARE
+    v int := coalesce(p_value, p_default);
+BEGIN
+    IF v IS NULL OR v NOT BETWEEN p_lo AND p_hi THEN
+        RAISE EXCEPTION '% must be an integer from % to %', p_field, p_lo, p_hi
+            USING ERRCODE = 'BK001', COLUMN = p_field;
+    END IF;
+END
+$$;
+
 -- Every start on the local date p_date (the organization's time zone) on a
 -- wall-clock grid of p_step_minutes from each window's start, where the
 -- appointment fits its window (the bk_within_working_hours rule), its
@@ -104,22 +122,10 @@ BEGIN
     IF p_date IS NULL THEN
         RAISE EXCEPTION 'date is required' USING ERRCODE = 'BK001', COLUMN = 'date';
     END IF;
-    IF p_duration_minutes IS NULL OR p_duration_minutes NOT BETWEEN 1 AND 1440 THEN
-        RAISE EXCEPTION 'durationMinutes must be an integer from 1 to 1440'
-            USING ERRCODE = 'BK001', COLUMN = 'durationMinutes';
-    END IF;
-    IF p_step_minutes IS NULL OR p_step_minutes NOT BETWEEN 5 AND 240 THEN
-        RAISE EXCEPTION 'stepMinutes must be an integer from 5 to 240'
-            USING ERRCODE = 'BK001', COLUMN = 'stepMinutes';
-    END IF;
-    IF coalesce(p_buffer_before_minutes, 0) NOT BETWEEN 0 AND 240 THEN
-        RAISE EXCEPTION 'bufferBeforeMinutes must be from 0 to 240'
-            USING ERRCODE = 'BK001', COLUMN = 'bufferBeforeMinutes';
-    END IF;
-    IF coalesce(p_buffer_after_minutes, 0) NOT BETWEEN 0 AND 240 THEN
-        RAISE EXCEPTION 'bufferAfterMinutes must be from 0 to 240'
-            USING ERRCODE = 'BK001', COLUMN = 'bufferAfterMinutes';
-    END IF;
+    PERFORM bk_require_between(p_duration_minutes, 1, 1440, 'durationMinutes');
+    PERFORM bk_require_between(p_step_minutes, 5, 240, 'stepMinutes');
+    PERFORM bk_require_between(p_buffer_before_minutes, 0, 240, 'bufferBeforeMinutes', 0);
+    PERFORM bk_require_between(p_buffer_after_minutes, 0, 240, 'bufferAfterMinutes', 0);
 
     SELECT o.timezone, p.working_hours -> bk_weekday_key(p_date)
       INTO v_tz, v_windows
@@ -355,18 +361,9 @@ BEGIN
     IF p_name IS NULL OR length(p_name) NOT BETWEEN 1 AND 200 THEN
         RAISE EXCEPTION 'name must be 1 to 200 characters' USING ERRCODE = 'BK001', COLUMN = 'name';
     END IF;
-    IF p_duration IS NULL OR p_duration NOT BETWEEN 1 AND 1440 THEN
-        RAISE EXCEPTION 'durationMinutes must be an integer from 1 to 1440'
-            USING ERRCODE = 'BK001', COLUMN = 'durationMinutes';
-    END IF;
-    IF coalesce(p_before, 0) NOT BETWEEN 0 AND 240 THEN
-        RAISE EXCEPTION 'bufferBeforeMinutes must be from 0 to 240'
-            USING ERRCODE = 'BK001', COLUMN = 'bufferBeforeMinutes';
-    END IF;
-    IF coalesce(p_after, 0) NOT BETWEEN 0 AND 240 THEN
-        RAISE EXCEPTION 'bufferAfterMinutes must be from 0 to 240'
-            USING ERRCODE = 'BK001', COLUMN = 'bufferAfterMinutes';
-    END IF;
+    PERFORM bk_require_between(p_duration, 1, 1440, 'durationMinutes');
+    PERFORM bk_require_between(p_before, 0, 240, 'bufferBeforeMinutes', 0);
+    PERFORM bk_require_between(p_after, 0, 240, 'bufferAfterMinutes', 0);
     INSERT INTO services (org_id, name, duration_minutes, buffer_before_minutes,
                           buffer_after_minutes)
     VALUES (p_org_id, p_name, p_duration, coalesce(p_before, 0), coalesce(p_after, 0))
