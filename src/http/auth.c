@@ -15,11 +15,16 @@
 
 #define CACHE_SLOTS 1024
 #define CACHE_TTL_S 30
+/* Unknown keys are remembered too, briefly, so a client that keeps sending
+ * a wrong key costs no database lookup each time. A new key is random, so
+ * it can never be one remembered as unknown. */
+#define UNKNOWN_TTL_S 10
 #define MAX_KEY_LEN 256
 
 struct cache_entry {
     unsigned char hash[32];
     time_t expires;
+    bool known;
     struct http_auth auth;
 };
 
@@ -69,25 +74,34 @@ int http_new_secret(const char *prefix, char *out, size_t out_size)
     return 0;
 }
 
-static bool cache_get(struct auth_cache *c, const unsigned char *hash, struct http_auth *out)
+/* A cached answer for `hash`: true with *known and *out filled, or false. */
+static bool cache_get(struct auth_cache *c, const unsigned char *hash, bool *known,
+                      struct http_auth *out)
 {
     struct cache_entry *e = &c->slots[(hash[0] | hash[1] << 8) % CACHE_SLOTS];
     bool hit;
     pthread_mutex_lock(&c->lock);
     hit = e->expires > time(NULL) && CRYPTO_memcmp(e->hash, hash, 32) == 0;
-    if (hit)
+    if (hit) {
+        *known = e->known;
         *out = e->auth;
+    }
     pthread_mutex_unlock(&c->lock);
     return hit;
 }
 
+/* Remembers `hash` as the key of *a, or (a NULL) as no key at all. */
 static void cache_put(struct auth_cache *c, const unsigned char *hash, const struct http_auth *a)
 {
     struct cache_entry *e = &c->slots[(hash[0] | hash[1] << 8) % CACHE_SLOTS];
     pthread_mutex_lock(&c->lock);
     memcpy(e->hash, hash, 32);
-    e->auth = *a;
-    e->expires = time(NULL) + CACHE_TTL_S;
+    e->known = a != NULL;
+    if (a)
+        e->auth = *a;
+    else
+        memset(&e->auth, 0, sizeof e->auth);
+    e->expires = time(NULL) + (a ? CACHE_TTL_S : UNKNOWN_TTL_S);
     pthread_mutex_unlock(&c->lock);
 }
 
@@ -98,6 +112,7 @@ enum auth_result http_authenticate(struct app *app, const char *authorization,
     const char *key;
     size_t len;
     struct db_key_owner owner;
+    bool known = false;
 
     memset(out, 0, sizeof *out);
     if (!authorization || strncasecmp(authorization, "Bearer ", 7) != 0)
@@ -123,12 +138,17 @@ enum auth_result http_authenticate(struct app *app, const char *authorization,
      * costs no lookup. */
     if (strncmp(key, "bk_admin_", 9) != 0 && strncmp(key, "bk_public_", 10) != 0)
         return AUTH_UNKNOWN;
-    if (cache_get(app->auth, hash, out))
-        return AUTH_OK;
+    if (cache_get(app->auth, hash, &known, out)) {
+        if (known)
+            return AUTH_OK;
+        memset(out, 0, sizeof *out);
+        return AUTH_UNKNOWN;
+    }
     switch (db_key_lookup(app->pool, hash, &owner)) {
     case DB_KEY_FOUND:
         break;
     case DB_KEY_UNKNOWN:
+        cache_put(app->auth, hash, NULL);
         return AUTH_UNKNOWN;
     default:
         return AUTH_UNAVAILABLE;
