@@ -30,14 +30,21 @@ struct cache_entry {
 
 struct auth_cache {
     pthread_mutex_t lock;
+    bool has_admin_token;
+    unsigned char admin_token_hash[32]; /* hashed once, compared digest to digest */
     struct cache_entry slots[CACHE_SLOTS];
 };
 
-struct auth_cache *http_auth_cache_new(void)
+struct auth_cache *http_auth_cache_new(const char *admin_token)
 {
     struct auth_cache *c = calloc(1, sizeof *c);
-    if (c)
-        pthread_mutex_init(&c->lock, NULL);
+    if (!c)
+        return NULL;
+    pthread_mutex_init(&c->lock, NULL);
+    if (admin_token) {
+        c->has_admin_token = true;
+        http_sha256(admin_token, strlen(admin_token), c->admin_token_hash);
+    }
     return c;
 }
 
@@ -125,10 +132,8 @@ enum auth_result http_authenticate(struct app *app, const char *authorization,
         return AUTH_UNKNOWN;
     http_sha256(key, len, hash);
 
-    if (app->cfg.admin_token) {
-        unsigned char admin[32];
-        http_sha256(app->cfg.admin_token, strlen(app->cfg.admin_token), admin);
-        if (CRYPTO_memcmp(admin, hash, 32) == 0) {
+    if (app->auth->has_admin_token) {
+        if (CRYPTO_memcmp(app->auth->admin_token_hash, hash, 32) == 0) {
             out->principal = PRINCIPAL_SERVER_ADMIN;
             snprintf(out->actor, sizeof out->actor, "system");
             return AUTH_OK;

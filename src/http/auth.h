@@ -11,7 +11,8 @@
 #include "app.h"
 #include "http/request.h"
 
-struct auth_cache *http_auth_cache_new(void);
+/* `admin_token` (may be NULL) is the operator's token; only its hash is kept. */
+struct auth_cache *http_auth_cache_new(const char *admin_token);
 void http_auth_cache_free(struct auth_cache *cache);
 
 enum auth_result { AUTH_OK, AUTH_UNKNOWN, AUTH_UNAVAILABLE };

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <microhttpd.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,17 +61,28 @@ static enum http_method method_of(const char *m)
     return HTTP_OTHER;
 }
 
+static uint32_t request_id_prefix;
+
+static void draw_request_id_prefix(void)
+{
+    if (RAND_bytes((unsigned char *)&request_id_prefix, sizeof request_id_prefix) != 1)
+        request_id_prefix = (uint32_t)time(NULL);
+}
+
+/*
+ * Request ids: a random prefix drawn once per process and a counter, in
+ * hex. Unique within the process and unlikely to repeat across processes,
+ * without asking the random generator (and its locks) on every request.
+ */
 static void new_request_id(char *out, size_t size)
 {
-    unsigned char raw[8];
-    static const char hex[] = "0123456789abcdef";
-    if (RAND_bytes(raw, sizeof raw) != 1)
-        memset(raw, 0, sizeof raw);
-    for (size_t i = 0; i < sizeof raw && 2 * i + 2 < size; i++) {
-        out[2 * i] = hex[raw[i] >> 4];
-        out[2 * i + 1] = hex[raw[i] & 15];
-        out[2 * i + 2] = '\0';
-    }
+    static atomic_uint_fast64_t counter;
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    uint64_t n;
+
+    pthread_once(&once, draw_request_id_prefix);
+    n = atomic_fetch_add(&counter, 1) + 1;
+    snprintf(out, size, "%08x%08x", request_id_prefix, (uint32_t)n);
 }
 
 /* application/json, with or without parameters such as charset. */
