@@ -6,13 +6,16 @@
 # DATABASE_URL set: that database is used (it must be migratable and is left
 # with the benchmark's rows). Unset: a private durable PostgreSQL cluster is
 # made for the run and removed after.
-# BENCH_SECONDS (default 10) is the length of each measurement.
+# BENCH_SECONDS (default 5) is the length of each measurement; BENCH_RUNS
+# (default 3) how many times each is repeated, interleaved with the others
+# so that all see the same noise; the tables show medians.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 source scripts/pglib.sh
 
-seconds=${BENCH_SECONDS:-10}
+seconds=${BENCH_SECONDS:-5}
+runs=${BENCH_RUNS:-3}
 orgs=${BENCH_ORGS:-100}
 levels=(1 16 64 256)
 day=2039-06-06 # a Monday, inside the default working hours
@@ -85,6 +88,8 @@ rows() { sql -c "SELECT count(*) FROM appointments"; }
 # flight when it stops, but those bookings are made and are rows too.
 booked() { curl -s "$base/metrics" | sed -n 's/^bookd_bookings_total{result="booked"} //p'; }
 field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" <<<"$2"; }
+# median VALUES...: the middle one (the lower middle of an even count).
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 # wrk_run SCRIPT CONNECTIONS [env...]: prints the BENCH line of the script.
 wrk_run() {
@@ -107,27 +112,35 @@ cpu_before=$(cpu_ticks)
 run=0
 for c in "${levels[@]}"; do
   echo "bench: $c connections" >&2
-  before=$(rows)
-  booked_before=$(booked)
-  line=$(wrk_run bench/book.lua "$c" BENCH_DATA="$work/orgs.txt" \
-    BENCH_BASE_EPOCH=$(( $(date -u -d 2040-01-01 +%s) + run * 315360000 )))
-  # Let the requests wrk left in flight finish before counting.
-  settled=$(booked)
-  while sleep 0.3; now=$(booked); [[ "$now" != "$settled" ]]; do settled=$now; done
-  after=$(rows)
-  http_201[$c]=$(( settled - booked_before ))
-  run=$(( run + 1 ))
-  requests=$(field requests "$line")
-  duration=$(field duration_us "$line")
-  http_non2xx[$c]=$(( $(field non2xx "$line") + $(field sockerr "$line") ))
-  http_2xx[$c]=$(( requests - $(field non2xx "$line") ))
-  http_rps[$c]=$(awk -v r="${http_2xx[$c]}" -v d="$duration" 'BEGIN { printf "%.0f", r / (d / 1e6) }')
-  http_p50[$c]=$(field p50_ms "$line")
-  http_p99[$c]=$(field p99_ms "$line")
-  http_rows[$c]=$(( after - before ))
-  booked_total=$(( booked_total + after - before ))
-  pg_func[$c]=$(pg_tps bench/pg_book.sql "$c")
-  pg_insert[$c]=$(pg_tps bench/pg_insert.sql "$c")
+  rps=() p50=() p99=() func=() ins=()
+  http_non2xx[$c]=0 http_2xx[$c]=0 http_201[$c]=0 http_rows[$c]=0
+  for _ in $(seq "$runs"); do
+    before=$(rows)
+    booked_before=$(booked)
+    line=$(wrk_run bench/book.lua "$c" BENCH_DATA="$work/orgs.txt" \
+      BENCH_BASE_EPOCH=$(( $(date -u -d 2040-01-01 +%s) + run * 315360000 )))
+    run=$(( run + 1 ))
+    # Let the requests wrk left in flight finish before counting.
+    settled=$(booked)
+    while sleep 0.3; now=$(booked); [[ "$now" != "$settled" ]]; do settled=$now; done
+    after=$(rows)
+    ok2xx=$(( $(field requests "$line") - $(field non2xx "$line") ))
+    http_non2xx[$c]=$(( ${http_non2xx[$c]} + $(field non2xx "$line") + $(field sockerr "$line") ))
+    http_2xx[$c]=$(( ${http_2xx[$c]} + ok2xx ))
+    http_201[$c]=$(( ${http_201[$c]} + settled - booked_before ))
+    http_rows[$c]=$(( ${http_rows[$c]} + after - before ))
+    booked_total=$(( booked_total + after - before ))
+    rps+=("$(awk -v r="$ok2xx" -v d="$(field duration_us "$line")" 'BEGIN { printf "%.0f", r / (d / 1e6) }')")
+    p50+=("$(field p50_ms "$line")")
+    p99+=("$(field p99_ms "$line")")
+    func+=("$(pg_tps bench/pg_book.sql "$c")")
+    ins+=("$(pg_tps bench/pg_insert.sql "$c")")
+  done
+  http_rps[$c]=$(median "${rps[@]}")
+  http_p50[$c]=$(median "${p50[@]}")
+  http_p99[$c]=$(median "${p99[@]}")
+  pg_func[$c]=$(median "${func[@]}")
+  pg_insert[$c]=$(median "${ins[@]}")
 done
 cpu_after=$(cpu_ticks)
 hz=$(getconf CLK_TCK)
@@ -137,11 +150,17 @@ cpu_per_1000=$(awk -v t=$(( cpu_after - cpu_before )) -v hz="$hz" -v n="$booked_
 declare -A slots_http slots_p99 slots_pg
 for c in 16 64; do
   echo "bench: availability, $c connections" >&2
-  line=$(wrk_run bench/slots.lua "$c" BENCH_KEY="$first_key" BENCH_DATE="$day")
-  slots_http[$c]=$(awk -v r="$(field requests "$line")" -v d="$(field duration_us "$line")" \
-    'BEGIN { printf "%.0f", r / (d / 1e6) }')
-  slots_p99[$c]=$(field p99_ms "$line")
-  slots_pg[$c]=$(pg_tps bench/pg_slots.sql "$c" -D day="$day")
+  rps=() p99=() tps=()
+  for _ in $(seq "$runs"); do
+    line=$(wrk_run bench/slots.lua "$c" BENCH_KEY="$first_key" BENCH_DATE="$day")
+    rps+=("$(awk -v r="$(field requests "$line")" -v d="$(field duration_us "$line")" \
+      'BEGIN { printf "%.0f", r / (d / 1e6) }')")
+    p99+=("$(field p99_ms "$line")")
+    tps+=("$(pg_tps bench/pg_slots.sql "$c" -D day="$day")")
+  done
+  slots_http[$c]=$(median "${rps[@]}")
+  slots_p99[$c]=$(median "${p99[@]}")
+  slots_pg[$c]=$(median "${tps[@]}")
 done
 
 echo "bench: same-slot contention" >&2
@@ -156,7 +175,8 @@ for c in "${levels[@]}"; do (( ${http_rps[$c]} > best )) && best=${http_rps[$c]}
   echo "# bookd benchmark results"
   echo
   echo "Measured by \`make bench\` (bench/run.sh) on $(date -u +%Y-%m-%d), $(nproc) cores,"
-  echo "PostgreSQL $("$bin/postgres" --version | awk '{print $3}'), ${seconds} s per measurement, $orgs organizations."
+  echo "PostgreSQL $("$bin/postgres" --version | awk '{print $3}'), $orgs organizations; each measurement ${seconds} s,"
+  echo "repeated $runs times interleaved with the others; the tables show medians (counts are totals)."
   echo "Every figure in a row comes from the same run on the same database; ratios compare"
   echo "figures measured minutes apart on this shared machine, never across runs."
   echo
