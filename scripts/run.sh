@@ -25,11 +25,16 @@ build/bookd migrate
 # The demo organization's keys are shown once by bookd; keep them (readable
 # by this user only) so every `make run` on this database can print them.
 demo=.bookd/demo-$(printf '%s' "$DATABASE_URL" | sha256sum | cut -c1-12).json
+field() { sed -n "s/.*\"$1\": \"\([^\"]*\)\".*/\1/p" "$demo"; }
+# A database that was reset no longer has the organization the file names.
+if [[ -s "$demo" ]] && ! psql -X -q -t -A "$DATABASE_URL" \
+     -c "SELECT 1 FROM organizations WHERE id = '$(field id)'" 2>/dev/null | grep -q 1; then
+  rm -f "$demo"
+fi
 if [[ ! -s "$demo" ]]; then
   (umask 077; build/bookd org create "Demo Clinic" "Europe/London" > "$demo.tmp")
   mv "$demo.tmp" "$demo"
 fi
-field() { sed -n "s/.*\"$1\": \"\([^\"]*\)\".*/\1/p" "$demo"; }
 base="http://$BOOKD_LISTEN"
 
 cat <<INFO
