@@ -1,5 +1,15 @@
 -- Creating the things bookings refer to. Each is one round trip.
 
+-- The working hours a provider gets when none are given: Monday to Friday,
+-- 09:00-17:00, in the organization's time zone. The one place they are
+-- written down.
+CREATE FUNCTION bk_default_working_hours() RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+SELECT '{"mon":[["09:00","17:00"]],"tue":[["09:00","17:00"]],"wed":[["09:00","17:00"]],
+         "thu":[["09:00","17:00"]],"fri":[["09:00","17:00"]]}'::jsonb
+$$;
+
 -- An organization with its default provider (Monday-Friday 09:00-17:00 in
 -- its time zone) and its admin and public keys, stored as SHA-256 hashes.
 -- Returns {"id", "defaultProviderId", "adminKeyId", "publicKeyId"}.
@@ -22,9 +32,7 @@ BEGIN
     INSERT INTO organizations (name, timezone, vapi_secret_hash)
     VALUES (p_name, p_timezone, p_vapi_secret_hash) RETURNING id INTO v_org;
     INSERT INTO providers (org_id, name, working_hours, is_default)
-    VALUES (v_org, 'default',
-            '{"mon":[["09:00","17:00"]],"tue":[["09:00","17:00"]],"wed":[["09:00","17:00"]],
-              "thu":[["09:00","17:00"]],"fri":[["09:00","17:00"]]}', true)
+    VALUES (v_org, 'default', bk_default_working_hours(), true)
     RETURNING id INTO v_provider;
     INSERT INTO api_keys (org_id, kind, key_hash) VALUES (v_org, 'admin', p_admin_key_hash)
     RETURNING id INTO v_admin;

@@ -309,9 +309,7 @@ BEGIN
             USING ERRCODE = 'BK001', COLUMN = 'workingHours';
     END IF;
     INSERT INTO providers (org_id, name, working_hours)
-    VALUES (p_org_id, p_name, coalesce(p_working_hours,
-            '{"mon":[["09:00","17:00"]],"tue":[["09:00","17:00"]],"wed":[["09:00","17:00"]],
-              "thu":[["09:00","17:00"]],"fri":[["09:00","17:00"]]}'))
+    VALUES (p_org_id, p_name, coalesce(p_working_hours, bk_default_working_hours()))
     RETURNING * INTO v_provider;
     PERFORM bk_audit(p_org_id, p_actor, 'provider.created', 'provider', v_provider.id, '{}');
     RETURN bk_provider_json(v_provider);

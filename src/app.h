@@ -28,7 +28,6 @@ struct config {
     int connection_timeout_s;    /* idle/slow clients are dropped after this */
     size_t body_limit;
     struct rate_spec rate_admin, rate_public;
-    bool webhook_allow_private;
 };
 
 struct auth_cache;

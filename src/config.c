@@ -6,7 +6,7 @@
 
 #include "http/ratelimit.h"
 
-enum kind { TEXT, INT, SIZE, BOOL, RATE };
+enum kind { TEXT, INT, SIZE, RATE };
 
 struct setting {
     const char *env, *flag, *fallback, *help;
@@ -43,8 +43,6 @@ static const struct setting settings[] = {
      "per admin key: requests per second/burst", RATE, AT(rate_admin), 0, 0},
     {"BOOKD_RATE_LIMIT_PUBLIC", "--rate-limit-public", "20/40",
      "per public key: requests per second/burst", RATE, AT(rate_public), 0, 0},
-    {"BOOKD_WEBHOOK_ALLOW_PRIVATE", "--webhook-allow-private", "false",
-     "allow webhook URLs on private addresses", BOOL, AT(webhook_allow_private), 0, 0},
 };
 
 #define SETTING_COUNT (sizeof settings / sizeof settings[0])
@@ -71,13 +69,6 @@ static int apply(struct config *cfg, const struct setting *s, const char *value)
             *(size_t *)base = (size_t)v;
         else
             *(int *)base = (int)v;
-        return 0;
-    case BOOL:
-        if (strcmp(value, "true") != 0 && strcmp(value, "false") != 0) {
-            fprintf(stderr, "bookd: %s must be true or false\n", s->env);
-            return -1;
-        }
-        *(bool *)base = strcmp(value, "true") == 0;
         return 0;
     case RATE:
         if (http_rate_spec_parse(value, (struct rate_spec *)base) != 0) {

@@ -88,6 +88,26 @@ static void reply_conflict(struct http_request *req, struct http_response *resp,
     resp->replayed = res->replayed;
 }
 
+/*
+ * The answer to a booking or a reschedule: `ok_body` (stolen; built only
+ * when the outcome is DB_OK) with `status`, a 409 slot_unavailable, or the
+ * failure. A replayed answer says so.
+ */
+static void reply_outcome(struct http_request *req, struct http_response *resp,
+                          const struct db_result *res, unsigned status, json_t *ok_body)
+{
+    if (res->outcome == DB_OK) {
+        http_reply_json(resp, status, ok_body);
+        resp->replayed = res->replayed;
+        return;
+    }
+    json_decref(ok_body);
+    if (res->outcome == DB_CONFLICT)
+        reply_conflict(req, resp, res);
+    else
+        api_reply_db_failure(resp, res);
+}
+
 void api_appointments_book(struct http_request *req, struct http_response *resp)
 {
     static const char *const fields[] = {"contactId", "scheduledAt", "durationMinutes",
@@ -132,16 +152,11 @@ void api_appointments_book(struct http_request *req, struct http_response *resp)
 
     db_book(req->app->pool, &org, &br, &res);
     observe_booking(&res, &started);
-    if (res.outcome == DB_OK) {
-        json_t *body = json_pack("{s:s, s:o}", "appointmentId", res.appointment.id,
-                                 "appointment", api_appointment_json(&res.appointment));
-        http_reply_json(resp, 201, body);
-        resp->replayed = res.replayed;
-    } else if (res.outcome == DB_CONFLICT) {
-        reply_conflict(req, resp, &res);
-    } else {
-        api_reply_db_failure(resp, &res);
-    }
+    reply_outcome(req, resp, &res, 201,
+                  res.outcome == DB_OK
+                      ? json_pack("{s:s, s:o}", "appointmentId", res.appointment.id,
+                                  "appointment", api_appointment_json(&res.appointment))
+                      : NULL);
     db_result_cleanup(&res);
 out:
     free(metadata);
@@ -180,17 +195,12 @@ void api_appointments_reschedule(struct http_request *req, struct http_response 
 
     db_reschedule(req->app->pool, &org, &rr, &res);
     observe_booking(&res, &started);
-    if (res.outcome == DB_OK) {
-        json_t *body = json_pack("{s:s, s:s, s:o}", "appointmentId", res.appointment.id,
-                                 "previousAppointmentId", res.previous.id, "appointment",
-                                 api_appointment_json(&res.appointment));
-        http_reply_json(resp, 200, body);
-        resp->replayed = res.replayed;
-    } else if (res.outcome == DB_CONFLICT) {
-        reply_conflict(req, resp, &res);
-    } else {
-        api_reply_db_failure(resp, &res);
-    }
+    reply_outcome(req, resp, &res, 200,
+                  res.outcome == DB_OK
+                      ? json_pack("{s:s, s:s, s:o}", "appointmentId", res.appointment.id,
+                                  "previousAppointmentId", res.previous.id, "appointment",
+                                  api_appointment_json(&res.appointment))
+                      : NULL);
     db_result_cleanup(&res);
 }
 

@@ -9,30 +9,30 @@
 #include "db/directory.h"
 #include "http/reply.h"
 
-/* The validated workingHours of the body as JSON text (malloc'd), the
- * default when absent and allowed; NULL after replying 400. */
-static char *working_hours_text(struct http_request *req, struct http_response *resp,
-                                bool required)
+/*
+ * Reads the body's workingHours. Returns false after replying 400. On
+ * success *text is the validated JSON (malloc'd), or NULL when it was
+ * omitted and not required: the database then gives the default
+ * (bk_default_working_hours).
+ */
+static bool working_hours_text(struct http_request *req, struct http_response *resp,
+                               bool required, char **text)
 {
     json_t *hours = json_object_get(req->json, "workingHours");
     char why[160];
-    char *text;
 
+    *text = NULL;
     if (!hours || json_is_null(hours)) {
-        if (required) {
+        if (required)
             http_reply_invalid(resp, "workingHours", "workingHours is required.");
-            return NULL;
-        }
-        hours = core_working_hours_default();
-        text = json_dumps(hours, JSON_COMPACT);
-        json_decref(hours);
-        return text;
+        return !required;
     }
     if (core_working_hours_validate(hours, why, sizeof why) != 0) {
         http_reply_invalid(resp, "workingHours", "%s", why);
-        return NULL;
+        return false;
     }
-    return json_dumps(hours, JSON_COMPACT);
+    *text = json_dumps(hours, JSON_COMPACT);
+    return *text != NULL;
 }
 
 static void reply_object(struct http_response *resp, unsigned status, json_t *obj,
@@ -50,7 +50,7 @@ void api_providers_create(struct http_request *req, struct http_response *resp)
 {
     static const char *const fields[] = {"name", "workingHours", NULL};
     const char *name = NULL;
-    char *hours;
+    char *hours = NULL;
     json_t *provider = NULL;
     struct db_result res;
 
@@ -61,7 +61,7 @@ void api_providers_create(struct http_request *req, struct http_response *resp)
         http_reply_invalid(resp, "name", "name must not be empty.");
         return;
     }
-    if (!(hours = working_hours_text(req, resp, false)))
+    if (!working_hours_text(req, resp, false, &hours))
         return;
     db_provider_create(req->app->pool, req->auth.org_id, name, hours, req->auth.actor, &provider,
                        &res);
@@ -76,7 +76,7 @@ void api_providers_set_hours(struct http_request *req, struct http_response *res
     json_t *provider = NULL;
     struct db_result res;
 
-    if (!body_only_fields(req, resp, fields) || !(hours = working_hours_text(req, resp, true)))
+    if (!body_only_fields(req, resp, fields) || !working_hours_text(req, resp, true, &hours))
         return;
     db_provider_set_hours(req->app->pool, req->auth.org_id, req->params[0], hours,
                           req->auth.actor, &provider, &res);

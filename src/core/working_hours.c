@@ -75,11 +75,3 @@ int core_working_hours_validate(const json_t *hours, char *why, size_t why_size)
     }
     return 0;
 }
-
-json_t *core_working_hours_default(void)
-{
-    json_t *hours = json_object();
-    for (int i = 0; i < 5 && hours; i++)
-        json_object_set_new(hours, day_keys[i], json_pack("[[s,s]]", "09:00", "17:00"));
-    return hours;
-}

@@ -15,7 +15,4 @@
  */
 int core_working_hours_validate(const json_t *hours, char *why, size_t why_size);
 
-/* The default: Monday to Friday, 09:00-17:00. New reference. */
-json_t *core_working_hours_default(void);
-
 #endif

@@ -16,13 +16,18 @@
 /* "{" + up to 20 digits and a sign + "," per key + "}" */
 #define KEYS_TEXT_SIZE (CORE_LOCK_MAX_KEYS * 22 + 3)
 
-/* The lock keys of a range, and the span they cover, as SQL parameters. */
+/* What book and reschedule pass to their SQL function as text: the lock
+ * keys of the range and the span they cover, and the values they depend on. */
 struct lock_set {
     int64_t keys[CORE_LOCK_MAX_KEYS];
     size_t n;
     int64_t new_from, new_to;
     char keys_text[KEYS_TEXT_SIZE];
     char from_text[CORE_ISO_LEN + 1], to_text[CORE_ISO_LEN + 1];
+    char at_text[CORE_ISO_LEN + 1];
+    char duration_text[16];
+    char timeout_text[16];
+    char hash_text[67]; /* "" without an idempotency key */
 };
 
 /* Adds the keys of [start, end) on a provider; `is_new` marks the range
@@ -77,12 +82,13 @@ struct booking_range {
 };
 
 /*
- * Validates what the keys depend on and computes them, with the booked
- * time as text in `at_text`. NULL with res->outcome set (DB_INVALID naming
- * the field, or DB_ERROR) when there is nothing to book; free() the set.
+ * Validates what the keys depend on and renders the SQL arguments. NULL
+ * with res->outcome set (DB_INVALID naming the field, or DB_ERROR) when
+ * there is nothing to book; free() the set.
  */
 static struct lock_set *lock_set_for(const struct db_org_ref *org, const struct booking_range *r,
-                                     char *at_text, struct db_result *res)
+                                     int lock_timeout_ms, const unsigned char *request_hash,
+                                     struct db_result *res)
 {
     struct lock_set *ls;
 
@@ -90,16 +96,13 @@ static struct lock_set *lock_set_for(const struct db_org_ref *org, const struct 
         db_set_invalid(res, "durationMinutes", "durationMinutes must be an integer from 1 to 1440");
         return NULL;
     }
-    if (core_iso_format(r->at_ms, at_text) != 0) {
-        db_set_invalid(res, "scheduledAt", "scheduledAt is out of range");
-        return NULL;
-    }
     if (!(ls = calloc(1, sizeof *ls))) {
         res->outcome = DB_ERROR;
         return NULL;
     }
     /* A reschedule locks the union of the old range's buckets and the new one's. */
-    if ((r->old_provider_id &&
+    if (core_iso_format(r->at_ms, ls->at_text) != 0 ||
+        (r->old_provider_id &&
          lock_set_add(ls, org, r->old_provider_id, r->old_start, r->old_end, false) != 0) ||
         lock_set_add(ls, org, r->provider_id, r->at_ms - r->before * CORE_MS_PER_MINUTE,
                      r->at_ms + (r->duration + r->after) * CORE_MS_PER_MINUTE, true) != 0 ||
@@ -108,7 +111,32 @@ static struct lock_set *lock_set_for(const struct db_org_ref *org, const struct 
         free(ls);
         return NULL;
     }
+    snprintf(ls->duration_text, sizeof ls->duration_text, "%d", r->duration);
+    snprintf(ls->timeout_text, sizeof ls->timeout_text, "%d",
+             lock_timeout_ms > 0 ? lock_timeout_ms : DEFAULT_LOCK_TIMEOUT_MS);
+    if (request_hash)
+        db_hash_to_bytea(request_hash, ls->hash_text);
     return ls;
+}
+
+/*
+ * After a conflict reported by the exclusion constraint (a writer that
+ * bypassed the locks raced us), finds the appointment it protected, for
+ * the reply.
+ */
+static void name_excluded_conflict(struct db_pool *pool, const struct db_org_ref *org,
+                                   const struct booking_range *r, const char *exclude_id,
+                                   struct db_result *res)
+{
+    struct db_result check;
+
+    if (res->outcome != DB_CONFLICT || res->conflict.id[0])
+        return;
+    if (db_check(pool, org, r->provider_id, r->at_ms, r->duration, r->before, r->after,
+                 exclude_id, &check) == 0 &&
+        check.outcome == DB_CONFLICT)
+        res->conflict = check.conflict;
+    db_result_cleanup(&check);
 }
 
 static void copy_id(char *dst, json_t *v)
@@ -219,51 +247,40 @@ static int run_booking(struct db_pool *pool, const char *stmt, int n, const char
 int db_book(struct db_pool *pool, const struct db_org_ref *org, const struct db_book_request *req,
             struct db_result *res)
 {
-    struct lock_set *ls = NULL;
-    const char *provider = req->provider_id ? req->provider_id : org->default_provider_id;
-    int duration = req->duration_minutes, before = 0, after = 0, svc_duration = 0;
-    char at[CORE_ISO_LEN + 1], dur[16], timeout[16], hash[67];
-    int rc = -1;
+    struct booking_range r = {
+        .provider_id = req->provider_id ? req->provider_id : org->default_provider_id,
+        .at_ms = req->scheduled_at_ms,
+        .duration = req->duration_minutes,
+    };
+    struct lock_set *ls;
+    int service_duration = 0, rc;
 
     memset(res, 0, sizeof *res);
     if (req->service_id) {
-        if (db_service_range(pool, org->org_id, req->service_id, &svc_duration, &before, &after,
-                             res) != 0)
+        if (db_service_range(pool, org->org_id, req->service_id, &service_duration, &r.before,
+                             &r.after, res) != 0)
             return -1;
         if (res->outcome != DB_OK)
             return 0;
     }
-    {
-        struct booking_range r = {provider, req->scheduled_at_ms,
-                                  duration ? duration : svc_duration, before, after, NULL, 0, 0};
-        duration = r.duration;
-        if (!(ls = lock_set_for(org, &r, at, res)))
-            return res->outcome == DB_INVALID ? 0 : -1;
-    }
-    snprintf(dur, sizeof dur, "%d", duration);
-    snprintf(timeout, sizeof timeout, "%d",
-             req->lock_timeout_ms > 0 ? req->lock_timeout_ms : DEFAULT_LOCK_TIMEOUT_MS);
-    if (req->idempotency_key)
-        db_hash_to_bytea(req->request_hash, hash);
+    if (r.duration == 0)
+        r.duration = service_duration;
+    if (!(ls = lock_set_for(org, &r, req->lock_timeout_ms,
+                            req->idempotency_key ? req->request_hash : NULL, res)))
+        return res->outcome == DB_INVALID ? 0 : -1;
     {
         const char *params[] = {
-            org->org_id,       provider,      req->contact_id,   req->service_id,
-            at,                dur,           req->notes,        req->metadata_json,
-            ls->keys_text,     ls->from_text, ls->to_text,       timeout,
-            req->actor,        req->idempotency_key, req->idempotency_key ? hash : NULL,
+            org->org_id,       r.provider_id,     req->contact_id,   req->service_id,
+            ls->at_text,       ls->duration_text, req->notes,        req->metadata_json,
+            ls->keys_text,     ls->from_text,     ls->to_text,       ls->timeout_text,
+            req->actor,        req->idempotency_key,
+            req->idempotency_key ? ls->hash_text : NULL,
             req->public_rules ? "true" : "false",
         };
         rc = run_booking(pool, "book", 16, params, res);
     }
-    if (rc == 0 && res->outcome == DB_CONFLICT && !res->conflict.id[0]) {
-        /* The exclusion constraint fired (a writer that bypassed the locks
-         * raced us): find the appointment it protected, for the reply. */
-        struct db_result check;
-        if (db_check(pool, org, provider, req->scheduled_at_ms, duration, before, after, NULL,
-                     &check) == 0 && check.outcome == DB_CONFLICT)
-            res->conflict = check.conflict;
-        db_result_cleanup(&check);
-    }
+    if (rc == 0)
+        name_excluded_conflict(pool, org, &r, NULL, res);
     free(ls);
     return rc;
 }
@@ -311,46 +328,37 @@ int db_reschedule(struct db_pool *pool, const struct db_org_ref *org,
                   const struct db_reschedule_request *req, struct db_result *res)
 {
     struct old_range old = {0};
-    struct lock_set *ls = NULL;
-    const char *provider;
-    int duration;
-    char at[CORE_ISO_LEN + 1], dur[16], timeout[16], hash[67];
-    int rc = -1;
+    struct booking_range r;
+    struct lock_set *ls;
+    int rc;
 
     memset(res, 0, sizeof *res);
     if (fetch_appointment_range(pool, org, req->appointment_id, &old, res) != 0)
         return res->outcome == DB_NOT_FOUND ? 0 : -1;
-    provider = req->provider_id ? req->provider_id : old.provider_id;
-    duration = req->duration_minutes ? req->duration_minutes : old.duration;
-    {
-        struct booking_range r = {provider,  req->scheduled_at_ms, duration, old.before,
-                                  old.after, old.provider_id,       old.start, old.end};
-        if (!(ls = lock_set_for(org, &r, at, res)))
-            return res->outcome == DB_INVALID ? 0 : -1;
-    }
-    snprintf(dur, sizeof dur, "%d", duration);
-    snprintf(timeout, sizeof timeout, "%d",
-             req->lock_timeout_ms > 0 ? req->lock_timeout_ms : DEFAULT_LOCK_TIMEOUT_MS);
-    if (req->idempotency_key)
-        db_hash_to_bytea(req->request_hash, hash);
+    r = (struct booking_range){
+        .provider_id = req->provider_id ? req->provider_id : old.provider_id,
+        .at_ms = req->scheduled_at_ms,
+        .duration = req->duration_minutes ? req->duration_minutes : old.duration,
+        .before = old.before,
+        .after = old.after,
+        .old_provider_id = old.provider_id,
+        .old_start = old.start,
+        .old_end = old.end,
+    };
+    if (!(ls = lock_set_for(org, &r, req->lock_timeout_ms,
+                            req->idempotency_key ? req->request_hash : NULL, res)))
+        return res->outcome == DB_INVALID ? 0 : -1;
     {
         const char *params[] = {
-            org->org_id,   req->appointment_id, req->provider_id, at,
-            dur,           ls->keys_text,       ls->from_text,    ls->to_text,
-            timeout,       req->actor,          req->idempotency_key,
-            req->idempotency_key ? hash : NULL,
+            org->org_id,       req->appointment_id, req->provider_id, ls->at_text,
+            ls->duration_text, ls->keys_text,       ls->from_text,    ls->to_text,
+            ls->timeout_text,  req->actor,          req->idempotency_key,
+            req->idempotency_key ? ls->hash_text : NULL,
         };
         rc = run_booking(pool, "reschedule", 12, params, res);
     }
-    if (rc == 0 && res->outcome == DB_CONFLICT && !res->conflict.id[0]) {
-        /* As for a booking: name what the exclusion constraint protected. */
-        struct db_result check;
-        if (db_check(pool, org, provider, req->scheduled_at_ms, duration, old.before, old.after,
-                     req->appointment_id, &check) == 0 &&
-            check.outcome == DB_CONFLICT)
-            res->conflict = check.conflict;
-        db_result_cleanup(&check);
-    }
+    if (rc == 0)
+        name_excluded_conflict(pool, org, &r, req->appointment_id, res);
     free(ls);
     return rc;
 }

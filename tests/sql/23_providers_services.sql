@@ -4,7 +4,7 @@
 \set ON_ERROR_STOP 1
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
-SELECT plan(35);
+SELECT plan(36);
 
 -- org1 23000000-…-001 (UTC), org2 -002 (UTC) with provider 23aaaaaa-…-002.
 INSERT INTO organizations (id, name, timezone, vapi_secret_hash) VALUES
@@ -185,6 +185,15 @@ SELECT is_empty($$
                        'set_working_hours', 'create_service')
        AND has_function_privilege('public', oid, 'EXECUTE')$$,
     'PUBLIC may not execute the API functions');
+
+-- A new organization's default provider gets the same default hours.
+SELECT create_organization('Defaults', 'UTC', sha256('d1'), sha256('d2'), sha256('d3'))
+       ->> 'id' AS defaults_org \gset
+SELECT is((SELECT p.working_hours FROM providers p
+            WHERE p.is_default AND p.org_id = :'defaults_org'),
+          '{"mon":[["09:00","17:00"]],"tue":[["09:00","17:00"]],"wed":[["09:00","17:00"]],
+            "thu":[["09:00","17:00"]],"fri":[["09:00","17:00"]]}'::jsonb,
+          'a new organization''s default provider works Monday-Friday 09:00-17:00');
 
 SELECT * FROM finish();
 ROLLBACK;

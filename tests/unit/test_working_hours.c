@@ -49,15 +49,3 @@ Test(working_hours, refuses_malformed)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         cr_expect_eq(check(bad[i]), -1, "accepted %s", bad[i]);
 }
-
-Test(working_hours, default_is_weekdays_nine_to_five)
-{
-    json_t *hours = core_working_hours_default();
-    char why[160];
-    cr_assert_eq(core_working_hours_validate(hours, why, sizeof why), 0);
-    cr_assert_eq(json_object_size(hours), 5);
-    cr_assert_null(json_object_get(hours, "sat"));
-    cr_assert_str_eq(json_string_value(json_array_get(json_array_get(json_object_get(hours, "fri"), 0), 1)),
-                     "17:00");
-    json_decref(hours);
-}
