@@ -86,6 +86,9 @@ run_layer http "$http_tap" bash -c "cd tests/http && BOOKD_BIN='$root/$build/boo
 shutdown_tap=$results/shutdown.tap
 run_layer shutdown "$shutdown_tap" bash -c "tests/db/shutdown_test.sh '$build/bookd' > '$shutdown_tap'"
 
+busy_tap=$results/busy.tap
+run_layer busy "$busy_tap" bash -c "tests/db/busy_test.sh '$build/bookd' > '$busy_tap'"
+
 outage_tap=$results/outage.tap
 run_layer outage "$outage_tap" bash -c "tests/db/outage_test.sh '$build/bookd' > '$outage_tap'"
 

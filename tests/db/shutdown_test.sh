@@ -33,13 +33,21 @@ contact=$(curl -s -X POST "$base/api/contacts" -H "Authorization: Bearer $key" \
 psql -X -q "$DATABASE_URL" -c "BEGIN; SELECT 1 FROM contacts WHERE id = '$contact' FOR UPDATE;
   SELECT pg_sleep(1.5); COMMIT;" >/dev/null &
 holder=$!
-sleep 0.3
+for _ in $(seq 100); do # until the holder has the row and sleeps
+  [[ $(psql -X -q -t -A "$DATABASE_URL" -c \
+       "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'") == 1 ]] && break
+  sleep 0.1
+done
 curl -s -o "$work/body" -w '%{http_code}' --max-time 20 -X POST "$base/api/appointments" \
   -H "Authorization: Bearer $key" -H 'Content-Type: application/json' \
   -d "{\"contactId\":\"$contact\",\"scheduledAt\":\"2031-04-04T10:00:00Z\",\"durationMinutes\":30}" \
   >"$work/code" &
 client=$!
-sleep 0.3
+for _ in $(seq 100); do # until the booking waits for the row inside the database
+  [[ $(psql -X -q -t -A "$DATABASE_URL" -c \
+       "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'") == 1 ]] && break
+  sleep 0.1
+done
 kill -TERM "$pid"
 sleep 0.2
 curl -s -o /dev/null --max-time 2 "$base/health"

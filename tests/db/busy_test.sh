@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# The two kinds of "busy": a slot whose bucket lock is held past the lock
+# timeout answers 409 slot_busy with Retry-After and writes nothing; a pool
+# whose connections are all held past the pool wait answers 503 unavailable
+# with Retry-After. The bucket's key is computed here by PostgreSQL from
+# the documented formula (first 8 bytes of SHA-256 of orgId + "_" + iso),
+# so this also checks bookd's keys end to end. Prints TAP.
+#   tests/db/busy_test.sh BOOKD_BINARY     (DATABASE_URL set, migrated)
+set -uo pipefail
+bookd=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+work=$(mktemp -d)
+pid=
+cleanup() { [[ -n "$pid" ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+
+n=0
+ok() { n=$((n + 1)); if [[ $1 == 0 ]]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
+echo "1..7"
+q() { psql -X -q -t -A "$DATABASE_URL" -c "$1"; }
+# until SQL_CONDITION: waits (at most 10 s) until the condition holds in the
+# database, so that each step starts only once the previous one is in place.
+until_db() {
+  for _ in $(seq 100); do [[ $(q "SELECT ($1)") == t ]] && return 0; sleep 0.1; done
+  return 1
+}
+holder_sleeping="EXISTS (SELECT 1 FROM pg_stat_activity WHERE wait_event = 'PgSleep')"
+
+BOOKD_LISTEN=127.0.0.1:0 BOOKD_ADMIN_TOKEN=busy-token BOOKD_LOCK_TIMEOUT_MS=300 \
+  BOOKD_POOL_SIZE=2 BOOKD_POOL_WAIT_MS=200 "$bookd" serve 2>"$work/log" &
+pid=$!
+for _ in $(seq 100); do
+  base=$(grep -o 'http://127.0.0.1:[0-9]*' "$work/log" | head -n 1)
+  [[ -n "$base" ]] && break
+  sleep 0.1
+done
+org=$(curl -s -X POST "$base/api/orgs" -H 'Authorization: Bearer busy-token' \
+  -H 'Content-Type: application/json' -d '{"name":"Busy","timezone":"UTC"}')
+key=$(sed -n 's/.*"adminKey":"\([^"]*\)".*/\1/p' <<<"$org")
+org_id=$(sed -n 's/.*"id":"\([^"]*\)".*/\1/p' <<<"$org")
+contact=$(curl -s -X POST "$base/api/contacts" -H "Authorization: Bearer $key" \
+  -H 'Content-Type: application/json' -d '{"name":"Busy Patient"}' |
+  sed -n 's/.*"id":"\([^"]*\)".*/\1/p')
+book() { # book HH:MM OUTFILE: prints the status
+  curl -s -o "$2" -D "$2.headers" -w '%{http_code}' --max-time 20 -X POST "$base/api/appointments" \
+    -H "Authorization: Bearer $key" -H 'Content-Type: application/json' \
+    -d "{\"contactId\":\"$contact\",\"scheduledAt\":\"2031-05-05T$1:00Z\",\"durationMinutes\":30}"
+}
+
+# 1. Hold the 10:00 bucket's lock longer than bookd's lock timeout.
+lock_key=$(q "SELECT ('x' || substr(encode(sha256(convert_to('${org_id}_2031-05-05T10:00:00.000Z',
+  'UTF8')), 'hex'), 1, 16))::bit(64)::bigint")
+psql -X -q "$DATABASE_URL" -c "BEGIN; SELECT pg_advisory_xact_lock($lock_key); SELECT pg_sleep(2); COMMIT;" \
+  >/dev/null &
+holder=$!
+until_db "$holder_sleeping"
+code=$(book 10:00 "$work/busy")
+[[ $code == 409 ]] && grep -q '"error":"slot_busy"' "$work/busy" &&
+  grep -qi '^Retry-After:' "$work/busy.headers"
+ok $? "a bucket held past the lock timeout answers 409 slot_busy with Retry-After (got $code)"
+wait "$holder"
+[[ $(q "SELECT count(*) FROM appointments WHERE org_id = '$org_id'") == 0 &&
+   $(q "SELECT count(*) FROM audit_logs WHERE org_id = '$org_id' AND action = 'appointment.booked'") == 0 ]]
+ok $? "slot_busy wrote no appointment and no audit entry"
+[[ $(book 10:00 "$work/after") == 201 ]]
+ok $? "once the lock is free, the same booking succeeds"
+
+# 2. Hold both pool connections: two bookings wait on the contact's row.
+psql -X -q "$DATABASE_URL" -c "BEGIN; SELECT 1 FROM contacts WHERE id = '$contact' FOR UPDATE;
+  SELECT pg_sleep(2); COMMIT;" >/dev/null &
+holder=$!
+until_db "$holder_sleeping"
+book 12:00 "$work/a" >"$work/a.code" &
+a=$!
+book 13:00 "$work/b" >"$work/b.code" &
+b=$!
+until_db "(SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock') = 2"
+code=$(curl -s -o "$work/c" -D "$work/c.headers" -w '%{http_code}' --max-time 10 \
+  "$base/api/appointments" -H "Authorization: Bearer $key")
+[[ $code == 503 ]] && grep -q '"error":"unavailable"' "$work/c" &&
+  grep -qi '^Retry-After:' "$work/c.headers"
+ok $? "with every pool connection held past the pool wait, 503 unavailable with Retry-After (got $code)"
+wait "$a" "$b" "$holder"
+[[ $(cat "$work/a.code") == 201 && $(cat "$work/b.code") == 201 ]]
+ok $? "the bookings that held the pool finish with 201"
+metrics=$(curl -s "$base/metrics")
+grep -q '^bookd_bookings_total{result="busy"} 1$' <<<"$metrics"
+ok $? "metrics count the busy booking"
+grep -qE '^bookd_db_pool_acquire_timeouts_total [1-9]' <<<"$metrics"
+ok $? "metrics count the pool wait that timed out"
