@@ -6,9 +6,10 @@
  * replaced, with a backoff between failed connection attempts so a database
  * outage costs a fast 503 rather than a connect storm.
  *
- * Works through PgBouncer in transaction mode: nothing relies on session
- * state (locks are transaction-scoped, statements are re-prepared on each
- * new server connection by PgBouncer >= 1.21, or use it in session mode).
+ * Nothing relies on session state except the named prepared statements:
+ * locks are transaction-scoped and every call is one autocommit statement.
+ * Behind PgBouncer in transaction mode the statements need PgBouncer 1.21
+ * or later (max_prepared_statements); this is not tested yet.
  */
 #ifndef BOOKD_DB_POOL_H
 #define BOOKD_DB_POOL_H
