@@ -140,7 +140,7 @@ static void emit_histogram(struct text *t, const char *name, const char *labels,
 
 static const char *const booking_labels[] = {"booked", "conflict", "busy", "invalid", "error"};
 
-char *metrics_render(const struct db_pool_stats *pool, size_t *len)
+char *metrics_render(const struct db_pool_stats *pool, long long outbox_pending, size_t *len)
 {
     static const char *const methods[] = {"GET", "POST", "PUT", "DELETE", "OTHER"};
     struct text t = {.buf = malloc(16384), .cap = 16384};
@@ -200,6 +200,22 @@ char *metrics_render(const struct db_pool_stats *pool, size_t *len)
          "# TYPE bookd_db_pool_acquire_timeouts_total counter\n"
          "bookd_db_pool_acquire_timeouts_total %llu\n",
          pool->idle, pool->in_use, pool->waiting, (unsigned long long)pool->acquire_timeouts);
+    if (outbox_pending >= 0)
+        emit(&t,
+             "# HELP bookd_outbox_pending Events written but not yet delivered.\n"
+             "# TYPE bookd_outbox_pending gauge\n"
+             "bookd_outbox_pending %lld\n",
+             outbox_pending);
+    /* Deliveries and breakers come with the outbox worker; until then the
+     * families exist and say, truthfully, that nothing was delivered. */
+    emit(&t, "# HELP bookd_webhook_deliveries_total Webhook delivery attempts by result.\n"
+             "# TYPE bookd_webhook_deliveries_total counter\n"
+             "bookd_webhook_deliveries_total{result=\"delivered\"} 0\n"
+             "bookd_webhook_deliveries_total{result=\"failed\"} 0\n"
+             "bookd_webhook_deliveries_total{result=\"dead\"} 0\n"
+             "# HELP bookd_circuit_breaker_state Breaker per external target: 0 closed, 1 open, "
+             "2 half-open.\n"
+             "# TYPE bookd_circuit_breaker_state gauge\n");
     if (t.failed) {
         free(t.buf);
         return NULL;

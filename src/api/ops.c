@@ -39,11 +39,17 @@ void api_ops_ready(struct http_request *req, struct http_response *resp)
 void api_ops_metrics(struct http_request *req, struct http_response *resp)
 {
     struct db_pool_stats stats;
+    struct db_result res;
     size_t len = 0;
-    char *text;
+    char *text, *pending = NULL;
+    long long outbox_pending = -1;
 
+    /* A database that is down costs the gauge, not the scrape. */
+    if (db_run_value(req->app->pool, "outbox_pending", 0, NULL, &pending, &res) == 0 && pending)
+        outbox_pending = strtoll(pending, NULL, 10);
+    free(pending);
     db_pool_get_stats(req->app->pool, &stats);
-    text = metrics_render(&stats, &len);
+    text = metrics_render(&stats, outbox_pending, &len);
     if (!text) {
         http_reply_error(resp, 500, "internal", NULL, "Could not render the metrics.");
         return;

@@ -76,6 +76,8 @@ const struct db_statement db_statements[] = {
      "SELECT coalesce(json_agg(bk_iso(slot_start) ORDER BY slot_start), '[]')::text"
      " FROM free_slots($1::uuid, $2::uuid, $3::date, $4::int, $5::int, $6::int, $7::int, now())"},
     {"ping", "SELECT 1"},
+    /* Uses the partial index outbox_events_pending. */
+    {"outbox_pending", "SELECT count(*) FROM outbox_events WHERE processed_at IS NULL"},
 };
 
 const int db_statement_count = (int)(sizeof db_statements / sizeof db_statements[0]);

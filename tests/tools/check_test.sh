@@ -13,7 +13,7 @@ trap cleanup EXIT
 
 n=0
 ok() { n=$((n + 1)); if [[ $1 == 0 ]]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
-echo "1..6"
+echo "1..7"
 
 BOOKD_LISTEN=127.0.0.1:0 BOOKD_ADMIN_TOKEN=check-token "$bookd" serve 2>"$work/log" &
 pid=$!
@@ -41,6 +41,10 @@ api "$base/metrics" >"$work/metrics"
 grep -q 'bookd_bookings_total{result="booked"} 2' "$work/metrics" &&
   grep -q 'bookd_bookings_total{result="conflict"} 1' "$work/metrics"
 ok $? "metrics count the bookings that were made (2 booked, 1 conflict)"
+grep -qE '^bookd_outbox_pending ([2-9]|[1-9][0-9]+)$' "$work/metrics" &&
+  grep -q '^# TYPE bookd_circuit_breaker_state gauge' "$work/metrics" &&
+  grep -q '^bookd_webhook_deliveries_total{result="delivered"} 0' "$work/metrics"
+ok $? "the outbox, delivery and breaker families are there; the 2 booked events are pending"
 promtool check metrics <"$work/metrics" >"$work/promtool" 2>&1
 rc=$?
 ok $rc "promtool check metrics accepts /metrics"
