@@ -48,6 +48,14 @@ static json_t *field(struct http_request *req, struct http_response *resp, const
     return NULL;
 }
 
+static void reply_bad_time(struct http_response *resp, const char *name)
+{
+    http_reply_invalid(resp, name,
+                       "%s must be an RFC 3339 timestamp with an offset, e.g. "
+                       "2026-01-27T14:00:00Z.",
+                       name);
+}
+
 bool body_string(struct http_request *req, struct http_response *resp, const char *name,
                  bool required, size_t max_chars, const char **out)
 {
@@ -113,10 +121,7 @@ bool body_time(struct http_request *req, struct http_response *resp, const char 
         return ok;
     if (!json_is_string(v) ||
         core_rfc3339_parse(json_string_value(v), json_string_length(v), out_ms) != 0) {
-        http_reply_invalid(resp, name,
-                           "%s must be an RFC 3339 timestamp with an offset, e.g. "
-                           "2026-01-27T14:00:00Z.",
-                           name);
+        reply_bad_time(resp, name);
         return false;
     }
     return true;
@@ -257,10 +262,7 @@ bool query_time(struct http_request *req, struct http_response *resp, const char
             copy[len - 6] = '+';
     }
     if (len >= sizeof copy || core_rfc3339_parse(copy, len, out_ms) != 0) {
-        http_reply_invalid(resp, name,
-                           "%s must be an RFC 3339 timestamp with an offset, e.g. "
-                           "2026-01-27T14:00:00Z.",
-                           name);
+        reply_bad_time(resp, name);
         return false;
     }
     return true;
