@@ -25,14 +25,21 @@ until_db() {
 }
 holder_sleeping="EXISTS (SELECT 1 FROM pg_stat_activity WHERE wait_event = 'PgSleep')"
 
-BOOKD_LISTEN=127.0.0.1:0 BOOKD_ADMIN_TOKEN=busy-token BOOKD_LOCK_TIMEOUT_MS=300 \
-  BOOKD_POOL_SIZE=2 BOOKD_POOL_WAIT_MS=200 "$bookd" serve 2>"$work/log" &
-pid=$!
-for _ in $(seq 100); do
-  base=$(grep -o 'http://127.0.0.1:[0-9]*' "$work/log" | head -n 1)
-  [[ -n "$base" ]] && break
-  sleep 0.1
-done
+# start_bookd LOCK_TIMEOUT_MS: a bookd with a pool of two connections.
+start_bookd() {
+  if [[ -n "$pid" ]]; then kill "$pid"; wait "$pid"; fi
+  : >"$work/log"
+  BOOKD_LISTEN=127.0.0.1:0 BOOKD_ADMIN_TOKEN=busy-token BOOKD_LOCK_TIMEOUT_MS=$1 \
+    BOOKD_POOL_SIZE=2 BOOKD_POOL_WAIT_MS=200 "$bookd" serve 2>"$work/log" &
+  pid=$!
+  base=
+  for _ in $(seq 100); do
+    base=$(grep -o 'http://127.0.0.1:[0-9]*' "$work/log" | head -n 1)
+    [[ -n "$base" ]] && break
+    sleep 0.1
+  done
+}
+start_bookd 300
 org=$(curl -s -X POST "$base/api/orgs" -H 'Authorization: Bearer busy-token' \
   -H 'Content-Type: application/json' -d '{"name":"Busy","timezone":"UTC"}')
 key=$(sed -n 's/.*"adminKey":"\([^"]*\)".*/\1/p' <<<"$org")
@@ -64,7 +71,14 @@ ok $? "slot_busy wrote no appointment and no audit entry"
 [[ $(book 10:00 "$work/after") == 201 ]]
 ok $? "once the lock is free, the same booking succeeds"
 
-# 2. Hold both pool connections: two bookings wait on the contact's row.
+metrics=$(curl -s "$base/metrics")
+grep -q '^bookd_bookings_total{result="busy"} 1$' <<<"$metrics"
+ok $? "metrics count the busy booking"
+
+# 2. Hold both pool connections: two bookings wait on the contact's row,
+# which a booking locks after its insert. The lock timeout is long here, so
+# that they wait rather than answer slot_busy.
+start_bookd 10000
 psql -X -q "$DATABASE_URL" -c "BEGIN; SELECT 1 FROM contacts WHERE id = '$contact' FOR UPDATE;
   SELECT pg_sleep(2); COMMIT;" >/dev/null &
 holder=$!
@@ -83,7 +97,5 @@ wait "$a" "$b" "$holder"
 [[ $(cat "$work/a.code") == 201 && $(cat "$work/b.code") == 201 ]]
 ok $? "the bookings that held the pool finish with 201"
 metrics=$(curl -s "$base/metrics")
-grep -q '^bookd_bookings_total{result="busy"} 1$' <<<"$metrics"
-ok $? "metrics count the busy booking"
 grep -qE '^bookd_db_pool_acquire_timeouts_total [1-9]' <<<"$metrics"
 ok $? "metrics count the pool wait that timed out"

@@ -44,7 +44,7 @@ SELECT is((SELECT contype FROM pg_constraint
 SELECT matches((SELECT pg_get_constraintdef(oid) FROM pg_constraint
                  WHERE conname = 'appointments_no_overlap'
                    AND conrelid = 'public.appointments'::regclass),
-               '^EXCLUDE USING gist \(provider_id WITH =, tstzrange\(buffered_start, buffered_end, ''\[\)''::text\) WITH &&\) WHERE \(\(status = ''confirmed''::text\)\)$',
+               '^EXCLUDE USING gist \(provider_id WITH =, tstzrange\(buffered_start, buffered_end, ''\[\)''::text\) WITH &&\) WHERE \(\(\(status\)::text = ''confirmed''::text\)\)$',
                'appointments_no_overlap: gist, same provider, [) buffered ranges, confirmed rows only');
 SELECT is((SELECT am.amname::text FROM pg_class c JOIN pg_am am ON am.oid = c.relam
             WHERE c.oid = 'public.appointments_no_overlap'::regclass),

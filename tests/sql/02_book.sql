@@ -50,8 +50,8 @@ SELECT ok(jsonb_typeof(pg_temp.r('b1') -> 'lockWaitUs') = 'number'
 SELECT ok(NOT pg_temp.r('b1') ? 'replayed', 'book: no "replayed" without an idempotency key');
 
 SELECT results_eq($$
-    SELECT org_id, provider_id, contact_id, service_id, scheduled_at, duration_minutes,
-           ends_at, buffered_start, buffered_end, status, cancelled_at, rescheduled_to
+    SELECT org_id, provider_id, contact_id, service_id, scheduled_at, duration_minutes::int,
+           ends_at, buffered_start, buffered_end, status::text, cancelled_at, rescheduled_to
       FROM appointments WHERE id = pg_temp.aid('b1')
     $$, $$
     VALUES ('11111111-1111-4111-8111-111111111111'::uuid,
@@ -150,7 +150,7 @@ SELECT is((pg_temp.r('ba') -> 'appointment' ->> 'durationMinutes')::int, 30,
 SELECT is(pg_temp.r('ba') -> 'appointment' ->> 'serviceId', 'dddddddd-0000-4000-8000-000000000001',
           'serviceId is returned');
 SELECT results_eq($$
-    SELECT ends_at, buffer_before_minutes, buffer_after_minutes, buffered_start, buffered_end
+    SELECT ends_at, buffer_before_minutes::int, buffer_after_minutes::int, buffered_start, buffered_end
       FROM appointments WHERE id = pg_temp.aid('ba')
     $$, $$
     VALUES ('2030-01-02 14:30:00+00'::timestamptz, 0, 15,

@@ -28,7 +28,7 @@ SELECT is((pg_temp.r('x') -> 'appointment') - 'status' - 'cancelledAt',
           (pg_temp.r('a') -> 'appointment') - 'status' - 'cancelledAt',
           'cancel: every other field is unchanged');
 SELECT results_eq($$
-    SELECT status, cancelled_at, cancel_reason FROM appointments WHERE id = pg_temp.aid('a')
+    SELECT status::text, cancelled_at, cancel_reason::text FROM appointments WHERE id = pg_temp.aid('a')
     $$, $$
     VALUES ('cancelled', now(), 'Alice Pgtapson called in sick')
     $$, 'cancel: the row is cancelled (soft delete) with cancelled_at and the reason');
@@ -111,7 +111,7 @@ SELECT throws_ok(format('SELECT cancel_appointment(%L, %L, NULL, 2000, %L)',
                         '11111111-1111-4111-8111-111111111111', pg_temp.aid('r0'),
                         'admin_key:pgtap'),
                  'BK003', NULL, 'cancelling a rescheduled appointment: BK003');
-SELECT results_eq(format('SELECT status, cancelled_at, rescheduled_to FROM appointments WHERE id = %L',
+SELECT results_eq(format('SELECT status::text, cancelled_at, rescheduled_to FROM appointments WHERE id = %L',
                          pg_temp.aid('r0')),
                   format('VALUES (%L, NULL::timestamptz, %L::uuid)', 'rescheduled', pg_temp.aid('r1')),
                   'after BK003 the rescheduled appointment is unchanged');

@@ -40,14 +40,14 @@ SELECT is(pg_temp.r('r1') -> 'previousAppointment' ->> 'rescheduledTo', pg_temp.
 SELECT ok(jsonb_typeof(pg_temp.r('r1') -> 'lockWaitUs') = 'number',
           'reschedule: lockWaitUs is a number');
 SELECT results_eq(format($$
-    SELECT status, rescheduled_to, rescheduled_from, cancelled_at, scheduled_at
+    SELECT status::text, rescheduled_to, rescheduled_from, cancelled_at, scheduled_at
       FROM appointments WHERE id = %L$$, pg_temp.aid('a')),
     format($$VALUES ('rescheduled', %L::uuid, NULL::uuid, NULL::timestamptz,
                      '2030-03-01 09:00:00+00'::timestamptz)$$, pg_temp.aid('r1')),
     'reschedule: the old row is rescheduled, rescheduled_to = new id, time unchanged');
 SELECT results_eq(format($$
-    SELECT status, rescheduled_to, rescheduled_from, org_id, provider_id, contact_id, service_id,
-           scheduled_at, duration_minutes, ends_at, buffered_start, buffered_end, notes, metadata
+    SELECT status::text, rescheduled_to, rescheduled_from, org_id, provider_id, contact_id, service_id,
+           scheduled_at, duration_minutes::int, ends_at, buffered_start, buffered_end, notes::text, metadata::jsonb
       FROM appointments WHERE id = %L$$, pg_temp.aid('r1')),
     format($$VALUES ('confirmed', NULL::uuid, %L::uuid,
                      '11111111-1111-4111-8111-111111111111'::uuid,
@@ -117,7 +117,7 @@ INSERT INTO res VALUES ('t1', pg_temp.resched(pg_temp.aid('t0'), '2030-03-02 09:
 SELECT is(pg_temp.r('t1') ->> 'status', 'rescheduled',
           'a buffered appointment moved within its own range: rescheduled');
 SELECT results_eq(format($$
-    SELECT buffer_before_minutes, buffer_after_minutes, buffered_start, buffered_end
+    SELECT buffer_before_minutes::int, buffer_after_minutes::int, buffered_start, buffered_end
       FROM appointments WHERE id = %L$$, pg_temp.aid('t1')),
     $$VALUES (0, 15, '2030-03-02 09:10:00+00'::timestamptz, '2030-03-02 09:55:00+00'::timestamptz)$$,
     'the service''s buffers carry over to the new row');
@@ -136,7 +136,7 @@ SELECT is(pg_temp.r('cx') -> 'conflictingAppointment',
           jsonb_build_object('id', pg_temp.aid('d'), 'scheduledAt', '2030-03-03T11:00:00.000Z',
                              'durationMinutes', 30),
           'conflict: names the other appointment');
-SELECT results_eq(format('SELECT status, rescheduled_to FROM appointments WHERE id = %L',
+SELECT results_eq(format('SELECT status::text, rescheduled_to FROM appointments WHERE id = %L',
                          pg_temp.aid('c')),
                   $$VALUES ('confirmed', NULL::uuid)$$,
                   'conflict: the old appointment is still confirmed');
@@ -208,7 +208,7 @@ SELECT throws_ok(format($$
     'BK005', NULL, 'reschedule with descending lock keys: BK005');
 SELECT is(pg_temp.totals(), (SELECT v FROM snap WHERE k = 'before-errors'),
           'failed reschedules wrote nothing');
-SELECT results_eq(format('SELECT status, rescheduled_to FROM appointments WHERE id = %L',
+SELECT results_eq(format('SELECT status::text, rescheduled_to FROM appointments WHERE id = %L',
                          pg_temp.aid('d')),
                   $$VALUES ('confirmed', NULL::uuid)$$,
                   'after the failed reschedules the appointment is untouched');

@@ -203,9 +203,9 @@ SELECT is((SELECT count(*) FROM appointments WHERE contact_id = pg_temp.id('zeb'
           0::bigint, 'erase: every appointment of the contact has notes NULL, metadata {}, no reason');
 SELECT is((SELECT status FROM appointments WHERE id = pg_temp.id('P1')), 'confirmed',
           'erase: the past appointment stays confirmed');
-SELECT results_eq($$SELECT status, cancelled_at FROM appointments WHERE id = pg_temp.id('F1')$$,
+SELECT results_eq($$SELECT status::text, cancelled_at FROM appointments WHERE id = pg_temp.id('F1')$$,
                   $$VALUES ('cancelled', now())$$, 'erase: the future appointment is cancelled');
-SELECT results_eq($$SELECT status, rescheduled_to FROM appointments WHERE id = pg_temp.id('F2')$$,
+SELECT results_eq($$SELECT status::text, rescheduled_to FROM appointments WHERE id = pg_temp.id('F2')$$,
                   $$VALUES ('rescheduled', pg_temp.id('F2new'))$$,
                   'erase: the rescheduled one stays rescheduled, pointing at its successor');
 SELECT is((SELECT status FROM appointments WHERE id = pg_temp.id('F2new')), 'cancelled',
