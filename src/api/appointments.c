@@ -8,6 +8,7 @@
 #include "api/api.h"
 #include "api/params.h"
 #include "app.h"
+#include "core/sha256.h"
 #include "core/time.h"
 #include "core/validate.h"
 #include "http/auth.h"
@@ -30,7 +31,7 @@ static void request_hash(const struct http_request *req, const char *operation,
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     unsigned int len = 32;
 
-    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+    EVP_DigestInit_ex(ctx, core_sha256_md(), NULL);
     EVP_DigestUpdate(ctx, operation, strlen(operation));
     EVP_DigestUpdate(ctx, "\n", 1);
     EVP_DigestUpdate(ctx, req->auth.org_id, strlen(req->auth.org_id));

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/sha.h>
+#include "core/sha256.h"
 
 #include "core/time.h"
 #include "core/validate.h"
@@ -22,7 +22,7 @@ int core_lock_key(const char *org_id, const char *provider_id, int64_t bucket_st
     /* org ":" provider "_" iso: at most 36 + 1 + 36 + 1 + 24 bytes */
     char text[2 * CORE_UUID_LEN + CORE_ISO_LEN + 8];
     char iso[CORE_ISO_LEN + 1];
-    unsigned char digest[SHA256_DIGEST_LENGTH];
+    unsigned char digest[32];
     size_t len = 0, org_len = strnlen(org_id, CORE_UUID_LEN + 1);
     uint64_t v = 0;
 
@@ -43,7 +43,7 @@ int core_lock_key(const char *org_id, const char *provider_id, int64_t bucket_st
     memcpy(text + len, iso, CORE_ISO_LEN);
     len += CORE_ISO_LEN;
 
-    SHA256((const unsigned char *)text, len, digest);
+    core_sha256(text, len, digest);
     for (int i = 0; i < 8; i++)
         v = (v << 8) | digest[i];
     /* Two's complement reinterpretation, as Buffer.readBigInt64BE does. */

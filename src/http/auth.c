@@ -9,8 +9,8 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
-#include <openssl/sha.h>
 
+#include "core/sha256.h"
 #include "db/keys.h"
 
 #define CACHE_SLOTS 1024
@@ -59,7 +59,7 @@ void http_auth_cache_free(struct auth_cache *cache)
 
 void http_sha256(const void *data, size_t len, unsigned char out[32])
 {
-    SHA256(data, len, out);
+    core_sha256(data, len, out);
 }
 
 int http_new_secret(const char *prefix, char *out, size_t out_size)
