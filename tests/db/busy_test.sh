@@ -15,7 +15,7 @@ trap cleanup EXIT
 
 n=0
 ok() { n=$((n + 1)); if [[ $1 == 0 ]]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
-echo "1..7"
+echo "1..11"
 q() { psql -X -q -t -A "$DATABASE_URL" -c "$1"; }
 # until SQL_CONDITION: waits (at most 10 s) until the condition holds in the
 # database, so that each step starts only once the previous one is in place.
@@ -99,3 +99,39 @@ ok $? "the bookings that held the pool finish with 201"
 metrics=$(curl -s "$base/metrics")
 grep -qE '^bookd_db_pool_acquire_timeouts_total [1-9]' <<<"$metrics"
 ok $? "metrics count the pool wait that timed out"
+
+# 3. A loser does not queue behind the holder of a bucket: with 10:00 booked
+# (above) and its bucket held by another transaction, a booking for 10:00
+# answers 409 slot_unavailable while the holder still holds the lock.
+psql -X -q "$DATABASE_URL" -c "BEGIN; SELECT pg_advisory_xact_lock($lock_key); SELECT pg_sleep(5); COMMIT;" \
+  >/dev/null &
+holder=$!
+until_db "$holder_sleeping"
+code=$(book 10:00 "$work/loser")
+still_held=$(q "SELECT $holder_sleeping")
+[[ $code == 409 ]] && grep -q '"error":"slot_unavailable"' "$work/loser"
+ok $? "a booking for a taken slot whose bucket is held answers 409 slot_unavailable (got $code)"
+[[ $still_held == t ]]
+ok $? "it answered without waiting for the holder of the bucket"
+kill "$holder" 2>/dev/null; wait "$holder" 2>/dev/null
+until_db "NOT $holder_sleeping"
+
+# 4. A contact erased while a booking of it waits on the contact's row: the
+# booking fails with 400 on contactId and leaves nothing behind.
+other=$(curl -s -X POST "$base/api/contacts" -H "Authorization: Bearer $key" \
+  -H 'Content-Type: application/json' -d '{"name":"Leaving Patient"}' |
+  sed -n 's/.*"id":"\([^"]*\)".*/\1/p')
+psql -X -q "$DATABASE_URL" -c "BEGIN; SELECT erase_contact('$org_id', '$other', 'system');
+  SELECT pg_sleep(1); COMMIT;" >/dev/null &
+holder=$!
+until_db "$holder_sleeping"
+code=$(curl -s -o "$work/erased" -w '%{http_code}' --max-time 20 -X POST "$base/api/appointments" \
+  -H "Authorization: Bearer $key" -H 'Content-Type: application/json' \
+  -d "{\"contactId\":\"$other\",\"scheduledAt\":\"2031-05-05T15:00:00Z\",\"durationMinutes\":30}")
+wait "$holder"
+[[ $code == 400 ]] && grep -q '"field":"contactId"' "$work/erased"
+ok $? "a booking racing the erasure of its contact answers 400 on contactId (got $code)"
+[[ $(q "SELECT count(*) FROM appointments WHERE contact_id = '$other'") == 0 &&
+   $(q "SELECT count(*) FROM outbox_events WHERE entity_id IN
+        (SELECT id FROM appointments WHERE contact_id = '$other')") == 0 ]]
+ok $? "and writes no appointment"
