@@ -7,13 +7,7 @@
 -- 2. The cross-column rules become one CHECK, written with plain interval
 --    arithmetic: make_interval(mins => ...) expanded to seven arguments on
 --    every parse.
--- 3. audit_logs and outbox_events no longer carry a foreign key to
---    organizations: every booking paid for a key-share lock on its
---    organization's row (a MultiXact when two bookings of one organization
---    overlap, which is every booking of a busy clinic). Only the functions
---    write these rows, with the organization of an authenticated key; a
---    trigger keeps the cascade when an organization is deleted.
--- 4. Booking and rescheduling are rewritten for fewer statements and for a
+-- 3. Booking and rescheduling are rewritten for fewer statements and for a
 --    loser of a race that writes nothing (see bk_take_bucket_locks).
 
 CREATE DOMAIN bk_duration_minutes AS int CHECK (VALUE BETWEEN 1 AND 1440);
@@ -51,21 +45,6 @@ ALTER TABLE appointments
         AND buffered_end = ends_at + buffer_after_minutes * interval '1 minute'
         AND (status = 'cancelled') = (cancelled_at IS NOT NULL)
         AND (status = 'rescheduled') = (rescheduled_to IS NOT NULL));
-
-ALTER TABLE audit_logs DROP CONSTRAINT audit_logs_org_id_fkey;
-ALTER TABLE outbox_events DROP CONSTRAINT outbox_events_org_id_fkey;
-
-CREATE FUNCTION bk_delete_org_logs() RETURNS trigger
-LANGUAGE plpgsql
-AS $$
-BEGIN
-    DELETE FROM audit_logs WHERE org_id = OLD.id;
-    DELETE FROM outbox_events WHERE org_id = OLD.id;
-    RETURN OLD;
-END
-$$;
-CREATE TRIGGER organizations_delete_logs AFTER DELETE ON organizations
-    FOR EACH ROW EXECUTE FUNCTION bk_delete_org_logs();
 
 -- Takes the transaction-scoped advisory locks of every 15-minute bucket the
 -- range [p_start, p_end) touches. The caller computes the keys (byte-
@@ -414,6 +393,5 @@ DROP FUNCTION bk_lock_buckets(bigint[], timestamptz, timestamptz, timestamptz, t
 -- Only the service's own role may call these; nothing is granted to PUBLIC.
 REVOKE EXECUTE ON FUNCTION
     bk_take_bucket_locks(bigint[], timestamptz, timestamptz, timestamptz, timestamptz, int,
-                         uuid, uuid, uuid),
-    bk_delete_org_logs()
+                         uuid, uuid, uuid)
 FROM PUBLIC;
