@@ -89,6 +89,10 @@ run_layer shutdown "$shutdown_tap" bash -c "tests/db/shutdown_test.sh '$build/bo
 busy_tap=$results/busy.tap
 run_layer busy "$busy_tap" bash -c "tests/db/busy_test.sh '$build/bookd' > '$busy_tap'"
 
+cache_tap=$results/service_cache.tap
+run_layer service_cache "$cache_tap" \
+  bash -c "tests/db/service_cache_test.sh '$build/bookd' > '$cache_tap'"
+
 outage_tap=$results/outage.tap
 run_layer outage "$outage_tap" bash -c "tests/db/outage_test.sh '$build/bookd' > '$outage_tap'"
 

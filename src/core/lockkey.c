@@ -4,7 +4,6 @@
 #include <string.h>
 
 #include "core/sha256.h"
-
 #include "core/time.h"
 #include "core/validate.h"
 

@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 
+/* Fetched once and kept for the life of the process. */
 static EVP_MD *fetched;
 
 static void fetch_sha256(void)

@@ -10,6 +10,7 @@
 #include "core/time.h"
 #include "db/directory.h"
 #include "db/query.h"
+#include "db/service_cache.h"
 #include "log.h"
 
 #define DEFAULT_LOCK_TIMEOUT_MS 2000
@@ -244,8 +245,8 @@ static int run_booking(struct db_pool *pool, const char *stmt, int n, const char
     return res->outcome == DB_UNAVAILABLE || res->outcome == DB_ERROR ? -1 : 0;
 }
 
-int db_book(struct db_pool *pool, const struct db_org_ref *org, const struct db_book_request *req,
-            struct db_result *res)
+static int book_once(struct db_pool *pool, const struct db_org_ref *org,
+                     const struct db_book_request *req, struct db_result *res)
 {
     struct booking_range r = {
         .provider_id = req->provider_id ? req->provider_id : org->default_provider_id,
@@ -282,6 +283,20 @@ int db_book(struct db_pool *pool, const struct db_org_ref *org, const struct db_
     if (rc == 0)
         name_excluded_conflict(pool, org, &r, NULL, res);
     free(ls);
+    return rc;
+}
+
+int db_book(struct db_pool *pool, const struct db_org_ref *org, const struct db_book_request *req,
+            struct db_result *res)
+{
+    int rc = book_once(pool, org, req, res);
+
+    /* Lock keys computed from a cached service that no longer matches its
+     * row (edited by hand): read the row again and book once more. */
+    if (rc != 0 && res->keys_refused && req->service_id) {
+        service_cache_forget(db_pool_services(pool), org->org_id, req->service_id);
+        rc = book_once(pool, org, req, res);
+    }
     return rc;
 }
 

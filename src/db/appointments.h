@@ -101,6 +101,7 @@ struct db_result {
     struct db_conflict conflict;       /* CONFLICT (id may be "" after 23P01) */
     char field[32];                    /* INVALID: the API field at fault */
     char message[200];                 /* INVALID, INVALID_STATE: for the client */
+    bool keys_refused;                 /* ERROR: BK005, lock keys not covering the range */
 };
 
 /*

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "db/query.h"
+#include "db/service_cache.h"
 
 void db_hash_to_bytea(const unsigned char *hash, char *out)
 {
@@ -92,11 +93,18 @@ int db_service_range(struct db_pool *pool, const char *org_id, const char *servi
                      int *duration, int *before, int *after, struct db_result *res)
 {
     const char *params[] = {org_id, service_id};
+    struct service_range range;
     struct db_conn *conn;
     PGresult *pg;
     int rc = -1;
 
     memset(res, 0, sizeof *res);
+    if (service_cache_get(db_pool_services(pool), org_id, service_id, &range)) {
+        *duration = range.duration;
+        *before = range.before;
+        *after = range.after;
+        return 0;
+    }
     if (db_pool_acquire(pool, &conn) != 0) {
         res->outcome = DB_UNAVAILABLE;
         return -1;
@@ -108,9 +116,10 @@ int db_service_range(struct db_pool *pool, const char *org_id, const char *servi
         db_set_invalid(res, "serviceId", "serviceId does not exist");
         rc = 0;
     } else {
-        *duration = db_int_value(PQgetvalue(pg, 0, 0));
-        *before = db_int_value(PQgetvalue(pg, 0, 1));
-        *after = db_int_value(PQgetvalue(pg, 0, 2));
+        range.duration = *duration = db_int_value(PQgetvalue(pg, 0, 0));
+        range.before = *before = db_int_value(PQgetvalue(pg, 0, 1));
+        range.after = *after = db_int_value(PQgetvalue(pg, 0, 2));
+        service_cache_put(db_pool_services(pool), org_id, service_id, &range);
         rc = 0;
     }
     PQclear(pg);

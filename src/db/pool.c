@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "db/service_cache.h"
 #include "db/statements.h"
 #include "log.h"
 
@@ -21,6 +22,7 @@ struct db_pool {
     uint64_t acquire_timeouts;
     bool database_up;
     struct db_conn *conns;
+    struct service_cache *services;
 };
 
 static int64_t monotonic_ms(void)
@@ -80,9 +82,11 @@ struct db_pool *db_pool_new(const char *conninfo, int size, int acquire_timeout_
         return NULL;
     pool->conninfo = strdup(conninfo);
     pool->conns = calloc((size_t)size, sizeof *pool->conns);
-    if (!pool->conninfo || !pool->conns) {
+    pool->services = service_cache_new();
+    if (!pool->conninfo || !pool->conns || !pool->services) {
         free(pool->conninfo);
         free(pool->conns);
+        service_cache_free(pool->services);
         free(pool);
         return NULL;
     }
@@ -108,7 +112,13 @@ void db_pool_free(struct db_pool *pool)
     pthread_cond_destroy(&pool->freed);
     free(pool->conns);
     free(pool->conninfo);
+    service_cache_free(pool->services);
     free(pool);
+}
+
+struct service_cache *db_pool_services(struct db_pool *pool)
+{
+    return pool->services;
 }
 
 /*

@@ -40,6 +40,12 @@ void db_map_error(const PGresult *pg, const struct db_conn *conn, const char *st
         snprintf(res->message, sizeof res->message, "%s", primary ? primary : "invalid state");
     } else if (strcmp(state, "BK004") == 0) {
         res->outcome = DB_IDEMPOTENCY_REUSED;
+    } else if (strcmp(state, "BK005") == 0) {
+        /* Lock keys that do not cover the range the function computed: a
+         * caller bug, or a cached service that no longer matches its row. */
+        log_error("db.lock_keys_refused", "%s: %s", stmt, primary ? primary : "");
+        res->outcome = DB_ERROR;
+        res->keys_refused = true;
     } else if (strcmp(state, "23503") == 0) {
         /* A referenced row vanished between check and insert. */
         db_set_invalid(res, "", "a referenced id does not exist");

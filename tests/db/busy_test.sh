@@ -24,6 +24,14 @@ until_db() {
   return 1
 }
 holder_sleeping="EXISTS (SELECT 1 FROM pg_stat_activity WHERE wait_event = 'PgSleep')"
+# Holders sleep far longer than any step takes and are ended here, so that no
+# step depends on the machine being fast: a cancelled holder rolls back and
+# lets go of its locks.
+release_holder() {
+  q "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE wait_event = 'PgSleep'" >/dev/null
+  wait "$holder" 2>/dev/null
+  until_db "NOT $holder_sleeping"
+}
 
 # start_bookd LOCK_TIMEOUT_MS: a bookd with a pool of two connections.
 start_bookd() {
@@ -56,15 +64,15 @@ book() { # book HH:MM OUTFILE: prints the status
 # 1. Hold the 10:00 bucket's lock longer than bookd's lock timeout.
 lock_key=$(q "SELECT ('x' || substr(encode(sha256(convert_to('${org_id}_2031-05-05T10:00:00.000Z',
   'UTF8')), 'hex'), 1, 16))::bit(64)::bigint")
-psql -X -q "$DATABASE_URL" -c "BEGIN; SELECT pg_advisory_xact_lock($lock_key); SELECT pg_sleep(2); COMMIT;" \
-  >/dev/null &
+psql -X -q "$DATABASE_URL" -c "BEGIN; SELECT pg_advisory_xact_lock($lock_key); SELECT pg_sleep(60); COMMIT;" \
+  >/dev/null 2>&1 &
 holder=$!
 until_db "$holder_sleeping"
 code=$(book 10:00 "$work/busy")
 [[ $code == 409 ]] && grep -q '"error":"slot_busy"' "$work/busy" &&
   grep -qi '^Retry-After:' "$work/busy.headers"
 ok $? "a bucket held past the lock timeout answers 409 slot_busy with Retry-After (got $code)"
-wait "$holder"
+release_holder
 [[ $(q "SELECT count(*) FROM appointments WHERE org_id = '$org_id'") == 0 &&
    $(q "SELECT count(*) FROM audit_logs WHERE org_id = '$org_id' AND action = 'appointment.booked'") == 0 ]]
 ok $? "slot_busy wrote no appointment and no audit entry"
@@ -80,7 +88,7 @@ ok $? "metrics count the busy booking"
 # that they wait rather than answer slot_busy.
 start_bookd 10000
 psql -X -q "$DATABASE_URL" -c "BEGIN; SELECT 1 FROM contacts WHERE id = '$contact' FOR UPDATE;
-  SELECT pg_sleep(2); COMMIT;" >/dev/null &
+  SELECT pg_sleep(60); COMMIT;" >/dev/null 2>&1 &
 holder=$!
 until_db "$holder_sleeping"
 book 12:00 "$work/a" >"$work/a.code" &
@@ -93,7 +101,8 @@ code=$(curl -s -o "$work/c" -D "$work/c.headers" -w '%{http_code}' --max-time 10
 [[ $code == 503 ]] && grep -q '"error":"unavailable"' "$work/c" &&
   grep -qi '^Retry-After:' "$work/c.headers"
 ok $? "with every pool connection held past the pool wait, 503 unavailable with Retry-After (got $code)"
-wait "$a" "$b" "$holder"
+release_holder
+wait "$a" "$b"
 [[ $(cat "$work/a.code") == 201 && $(cat "$work/b.code") == 201 ]]
 ok $? "the bookings that held the pool finish with 201"
 metrics=$(curl -s "$base/metrics")
@@ -103,8 +112,8 @@ ok $? "metrics count the pool wait that timed out"
 # 3. A loser does not queue behind the holder of a bucket: with 10:00 booked
 # (above) and its bucket held by another transaction, a booking for 10:00
 # answers 409 slot_unavailable while the holder still holds the lock.
-psql -X -q "$DATABASE_URL" -c "BEGIN; SELECT pg_advisory_xact_lock($lock_key); SELECT pg_sleep(5); COMMIT;" \
-  >/dev/null &
+psql -X -q "$DATABASE_URL" -c "BEGIN; SELECT pg_advisory_xact_lock($lock_key); SELECT pg_sleep(60); COMMIT;" \
+  >/dev/null 2>&1 &
 holder=$!
 until_db "$holder_sleeping"
 code=$(book 10:00 "$work/loser")
@@ -113,22 +122,33 @@ still_held=$(q "SELECT $holder_sleeping")
 ok $? "a booking for a taken slot whose bucket is held answers 409 slot_unavailable (got $code)"
 [[ $still_held == t ]]
 ok $? "it answered without waiting for the holder of the bucket"
-kill "$holder" 2>/dev/null; wait "$holder" 2>/dev/null
-until_db "NOT $holder_sleeping"
+release_holder
 
 # 4. A contact erased while a booking of it waits on the contact's row: the
-# booking fails with 400 on contactId and leaves nothing behind.
+# booking fails with 400 on contactId and leaves nothing behind. The erasure
+# waits at a gate (an advisory lock held by a sleeping session) after its
+# work and before its commit, so the booking surely comes in between.
 other=$(curl -s -X POST "$base/api/contacts" -H "Authorization: Bearer $key" \
   -H 'Content-Type: application/json' -d '{"name":"Leaving Patient"}' |
   sed -n 's/.*"id":"\([^"]*\)".*/\1/p')
-psql -X -q "$DATABASE_URL" -c "BEGIN; SELECT erase_contact('$org_id', '$other', 'system');
-  SELECT pg_sleep(1); COMMIT;" >/dev/null &
+gate=424242
+psql -X -q "$DATABASE_URL" -c "BEGIN; SELECT pg_advisory_xact_lock($gate); SELECT pg_sleep(60); COMMIT;" \
+  >/dev/null 2>&1 &
 holder=$!
 until_db "$holder_sleeping"
-code=$(curl -s -o "$work/erased" -w '%{http_code}' --max-time 20 -X POST "$base/api/appointments" \
+psql -X -q "$DATABASE_URL" -c "BEGIN; SELECT erase_contact('$org_id', '$other', 'system');
+  SELECT pg_advisory_xact_lock($gate); COMMIT;" >/dev/null &
+erasure=$!
+until_db "EXISTS (SELECT 1 FROM pg_stat_activity WHERE wait_event = 'advisory')"
+curl -s -o "$work/erased" -w '%{http_code}' --max-time 20 -X POST "$base/api/appointments" \
   -H "Authorization: Bearer $key" -H 'Content-Type: application/json' \
-  -d "{\"contactId\":\"$other\",\"scheduledAt\":\"2031-05-05T15:00:00Z\",\"durationMinutes\":30}")
-wait "$holder"
+  -d "{\"contactId\":\"$other\",\"scheduledAt\":\"2031-05-05T15:00:00Z\",\"durationMinutes\":30}" \
+  >"$work/erased.code" &
+booking=$!
+until_db "(SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock') = 2"
+release_holder
+wait "$erasure" "$booking"
+code=$(cat "$work/erased.code")
 [[ $code == 400 ]] && grep -q '"field":"contactId"' "$work/erased"
 ok $? "a booking racing the erasure of its contact answers 400 on contactId (got $code)"
 [[ $(q "SELECT count(*) FROM appointments WHERE contact_id = '$other'") == 0 &&

@@ -1,0 +1,35 @@
+#ifndef BOOKD_DB_SERVICE_CACHE_H
+#define BOOKD_DB_SERVICE_CACHE_H
+
+#include <stdbool.h>
+
+/*
+ * The duration and buffers of services, kept for the life of the process.
+ * Services never change once created (the API can neither edit nor delete
+ * one), so a booking or an availability query with a serviceId needs one
+ * round trip instead of two. An entry made stale by a hand edit in the
+ * database cannot cause a double booking: the booking function computes the
+ * range from the row itself and refuses lock keys that do not cover it
+ * (BK005); the store then forgets the entry and tries once more with the
+ * row read afresh (db/appointments.c).
+ *
+ * A fixed table of slots, each holding one service (a newcomer evicts the
+ * service in its slot); one mutex, held for a copy.
+ */
+struct service_cache;
+
+struct service_range {
+    int duration, before, after;
+};
+
+struct service_cache *service_cache_new(void);
+void service_cache_free(struct service_cache *cache);
+
+bool service_cache_get(struct service_cache *cache, const char *org_id, const char *service_id,
+                       struct service_range *out);
+void service_cache_put(struct service_cache *cache, const char *org_id, const char *service_id,
+                       const struct service_range *range);
+void service_cache_forget(struct service_cache *cache, const char *org_id,
+                          const char *service_id);
+
+#endif
