@@ -9,45 +9,12 @@
 set -uo pipefail
 bookd=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 work=$(mktemp -d)
-pid=
-cleanup() { [[ -n "$pid" ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
+source "$(dirname "$0")/lib.sh"
+trap 'stop_bookd; rm -rf "$work"' EXIT
 
-n=0
-ok() { n=$((n + 1)); if [[ $1 == 0 ]]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
 echo "1..11"
-q() { psql -X -q -t -A "$DATABASE_URL" -c "$1"; }
-# until SQL_CONDITION: waits (at most 10 s) until the condition holds in the
-# database, so that each step starts only once the previous one is in place.
-until_db() {
-  for _ in $(seq 100); do [[ $(q "SELECT ($1)") == t ]] && return 0; sleep 0.1; done
-  return 1
-}
-holder_sleeping="EXISTS (SELECT 1 FROM pg_stat_activity WHERE wait_event = 'PgSleep')"
-# Holders sleep far longer than any step takes and are ended here, so that no
-# step depends on the machine being fast: a cancelled holder rolls back and
-# lets go of its locks.
-release_holder() {
-  q "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE wait_event = 'PgSleep'" >/dev/null
-  wait "$holder" 2>/dev/null
-  until_db "NOT $holder_sleeping"
-}
-
-# start_bookd LOCK_TIMEOUT_MS: a bookd with a pool of two connections.
-start_bookd() {
-  if [[ -n "$pid" ]]; then kill "$pid"; wait "$pid"; fi
-  : >"$work/log"
-  BOOKD_LISTEN=127.0.0.1:0 BOOKD_ADMIN_TOKEN=busy-token BOOKD_LOCK_TIMEOUT_MS=$1 \
-    BOOKD_POOL_SIZE=2 BOOKD_POOL_WAIT_MS=200 "$bookd" serve 2>"$work/log" &
-  pid=$!
-  base=
-  for _ in $(seq 100); do
-    base=$(grep -o 'http://127.0.0.1:[0-9]*' "$work/log" | head -n 1)
-    [[ -n "$base" ]] && break
-    sleep 0.1
-  done
-}
-start_bookd 300
+start_bookd BOOKD_ADMIN_TOKEN=busy-token BOOKD_LOCK_TIMEOUT_MS=300 BOOKD_POOL_SIZE=2 \
+  BOOKD_POOL_WAIT_MS=200
 org=$(curl -s -X POST "$base/api/orgs" -H 'Authorization: Bearer busy-token' \
   -H 'Content-Type: application/json' -d '{"name":"Busy","timezone":"UTC"}')
 key=$(sed -n 's/.*"adminKey":"\([^"]*\)".*/\1/p' <<<"$org")
@@ -86,7 +53,8 @@ ok $? "metrics count the busy booking"
 # 2. Hold both pool connections: two bookings wait on the contact's row,
 # which a booking locks after its insert. The lock timeout is long here, so
 # that they wait rather than answer slot_busy.
-start_bookd 10000
+start_bookd BOOKD_ADMIN_TOKEN=busy-token BOOKD_LOCK_TIMEOUT_MS=10000 BOOKD_POOL_SIZE=2 \
+  BOOKD_POOL_WAIT_MS=200
 psql -X -q "$DATABASE_URL" -c "BEGIN; SELECT 1 FROM contacts WHERE id = '$contact' FOR UPDATE;
   SELECT pg_sleep(60); COMMIT;" >/dev/null 2>&1 &
 holder=$!

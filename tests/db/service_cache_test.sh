@@ -8,22 +8,11 @@
 set -uo pipefail
 bookd=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 work=$(mktemp -d)
-pid=
-cleanup() { [[ -n "$pid" ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
+source "$(dirname "$0")/lib.sh"
+trap 'stop_bookd; rm -rf "$work"' EXIT
 
-n=0
-ok() { n=$((n + 1)); if [[ $1 == 0 ]]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
 echo "1..6"
-q() { psql -X -q -t -A "$DATABASE_URL" -c "$1"; }
-
-BOOKD_LISTEN=127.0.0.1:0 BOOKD_ADMIN_TOKEN=cache-token "$bookd" serve 2>"$work/log" &
-pid=$!
-for _ in $(seq 100); do
-  base=$(grep -o 'http://127.0.0.1:[0-9]*' "$work/log" | head -n 1)
-  [[ -n "$base" ]] && break
-  sleep 0.1
-done
+start_bookd BOOKD_ADMIN_TOKEN=cache-token
 post() { # post PATH BODY OUTFILE: prints the status
   curl -s -o "$3" -w '%{http_code}' --max-time 20 -X POST "$base$1" \
     -H "Authorization: Bearer $key" -H 'Content-Type: application/json' -d "$2"

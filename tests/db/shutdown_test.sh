@@ -2,26 +2,18 @@
 # Graceful shutdown: a booking still being answered when SIGTERM arrives is
 # finished and answered (201, and its row exists); new connections are no
 # longer taken; bookd exits 0. The booking is held in flight by a psql
-# session that keeps its contact's row locked for a moment. Prints TAP.
+# session that keeps its contact's row locked until the test lets go.
+# Prints TAP.
 #   tests/db/shutdown_test.sh BOOKD_BINARY     (DATABASE_URL set, migrated)
 set -uo pipefail
 bookd=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 work=$(mktemp -d)
-pid=
-cleanup() { [[ -n "$pid" ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
+source "$(dirname "$0")/lib.sh"
+trap 'stop_bookd; rm -rf "$work"' EXIT
 
-n=0
-ok() { n=$((n + 1)); if [[ $1 == 0 ]]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
 echo "1..5"
-
-BOOKD_LISTEN=127.0.0.1:0 BOOKD_ADMIN_TOKEN=shutdown-token "$bookd" serve 2>"$work/log" &
-pid=$!
-for _ in $(seq 100); do
-  base=$(grep -o 'http://127.0.0.1:[0-9]*' "$work/log" | head -n 1)
-  [[ -n "$base" ]] && break
-  sleep 0.1
-done
+# A long lock timeout: the booking waits for the held row, not for a timeout.
+start_bookd BOOKD_ADMIN_TOKEN=shutdown-token BOOKD_LOCK_TIMEOUT_MS=60000
 org=$(curl -s -X POST "$base/api/orgs" -H 'Authorization: Bearer shutdown-token' \
   -H 'Content-Type: application/json' -d '{"name":"Shutdown","timezone":"UTC"}')
 key=$(sed -n 's/.*"adminKey":"\([^"]*\)".*/\1/p' <<<"$org")
@@ -31,28 +23,21 @@ contact=$(curl -s -X POST "$base/api/contacts" -H "Authorization: Bearer $key" \
 
 # Hold the contact's row; the booking waits for it inside the database.
 psql -X -q "$DATABASE_URL" -c "BEGIN; SELECT 1 FROM contacts WHERE id = '$contact' FOR UPDATE;
-  SELECT pg_sleep(1.5); COMMIT;" >/dev/null &
+  SELECT pg_sleep(60); COMMIT;" >/dev/null 2>&1 &
 holder=$!
-for _ in $(seq 100); do # until the holder has the row and sleeps
-  [[ $(psql -X -q -t -A "$DATABASE_URL" -c \
-       "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'") == 1 ]] && break
-  sleep 0.1
-done
+until_db "$holder_sleeping"
 curl -s -o "$work/body" -w '%{http_code}' --max-time 20 -X POST "$base/api/appointments" \
   -H "Authorization: Bearer $key" -H 'Content-Type: application/json' \
   -d "{\"contactId\":\"$contact\",\"scheduledAt\":\"2031-04-04T10:00:00Z\",\"durationMinutes\":30}" \
   >"$work/code" &
 client=$!
-for _ in $(seq 100); do # until the booking waits for the row inside the database
-  [[ $(psql -X -q -t -A "$DATABASE_URL" -c \
-       "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'") == 1 ]] && break
-  sleep 0.1
-done
+until_db "(SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock') = 1"
 kill -TERM "$pid"
 sleep 0.2
 curl -s -o /dev/null --max-time 2 "$base/health"
 [[ $? -ne 0 ]]
 ok $? "after SIGTERM, new requests are no longer taken"
+release_holder
 wait "$client"
 [[ $(cat "$work/code") == 201 ]]
 ok $? "the booking in flight at SIGTERM was finished and answered 201 (got $(cat "$work/code"))"
@@ -60,7 +45,6 @@ wait "$pid"
 rc=$?
 pid=
 ok $rc "bookd exited 0 after finishing it (exit $rc)"
-wait "$holder"
 id=$(sed -n 's/.*"appointmentId":"\([^"]*\)".*/\1/p' "$work/body")
 [[ -n "$id" && $(psql -X -q -t -A "$DATABASE_URL" -c \
   "SELECT status FROM appointments WHERE id = '$id'") == confirmed ]]

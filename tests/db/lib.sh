@@ -1,0 +1,48 @@
+# Shared by the shell tests in tests/db: TAP output, SQL, waiting on the
+# database, and a bookd of the test's own. Source it after setting `bookd`
+# (the binary) and `work` (a scratch directory); DATABASE_URL must be set.
+
+n=0
+pid=
+# ok STATUS DESCRIPTION: one TAP line.
+ok() { n=$((n + 1)); if [[ $1 == 0 ]]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
+
+q() { psql -X -q -t -A "$DATABASE_URL" -c "$1"; }
+
+# until_db SQL_CONDITION: waits (at most 10 s) until the condition holds in
+# the database, so that each step starts only once the previous one is in place.
+until_db() {
+  for _ in $(seq 100); do [[ $(q "SELECT ($1)") == t ]] && return 0; sleep 0.1; done
+  return 1
+}
+
+# start_bookd [VAR=VALUE...]: (re)starts bookd on a free port with the
+# given settings; sets `pid` and `base`.
+start_bookd() {
+  if [[ -n "$pid" ]]; then kill "$pid"; wait "$pid"; fi
+  : >"$work/log"
+  env BOOKD_LISTEN=127.0.0.1:0 "$@" "$bookd" serve 2>"$work/log" &
+  pid=$!
+  base=
+  for _ in $(seq 100); do
+    base=$(grep -o 'http://127.0.0.1:[0-9]*' "$work/log" | head -n 1)
+    [[ -n "$base" ]] && break
+    sleep 0.1
+  done
+}
+
+stop_bookd() {
+  if [[ -n "$pid" ]]; then kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; fi
+  pid=
+}
+
+# A holder is a psql session that takes a lock and then sleeps far longer
+# than any step takes (pg_sleep(60)); the test ends it, so that no step
+# depends on the machine being fast. A cancelled holder rolls back and lets
+# go of its locks. `holder` is its psql's PID.
+holder_sleeping="EXISTS (SELECT 1 FROM pg_stat_activity WHERE wait_event = 'PgSleep')"
+release_holder() {
+  q "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE wait_event = 'PgSleep'" >/dev/null
+  wait "$holder" 2>/dev/null
+  until_db "NOT $holder_sleeping"
+}
