@@ -470,7 +470,7 @@ int db_appointment_list(struct db_pool *pool, const struct db_org_ref *org,
 }
 
 int db_free_slots(struct db_pool *pool, const struct db_org_ref *org, const char *provider_id,
-                  const char *date, int duration, int before, int after, int step, json_t **out,
+                  const char *date, int duration, int before, int after, int step, char **out,
                   struct db_result *res)
 {
     char d[16], b[16], a[16], s[16];
@@ -479,5 +479,12 @@ int db_free_slots(struct db_pool *pool, const struct db_org_ref *org, const char
     snprintf(b, sizeof b, "%d", before);
     snprintf(a, sizeof a, "%d", after);
     snprintf(s, sizeof s, "%d", step);
-    return db_fetch_json(pool, "free_slots", 7, params, out, res);
+    memset(res, 0, sizeof *res);
+    if (db_run_value(pool, "free_slots", 7, params, out, res) != 0)
+        return res->outcome == DB_UNAVAILABLE || res->outcome == DB_ERROR ? -1 : 0;
+    if (!*out) {
+        res->outcome = DB_ERROR;
+        return -1;
+    }
+    return 0;
 }

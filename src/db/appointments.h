@@ -140,10 +140,11 @@ int db_appointment_list(struct db_pool *pool, const struct db_org_ref *org,
                         const struct db_appointment_filter *filter, json_t **out,
                         struct db_result *res);
 
-/* Free start times on a local date (YYYY-MM-DD): *out is an array of
- * toISOString strings. See free_slots() in migrations/0004. */
+/* Free start times on a local date (YYYY-MM-DD): *out (malloc'd) is the
+ * API's slots array as JSON text, [{"scheduledAt","durationMinutes"}...].
+ * See free_slots() in migrations/0004. */
 int db_free_slots(struct db_pool *pool, const struct db_org_ref *org, const char *provider_id,
-                  const char *date, int duration, int before, int after, int step, json_t **out,
+                  const char *date, int duration, int before, int after, int step, char **out,
                   struct db_result *res);
 
 /* Reads an appointment object of the booking functions into *a (owned

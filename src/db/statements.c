@@ -72,8 +72,11 @@ const struct db_statement db_statements[] = {
      " FROM (SELECT * FROM audit_logs WHERE org_id = $1::uuid"
      " AND ($2::uuid IS NULL OR entity_id = $2::uuid)"
      " ORDER BY at DESC, id DESC LIMIT $3::int) x"},
+    /* The API's slots array itself, compact, so bookd passes it on as it is
+     * (only times and a number: nothing to escape). */
     {"free_slots",
-     "SELECT coalesce(json_agg(bk_iso(slot_start) ORDER BY slot_start), '[]')::text"
+     "SELECT '[' || coalesce(string_agg(format('{\"scheduledAt\":\"%s\",\"durationMinutes\":%s}',"
+     " bk_iso(slot_start), $4::int), ',' ORDER BY slot_start), '') || ']'"
      " FROM free_slots($1::uuid, $2::uuid, $3::date, $4::int, $5::int, $6::int, $7::int, now())"},
     {"ping", "SELECT 1"},
     /* Uses the partial index outbox_events_pending. */
