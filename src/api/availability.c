@@ -62,7 +62,7 @@ static void reply_slots(struct http_response *resp, const char *date, const char
     if (len < 0)
         http_reply_error(resp, 500, "internal", NULL, "Out of memory.");
     else
-        http_reply_text(resp, 200, "application/json; charset=utf-8", body, (size_t)len);
+        http_reply_text(resp, 200, HTTP_JSON_TYPE, body, (size_t)len);
     free(body);
     free(tz_text);
     json_decref(tz);

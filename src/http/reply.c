@@ -5,13 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define JSON_TYPE "application/json; charset=utf-8"
-
 void http_reply_json(struct http_response *resp, unsigned status, json_t *body)
 {
     free(resp->body);
     resp->status = status;
-    resp->content_type = JSON_TYPE;
+    resp->content_type = HTTP_JSON_TYPE;
     /* jansson keeps insertion order, so a body is the same bytes every time
      * it is rendered from the same data: idempotent replays rely on it. */
     resp->body = body ? json_dumps(body, JSON_COMPACT | HTTP_JSON_REAL_PRECISION) : NULL;

@@ -36,7 +36,10 @@ void http_reply_unavailable(struct http_response *resp);
 /* No body (204). */
 void http_reply_empty(struct http_response *resp, unsigned status);
 
-/* Plain text (metrics). `text` is copied. */
+/* The Content-Type of every JSON reply. */
+#define HTTP_JSON_TYPE "application/json; charset=utf-8"
+
+/* Text already rendered (metrics, JSON built elsewhere). `text` is copied. */
 void http_reply_text(struct http_response *resp, unsigned status, const char *content_type,
                      const char *text, size_t len);
 
