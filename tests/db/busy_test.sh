@@ -59,8 +59,12 @@ psql -X -q "$DATABASE_URL" -c "BEGIN; SELECT 1 FROM contacts WHERE id = '$contac
   SELECT pg_sleep(60); COMMIT;" >/dev/null 2>&1 &
 holder=$!
 until_db "$holder_sleeping"
+# One after the other: a blocking handler holds its HTTP worker thread, so
+# two connections accepted together by one thread would be served in turn,
+# and the second booking would never reach the database.
 book 12:00 "$work/a" >"$work/a.code" &
 a=$!
+until_db "(SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock') = 1"
 book 13:00 "$work/b" >"$work/b.code" &
 b=$!
 until_db "(SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock') = 2"
