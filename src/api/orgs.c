@@ -7,6 +7,7 @@
 #include "api/api.h"
 #include "api/params.h"
 #include "app.h"
+#include "core/sha256.h"
 #include "core/validate.h"
 #include "db/directory.h"
 #include "http/auth.h"
@@ -25,9 +26,9 @@ int api_org_provision(struct db_pool *pool, const char *name, const char *timezo
         res->outcome = DB_ERROR;
         return -1;
     }
-    http_sha256(out->admin_key, strlen(out->admin_key), admin_hash);
-    http_sha256(out->public_key, strlen(out->public_key), public_hash);
-    http_sha256(out->vapi_secret, strlen(out->vapi_secret), vapi_hash);
+    core_sha256(out->admin_key, strlen(out->admin_key), admin_hash);
+    core_sha256(out->public_key, strlen(out->public_key), public_hash);
+    core_sha256(out->vapi_secret, strlen(out->vapi_secret), vapi_hash);
     return db_org_create(pool, name, timezone, vapi_hash, admin_hash, public_hash, &out->org,
                          res);
 }

@@ -43,7 +43,7 @@ struct auth_cache *http_auth_cache_new(const char *admin_token)
     pthread_mutex_init(&c->lock, NULL);
     if (admin_token) {
         c->has_admin_token = true;
-        http_sha256(admin_token, strlen(admin_token), c->admin_token_hash);
+        core_sha256(admin_token, strlen(admin_token), c->admin_token_hash);
     }
     return c;
 }
@@ -55,11 +55,6 @@ void http_auth_cache_free(struct auth_cache *cache)
     pthread_mutex_destroy(&cache->lock);
     OPENSSL_cleanse(cache, sizeof *cache);
     free(cache);
-}
-
-void http_sha256(const void *data, size_t len, unsigned char out[32])
-{
-    core_sha256(data, len, out);
 }
 
 int http_new_secret(const char *prefix, char *out, size_t out_size)
@@ -130,7 +125,7 @@ enum auth_result http_authenticate(struct app *app, const char *authorization,
     len = strnlen(key, MAX_KEY_LEN + 1);
     if (len == 0 || len > MAX_KEY_LEN)
         return AUTH_UNKNOWN;
-    http_sha256(key, len, hash);
+    core_sha256(key, len, hash);
 
     if (app->auth->has_admin_token) {
         if (CRYPTO_memcmp(app->auth->admin_token_hash, hash, 32) == 0) {

@@ -25,9 +25,6 @@ enum auth_result { AUTH_OK, AUTH_UNKNOWN, AUTH_UNAVAILABLE };
 enum auth_result http_authenticate(struct app *app, const char *authorization,
                                    struct http_auth *out);
 
-/* SHA-256 of `len` bytes. */
-void http_sha256(const void *data, size_t len, unsigned char out[32]);
-
 /* A new random secret: prefix + 43 base64url characters (32 random bytes).
  * `out` must hold at least strlen(prefix) + 44 bytes. 0 or -1. */
 int http_new_secret(const char *prefix, char *out, size_t out_size);
