@@ -1,6 +1,6 @@
 # Shared by the shell tests in tests/db: TAP output, SQL, waiting on the
 # database, and a bookd of the test's own. Source it after setting `bookd`
-# (the binary) and `work` (a scratch directory); DATABASE_URL must be set.
+# (the binary) and `work` (a scratch directory); q and until_db use DATABASE_URL.
 
 n=0
 pid=

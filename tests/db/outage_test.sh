@@ -11,28 +11,16 @@ source "$root/scripts/pglib.sh"
 mkdir -p "$root/.bookd"
 pgdir=$(mktemp -d "$root/.bookd/outage.XXXXXX")
 work=$(mktemp -d)
-pid=
-cleanup() {
-  [[ -n "$pid" ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-  pg_stop "$pgdir"; rm -rf "$pgdir" "$work"
-}
-trap cleanup EXIT
+source "$root/tests/db/lib.sh"
+trap 'stop_bookd; pg_stop "$pgdir"; rm -rf "$pgdir" "$work"' EXIT
 
-n=0
-ok() { n=$((n + 1)); if [[ $1 == 0 ]]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
 echo "1..9"
 
 pg_start "$pgdir" throwaway >/dev/null 2>&1
 url=$(pg_conninfo "$pgdir")
 (cd "$root" && "$bookd" migrate --database-url "$url" >/dev/null 2>&1)
-DATABASE_URL=$url BOOKD_LISTEN=127.0.0.1:0 BOOKD_ADMIN_TOKEN=outage-token BOOKD_POOL_SIZE=4 \
-  BOOKD_POOL_WAIT_MS=500 "$bookd" serve 2>"$work/log" &
-pid=$!
-for _ in $(seq 100); do
-  base=$(grep -o 'http://127.0.0.1:[0-9]*' "$work/log" | head -n 1)
-  [[ -n "$base" ]] && break
-  sleep 0.1
-done
+start_bookd DATABASE_URL="$url" BOOKD_ADMIN_TOKEN=outage-token BOOKD_POOL_SIZE=4 \
+  BOOKD_POOL_WAIT_MS=500
 
 # status METHOD PATH [BODY]: prints the HTTP status (000 on no answer).
 status() {
