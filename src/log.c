@@ -3,11 +3,13 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include <jansson.h>
 
 #include "core/time.h"
+#include "log_sink.h"
 
 static enum log_level min_level = LOG_INFO;
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
@@ -18,7 +20,7 @@ void log_set_level(enum log_level level)
 }
 
 /* One line for a message already formatted; no level check. */
-static void write_line(enum log_level level, const char *event, const char *msg)
+static void write_line(enum log_level level, const char *event, const char *msg, bool urgent)
 {
     char ts[CORE_ISO_LEN + 1];
     struct timespec now;
@@ -32,10 +34,16 @@ static void write_line(enum log_level level, const char *event, const char *msg)
     if (!line)
         line = json_pack("{s:s, s:s, s:s}", "ts", ts, "level", level_names[level], "event", event);
     if (line) {
-        /* One write of a whole line, so concurrent lines do not interleave. */
         char *text = json_dumps(line, JSON_COMPACT);
         if (text) {
-            fprintf(stderr, "%s\n", text);
+            size_t n = strlen(text);
+            char *full = realloc(text, n + 2);
+            if (full) {
+                full[n] = '\n';
+                full[n + 1] = '\0';
+                log_sink_put(full, n + 1, urgent);
+                text = full;
+            }
             free(text);
         }
         json_decref(line);
@@ -52,12 +60,12 @@ void log_write(enum log_level level, const char *event, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    write_line(level, event, msg);
+    write_line(level, event, msg, level >= LOG_WARN);
 }
 
 /*
- * The access log is on the hot path: one snprintf and one write, no JSON
- * library. Every field is ours (hex id, method, route pattern, numbers),
+ * The access log is on the hot path: one snprintf and a copy into the
+ * batch of log_sink.h, no JSON library. Every field is ours (hex id, method, route pattern, numbers),
  * so nothing needs escaping.
  */
 void log_request(const char *request_id, const char *method, const char *route,
@@ -77,7 +85,7 @@ void log_request(const char *request_id, const char *method, const char *route,
                  "\"ms\":%.3f}\n",
                  ts, request_id, method, route, status, millis);
     if (n > 0 && (size_t)n < sizeof line)
-        fwrite(line, 1, (size_t)n, stderr);
+        log_sink_put(line, (size_t)n, false);
 }
 
 void log_notice(const char *event, const char *fmt, ...)
@@ -88,5 +96,5 @@ void log_notice(const char *event, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    write_line(LOG_INFO, event, msg);
+    write_line(LOG_INFO, event, msg, true);
 }

@@ -21,10 +21,13 @@
 #include "http/ratelimit.h"
 #include "http/server.h"
 #include "log.h"
+#include "log_sink.h"
 #include "metrics.h"
 
 #define BOOKD_VERSION "0.2.0"
 #define SHUTDOWN_GRACE_MS 10000
+/* Access lines gather this long before one write (src/log_sink.h). */
+#define LOG_FLUSH_INTERVAL_MS 10
 
 static void usage(FILE *out)
 {
@@ -71,6 +74,8 @@ static int serve(struct app *app)
     sigaddset(&stop_signals, SIGINT);
     pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
     signal(SIGPIPE, SIG_IGN);
+    if (log_sink_start(LOG_FLUSH_INTERVAL_MS) != 0)
+        log_warn("log.unbatched", "no flusher thread: every log line is written at once");
 
     app->pool = db_pool_new(app->cfg.database_url, app->cfg.pool_size, app->cfg.pool_wait_ms);
     app->auth = http_auth_cache_new(app->cfg.admin_token);
@@ -99,6 +104,7 @@ static int serve(struct app *app)
     http_auth_cache_free(app->auth);
     http_rate_limiter_free(app->limiter);
     log_notice("serve.stopped", "bye");
+    log_sink_stop();
     return 0;
 }
 

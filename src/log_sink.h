@@ -1,0 +1,32 @@
+/*
+ * Where log lines go: standard error, in batches.
+ *
+ * A line handed over is copied into a buffer under a lock held only for the
+ * copy; a flusher thread writes what gathered with one write(2) a few
+ * milliseconds later. Writing each line itself, every request thread queued
+ * on the stream's lock across the write system call: about one futex sleep
+ * and one write a request, 10-15 % of bookd's CPU under load (bench/HISTORY.md).
+ *
+ * Urgent lines (warnings, errors, lifecycle notices) are written before the
+ * call returns, after every line handed over before them, so what tools and
+ * people wait for is never late and the order of lines is kept. Until
+ * log_sink_start() and after log_sink_stop() every line is urgent. A crash
+ * loses at most the access lines of the last flush interval.
+ */
+#ifndef BOOKD_LOG_SINK_H
+#define BOOKD_LOG_SINK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Hands over `len` bytes of whole lines. */
+void log_sink_put(const char *text, size_t len, bool urgent);
+
+/* Starts the flusher thread: lines gather for at most `interval_ms`.
+ * 0 on success; on failure every line stays urgent. */
+int log_sink_start(int interval_ms);
+
+/* Writes what is pending and stops the flusher. */
+void log_sink_stop(void);
+
+#endif
