@@ -29,8 +29,8 @@ static void write_line(enum log_level level, const char *event, const char *msg,
     clock_gettime(CLOCK_REALTIME, &now);
     core_iso_format((int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000, ts);
     /* "s?" keeps a message that is not valid UTF-8 from dropping the line. */
-    line = json_pack("{s:s, s:s, s:s, s:s?}", "ts", ts, "level", level_names[level], "event",
-                     event, "msg", msg);
+    line = json_pack("{s:s, s:s, s:s, s:s?}", "ts", ts, "level", level_names[level], "event", event,
+                     "msg", msg);
     if (!line)
         line = json_pack("{s:s, s:s, s:s}", "ts", ts, "level", level_names[level], "event", event);
     if (line) {
@@ -65,11 +65,11 @@ void log_write(enum log_level level, const char *event, const char *fmt, ...)
 
 /*
  * The access log is on the hot path: one snprintf and a copy into the
- * batch of log_sink.h, no JSON library. Every field is ours (hex id, method, route pattern, numbers),
- * so nothing needs escaping.
+ * batch of log_sink.h, no JSON library. Every field is ours (hex id, method, route pattern,
+ * numbers), so nothing needs escaping.
  */
-void log_request(const char *request_id, const char *method, const char *route,
-                 unsigned status, double millis)
+void log_request(const char *request_id, const char *method, const char *route, unsigned status,
+                 double millis)
 {
     char ts[CORE_ISO_LEN + 1], line[512];
     struct timespec now;
