@@ -1,6 +1,7 @@
 #include "log_sink.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <string.h>
 #include <time.h>
@@ -31,6 +32,12 @@ static void write_all(const char *p, size_t n)
         ssize_t w = write(STDERR_FILENO, p, n);
         if (w < 0 && errno == EINTR)
             continue;
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            /* A non-blocking stderr: wait, rather than cut the batch mid-line. */
+            struct pollfd out = {.fd = STDERR_FILENO, .events = POLLOUT};
+            if (poll(&out, 1, 1000) > 0)
+                continue;
+        }
         if (w <= 0)
             return; /* nowhere to report it: the log itself is what failed */
         p += w;
@@ -53,42 +60,67 @@ static void flush_locked(void)
     write_all(full, n);
 }
 
-void log_sink_put(const char *text, size_t len, bool urgent)
+/* Copies a line into the batch when a flusher runs and it fits. */
+static bool append(const char *text, size_t len)
 {
     bool wake;
 
     pthread_mutex_lock(&fill_lock);
-    if (running && !urgent && filled + len <= SINK_CAPACITY) {
-        wake = filled == 0;
-        memcpy(filling + filled, text, len);
-        filled += len;
+    if (!running || filled + len > SINK_CAPACITY) {
         pthread_mutex_unlock(&fill_lock);
-        if (wake)
-            pthread_cond_signal(&has_lines);
-        return;
+        return false;
     }
+    wake = filled == 0;
+    memcpy(filling + filled, text, len);
+    filled += len;
     pthread_mutex_unlock(&fill_lock);
+    if (wake)
+        pthread_cond_signal(&has_lines);
+    return true;
+}
 
-    /* Urgent, full, or no flusher: earlier lines first, then this one. */
+void log_sink_put(const char *text, size_t len, bool urgent)
+{
+    if (!urgent && append(text, len))
+        return;
+    /* Urgent, no room, or no flusher: the earlier lines first. A batched
+     * line then goes into the emptied buffer; any other is written now. */
     pthread_mutex_lock(&write_lock);
     flush_locked();
-    write_all(text, len);
+    if (urgent || !append(text, len))
+        write_all(text, len);
     pthread_mutex_unlock(&write_lock);
+}
+
+/* now + ms on the monotonic clock, so a clock change cannot stall the log. */
+static struct timespec deadline_after(int ms)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    t.tv_sec += ms / 1000;
+    t.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (t.tv_nsec >= 1000000000L) {
+        t.tv_sec++;
+        t.tv_nsec -= 1000000000L;
+    }
+    return t;
 }
 
 static void *flush_loop(void *arg)
 {
-    struct timespec pause = {.tv_sec = 0, .tv_nsec = (long)interval_ms * 1000000L};
     (void)arg;
 
     for (;;) {
         pthread_mutex_lock(&fill_lock);
         while (filled == 0 && !stopping)
             pthread_cond_wait(&has_lines, &fill_lock);
+        /* Let a batch gather; only a stop (which signals) cuts the pause. */
+        struct timespec until = deadline_after(interval_ms);
+        while (!stopping &&
+               pthread_cond_clockwait(&has_lines, &fill_lock, CLOCK_MONOTONIC, &until) == 0)
+            ;
         bool stop = stopping;
         pthread_mutex_unlock(&fill_lock);
-        if (!stop)
-            nanosleep(&pause, NULL); /* let a batch gather */
         pthread_mutex_lock(&write_lock);
         flush_locked();
         pthread_mutex_unlock(&write_lock);
@@ -101,6 +133,8 @@ int log_sink_start(int interval)
 {
     int rc;
 
+    if (interval < 0)
+        return -1;
     pthread_mutex_lock(&fill_lock);
     if (running) {
         pthread_mutex_unlock(&fill_lock);

@@ -11,7 +11,9 @@
  * call returns, after every line handed over before them, so what tools and
  * people wait for is never late and the order of lines is kept. Until
  * log_sink_start() and after log_sink_stop() every line is urgent. A crash
- * loses at most the access lines of the last flush interval.
+ * loses at most the lines below warning level of the last flush interval.
+ * A batch longer than PIPE_BUF is not atomic on a pipe: the output of
+ * another process sharing that pipe can land inside it.
  */
 #ifndef BOOKD_LOG_SINK_H
 #define BOOKD_LOG_SINK_H
@@ -22,8 +24,9 @@
 /* Hands over `len` bytes of whole lines. */
 void log_sink_put(const char *text, size_t len, bool urgent);
 
-/* Starts the flusher thread: lines gather for at most `interval_ms`.
- * 0 on success; on failure every line stays urgent. */
+/* Starts the flusher thread: lines gather for at most `interval_ms` (>= 0).
+ * 0 on success; on failure every line stays urgent. Start and stop belong to
+ * one thread (main's), not to be called concurrently with each other. */
 int log_sink_start(int interval_ms);
 
 /* Writes what is pending and stops the flusher. */

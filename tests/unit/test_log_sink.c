@@ -50,7 +50,7 @@ Test(log_sink, without_a_flusher_a_line_is_written_at_once)
 Test(log_sink, an_urgent_line_is_out_on_return_after_the_lines_before_it)
 {
     FILE *f = capture_stderr();
-    cr_assert_eq(log_sink_start(1000), 0); /* the flusher alone would wait a second */
+    cr_assert_eq(log_sink_start(10000), 0); /* the flusher alone would wait 10 s */
     put("a\n", false);
     put("b\n", false);
     put("warn\n", true);
@@ -80,6 +80,36 @@ Test(log_sink, batched_lines_are_written_by_the_flusher)
     cr_assert_str_eq(text, "batched\n");
     free(text);
     log_sink_stop();
+}
+
+Test(log_sink, lines_after_stop_and_lines_larger_than_the_buffer_are_written_at_once)
+{
+    FILE *f = capture_stderr();
+    size_t big_len = 100 * 1024;
+    char *big = malloc(big_len + 1), *text;
+
+    cr_assert_not_null(big);
+    memset(big, 'x', big_len - 1);
+    big[big_len - 1] = '\n';
+    big[big_len] = '\0';
+    cr_assert_eq(log_sink_start(10000), 0);
+    put("small\n", false);
+    put(big, false);
+    text = captured(f);
+    cr_assert_eq(strlen(text), strlen("small\n") + big_len, "both out, the small one first");
+    cr_assert(strncmp(text, "small\nxxx", 9) == 0);
+    free(text);
+    log_sink_stop();
+    put("late\n", false);
+    text = captured(f);
+    cr_assert_str_eq(text + strlen("small\n") + big_len, "late\n");
+    free(text);
+    free(big);
+}
+
+Test(log_sink, a_negative_interval_is_refused)
+{
+    cr_assert_eq(log_sink_start(-1), -1);
 }
 
 #define THREADS 8
