@@ -83,6 +83,14 @@ for i in $(seq 0 29); do
 done
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$bookd_pid/stat"; }
+# The whole machine's busy ticks (user + nice + system + irq + softirq; steal,
+# other tenants' time, left out): CPU a request, steadier than requests/s on a
+# shared machine, and on a CPU-bound machine the ratio of two such figures is
+# what the ratio of throughputs comes down to.
+machine_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
+hz=$(getconf CLK_TCK)
+# ms_per TICKS COUNT: milliseconds of CPU per item.
+ms_per() { awk -v t="$1" -v n="$2" -v hz="$hz" 'BEGIN { if (n > 0) printf "%.3f", t / hz * 1000 / n; else print "n/a" }'; }
 rows() { sql -c "SELECT count(*) FROM appointments"; }
 # 201s as bookd counted them: wrk cannot see the answers to requests still in
 # flight when it stops, but those bookings are made and are rows too.
@@ -107,18 +115,21 @@ pg_tps() {
 }
 
 declare -A http_rps http_p50 http_p99 http_non2xx http_2xx http_201 http_rows pg_func pg_insert pg_checked
+declare -A cpu_http cpu_bookd cpu_func
 booked_total=0
 cpu_before=$(cpu_ticks)
 run=0
 for c in "${levels[@]}"; do
   echo "bench: $c connections" >&2
-  rps=() p50=() p99=() func=() ins=() checked=()
+  rps=() p50=() p99=() func=() ins=() checked=() http_cpu=() bookd_cpu=() func_cpu=()
   http_non2xx[$c]=0 http_2xx[$c]=0 http_201[$c]=0 http_rows[$c]=0
   for _ in $(seq "$runs"); do
     before=$(rows)
     booked_before=$(booked)
+    m0=$(machine_ticks) b0=$(cpu_ticks)
     line=$(wrk_run bench/book.lua "$c" BENCH_DATA="$work/orgs.txt" \
       BENCH_BASE_EPOCH=$(( $(date -u -d 2040-01-01 +%s) + run * 315360000 )))
+    m1=$(machine_ticks) b1=$(cpu_ticks)
     run=$(( run + 1 ))
     # Let the requests wrk left in flight finish before counting.
     settled=$(booked)
@@ -133,7 +144,11 @@ for c in "${levels[@]}"; do
     rps+=("$(awk -v r="$ok2xx" -v d="$(field duration_us "$line")" 'BEGIN { printf "%.0f", r / (d / 1e6) }')")
     p50+=("$(field p50_ms "$line")")
     p99+=("$(field p99_ms "$line")")
+    http_cpu+=("$(ms_per $(( m1 - m0 )) "$(field requests "$line")")")
+    bookd_cpu+=("$(ms_per $(( b1 - b0 )) "$(field requests "$line")")")
+    m0=$(machine_ticks)
     func+=("$(pg_tps bench/pg_book.sql "$c")")
+    func_cpu+=("$(ms_per $(( $(machine_ticks) - m0 )) "$(awk -v t="${func[-1]}" -v s="$seconds" 'BEGIN { printf "%d", t * s }')")")
     ins+=("$(pg_tps bench/pg_insert.sql "$c")")
     checked+=("$(pg_tps bench/pg_insert_checked.sql "$c")")
   done
@@ -143,23 +158,34 @@ for c in "${levels[@]}"; do
   pg_func[$c]=$(median "${func[@]}")
   pg_insert[$c]=$(median "${ins[@]}")
   pg_checked[$c]=$(median "${checked[@]}")
+  cpu_http[$c]=$(median "${http_cpu[@]}")
+  cpu_bookd[$c]=$(median "${bookd_cpu[@]}")
+  cpu_func[$c]=$(median "${func_cpu[@]}")
 done
 cpu_after=$(cpu_ticks)
-hz=$(getconf CLK_TCK)
 cpu_per_1000=$(awk -v t=$(( cpu_after - cpu_before )) -v hz="$hz" -v n="$booked_total" \
   'BEGIN { printf "%.3f", t / hz / n * 1000 }')
 
-declare -A slots_http slots_p99 slots_pg
+declare -A slots_http slots_p99 slots_pg slots_cpu_http slots_cpu_bookd slots_cpu_pg
 for c in 16 64; do
   echo "bench: availability, $c connections" >&2
-  rps=() p99=() tps=()
+  rps=() p99=() tps=() http_cpu=() bookd_cpu=() pg_cpu=()
   for _ in $(seq "$runs"); do
+    m0=$(machine_ticks) b0=$(cpu_ticks)
     line=$(wrk_run bench/slots.lua "$c" BENCH_KEY="$first_key" BENCH_DATE="$day")
+    m1=$(machine_ticks) b1=$(cpu_ticks)
+    http_cpu+=("$(ms_per $(( m1 - m0 )) "$(field requests "$line")")")
+    bookd_cpu+=("$(ms_per $(( b1 - b0 )) "$(field requests "$line")")")
     rps+=("$(awk -v r="$(field requests "$line")" -v d="$(field duration_us "$line")" \
       'BEGIN { printf "%.0f", r / (d / 1e6) }')")
     p99+=("$(field p99_ms "$line")")
+    m0=$(machine_ticks)
     tps+=("$(pg_tps bench/pg_slots.sql "$c" -D day="$day")")
+    pg_cpu+=("$(ms_per $(( $(machine_ticks) - m0 )) "$(awk -v t="${tps[-1]}" -v s="$seconds" 'BEGIN { printf "%d", t * s }')")")
   done
+  slots_cpu_http[$c]=$(median "${http_cpu[@]}")
+  slots_cpu_bookd[$c]=$(median "${bookd_cpu[@]}")
+  slots_cpu_pg[$c]=$(median "${pg_cpu[@]}")
   slots_http[$c]=$(median "${rps[@]}")
   slots_p99[$c]=$(median "${p99[@]}")
   slots_pg[$c]=$(median "${tps[@]}")
@@ -209,12 +235,31 @@ for c in "${levels[@]}"; do (( ${http_rps[$c]} > best )) && best=${http_rps[$c]}
   echo
   echo "At 256 connections bookd keeps $(ratio "${http_rps[256]}" "$best") of its best figure."
   echo
+  echo "### Where the machine's CPU goes"
+  echo
+  echo "The two cores are shared by the load generator, bookd and PostgreSQL, so when they are"
+  echo "busy the throughput ratio comes down to the ratio of the machine's CPU a booking (user +"
+  echo "system + interrupts, other tenants' steal left out) through pgbench and through wrk and"
+  echo "bookd. The difference is bookd's own share plus wrk's, less pgbench's client."
+  echo
+  echo "| connections | machine ms a booking, HTTP | machine ms a booking, pgbench function | pgbench ÷ HTTP | bookd's own ms a booking |"
+  echo "|---|---|---|---|---|"
+  for c in "${levels[@]}"; do
+    echo "| $c | ${cpu_http[$c]} | ${cpu_func[$c]} | $(ratio "${cpu_func[$c]}" "${cpu_http[$c]}") | ${cpu_bookd[$c]} |"
+  done
+  echo
   echo "## Availability (GET /api/availability, a day with 30 appointments)"
   echo
   echo "| connections | bookd HTTP req/s | p99 ms | pgbench same SQL tps | HTTP ÷ pgbench |"
   echo "|---|---|---|---|---|"
   for c in 16 64; do
     echo "| $c | ${slots_http[$c]} | ${slots_p99[$c]} | ${slots_pg[$c]} | $(ratio "${slots_http[$c]}" "${slots_pg[$c]}") |"
+  done
+  echo
+  echo "| connections | machine ms a request, HTTP | machine ms, pgbench | pgbench ÷ HTTP | bookd's own ms a request |"
+  echo "|---|---|---|---|---|"
+  for c in 16 64; do
+    echo "| $c | ${slots_cpu_http[$c]} | ${slots_cpu_pg[$c]} | $(ratio "${slots_cpu_pg[$c]}" "${slots_cpu_http[$c]}") | ${slots_cpu_bookd[$c]} |"
   done
   echo
   echo "## Same-slot contention (64 concurrent requests for one slot, 50 rounds)"
