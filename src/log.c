@@ -65,8 +65,8 @@ void log_write(enum log_level level, const char *event, const char *fmt, ...)
 
 /*
  * The access log is on the hot path: one snprintf and a copy into the
- * batch of log_sink.h, no JSON library. Every field is ours (hex id, method, route pattern,
- * numbers), so nothing needs escaping.
+ * batch of log_sink.h, no JSON library. Every field is ours (hex id,
+ * method, route pattern, numbers), so nothing needs escaping.
  */
 void log_request(const char *request_id, const char *method, const char *route, unsigned status,
                  double millis)

@@ -4,8 +4,9 @@
  * A line handed over is copied into a buffer under a lock held only for the
  * copy; a flusher thread writes what gathered with one write(2) a few
  * milliseconds later. Writing each line itself, every request thread queued
- * on the stream's lock across the write system call: about one futex sleep
- * and one write a request, 10-15 % of bookd's CPU under load (bench/HISTORY.md).
+ * on the stream's lock across the write system call: two futex calls and a
+ * write a request, about a tenth of bookd's CPU under load (bench/HISTORY.md,
+ * step 19).
  *
  * Urgent lines (warnings, errors, lifecycle notices) are written before the
  * call returns, after every line handed over before them, so what tools and
