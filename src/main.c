@@ -74,8 +74,6 @@ static int serve(struct app *app)
     sigaddset(&stop_signals, SIGINT);
     pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
     signal(SIGPIPE, SIG_IGN);
-    if (log_sink_start(LOG_FLUSH_INTERVAL_MS) != 0)
-        log_warn("log.unbatched", "no flusher thread: every log line is written at once");
 
     app->pool = db_pool_new(app->cfg.database_url, app->cfg.pool_size, app->cfg.pool_wait_ms);
     app->auth = http_auth_cache_new(app->cfg.admin_token);
@@ -90,6 +88,9 @@ static int serve(struct app *app)
     server = http_server_start(app, api_routes, api_route_count);
     if (!server)
         return 1;
+    /* Only now: a start that fails above leaves no batch behind. */
+    if (log_sink_start(LOG_FLUSH_INTERVAL_MS) != 0)
+        log_warn("log.unbatched", "no flusher thread: every log line is written at once");
     {
         char url[64];
         const char *colon = strrchr(app->cfg.listen, ':');
