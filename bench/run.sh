@@ -99,19 +99,28 @@ field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" <<<"$2"; }
 # median VALUES...: the middle one (the lower middle of an even count).
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
-# wrk_run SCRIPT CONNECTIONS [env...]: prints the BENCH line of the script.
+# wrk_run SCRIPT CONNECTIONS [env...]: the BENCH line of the script, with
+# machine_ms= and bookd_ms=, the machine's and bookd's CPU a request.
 wrk_run() {
   local script=$1 conns=$2; shift 2
-  local threads=$(( conns < 2 ? 1 : 2 ))
-  env "$@" BENCH_THREADS=$threads wrk -t"$threads" -c"$conns" -d"${seconds}s" --timeout 10s \
-    -s "$script" "$base" | grep '^BENCH'
+  local threads=$(( conns < 2 ? 1 : 2 )) m0 b0 line
+  m0=$(machine_ticks) b0=$(cpu_ticks)
+  line=$(env "$@" BENCH_THREADS=$threads wrk -t"$threads" -c"$conns" -d"${seconds}s" \
+    --timeout 10s -s "$script" "$base" | grep '^BENCH')
+  echo "$line machine_ms=$(ms_per $(( $(machine_ticks) - m0 )) "$(field requests "$line")")" \
+    "bookd_ms=$(ms_per $(( $(cpu_ticks) - b0 )) "$(field requests "$line")")"
 }
-# pg_tps SCRIPT CLIENTS [-D ...]: transactions per second.
-pg_tps() {
+# pg_run SCRIPT CLIENTS [-D ...]: "tps=T machine_ms=M", transactions per
+# second and the machine's CPU a transaction.
+pg_run() {
   local script=$1 clients=$2; shift 2
-  "$bin/pgbench" -n -M prepared -c "$clients" -j "$(( clients < 2 ? 1 : 2 ))" -T "$seconds" \
-    -D orgs="$orgs" "$@" -f "$script" "$DATABASE_URL" 2>/dev/null |
-    sed -n 's/^tps = \([0-9.]*\) .*/\1/p'
+  local m0 tps
+  m0=$(machine_ticks)
+  tps=$("$bin/pgbench" -n -M prepared -c "$clients" -j "$(( clients < 2 ? 1 : 2 ))" \
+    -T "$seconds" -D orgs="$orgs" "$@" -f "$script" "$DATABASE_URL" 2>/dev/null |
+    sed -n 's/^tps = \([0-9.]*\) .*/\1/p')
+  echo "tps=$tps machine_ms=$(ms_per $(( $(machine_ticks) - m0 )) \
+    "$(awk -v t="$tps" -v s="$seconds" 'BEGIN { printf "%d", t * s }')")"
 }
 
 declare -A http_rps http_p50 http_p99 http_non2xx http_2xx http_201 http_rows pg_func pg_insert pg_checked
@@ -126,10 +135,8 @@ for c in "${levels[@]}"; do
   for _ in $(seq "$runs"); do
     before=$(rows)
     booked_before=$(booked)
-    m0=$(machine_ticks) b0=$(cpu_ticks)
     line=$(wrk_run bench/book.lua "$c" BENCH_DATA="$work/orgs.txt" \
       BENCH_BASE_EPOCH=$(( $(date -u -d 2040-01-01 +%s) + run * 315360000 )))
-    m1=$(machine_ticks) b1=$(cpu_ticks)
     run=$(( run + 1 ))
     # Let the requests wrk left in flight finish before counting.
     settled=$(booked)
@@ -144,13 +151,13 @@ for c in "${levels[@]}"; do
     rps+=("$(awk -v r="$ok2xx" -v d="$(field duration_us "$line")" 'BEGIN { printf "%.0f", r / (d / 1e6) }')")
     p50+=("$(field p50_ms "$line")")
     p99+=("$(field p99_ms "$line")")
-    http_cpu+=("$(ms_per $(( m1 - m0 )) "$(field requests "$line")")")
-    bookd_cpu+=("$(ms_per $(( b1 - b0 )) "$(field requests "$line")")")
-    m0=$(machine_ticks)
-    func+=("$(pg_tps bench/pg_book.sql "$c")")
-    func_cpu+=("$(ms_per $(( $(machine_ticks) - m0 )) "$(awk -v t="${func[-1]}" -v s="$seconds" 'BEGIN { printf "%d", t * s }')")")
-    ins+=("$(pg_tps bench/pg_insert.sql "$c")")
-    checked+=("$(pg_tps bench/pg_insert_checked.sql "$c")")
+    http_cpu+=("$(field machine_ms "$line")")
+    bookd_cpu+=("$(field bookd_ms "$line")")
+    pg=$(pg_run bench/pg_book.sql "$c")
+    func+=("$(field tps "$pg")")
+    func_cpu+=("$(field machine_ms "$pg")")
+    ins+=("$(field tps "$(pg_run bench/pg_insert.sql "$c")")")
+    checked+=("$(field tps "$(pg_run bench/pg_insert_checked.sql "$c")")")
   done
   http_rps[$c]=$(median "${rps[@]}")
   http_p50[$c]=$(median "${p50[@]}")
@@ -163,8 +170,8 @@ for c in "${levels[@]}"; do
   cpu_func[$c]=$(median "${func_cpu[@]}")
 done
 cpu_after=$(cpu_ticks)
-cpu_per_1000=$(awk -v t=$(( cpu_after - cpu_before )) -v hz="$hz" -v n="$booked_total" \
-  'BEGIN { printf "%.3f", t / hz / n * 1000 }')
+# Seconds per 1,000 bookings are milliseconds per booking.
+cpu_per_1000=$(ms_per $(( cpu_after - cpu_before )) "$booked_total")
 
 # The bookings above leave autovacuum work behind (hundreds of thousands of
 # new rows in several tables), which would run during the first read
@@ -177,17 +184,15 @@ for c in 16 64; do
   echo "bench: availability, $c connections" >&2
   rps=() p99=() tps=() http_cpu=() bookd_cpu=() pg_cpu=()
   for _ in $(seq "$runs"); do
-    m0=$(machine_ticks) b0=$(cpu_ticks)
     line=$(wrk_run bench/slots.lua "$c" BENCH_KEY="$first_key" BENCH_DATE="$day")
-    m1=$(machine_ticks) b1=$(cpu_ticks)
-    http_cpu+=("$(ms_per $(( m1 - m0 )) "$(field requests "$line")")")
-    bookd_cpu+=("$(ms_per $(( b1 - b0 )) "$(field requests "$line")")")
+    http_cpu+=("$(field machine_ms "$line")")
+    bookd_cpu+=("$(field bookd_ms "$line")")
     rps+=("$(awk -v r="$(field requests "$line")" -v d="$(field duration_us "$line")" \
       'BEGIN { printf "%.0f", r / (d / 1e6) }')")
     p99+=("$(field p99_ms "$line")")
-    m0=$(machine_ticks)
-    tps+=("$(pg_tps bench/pg_slots.sql "$c" -D day="$day")")
-    pg_cpu+=("$(ms_per $(( $(machine_ticks) - m0 )) "$(awk -v t="${tps[-1]}" -v s="$seconds" 'BEGIN { printf "%d", t * s }')")")
+    pg=$(pg_run bench/pg_slots.sql "$c" -D day="$day")
+    tps+=("$(field tps "$pg")")
+    pg_cpu+=("$(field machine_ms "$pg")")
   done
   slots_cpu_http[$c]=$(median "${http_cpu[@]}")
   slots_cpu_bookd[$c]=$(median "${bookd_cpu[@]}")
