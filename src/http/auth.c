@@ -1,6 +1,5 @@
 #include "http/auth.h"
 
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -12,8 +11,8 @@
 
 #include "core/sha256.h"
 #include "db/keys.h"
+#include "http/key_cache.h"
 
-#define CACHE_SLOTS 1024
 #define CACHE_TTL_S 30
 /* Unknown keys are remembered too, briefly, so a client that keeps sending
  * a wrong key costs no database lookup each time. A new key is random, so
@@ -21,18 +20,10 @@
 #define UNKNOWN_TTL_S 10
 #define MAX_KEY_LEN 256
 
-struct cache_entry {
-    unsigned char hash[32];
-    time_t expires;
-    bool known;
-    struct http_auth auth;
-};
-
 struct auth_cache {
-    pthread_mutex_t lock;
     bool has_admin_token;
     unsigned char admin_token_hash[32]; /* hashed once, compared digest to digest */
-    struct cache_entry slots[CACHE_SLOTS];
+    struct key_cache *keys;
 };
 
 struct auth_cache *http_auth_cache_new(const char *admin_token)
@@ -40,7 +31,10 @@ struct auth_cache *http_auth_cache_new(const char *admin_token)
     struct auth_cache *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
-    pthread_mutex_init(&c->lock, NULL);
+    if (!(c->keys = key_cache_new())) {
+        free(c);
+        return NULL;
+    }
     if (admin_token) {
         c->has_admin_token = true;
         core_sha256(admin_token, strlen(admin_token), c->admin_token_hash);
@@ -52,7 +46,7 @@ void http_auth_cache_free(struct auth_cache *cache)
 {
     if (!cache)
         return;
-    pthread_mutex_destroy(&cache->lock);
+    key_cache_free(cache->keys);
     OPENSSL_cleanse(cache, sizeof *cache);
     free(cache);
 }
@@ -74,37 +68,6 @@ int http_new_secret(const char *prefix, char *out, size_t out_size)
     out[plen + 43] = '\0';
     OPENSSL_cleanse(raw, sizeof raw);
     return 0;
-}
-
-/* A cached answer for `hash`: true with *known and *out filled, or false. */
-static bool cache_get(struct auth_cache *c, const unsigned char *hash, bool *known,
-                      struct http_auth *out)
-{
-    struct cache_entry *e = &c->slots[(hash[0] | hash[1] << 8) % CACHE_SLOTS];
-    bool hit;
-    pthread_mutex_lock(&c->lock);
-    hit = e->expires > time(NULL) && CRYPTO_memcmp(e->hash, hash, 32) == 0;
-    if (hit) {
-        *known = e->known;
-        *out = e->auth;
-    }
-    pthread_mutex_unlock(&c->lock);
-    return hit;
-}
-
-/* Remembers `hash` as the key of *a, or (a NULL) as no key at all. */
-static void cache_put(struct auth_cache *c, const unsigned char *hash, const struct http_auth *a)
-{
-    struct cache_entry *e = &c->slots[(hash[0] | hash[1] << 8) % CACHE_SLOTS];
-    pthread_mutex_lock(&c->lock);
-    memcpy(e->hash, hash, 32);
-    e->known = a != NULL;
-    if (a)
-        e->auth = *a;
-    else
-        memset(&e->auth, 0, sizeof e->auth);
-    e->expires = time(NULL) + (a ? CACHE_TTL_S : UNKNOWN_TTL_S);
-    pthread_mutex_unlock(&c->lock);
 }
 
 enum auth_result http_authenticate(struct app *app, const char *authorization,
@@ -138,7 +101,7 @@ enum auth_result http_authenticate(struct app *app, const char *authorization,
      * costs no lookup. */
     if (strncmp(key, "bk_admin_", 9) != 0 && strncmp(key, "bk_public_", 10) != 0)
         return AUTH_UNKNOWN;
-    if (cache_get(app->auth, hash, &known, out)) {
+    if (key_cache_get(app->auth->keys, hash, time(NULL), &known, out)) {
         if (known)
             return AUTH_OK;
         memset(out, 0, sizeof *out);
@@ -148,7 +111,7 @@ enum auth_result http_authenticate(struct app *app, const char *authorization,
     case DB_KEY_FOUND:
         break;
     case DB_KEY_UNKNOWN:
-        cache_put(app->auth, hash, NULL);
+        key_cache_put(app->auth->keys, hash, time(NULL), UNKNOWN_TTL_S, NULL);
         return AUTH_UNKNOWN;
     default:
         return AUTH_UNAVAILABLE;
@@ -160,6 +123,6 @@ enum auth_result http_authenticate(struct app *app, const char *authorization,
     snprintf(out->timezone, sizeof out->timezone, "%s", owner.timezone);
     snprintf(out->actor, sizeof out->actor, "%s:%s", owner.is_admin ? "admin_key" : "public_key",
              owner.key_id);
-    cache_put(app->auth, hash, out);
+    key_cache_put(app->auth->keys, hash, time(NULL), CACHE_TTL_S, out);
     return AUTH_OK;
 }
