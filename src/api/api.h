@@ -21,8 +21,9 @@ struct db_org_ref api_org(const struct http_request *req);
 /* Replies for a db outcome that is not DB_OK (400, 404, 409, 422, 503, 500). */
 void api_reply_db_failure(struct http_response *resp, const struct db_result *res);
 
-/* The API's appointment object, fields in the documented order. */
-json_t *api_appointment_json(const struct db_appointment *a);
+/* The API's appointment object, fields in the documented order, written
+ * as text (the booking path builds no JSON tree; core/json_text.h). */
+void api_appointment_write(struct json_buf *b, const struct db_appointment *a);
 
 /* {"id"?, "scheduledAt", "durationMinutes"}; ids only for admin keys. */
 json_t *api_conflict_json(const struct db_conflict *c, bool with_id);

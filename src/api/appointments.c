@@ -90,19 +90,29 @@ static void reply_conflict(struct http_request *req, struct http_response *resp,
 }
 
 /*
- * The answer to a booking or a reschedule: `ok_body` (stolen; built only
- * when the outcome is DB_OK) with `status`, a 409 slot_unavailable, or the
- * failure. A replayed answer says so.
+ * The answer to a booking or a reschedule: {"appointmentId", with
+ * "previousAppointmentId" for a reschedule, "appointment"} with `status`,
+ * a 409 slot_unavailable, or the failure. A replayed answer says so.
  */
 static void reply_outcome(struct http_request *req, struct http_response *resp,
-                          const struct db_result *res, unsigned status, json_t *ok_body)
+                          const struct db_result *res, unsigned status, bool with_previous)
 {
+    struct json_buf body = {0};
+
     if (res->outcome == DB_OK) {
-        http_reply_json(resp, status, ok_body);
+        JSON_BUF_LITERAL(&body, "{\"appointmentId\":");
+        json_buf_string(&body, res->appointment.id);
+        if (with_previous) {
+            JSON_BUF_LITERAL(&body, ",\"previousAppointmentId\":");
+            json_buf_string(&body, res->previous.id);
+        }
+        JSON_BUF_LITERAL(&body, ",\"appointment\":");
+        api_appointment_write(&body, &res->appointment);
+        JSON_BUF_LITERAL(&body, "}");
+        http_reply_json_text(resp, status, &body);
         resp->replayed = res->replayed;
         return;
     }
-    json_decref(ok_body);
     if (res->outcome == DB_CONFLICT)
         reply_conflict(req, resp, res);
     else
@@ -153,11 +163,7 @@ void api_appointments_book(struct http_request *req, struct http_response *resp)
 
     db_book(req->app->pool, &org, &br, &res);
     observe_booking(&res, &started);
-    reply_outcome(req, resp, &res, 201,
-                  res.outcome == DB_OK
-                      ? json_pack("{s:s, s:o}", "appointmentId", res.appointment.id,
-                                  "appointment", api_appointment_json(&res.appointment))
-                      : NULL);
+    reply_outcome(req, resp, &res, 201, false);
     db_result_cleanup(&res);
 out:
     free(metadata);
@@ -196,13 +202,15 @@ void api_appointments_reschedule(struct http_request *req, struct http_response 
 
     db_reschedule(req->app->pool, &org, &rr, &res);
     observe_booking(&res, &started);
-    reply_outcome(req, resp, &res, 200,
-                  res.outcome == DB_OK
-                      ? json_pack("{s:s, s:s, s:o}", "appointmentId", res.appointment.id,
-                                  "previousAppointmentId", res.previous.id, "appointment",
-                                  api_appointment_json(&res.appointment))
-                      : NULL);
+    reply_outcome(req, resp, &res, 200, true);
     db_result_cleanup(&res);
+}
+
+static void reply_appointment(struct http_response *resp, const struct db_appointment *a)
+{
+    struct json_buf body = {0};
+    api_appointment_write(&body, a);
+    http_reply_json_text(resp, 200, &body);
 }
 
 void api_appointments_cancel(struct http_request *req, struct http_response *resp)
@@ -218,7 +226,7 @@ void api_appointments_cancel(struct http_request *req, struct http_response *res
     db_cancel(req->app->pool, &org, req->params[0], reason, req->auth.actor,
               req->app->cfg.lock_timeout_ms, &res);
     if (res.outcome == DB_OK)
-        http_reply_json(resp, 200, api_appointment_json(&res.appointment));
+        reply_appointment(resp, &res.appointment);
     else
         api_reply_db_failure(resp, &res);
     db_result_cleanup(&res);
@@ -231,7 +239,7 @@ void api_appointments_get(struct http_request *req, struct http_response *resp)
 
     db_appointment_get(req->app->pool, &org, req->params[0], &res);
     if (res.outcome == DB_OK)
-        http_reply_json(resp, 200, api_appointment_json(&res.appointment));
+        reply_appointment(resp, &res.appointment);
     else
         api_reply_db_failure(resp, &res);
     db_result_cleanup(&res);
@@ -284,8 +292,11 @@ void api_appointments_list(struct http_request *req, struct http_response *resp)
     bool has_provider = false;
     const char *status = http_query(req, "status"), *cursor = http_query(req, "cursor");
     struct db_result res;
-    json_t *rows = NULL, *items, *row;
-    size_t i, n;
+    char *rows = NULL;
+    const char *at = NULL;
+    struct json_span page, row;
+    struct json_buf body = {0};
+    int i = 0, more;
 
     if (!query_time(req, resp, "from", false, &f.from_ms, &f.has_from) ||
         !query_time(req, resp, "to", false, &f.to_ms, &f.has_to) ||
@@ -312,22 +323,40 @@ void api_appointments_list(struct http_request *req, struct http_response *resp)
         api_reply_db_failure(resp, &res);
         return;
     }
-    items = json_array();
-    n = json_array_size(rows);
+    if (json_parse_span(rows, strlen(rows), &page) != 0) {
+        res.outcome = DB_ERROR;
+        api_reply_db_failure(resp, &res);
+        free(rows);
+        return;
+    }
+    /* The row past the page only tells that there is a next one. */
     cursor_text[0] = '\0';
-    json_array_foreach(rows, i, row) {
+    JSON_BUF_LITERAL(&body, "{\"appointments\":[");
+    while ((more = json_next_element(&page, &at, &row)) == 0 && ++i < f.limit) {
         struct db_appointment a = {0};
-        if (i + 1 == (size_t)f.limit)
+        if (db_appointment_from_span(&row, &a) != 0) {
+            db_appointment_cleanup(&a);
+            more = -1;
             break;
-        if (db_appointment_from_json(row, &a) == 0) {
-            json_array_append_new(items, api_appointment_json(&a));
-            if (n == (size_t)f.limit && i + 2 == (size_t)f.limit)
-                encode_cursor(&a, cursor_text, sizeof cursor_text);
         }
+        if (i > 1)
+            JSON_BUF_LITERAL(&body, ",");
+        api_appointment_write(&body, &a);
+        encode_cursor(&a, cursor_text, sizeof cursor_text);
         db_appointment_cleanup(&a);
     }
-    json_decref(rows);
-    http_reply_json(resp, 200,
-                    json_pack("{s:o, s:o}", "appointments", items, "nextCursor",
-                              cursor_text[0] ? json_string(cursor_text) : json_null()));
+    free(rows);
+    if (more < 0) {
+        free(json_buf_take(&body, NULL));
+        res.outcome = DB_ERROR;
+        api_reply_db_failure(resp, &res);
+        return;
+    }
+    JSON_BUF_LITERAL(&body, "],\"nextCursor\":");
+    if (more == 0) /* stopped at the row past the page */
+        json_buf_string(&body, cursor_text);
+    else
+        JSON_BUF_LITERAL(&body, "null");
+    JSON_BUF_LITERAL(&body, "}");
+    http_reply_json_text(resp, 200, &body);
 }

@@ -44,36 +44,65 @@ void api_reply_db_failure(struct http_response *resp, const struct db_result *re
     }
 }
 
+static void write_time_or_null(struct json_buf *b, bool has, int64_t ms)
+{
+    char iso[CORE_ISO_LEN + 1];
+    if (has && core_iso_format(ms, iso) == 0)
+        json_buf_string(b, iso);
+    else
+        JSON_BUF_LITERAL(b, "null");
+}
+
+static void write_id_or_null(struct json_buf *b, const char *id)
+{
+    if (id[0])
+        json_buf_string(b, id);
+    else
+        JSON_BUF_LITERAL(b, "null");
+}
+
+void api_appointment_write(struct json_buf *b, const struct db_appointment *a)
+{
+    static const char *const statuses[] = {"confirmed", "cancelled", "rescheduled"};
+
+    JSON_BUF_LITERAL(b, "{\"id\":");
+    json_buf_string(b, a->id);
+    JSON_BUF_LITERAL(b, ",\"providerId\":");
+    json_buf_string(b, a->provider_id);
+    JSON_BUF_LITERAL(b, ",\"contactId\":");
+    json_buf_string(b, a->contact_id);
+    JSON_BUF_LITERAL(b, ",\"serviceId\":");
+    write_id_or_null(b, a->service_id);
+    JSON_BUF_LITERAL(b, ",\"scheduledAt\":");
+    write_time_or_null(b, true, a->scheduled_at_ms);
+    JSON_BUF_LITERAL(b, ",\"durationMinutes\":");
+    json_buf_int(b, a->duration_minutes);
+    JSON_BUF_LITERAL(b, ",\"status\":");
+    json_buf_string(b, statuses[a->status]);
+    JSON_BUF_LITERAL(b, ",\"notes\":");
+    if (a->notes)
+        json_buf_string(b, a->notes);
+    else
+        JSON_BUF_LITERAL(b, "null");
+    /* Compact text as the database layer read it (db_appointment_from_span). */
+    JSON_BUF_LITERAL(b, ",\"metadata\":");
+    if (a->metadata_json)
+        json_buf_raw(b, a->metadata_json, strlen(a->metadata_json));
+    else
+        JSON_BUF_LITERAL(b, "{}");
+    JSON_BUF_LITERAL(b, ",\"createdAt\":");
+    write_time_or_null(b, true, a->created_at_ms);
+    JSON_BUF_LITERAL(b, ",\"cancelledAt\":");
+    write_time_or_null(b, a->has_cancelled_at, a->cancelled_at_ms);
+    JSON_BUF_LITERAL(b, ",\"rescheduledTo\":");
+    write_id_or_null(b, a->rescheduled_to);
+    JSON_BUF_LITERAL(b, "}");
+}
+
 static json_t *time_or_null(bool has, int64_t ms)
 {
     char iso[CORE_ISO_LEN + 1];
     return has && core_iso_format(ms, iso) == 0 ? json_string(iso) : json_null();
-}
-
-static json_t *id_or_null(const char *id)
-{
-    return id[0] ? json_string(id) : json_null();
-}
-
-json_t *api_appointment_json(const struct db_appointment *a)
-{
-    static const char *const statuses[] = {"confirmed", "cancelled", "rescheduled"};
-    json_t *o = json_object();
-    json_t *metadata = a->metadata_json ? json_loads(a->metadata_json, 0, NULL) : NULL;
-
-    json_object_set_new(o, "id", json_string(a->id));
-    json_object_set_new(o, "providerId", json_string(a->provider_id));
-    json_object_set_new(o, "contactId", json_string(a->contact_id));
-    json_object_set_new(o, "serviceId", id_or_null(a->service_id));
-    json_object_set_new(o, "scheduledAt", time_or_null(true, a->scheduled_at_ms));
-    json_object_set_new(o, "durationMinutes", json_integer(a->duration_minutes));
-    json_object_set_new(o, "status", json_string(statuses[a->status]));
-    json_object_set_new(o, "notes", a->notes ? json_string(a->notes) : json_null());
-    json_object_set_new(o, "metadata", metadata ? metadata : json_object());
-    json_object_set_new(o, "createdAt", time_or_null(true, a->created_at_ms));
-    json_object_set_new(o, "cancelledAt", time_or_null(a->has_cancelled_at, a->cancelled_at_ms));
-    json_object_set_new(o, "rescheduledTo", id_or_null(a->rescheduled_to));
-    return o;
 }
 
 json_t *api_conflict_json(const struct db_conflict *c, bool with_id)

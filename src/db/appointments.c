@@ -4,8 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
-
+#include "core/json_text.h"
 #include "core/lockkey.h"
 #include "core/time.h"
 #include "db/directory.h"
@@ -140,92 +139,120 @@ static void name_excluded_conflict(struct db_pool *pool, const struct db_org_ref
     db_result_cleanup(&check);
 }
 
-static void copy_id(char *dst, json_t *v)
+/* Member `key` of `o` when it is a string without escapes that fits `size`
+ * bytes (ids, times, statuses), else "" (null or absent). */
+static void member_text(const struct json_span *o, const char *key, char *out, size_t size)
 {
-    const char *s = json_string_value(v);
-    snprintf(dst, DB_ID_SIZE, "%s", s ? s : "");
+    struct json_span v;
+    if (json_member(o, key, &v) != 0 || json_string_copy(&v, out, size) != 0)
+        out[0] = '\0';
 }
 
-static int parse_time(json_t *v, int64_t *out)
+static int member_time(const struct json_span *o, const char *key, int64_t *out)
 {
-    const char *s = json_string_value(v);
-    return s ? core_rfc3339_parse(s, strlen(s), out) : -1;
+    char iso[CORE_ISO_LEN + 8];
+    member_text(o, key, iso, sizeof iso);
+    return iso[0] ? core_rfc3339_parse(iso, strlen(iso), out) : -1;
 }
 
-int db_appointment_from_json(json_t *o, struct db_appointment *a)
+static int member_int(const struct json_span *o, const char *key, int *out)
 {
-    const char *status = json_string_value(json_object_get(o, "status"));
-    json_t *notes = json_object_get(o, "notes");
-    json_t *cancelled = json_object_get(o, "cancelledAt");
-
-    if (!json_is_object(o) || !status)
+    struct json_span v;
+    int64_t n = 0;
+    if (json_member(o, key, &v) != 0 || json_int64(&v, &n) != 0)
         return -1;
-    copy_id(a->id, json_object_get(o, "id"));
-    copy_id(a->provider_id, json_object_get(o, "providerId"));
-    copy_id(a->contact_id, json_object_get(o, "contactId"));
-    copy_id(a->service_id, json_object_get(o, "serviceId"));
-    copy_id(a->rescheduled_to, json_object_get(o, "rescheduledTo"));
-    a->duration_minutes = (int)json_integer_value(json_object_get(o, "durationMinutes"));
+    *out = (int)n;
+    return 0;
+}
+
+int db_appointment_from_span(const struct json_span *o, struct db_appointment *a)
+{
+    struct json_span notes, metadata, cancelled;
+    struct json_buf compact = {0};
+    char status[16];
+
+    if (o->kind != SPAN_OBJECT)
+        return -1;
+    member_text(o, "status", status, sizeof status);
+    member_text(o, "id", a->id, DB_ID_SIZE);
+    member_text(o, "providerId", a->provider_id, DB_ID_SIZE);
+    member_text(o, "contactId", a->contact_id, DB_ID_SIZE);
+    member_text(o, "serviceId", a->service_id, DB_ID_SIZE);
+    member_text(o, "rescheduledTo", a->rescheduled_to, DB_ID_SIZE);
     if (strcmp(status, "confirmed") == 0)
         a->status = DB_STATUS_CONFIRMED;
     else if (strcmp(status, "cancelled") == 0)
         a->status = DB_STATUS_CANCELLED;
-    else
+    else if (strcmp(status, "rescheduled") == 0)
         a->status = DB_STATUS_RESCHEDULED;
-    if (parse_time(json_object_get(o, "scheduledAt"), &a->scheduled_at_ms) != 0 ||
-        parse_time(json_object_get(o, "createdAt"), &a->created_at_ms) != 0)
+    else
         return -1;
-    if (json_is_string(cancelled)) {
+    if (member_int(o, "durationMinutes", &a->duration_minutes) != 0 ||
+        member_time(o, "scheduledAt", &a->scheduled_at_ms) != 0 ||
+        member_time(o, "createdAt", &a->created_at_ms) != 0)
+        return -1;
+    if (json_member(o, "cancelledAt", &cancelled) == 0 && cancelled.kind == SPAN_STRING) {
         a->has_cancelled_at = true;
-        if (parse_time(cancelled, &a->cancelled_at_ms) != 0)
+        if (member_time(o, "cancelledAt", &a->cancelled_at_ms) != 0)
             return -1;
     }
-    if (json_is_string(notes) && !(a->notes = strdup(json_string_value(notes))))
+    if (json_member(o, "notes", &notes) == 0 && notes.kind == SPAN_STRING &&
+        !(a->notes = json_string_dup(&notes)))
         return -1;
-    a->metadata_json = json_dumps(json_object_get(o, "metadata"), JSON_COMPACT | JSON_ENCODE_ANY);
+    /* Passed on as the database wrote it, less its white space. */
+    if (json_member(o, "metadata", &metadata) == 0 && metadata.kind == SPAN_OBJECT)
+        json_buf_compact(&compact, metadata.start, metadata.len);
+    else
+        json_buf_raw(&compact, "{}", 2);
+    a->metadata_json = json_buf_take(&compact, NULL);
     return a->metadata_json ? 0 : -1;
 }
 
-static int parse_conflict(json_t *o, struct db_conflict *c)
+static int parse_conflict(const struct json_span *o, struct db_conflict *c)
 {
-    copy_id(c->id, json_object_get(o, "id"));
-    c->duration_minutes = (int)json_integer_value(json_object_get(o, "durationMinutes"));
-    return parse_time(json_object_get(o, "scheduledAt"), &c->scheduled_at_ms);
+    if (o->kind != SPAN_OBJECT)
+        return -1;
+    member_text(o, "id", c->id, DB_ID_SIZE);
+    if (member_int(o, "durationMinutes", &c->duration_minutes) != 0)
+        return -1;
+    return member_time(o, "scheduledAt", &c->scheduled_at_ms);
 }
 
 /* Turns a booking function's jsonb answer into *res. */
 static int parse_result(const char *text, struct db_result *res)
 {
-    json_error_t jerr;
-    json_t *root = json_loads(text, 0, &jerr);
-    const char *status;
+    struct json_span root, v;
+    char status[16];
     int rc = -1;
 
-    if (!root)
+    if (json_parse_span(text, strlen(text), &root) != 0 || root.kind != SPAN_OBJECT)
         goto out;
-    status = json_string_value(json_object_get(root, "status"));
-    if (!status)
-        status = json_is_true(json_object_get(root, "available")) ? "available" : "conflict";
-    res->replayed = json_is_true(json_object_get(root, "replayed"));
-    res->lock_wait_us = json_integer_value(json_object_get(root, "lockWaitUs"));
+    member_text(&root, "status", status, sizeof status);
+    if (!status[0])
+        snprintf(status, sizeof status, "%s",
+                 json_member(&root, "available", &v) == 0 && v.kind == SPAN_TRUE ? "available"
+                                                                                   : "conflict");
+    res->replayed = json_member(&root, "replayed", &v) == 0 && v.kind == SPAN_TRUE;
+    if (json_member(&root, "lockWaitUs", &v) == 0)
+        json_int64(&v, &res->lock_wait_us);
     if (strcmp(status, "conflict") == 0) {
         res->outcome = DB_CONFLICT;
-        rc = parse_conflict(json_object_get(root, "conflictingAppointment"), &res->conflict);
+        if (json_member(&root, "conflictingAppointment", &v) == 0)
+            rc = parse_conflict(&v, &res->conflict);
         goto out;
     }
     res->outcome = DB_OK;
     res->unchanged = strcmp(status, "unchanged") == 0;
     rc = 0;
-    if (json_object_get(root, "appointment"))
-        rc = db_appointment_from_json(json_object_get(root, "appointment"), &res->appointment);
-    if (rc == 0 && json_object_get(root, "previousAppointment"))
-        rc = db_appointment_from_json(json_object_get(root, "previousAppointment"), &res->previous);
+    if (json_member(&root, "appointment", &v) == 0)
+        rc = db_appointment_from_span(&v, &res->appointment);
+    if (rc == 0 && json_member(&root, "previousAppointment", &v) == 0)
+        rc = db_appointment_from_span(&v, &res->previous);
 out:
     if (rc != 0) {
         log_error("db.bad_result", "cannot parse a booking function's result");
         res->outcome = DB_ERROR;
     }
-    json_decref(root);
     return rc;
 }
 
@@ -431,21 +458,25 @@ int db_appointment_get(struct db_pool *pool, const struct db_org_ref *org, const
                        struct db_result *res)
 {
     const char *params[] = {org->org_id, id};
-    json_t *obj = NULL;
-    int rc = db_fetch_json(pool, "appointment_get", 2, params, &obj, res);
+    char *text = NULL;
+    struct json_span obj;
+    int rc;
 
+    memset(res, 0, sizeof *res);
+    rc = db_run_value(pool, "appointment_get", 2, params, &text, res);
     if (rc == 0 && res->outcome == DB_OK) {
-        if (!obj)
+        if (!text)
             res->outcome = DB_NOT_FOUND;
-        else if (db_appointment_from_json(obj, &res->appointment) != 0)
+        else if (json_parse_span(text, strlen(text), &obj) != 0 ||
+                 db_appointment_from_span(&obj, &res->appointment) != 0)
             res->outcome = DB_ERROR, rc = -1;
     }
-    json_decref(obj);
+    free(text);
     return rc;
 }
 
 int db_appointment_list(struct db_pool *pool, const struct db_org_ref *org,
-                        const struct db_appointment_filter *f, json_t **out,
+                        const struct db_appointment_filter *f, char **out,
                         struct db_result *res)
 {
     char from[CORE_ISO_LEN + 1], to[CORE_ISO_LEN + 1], after[CORE_ISO_LEN + 1], limit[16];
@@ -466,7 +497,15 @@ int db_appointment_list(struct db_pool *pool, const struct db_org_ref *org,
     params[6] = f->after_id;
     snprintf(limit, sizeof limit, "%d", f->limit);
     params[7] = limit;
-    return db_fetch_json(pool, "appointment_list", 8, params, out, res);
+    memset(res, 0, sizeof *res);
+    *out = NULL;
+    if (db_run_value(pool, "appointment_list", 8, params, out, res) != 0)
+        return res->outcome == DB_UNAVAILABLE || res->outcome == DB_ERROR ? -1 : 0;
+    if (!*out) {
+        res->outcome = DB_ERROR;
+        return -1;
+    }
+    return 0;
 }
 
 int db_free_slots(struct db_pool *pool, const struct db_org_ref *org, const char *provider_id,

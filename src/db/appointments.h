@@ -12,8 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include <jansson.h>
-
+#include "core/json_text.h"
 #include "core/validate.h"
 #include "db/pool.h"
 
@@ -134,10 +133,10 @@ struct db_appointment_filter {
     int limit;
 };
 
-/* A page ordered by scheduledAt then id: *out is an array of appointment
- * objects (parse each with db_appointment_from_json). */
+/* A page ordered by scheduledAt then id: *out (malloc'd) is a JSON array
+ * of appointment objects (read each with db_appointment_from_span). */
 int db_appointment_list(struct db_pool *pool, const struct db_org_ref *org,
-                        const struct db_appointment_filter *filter, json_t **out,
+                        const struct db_appointment_filter *filter, char **out,
                         struct db_result *res);
 
 /* Free start times on a local date (YYYY-MM-DD): *out (malloc'd) is the
@@ -149,7 +148,7 @@ int db_free_slots(struct db_pool *pool, const struct db_org_ref *org, const char
 
 /* Reads an appointment object of the booking functions into *a (owned
  * strings: release with db_appointment_cleanup). 0 or -1. */
-int db_appointment_from_json(json_t *obj, struct db_appointment *a);
+int db_appointment_from_span(const struct json_span *obj, struct db_appointment *a);
 void db_appointment_cleanup(struct db_appointment *a);
 
 void db_result_cleanup(struct db_result *res);

@@ -22,6 +22,22 @@ void http_reply_json(struct http_response *resp, unsigned status, json_t *body)
     }
 }
 
+void http_reply_json_text(struct http_response *resp, unsigned status, struct json_buf *body)
+{
+    size_t len;
+    char *text = json_buf_take(body, &len);
+
+    if (!text) {
+        http_reply_error(resp, 500, "internal", NULL, "Out of memory.");
+        return;
+    }
+    free(resp->body);
+    resp->status = status;
+    resp->content_type = HTTP_JSON_TYPE;
+    resp->body = text;
+    resp->body_len = len;
+}
+
 static void reply_error_v(struct http_response *resp, unsigned status, const char *code,
                           const char *field, const char *fmt, va_list ap)
 {

@@ -1,0 +1,73 @@
+/*
+ * JSON read and written as text, without building a tree: for the booking
+ * path, where a tree per request (jansson allocates every value and key)
+ * cost more of bookd's CPU than anything else it does itself
+ * (bench/HISTORY.md, step 24).
+ *
+ * Reading: a span is one value inside a text that stays alive; members of
+ * an object are found by name, elements of an array one after the other.
+ * The texts read are PostgreSQL's jsonb output, but a malformed text is
+ * reported, never read past its end.
+ *
+ * Writing: a growing buffer and the pieces of a compact JSON text, escaped
+ * as jansson escapes them, so an answer is the same bytes whichever way it
+ * was made.
+ */
+#ifndef BOOKD_CORE_JSON_TEXT_H
+#define BOOKD_CORE_JSON_TEXT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum json_span_kind { SPAN_STRING, SPAN_NUMBER, SPAN_OBJECT, SPAN_ARRAY, SPAN_TRUE, SPAN_FALSE, SPAN_NULL };
+
+struct json_span {
+    enum json_span_kind kind;
+    const char *start; /* the value's first byte: '"' of a string, '{' of an object */
+    size_t len;        /* up to and including its last byte */
+};
+
+/* The one value of `text` (white space around it allowed). 0 or -1.
+ * What is inside an object or array is checked when it is read. */
+int json_parse_span(const char *text, size_t len, struct json_span *out);
+
+/* Member `key` (plain ASCII) of an object. 0 found, 1 absent, -1 malformed
+ * or not an object. */
+int json_member(const struct json_span *object, const char *key, struct json_span *out);
+
+/* The next element of an array: *cursor starts at NULL. 0 with *out set,
+ * 1 at the end, -1 malformed or not an array. */
+int json_next_element(const struct json_span *array, const char **cursor, struct json_span *out);
+
+/* A string's value, unescaped, NUL-terminated (a \u0000 inside it ends
+ * it early); malloc'd. NULL if not a string or out of memory. */
+char *json_string_dup(const struct json_span *s);
+
+/* A string's value into `out` of `size` bytes. 0, or -1 if not a string,
+ * escaped or too long: for ids and times, which never need escaping. */
+int json_string_copy(const struct json_span *s, char *out, size_t size);
+
+/* An integral number. 0 or -1. */
+int json_int64(const struct json_span *s, int64_t *out);
+
+/* A growing text. `failed` is set on out of memory; appends then do nothing. */
+struct json_buf {
+    char *data;
+    size_t len, cap;
+    bool failed;
+};
+
+void json_buf_raw(struct json_buf *b, const char *s, size_t n);
+/* A string literal's bytes, as they are. */
+#define JSON_BUF_LITERAL(b, literal) json_buf_raw(b, literal, sizeof literal - 1)
+/* `s` as a JSON string literal, quotes included. */
+void json_buf_string(struct json_buf *b, const char *s);
+void json_buf_int(struct json_buf *b, long long v);
+/* The value `s` (valid JSON) without white space outside its strings. */
+void json_buf_compact(struct json_buf *b, const char *s, size_t n);
+/* The text, NUL-terminated, handed to the caller (free it), or NULL if
+ * anything failed; the buffer is empty afterwards either way. */
+char *json_buf_take(struct json_buf *b, size_t *len);
+
+#endif
