@@ -99,12 +99,15 @@ int json_parse_span(const char *text, size_t len, struct json_span *out)
     return p && skip_space(p, end) == end ? 0 : -1;
 }
 
-int json_member(const struct json_span *object, const char *key, struct json_span *out)
+int json_members(const struct json_span *object, const char *const *keys, size_t n,
+                 struct json_span *out)
 {
     const char *p, *end, *name;
-    size_t key_len = strlen(key), name_len;
+    size_t name_len;
     struct json_span value;
 
+    for (size_t i = 0; i < n; i++)
+        out[i].start = NULL;
     if (object->kind != SPAN_OBJECT)
         return -1;
     p = object->start + 1;
@@ -112,7 +115,7 @@ int json_member(const struct json_span *object, const char *key, struct json_spa
     for (;;) {
         p = skip_space(p, end);
         if (p == end)
-            return 1;
+            return 0;
         if (*p != '"')
             return -1;
         name = p + 1;
@@ -124,16 +127,28 @@ int json_member(const struct json_span *object, const char *key, struct json_spa
             return -1;
         if (!(p = scan_value(skip_space(p + 1, end), end, &value)))
             return -1;
-        if (name_len == key_len && memcmp(name, key, key_len) == 0) {
-            *out = value;
-            return 0;
-        }
+        for (size_t i = 0; i < n; i++)
+            if (!out[i].start && strlen(keys[i]) == name_len &&
+                memcmp(name, keys[i], name_len) == 0)
+                out[i] = value;
         p = skip_space(p, end);
         if (p < end && *p == ',')
             p++;
         else if (p != end)
             return -1;
     }
+}
+
+int json_member(const struct json_span *object, const char *key, struct json_span *out)
+{
+    struct json_span found;
+
+    if (json_members(object, &key, 1, &found) != 0)
+        return -1;
+    if (!found.start)
+        return 1;
+    *out = found;
+    return 0;
 }
 
 int json_next_element(const struct json_span *array, const char **cursor, struct json_span *out)
@@ -223,11 +238,21 @@ char *json_string_dup(const struct json_span *s)
         if (++p == end)
             break;
         switch (*p) {
-        case 'b': *w++ = '\b'; break;
-        case 'f': *w++ = '\f'; break;
-        case 'n': *w++ = '\n'; break;
-        case 'r': *w++ = '\r'; break;
-        case 't': *w++ = '\t'; break;
+        case 'b':
+            *w++ = '\b';
+            break;
+        case 'f':
+            *w++ = '\f';
+            break;
+        case 'n':
+            *w++ = '\n';
+            break;
+        case 'r':
+            *w++ = '\r';
+            break;
+        case 't':
+            *w++ = '\t';
+            break;
         case 'u':
             if (hex4(p + 1, end, &cp) != 0) {
                 free(out);

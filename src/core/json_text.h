@@ -20,7 +20,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum json_span_kind { SPAN_STRING, SPAN_NUMBER, SPAN_OBJECT, SPAN_ARRAY, SPAN_TRUE, SPAN_FALSE, SPAN_NULL };
+enum json_span_kind {
+    SPAN_STRING,
+    SPAN_NUMBER,
+    SPAN_OBJECT,
+    SPAN_ARRAY,
+    SPAN_TRUE,
+    SPAN_FALSE,
+    SPAN_NULL
+};
 
 struct json_span {
     enum json_span_kind kind;
@@ -35,6 +43,12 @@ int json_parse_span(const char *text, size_t len, struct json_span *out);
 /* Member `key` (plain ASCII) of an object. 0 found, 1 absent, -1 malformed
  * or not an object. */
 int json_member(const struct json_span *object, const char *key, struct json_span *out);
+
+/* Members `keys[i]` into out[i] in one pass over the object (start NULL:
+ * absent; the first of repeated names counts). 0, or -1 malformed or not
+ * an object. */
+int json_members(const struct json_span *object, const char *const *keys, size_t n,
+                 struct json_span *out);
 
 /* The next element of an array: *cursor starts at NULL. 0 with *out set,
  * 1 at the end, -1 malformed or not an array. */

@@ -19,7 +19,28 @@ const EVP_MD *core_sha256_md(void)
     return fetched ? fetched : EVP_sha256();
 }
 
+/* One context per thread, reset for each digest: EVP_Digest allocates and
+ * frees a context every call (3 % of bookd's CPU on the booking path, which
+ * hashes three times a request). Freed when the thread ends. */
+static pthread_key_t context_key;
+
+static void make_context_key(void)
+{
+    pthread_key_create(&context_key, (void (*)(void *))EVP_MD_CTX_free);
+}
+
 void core_sha256(const void *data, size_t len, unsigned char out[32])
 {
-    EVP_Digest(data, len, out, NULL, core_sha256_md(), NULL);
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    EVP_MD_CTX *ctx;
+
+    pthread_once(&once, make_context_key);
+    ctx = pthread_getspecific(context_key);
+    if (!ctx && (ctx = EVP_MD_CTX_new()) && pthread_setspecific(context_key, ctx) != 0) {
+        EVP_MD_CTX_free(ctx);
+        ctx = NULL;
+    }
+    if (!ctx || !EVP_DigestInit_ex(ctx, core_sha256_md(), NULL) ||
+        !EVP_DigestUpdate(ctx, data, len) || !EVP_DigestFinal_ex(ctx, out, NULL))
+        EVP_Digest(data, len, out, NULL, core_sha256_md(), NULL);
 }

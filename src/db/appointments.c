@@ -139,27 +139,25 @@ static void name_excluded_conflict(struct db_pool *pool, const struct db_org_ref
     db_result_cleanup(&check);
 }
 
-/* Member `key` of `o` when it is a string without escapes that fits `size`
- * bytes (ids, times, statuses), else "" (null or absent). */
-static void member_text(const struct json_span *o, const char *key, char *out, size_t size)
+/* `v` when it is a string without escapes that fits `size` bytes (ids,
+ * times, statuses), else "" (null or absent: start NULL). */
+static void span_text(const struct json_span *v, char *out, size_t size)
 {
-    struct json_span v;
-    if (json_member(o, key, &v) != 0 || json_string_copy(&v, out, size) != 0)
+    if (!v->start || json_string_copy(v, out, size) != 0)
         out[0] = '\0';
 }
 
-static int member_time(const struct json_span *o, const char *key, int64_t *out)
+static int span_time(const struct json_span *v, int64_t *out)
 {
     char iso[CORE_ISO_LEN + 8];
-    member_text(o, key, iso, sizeof iso);
+    span_text(v, iso, sizeof iso);
     return iso[0] ? core_rfc3339_parse(iso, strlen(iso), out) : -1;
 }
 
-static int member_int(const struct json_span *o, const char *key, int *out)
+static int span_int(const struct json_span *v, int *out)
 {
-    struct json_span v;
     int64_t n = 0;
-    if (json_member(o, key, &v) != 0 || json_int64(&v, &n) != 0)
+    if (!v->start || json_int64(v, &n) != 0 || n < INT32_MIN || n > INT32_MAX)
         return -1;
     *out = (int)n;
     return 0;
@@ -167,18 +165,37 @@ static int member_int(const struct json_span *o, const char *key, int *out)
 
 int db_appointment_from_span(const struct json_span *o, struct db_appointment *a)
 {
-    struct json_span notes, metadata, cancelled;
+    enum {
+        ID,
+        PROVIDER,
+        CONTACT,
+        SERVICE,
+        RESCHEDULED_TO,
+        STATUS,
+        DURATION,
+        SCHEDULED_AT,
+        CREATED_AT,
+        CANCELLED_AT,
+        NOTES,
+        METADATA,
+        N_FIELDS
+    };
+    static const char *const names[N_FIELDS] = {
+        "id",     "providerId",      "contactId",   "serviceId", "rescheduledTo",
+        "status", "durationMinutes", "scheduledAt", "createdAt", "cancelledAt",
+        "notes",  "metadata"};
+    struct json_span v[N_FIELDS];
     struct json_buf compact = {0};
     char status[16];
 
-    if (o->kind != SPAN_OBJECT)
+    if (json_members(o, names, N_FIELDS, v) != 0)
         return -1;
-    member_text(o, "status", status, sizeof status);
-    member_text(o, "id", a->id, DB_ID_SIZE);
-    member_text(o, "providerId", a->provider_id, DB_ID_SIZE);
-    member_text(o, "contactId", a->contact_id, DB_ID_SIZE);
-    member_text(o, "serviceId", a->service_id, DB_ID_SIZE);
-    member_text(o, "rescheduledTo", a->rescheduled_to, DB_ID_SIZE);
+    span_text(&v[ID], a->id, DB_ID_SIZE);
+    span_text(&v[PROVIDER], a->provider_id, DB_ID_SIZE);
+    span_text(&v[CONTACT], a->contact_id, DB_ID_SIZE);
+    span_text(&v[SERVICE], a->service_id, DB_ID_SIZE);
+    span_text(&v[RESCHEDULED_TO], a->rescheduled_to, DB_ID_SIZE);
+    span_text(&v[STATUS], status, sizeof status);
     if (strcmp(status, "confirmed") == 0)
         a->status = DB_STATUS_CONFIRMED;
     else if (strcmp(status, "cancelled") == 0)
@@ -187,67 +204,73 @@ int db_appointment_from_span(const struct json_span *o, struct db_appointment *a
         a->status = DB_STATUS_RESCHEDULED;
     else
         return -1;
-    if (member_int(o, "durationMinutes", &a->duration_minutes) != 0 ||
-        member_time(o, "scheduledAt", &a->scheduled_at_ms) != 0 ||
-        member_time(o, "createdAt", &a->created_at_ms) != 0)
+    if (span_int(&v[DURATION], &a->duration_minutes) != 0 ||
+        span_time(&v[SCHEDULED_AT], &a->scheduled_at_ms) != 0 ||
+        span_time(&v[CREATED_AT], &a->created_at_ms) != 0)
         return -1;
-    if (json_member(o, "cancelledAt", &cancelled) == 0 && cancelled.kind == SPAN_STRING) {
+    if (v[CANCELLED_AT].start && v[CANCELLED_AT].kind == SPAN_STRING) {
         a->has_cancelled_at = true;
-        if (member_time(o, "cancelledAt", &a->cancelled_at_ms) != 0)
+        if (span_time(&v[CANCELLED_AT], &a->cancelled_at_ms) != 0)
             return -1;
     }
-    if (json_member(o, "notes", &notes) == 0 && notes.kind == SPAN_STRING &&
-        !(a->notes = json_string_dup(&notes)))
+    if (v[NOTES].start && v[NOTES].kind == SPAN_STRING && !(a->notes = json_string_dup(&v[NOTES])))
         return -1;
     /* Passed on as the database wrote it, less its white space. */
-    if (json_member(o, "metadata", &metadata) == 0 && metadata.kind == SPAN_OBJECT)
-        json_buf_compact(&compact, metadata.start, metadata.len);
+    if (v[METADATA].start && v[METADATA].kind == SPAN_OBJECT)
+        json_buf_compact(&compact, v[METADATA].start, v[METADATA].len);
     else
-        json_buf_raw(&compact, "{}", 2);
+        JSON_BUF_LITERAL(&compact, "{}");
     a->metadata_json = json_buf_take(&compact, NULL);
     return a->metadata_json ? 0 : -1;
 }
 
 static int parse_conflict(const struct json_span *o, struct db_conflict *c)
 {
-    if (o->kind != SPAN_OBJECT)
+    static const char *const names[] = {"id", "durationMinutes", "scheduledAt"};
+    struct json_span v[3];
+
+    if (json_members(o, names, 3, v) != 0)
         return -1;
-    member_text(o, "id", c->id, DB_ID_SIZE);
-    if (member_int(o, "durationMinutes", &c->duration_minutes) != 0)
+    span_text(&v[0], c->id, DB_ID_SIZE);
+    if (span_int(&v[1], &c->duration_minutes) != 0)
         return -1;
-    return member_time(o, "scheduledAt", &c->scheduled_at_ms);
+    return span_time(&v[2], &c->scheduled_at_ms);
 }
 
 /* Turns a booking function's jsonb answer into *res. */
 static int parse_result(const char *text, struct db_result *res)
 {
-    struct json_span root, v;
+    enum { STATUS, AVAILABLE, REPLAYED, LOCK_WAIT, CONFLICT, APPOINTMENT, PREVIOUS, N_FIELDS };
+    static const char *const names[N_FIELDS] = {
+        "status",      "available",          "replayed", "lockWaitUs", "conflictingAppointment",
+        "appointment", "previousAppointment"};
+    struct json_span root, v[N_FIELDS];
     char status[16];
     int rc = -1;
 
-    if (json_parse_span(text, strlen(text), &root) != 0 || root.kind != SPAN_OBJECT)
+    if (json_parse_span(text, strlen(text), &root) != 0 ||
+        json_members(&root, names, N_FIELDS, v) != 0)
         goto out;
-    member_text(&root, "status", status, sizeof status);
+    span_text(&v[STATUS], status, sizeof status);
     if (!status[0])
         snprintf(status, sizeof status, "%s",
-                 json_member(&root, "available", &v) == 0 && v.kind == SPAN_TRUE ? "available"
-                                                                                   : "conflict");
-    res->replayed = json_member(&root, "replayed", &v) == 0 && v.kind == SPAN_TRUE;
-    if (json_member(&root, "lockWaitUs", &v) == 0)
-        json_int64(&v, &res->lock_wait_us);
+                 v[AVAILABLE].start && v[AVAILABLE].kind == SPAN_TRUE ? "available" : "conflict");
+    res->replayed = v[REPLAYED].start && v[REPLAYED].kind == SPAN_TRUE;
+    if (v[LOCK_WAIT].start)
+        json_int64(&v[LOCK_WAIT], &res->lock_wait_us);
     if (strcmp(status, "conflict") == 0) {
         res->outcome = DB_CONFLICT;
-        if (json_member(&root, "conflictingAppointment", &v) == 0)
-            rc = parse_conflict(&v, &res->conflict);
+        if (v[CONFLICT].start)
+            rc = parse_conflict(&v[CONFLICT], &res->conflict);
         goto out;
     }
     res->outcome = DB_OK;
     res->unchanged = strcmp(status, "unchanged") == 0;
     rc = 0;
-    if (json_member(&root, "appointment", &v) == 0)
-        rc = db_appointment_from_span(&v, &res->appointment);
-    if (rc == 0 && json_member(&root, "previousAppointment", &v) == 0)
-        rc = db_appointment_from_span(&v, &res->previous);
+    if (v[APPOINTMENT].start)
+        rc = db_appointment_from_span(&v[APPOINTMENT], &res->appointment);
+    if (rc == 0 && v[PREVIOUS].start)
+        rc = db_appointment_from_span(&v[PREVIOUS], &res->previous);
 out:
     if (rc != 0) {
         log_error("db.bad_result", "cannot parse a booking function's result");

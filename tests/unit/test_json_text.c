@@ -62,8 +62,8 @@ Test(json_text, array_elements_come_one_after_the_other)
 
 Test(json_text, malformed_or_truncated_texts_are_refused)
 {
-    const char *bad[] = {"",       "{",           "{\"a\": 1", "[1, 2", "\"open",
-                         "{\"a\": 1} x", "{\"a\": \"b}", "nul",        NULL};
+    const char *bad[] = {"",    "{", "{\"a\": 1", "[1, 2", "\"open", "{\"a\": 1} x", "{\"a\": \"b}",
+                         "nul", NULL};
     /* Inside an object or array, a value is checked when it is read. */
     const char *bad_inside[] = {"{\"a\" 1}", "{\"a\": tru}", "{\"a\": }", "{\"a\": 1 \"b\": 2}",
                                 NULL};
