@@ -29,7 +29,10 @@ function book(at) {
   });
 }
 
-const slot = (r) => new Date(Date.UTC(2090, 0, 1) + r * 3600e3).toISOString();
+// Early 2039: before the HTTP runs' slots (2040 on) and months from the
+// availability benchmark's busy day (2039-06-06), so no round meets a slot
+// another part of the benchmark booked.
+const slot = (r) => new Date(Date.UTC(2039, 0, 1) + r * 3600e3).toISOString();
 await Promise.all(Array.from({ length: CONCURRENCY }, () => book(slot(-1)))); // open sockets
 let exactOne = 0, errors = 0;
 const losers = [];
