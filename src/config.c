@@ -31,9 +31,10 @@ static const struct setting settings[] = {
      "wait for a free connection before answering 503", INT, AT(pool_wait_ms), 0, 60000},
     {"BOOKD_LOCK_TIMEOUT_MS", "--lock-timeout-ms", "2000",
      "wait for a slot's locks before answering slot_busy", INT, AT(lock_timeout_ms), 1, 60000},
-    /* As many as database connections: a handler blocks on the database, so
-     * more threads only wait for the pool (bench/HISTORY.md, step 26). */
-    {"BOOKD_HTTP_THREADS", "--http-threads", "16", "HTTP worker threads", INT,
+    /* More than database connections, so that a request that finds the pool
+     * busy waits there, bounded, not unbounded behind a busy thread
+     * (bench/HISTORY.md, step 26). */
+    {"BOOKD_HTTP_THREADS", "--http-threads", "32", "HTTP worker threads", INT,
      AT(http_threads), 1, 1024},
     {"BOOKD_MAX_CONNECTIONS", "--max-connections", "1024", "open HTTP connections at most", INT,
      AT(max_connections), 1, 100000},

@@ -1,5 +1,6 @@
 #include "core/json_text.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -295,8 +296,9 @@ int json_int64(const struct json_span *s, int64_t *out)
         return -1;
     memcpy(digits, s->start, s->len);
     digits[s->len] = '\0';
+    errno = 0;
     v = strtoll(digits, &end, 10);
-    if (*end)
+    if (*end || errno == ERANGE)
         return -1;
     *out = v;
     return 0;

@@ -6,8 +6,11 @@
  *
  * Reading: a span is one value inside a text that stays alive; members of
  * an object are found by name, elements of an array one after the other.
- * The texts read are PostgreSQL's jsonb output, but a malformed text is
- * reported, never read past its end.
+ * The texts read are PostgreSQL's jsonb output, so the reader finds values
+ * rather than validating: it never reads past a text's end and reports
+ * what it cannot read (an unclosed string or bracket, a missing colon),
+ * but lets through some texts that are not JSON (a trailing comma,
+ * mismatched brackets, a number such as 01).
  *
  * Writing: a growing buffer and the pieces of a compact JSON text, escaped
  * as jansson escapes them, so an answer is the same bytes whichever way it

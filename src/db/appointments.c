@@ -486,8 +486,11 @@ int db_appointment_get(struct db_pool *pool, const struct db_org_ref *org, const
     int rc;
 
     memset(res, 0, sizeof *res);
-    rc = db_run_value(pool, "appointment_get", 2, params, &text, res);
-    if (rc == 0 && res->outcome == DB_OK) {
+    /* A refusal (the id is not a UUID, say) is an answer: 0 with the outcome. */
+    if (db_run_value(pool, "appointment_get", 2, params, &text, res) != 0)
+        return res->outcome == DB_UNAVAILABLE || res->outcome == DB_ERROR ? -1 : 0;
+    rc = 0;
+    if (res->outcome == DB_OK) {
         if (!text)
             res->outcome = DB_NOT_FOUND;
         else if (json_parse_span(text, strlen(text), &obj) != 0 ||

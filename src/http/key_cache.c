@@ -35,10 +35,10 @@ void key_cache_free(struct key_cache *c)
     free(c);
 }
 
-/* The digest is uniformly distributed: its first bytes pick the set. */
+/* The digest is uniformly distributed: its first two bytes pick the set. */
 static struct key_entry *set_of(struct key_cache *c, const unsigned char *hash)
 {
-    return c->sets[(hash[0] | hash[1] << 8 | (unsigned)hash[2] << 16) % KEY_CACHE_SETS];
+    return c->sets[(hash[0] | hash[1] << 8) % KEY_CACHE_SETS];
 }
 
 bool key_cache_get(struct key_cache *c, const unsigned char hash[32], time_t now, bool *known,

@@ -77,12 +77,14 @@ Test(json_text, malformed_or_truncated_texts_are_refused)
     }
     s = root("[1, 2]");
     cr_assert_eq(json_member(&s, "a", &v), -1, "an array is not an object");
-    s = root("{\"n\": 1.5, \"big\": 123456789012345678901234}");
+    s = root("{\"n\": 1.5, \"big\": 123456789012345678901234, \"over\": 99999999999999999999}");
     cr_assert_eq(json_member(&s, "n", &v), 0);
     int64_t n;
     cr_assert_eq(json_int64(&v, &n), -1, "1.5 is not an integer");
     cr_assert_eq(json_member(&s, "big", &v), 0);
     cr_assert_eq(json_int64(&v, &n), -1, "too long for an int64");
+    cr_assert_eq(json_member(&s, "over", &v), 0);
+    cr_assert_eq(json_int64(&v, &n), -1, "20 digits, over INT64_MAX");
 }
 
 Test(json_text, strings_are_unescaped_to_utf8)

@@ -5,7 +5,7 @@
 
 #include "http/key_cache.h"
 
-/* A digest in set 7 (the first three bytes pick the set), told apart by `n`. */
+/* A digest in set 7 (the first two bytes pick the set), told apart by `n`. */
 static void digest_in_set_7(unsigned char h[32], int n)
 {
     memset(h, 0, 32);
