@@ -8,9 +8,13 @@
 
 #include "db/appointments.h"
 
-/* Buckets live in a fixed table; two keys that collide share a slot and
- * the newer evicts the older, which can only hand out a fresh burst. */
-#define SLOTS 4096
+/* Buckets live in a fixed table of sets of four: keys whose hashes pick the
+ * same set keep a bucket each. A fifth evicts the bucket used longest ago,
+ * which (unless it was drained within burst / rate seconds) was full again
+ * anyway. A direct-mapped table let two colliding keys reset each other's
+ * bucket at every request, so neither was ever limited. */
+#define SETS 1024
+#define WAYS 4
 
 struct bucket {
     char key_id[DB_ID_SIZE];
@@ -20,7 +24,7 @@ struct bucket {
 
 struct rate_limiter {
     pthread_mutex_t lock;
-    struct bucket slots[SLOTS];
+    struct bucket sets[SETS][WAYS];
 };
 
 struct rate_limiter *http_rate_limiter_new(void)
@@ -46,28 +50,43 @@ static double now_seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static unsigned slot_of(const char *key_id)
+static unsigned set_of(const char *key_id)
 {
     unsigned h = 2166136261u; /* FNV-1a */
     for (const char *p = key_id; *p; p++)
         h = (h ^ (unsigned char)*p) * 16777619u;
-    return h % SLOTS;
+    return h % SETS;
+}
+
+/* The key's bucket in its set, or a fresh one in place of the bucket used
+ * longest ago (an empty one first). Under the lock. */
+static struct bucket *bucket_for(struct rate_limiter *rl, const char *key_id,
+                                 const struct rate_spec *spec, double now)
+{
+    struct bucket *set = rl->sets[set_of(key_id)], *b = &set[0];
+
+    for (int i = 0; i < WAYS; i++) {
+        if (strcmp(set[i].key_id, key_id) == 0)
+            return &set[i];
+        if (set[i].updated < b->updated) /* an empty bucket's is 0 */
+            b = &set[i];
+    }
+    strncpy(b->key_id, key_id, sizeof b->key_id - 1);
+    b->key_id[sizeof b->key_id - 1] = '\0';
+    b->tokens = spec->burst;
+    b->updated = now;
+    return b;
 }
 
 int http_rate_limit_take(struct rate_limiter *rl, const char *key_id,
                          const struct rate_spec *spec)
 {
-    struct bucket *b = &rl->slots[slot_of(key_id)];
     double now = now_seconds();
+    struct bucket *b;
     int wait = 0;
 
     pthread_mutex_lock(&rl->lock);
-    if (strcmp(b->key_id, key_id) != 0) {
-        strncpy(b->key_id, key_id, sizeof b->key_id - 1);
-        b->key_id[sizeof b->key_id - 1] = '\0';
-        b->tokens = spec->burst;
-        b->updated = now;
-    }
+    b = bucket_for(rl, key_id, spec, now);
     b->tokens = fmin(spec->burst, b->tokens + (now - b->updated) * spec->per_second);
     b->updated = now;
     if (b->tokens >= 1.0)

@@ -1,5 +1,6 @@
 /* Per-key token buckets and their "<rate>/<burst>" settings. */
 #include <criterion/criterion.h>
+#include <stdio.h>
 
 #include "http/ratelimit.h"
 
@@ -27,5 +28,25 @@ Test(ratelimit, burst_then_refusal_with_a_wait)
     cr_assert_eq(http_rate_limit_take(rl, "key-a", &spec), 2);
     /* Another key has its own bucket. */
     cr_assert_eq(http_rate_limit_take(rl, "key-b", &spec), 0);
+    http_rate_limiter_free(rl);
+}
+
+/* Keys whose hashes meet in the table keep a bucket each: none gets its
+ * burst back because another key was used in between. */
+Test(ratelimit, keys_that_share_a_table_set_stay_limited)
+{
+    struct rate_limiter *rl = http_rate_limiter_new();
+    struct rate_spec spec = {.per_second = 0.001, .burst = 1};
+    char key[32];
+
+    cr_assert_not_null(rl);
+    for (int k = 0; k < 300; k++) {
+        snprintf(key, sizeof key, "key-%d", k);
+        cr_assert_eq(http_rate_limit_take(rl, key, &spec), 0, "%s: its first request", key);
+    }
+    for (int k = 0; k < 300; k++) {
+        snprintf(key, sizeof key, "key-%d", k);
+        cr_assert_gt(http_rate_limit_take(rl, key, &spec), 0, "%s got a fresh burst", key);
+    }
     http_rate_limiter_free(rl);
 }
