@@ -341,24 +341,35 @@ void json_buf_string(struct json_buf *b, const char *s)
     json_buf_raw(b, "\"", 1);
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
-        const char *e = NULL;
-        if (c == '"')
+        const char *e;
+        switch (c) {
+        case '"':
             e = "\\\"";
-        else if (c == '\\')
+            break;
+        case '\\':
             e = "\\\\";
-        else if (c == '\b')
+            break;
+        case '\b':
             e = "\\b";
-        else if (c == '\f')
+            break;
+        case '\f':
             e = "\\f";
-        else if (c == '\n')
+            break;
+        case '\n':
             e = "\\n";
-        else if (c == '\r')
+            break;
+        case '\r':
             e = "\\r";
-        else if (c == '\t')
+            break;
+        case '\t':
             e = "\\t";
-        else if (c < 0x20) {
-            snprintf(esc, sizeof esc, "\\u%04X", c);
-            e = esc;
+            break;
+        default:
+            e = NULL;
+            if (c < 0x20) {
+                snprintf(esc, sizeof esc, "\\u%04X", c);
+                e = esc;
+            }
         }
         if (e) {
             json_buf_raw(b, run, (size_t)(s - run));

@@ -501,6 +501,23 @@ int db_appointment_get(struct db_pool *pool, const struct db_org_ref *org, const
     return rc;
 }
 
+/* A statement whose one value is text that must be there (an aggregate):
+ * *out (malloc'd). 0 when the database answered (res->outcome says how),
+ * -1 with DB_UNAVAILABLE / DB_ERROR, or DB_ERROR when there was no row. */
+static int run_text(struct db_pool *pool, const char *stmt, int n, const char *const *values,
+                    char **out, struct db_result *res)
+{
+    memset(res, 0, sizeof *res);
+    *out = NULL;
+    if (db_run_value(pool, stmt, n, values, out, res) != 0)
+        return res->outcome == DB_UNAVAILABLE || res->outcome == DB_ERROR ? -1 : 0;
+    if (!*out) {
+        res->outcome = DB_ERROR;
+        return -1;
+    }
+    return 0;
+}
+
 int db_appointment_list(struct db_pool *pool, const struct db_org_ref *org,
                         const struct db_appointment_filter *f, char **out,
                         struct db_result *res)
@@ -523,15 +540,7 @@ int db_appointment_list(struct db_pool *pool, const struct db_org_ref *org,
     params[6] = f->after_id;
     snprintf(limit, sizeof limit, "%d", f->limit);
     params[7] = limit;
-    memset(res, 0, sizeof *res);
-    *out = NULL;
-    if (db_run_value(pool, "appointment_list", 8, params, out, res) != 0)
-        return res->outcome == DB_UNAVAILABLE || res->outcome == DB_ERROR ? -1 : 0;
-    if (!*out) {
-        res->outcome = DB_ERROR;
-        return -1;
-    }
-    return 0;
+    return run_text(pool, "appointment_list", 8, params, out, res);
 }
 
 int db_free_slots(struct db_pool *pool, const struct db_org_ref *org, const char *provider_id,
@@ -544,12 +553,5 @@ int db_free_slots(struct db_pool *pool, const struct db_org_ref *org, const char
     snprintf(b, sizeof b, "%d", before);
     snprintf(a, sizeof a, "%d", after);
     snprintf(s, sizeof s, "%d", step);
-    memset(res, 0, sizeof *res);
-    if (db_run_value(pool, "free_slots", 7, params, out, res) != 0)
-        return res->outcome == DB_UNAVAILABLE || res->outcome == DB_ERROR ? -1 : 0;
-    if (!*out) {
-        res->outcome = DB_ERROR;
-        return -1;
-    }
-    return 0;
+    return run_text(pool, "free_slots", 7, params, out, res);
 }
