@@ -2,7 +2,7 @@
  * JSON read and written as text, without building a tree: for the booking
  * path, where a tree per request (jansson allocates every value and key)
  * cost more of bookd's CPU than anything else it does itself
- * (bench/HISTORY.md, step 24).
+ * (bench/HISTORY.md, step 25).
  *
  * Reading: a span is one value inside a text that stays alive; members of
  * an object are found by name, elements of an array one after the other.
