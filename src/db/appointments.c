@@ -483,14 +483,9 @@ int db_appointment_get(struct db_pool *pool, const struct db_org_ref *org, const
     const char *params[] = {org->org_id, id};
     char *text = NULL;
     struct json_span obj;
-    int rc;
+    int rc = db_fetch_text(pool, "appointment_get", 2, params, &text, res);
 
-    memset(res, 0, sizeof *res);
-    /* A refusal (the id is not a UUID, say) is an answer: 0 with the outcome. */
-    if (db_run_value(pool, "appointment_get", 2, params, &text, res) != 0)
-        return res->outcome == DB_UNAVAILABLE || res->outcome == DB_ERROR ? -1 : 0;
-    rc = 0;
-    if (res->outcome == DB_OK) {
+    if (rc == 0 && res->outcome == DB_OK) {
         if (!text)
             res->outcome = DB_NOT_FOUND;
         else if (json_parse_span(text, strlen(text), &obj) != 0 ||
@@ -507,10 +502,10 @@ int db_appointment_get(struct db_pool *pool, const struct db_org_ref *org, const
 static int run_text(struct db_pool *pool, const char *stmt, int n, const char *const *values,
                     char **out, struct db_result *res)
 {
-    memset(res, 0, sizeof *res);
-    *out = NULL;
-    if (db_run_value(pool, stmt, n, values, out, res) != 0)
-        return res->outcome == DB_UNAVAILABLE || res->outcome == DB_ERROR ? -1 : 0;
+    int rc = db_fetch_text(pool, stmt, n, values, out, res);
+
+    if (rc != 0 || res->outcome != DB_OK) /* unreachable, or a refusal */
+        return rc;
     if (!*out) {
         res->outcome = DB_ERROR;
         return -1;

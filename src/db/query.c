@@ -96,15 +96,25 @@ int db_int_value(const char *text)
     return v < INT_MIN || v > INT_MAX ? 0 : (int)v;
 }
 
+int db_fetch_text(struct db_pool *pool, const char *stmt, int n, const char *const *values,
+                  char **out, struct db_result *res)
+{
+    memset(res, 0, sizeof *res);
+    *out = NULL;
+    if (db_run_value(pool, stmt, n, values, out, res) != 0)
+        return res->outcome == DB_UNAVAILABLE || res->outcome == DB_ERROR ? -1 : 0;
+    return 0;
+}
+
 int db_fetch_json(struct db_pool *pool, const char *stmt, int n, const char *const *values,
                   json_t **out, struct db_result *res)
 {
     char *text = NULL;
+    int rc = db_fetch_text(pool, stmt, n, values, &text, res);
 
-    memset(res, 0, sizeof *res);
     *out = NULL;
-    if (db_run_value(pool, stmt, n, values, &text, res) != 0)
-        return res->outcome == DB_UNAVAILABLE || res->outcome == DB_ERROR ? -1 : 0;
+    if (rc != 0 || res->outcome != DB_OK) /* unreachable, or a refusal */
+        return rc;
     if (text) {
         *out = json_loads(text, JSON_DECODE_ANY, NULL);
         free(text);

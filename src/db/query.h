@@ -26,6 +26,14 @@ int db_run_value(struct db_pool *pool, const char *stmt, int n, const char *cons
                  char **out, struct db_result *res);
 
 /*
+ * Runs `stmt` for its single value, as text in *out (malloc'd; NULL when
+ * there is no row). Returns 0 when the database answered (res->outcome says
+ * how), -1 with DB_UNAVAILABLE / DB_ERROR.
+ */
+int db_fetch_text(struct db_pool *pool, const char *stmt, int n, const char *const *values,
+                  char **out, struct db_result *res);
+
+/*
  * Runs `stmt` whose single value is JSON text and parses it into *out (a
  * new reference; NULL when there is no row). Returns 0 when the database
  * answered (res->outcome says how), -1 with DB_UNAVAILABLE / DB_ERROR.
