@@ -249,10 +249,10 @@ void api_appointments_get(struct http_request *req, struct http_response *resp)
  * The cursor is opaque to clients: base64 of "<scheduledAt ms>,<id>" of
  * the last row of the page.
  */
-static void encode_cursor(const struct db_appointment *last, char *out, size_t size)
+static void encode_cursor(int64_t last_ms, const char *last_id, char *out, size_t size)
 {
     char plain[64];
-    int n = snprintf(plain, sizeof plain, "%lld,%s", (long long)last->scheduled_at_ms, last->id);
+    int n = snprintf(plain, sizeof plain, "%lld,%s", (long long)last_ms, last_id);
     unsigned char b64[96];
     EVP_EncodeBlock(b64, (const unsigned char *)plain, n);
     snprintf(out, size, "%s", (const char *)b64);
@@ -288,7 +288,8 @@ void api_appointments_list(struct http_request *req, struct http_response *resp)
 {
     struct db_appointment_filter f = {.limit = LIST_LIMIT_DEFAULT};
     struct db_org_ref org = api_org(req);
-    char provider[DB_ID_SIZE], after_id[DB_ID_SIZE], cursor_text[128];
+    char provider[DB_ID_SIZE], after_id[DB_ID_SIZE], cursor_text[128], last_id[DB_ID_SIZE];
+    int64_t last_ms = 0;
     bool has_provider = false;
     const char *status = http_query(req, "status"), *cursor = http_query(req, "cursor");
     struct db_result res;
@@ -330,7 +331,6 @@ void api_appointments_list(struct http_request *req, struct http_response *resp)
         return;
     }
     /* The row past the page only tells that there is a next one. */
-    cursor_text[0] = '\0';
     JSON_BUF_LITERAL(&body, "{\"appointments\":[");
     while ((more = json_next_element(&page, &at, &row)) == 0 && ++i < f.limit) {
         struct db_appointment a = {0};
@@ -342,7 +342,8 @@ void api_appointments_list(struct http_request *req, struct http_response *resp)
         if (i > 1)
             JSON_BUF_LITERAL(&body, ",");
         api_appointment_write(&body, &a);
-        encode_cursor(&a, cursor_text, sizeof cursor_text);
+        last_ms = a.scheduled_at_ms;
+        memcpy(last_id, a.id, DB_ID_SIZE);
         db_appointment_cleanup(&a);
     }
     free(rows);
@@ -353,10 +354,12 @@ void api_appointments_list(struct http_request *req, struct http_response *resp)
         return;
     }
     JSON_BUF_LITERAL(&body, "],\"nextCursor\":");
-    if (more == 0) /* stopped at the row past the page */
+    if (more == 0) { /* stopped at the row past the page */
+        encode_cursor(last_ms, last_id, cursor_text, sizeof cursor_text);
         json_buf_string(&body, cursor_text);
-    else
+    } else {
         JSON_BUF_LITERAL(&body, "null");
+    }
     JSON_BUF_LITERAL(&body, "}");
     http_reply_json_text(resp, 200, &body);
 }
