@@ -140,18 +140,6 @@ int json_members(const struct json_span *object, const char *const *keys, size_t
     }
 }
 
-int json_member(const struct json_span *object, const char *key, struct json_span *out)
-{
-    struct json_span found;
-
-    if (json_members(object, &key, 1, &found) != 0)
-        return -1;
-    if (!found.start)
-        return 1;
-    *out = found;
-    return 0;
-}
-
 int json_next_element(const struct json_span *array, const char **cursor, struct json_span *out)
 {
     const char *end, *p;

@@ -43,12 +43,8 @@ struct json_span {
  * What is inside an object or array is checked when it is read. */
 int json_parse_span(const char *text, size_t len, struct json_span *out);
 
-/* Member `key` (plain ASCII) of an object. 0 found, 1 absent, -1 malformed
- * or not an object. */
-int json_member(const struct json_span *object, const char *key, struct json_span *out);
-
-/* Members `keys[i]` into out[i] in one pass over the object (start NULL:
- * absent; the first of repeated names counts). 0, or -1 malformed or not
+/* Members `keys[i]` (plain ASCII) into out[i], in one pass over the object
+ * (start NULL: absent; the first of repeated names counts). 0, or -1 malformed or not
  * an object. */
 int json_members(const struct json_span *object, const char *const *keys, size_t n,
                  struct json_span *out);
