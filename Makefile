@@ -31,7 +31,7 @@ UNIT_BIN := $(BUILD)/tests/unit_tests
 RACE_BIN := $(BUILD)/tests/race_tests
 MAIN_BIN := $(BUILD)/bookd
 
-.PHONY: all deps run test bench sanitize clean format devdb-start devdb-stop
+.PHONY: all deps run test bench sanitize fuzz clean format devdb-start devdb-stop
 all: $(MAIN_BIN) $(UNIT_BIN) $(RACE_BIN)
 
 deps:
@@ -80,6 +80,17 @@ sanitize: deps
 	@$(MAKE) --no-print-directory all BUILD=build-sanitize \
 	  OPT="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined"
 	@ASAN_OPTIONS=detect_leaks=1 scripts/test.sh build-sanitize
+
+# libFuzzer on the JSON reader and writer of the booking path, for
+# FUZZ_SECONDS; new inputs it finds stay in build/fuzz, not in fuzz/seeds.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	@scripts/deps.sh clang libclang-rt-14-dev
+	@mkdir -p build/fuzz/corpus
+	@cp fuzz/seeds/json_text/* build/fuzz/corpus/
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Isrc \
+	  -o build/fuzz/json_text fuzz/json_text.c src/core/json_text.c
+	build/fuzz/json_text -max_total_time=$(FUZZ_SECONDS) -max_len=4096 build/fuzz/corpus
 
 devdb-start:
 	@scripts/devdb.sh start

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages bookd needs to build, run and test, if any
-# are missing. As root: `apt-get update` once, then `apt-get install -y`.
+# are missing, and any more named as arguments (`make fuzz` adds clang). As root: `apt-get update` once, then `apt-get install -y`.
 # Otherwise: prints the exact command to run and exits 1.
 set -euo pipefail
 
@@ -10,6 +10,7 @@ packages=(
   libcriterion-dev
   postgresql postgresql-contrib postgresql-15-pgtap
   curl prometheus wrk
+  "$@"
 )
 # Node.js runs the black-box HTTP tests; any Node >= 18 will do, so Debian's
 # is installed only when the machine has none.
