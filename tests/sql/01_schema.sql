@@ -6,7 +6,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 -- A session time zone far from UTC: the functions must print UTC anyway.
 SET LOCAL TimeZone = 'America/New_York';
-SELECT plan(41);
+SELECT plan(46);
 
 \ir fixtures.psql
 -- Tables and extension ------------------------------------------------------
@@ -89,6 +89,14 @@ SELECT ok(coalesce((SELECT bool_and(EXISTS (
           f || ' pins search_path = pg_catalog, public')
   FROM unnest(ARRAY['book_appointment_with_lock', 'check_availability', 'cancel_appointment',
                     'reschedule_appointment_with_lock']) f;
+-- A plan chosen once per connection, not one that flips with ANALYZE's
+-- sample between planning every call and a generic plan (migrations/0006).
+SELECT ok(coalesce((SELECT bool_and('plan_cache_mode=force_generic_plan' = ANY (proconfig))
+                      FROM pg_proc
+                     WHERE pronamespace = 'public'::regnamespace AND proname = f), false),
+          f || ' pins plan_cache_mode = force_generic_plan')
+  FROM unnest(ARRAY['book_appointment_with_lock', 'check_availability', 'cancel_appointment',
+                    'reschedule_appointment_with_lock', 'free_slots']) f;
 SELECT is_empty($$
     SELECT p.oid::regprocedure::text FROM pg_proc p
      WHERE p.pronamespace = 'public'::regnamespace AND p.prosecdef
