@@ -4,7 +4,8 @@
  * answers only bench/book.lua's requests, trusts them, and calls the same
  * booking function with the same kind of arguments; nothing else of bookd
  * (no validation, logging, metrics, JSON library or libmicrohttpd). Not part
- * of bookd or of `make bench`: built and run by hand.
+ * of bookd or of `make bench`: built and run by hand. It also answers
+ * bench/slots.lua's availability request with the statement bookd runs.
  *
  *   cc -O2 -o floor bench/floor_server.c -I/usr/include/postgresql -lpq -lpthread
  *   DATABASE_URL=... ./floor MODE PORT THREADS CONNECTIONS ORGS_TXT ORGS_CSV
@@ -32,6 +33,11 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+/* bookd's free-slots statement (src/db/statements.c), for bench/slots.lua. */
+#define SLOTS_SQL                                                                                \
+    "SELECT '[' || coalesce(string_agg(format('{\"scheduledAt\":\"%s\",\"durationMinutes\":%s}', " \
+    "bk_iso(slot_start), $4::int), ',' ORDER BY slot_start), '') || ']' FROM free_slots($1::uuid, "   \
+    "$2::uuid, $3::date, $4::int, $5::int, $6::int, $7::int, now())"
 #define SQL "SELECT book_appointment_with_lock($1::uuid,$2::uuid,$3::uuid,NULL,$4::timestamptz,30,NULL,NULL,$5::bigint[],$4::timestamptz,$4::timestamptz + interval '30 minutes',2000,'system',NULL,NULL,false)::text"
 
 struct org { char key[80], org[40], prov[40]; };
@@ -63,8 +69,10 @@ static struct org *find_org(const char *key, size_t n)
     return NULL;
 }
 
-/* Parses a whole request in buf; returns its length or 0 if incomplete. */
-static size_t parse(const char *buf, size_t len, const char *params[5], char store[5][64])
+/* Parses a whole request in buf; returns its length or 0 if incomplete.
+ * Sets *nparams: 5 for a booking, 7 for bench/slots.lua's availability. */
+static size_t parse(const char *buf, size_t len, const char *params[7], char store[7][64],
+                    int *nparams)
 {
     const char *end = memmem(buf, len, "\r\n\r\n", 4);
     if (!end)
@@ -75,8 +83,19 @@ static size_t parse(const char *buf, size_t len, const char *params[5], char sto
     if (len < total)
         return 0;
     const char *a = memmem(buf, end - buf, "Bearer ", 7);
-    const char *ae = memchr(a, '\r', end - a);
+    const char *ae = memchr(a, '\r', end + 1 - a);
     struct org *o = find_org(a + 7, ae - a - 7);
+    if (memcmp(buf, "GET ", 4) == 0) {
+        const char *d = memmem(buf, end - buf, "date=", 5) + 5;
+        snprintf(store[0], 64, "%s", o->org);
+        snprintf(store[1], 64, "%s", o->prov);
+        snprintf(store[2], 64, "%.10s", d);
+        strcpy(store[3], "30"); strcpy(store[4], "0"); strcpy(store[5], "0"); strcpy(store[6], "15");
+        for (int i = 0; i < 7; i++) params[i] = store[i];
+        *nparams = 7;
+        return total;
+    }
+    *nparams = 5;
     const char *b = end + 4;
     const char *ci = memmem(b, body, "\"contactId\":\"", 13) + 13;
     const char *sa = memmem(b, body, "\"scheduledAt\":\"", 15) + 15;
@@ -97,7 +116,7 @@ static int respond(int fd, const char *text)
 {
     char head[256];
     size_t n = strlen(text);
-    int code = strstr(text, "\"booked\"") ? 201 : 409;
+    int code = text[0] == '[' ? 200 : strstr(text, "\"booked\"") ? 201 : 409;
     int h = snprintf(head, sizeof head,
                      "HTTP/1.1 %d X\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
                      code, n);
@@ -110,6 +129,7 @@ static PGconn *connect_pg(int nonblock)
     PGconn *c = PQconnectdb(conninfo);
     if (PQstatus(c) != CONNECTION_OK) { fprintf(stderr, "%s", PQerrorMessage(c)); exit(1); }
     PQclear(PQprepare(c, "book", SQL, 0, NULL));
+    PQclear(PQprepare(c, "slots", SLOTS_SQL, 0, NULL));
     if (nonblock) PQsetnonblocking(c, 1);
     return c;
 }
@@ -134,19 +154,19 @@ struct loop { int ep, ls; struct pgc *pg; struct client *wq_head, *wq_tail; };
  * connection, anything else a client. */
 static void start_query(struct loop *L, int i, struct client *cl)
 {
-    const char *params[5]; char store[5][64];
-    size_t n = parse(cl->buf, cl->len, params, store);
+    const char *params[7]; char store[7][64]; int np;
+    size_t n = parse(cl->buf, cl->len, params, store, &np);
     memmove(cl->buf, cl->buf + n, cl->len - n);
     cl->len -= n;
     L->pg[i].cl = cl;
-    PQsendQueryPrepared(L->pg[i].c, "book", 5, params, NULL, NULL, 0);
+    PQsendQueryPrepared(L->pg[i].c, np == 7 ? "slots" : "book", np, params, NULL, NULL, 0);
     PQflush(L->pg[i].c);
 }
 
 static void client_ready(struct loop *L, struct client *cl)
 {
-    const char *params[5]; char store[5][64];
-    if (cl->waiting || !parse(cl->buf, cl->len, params, store))
+    const char *params[7]; char store[7][64]; int np;
+    if (cl->waiting || !parse(cl->buf, cl->len, params, store, &np))
         return;
     for (int i = 0; i < pg_per_thread; i++)
         if (!L->pg[i].cl) { cl->waiting = 1; start_query(L, i, cl); return; }
@@ -239,9 +259,9 @@ static void *conn_thread(void *arg)
     int fd = (int)(intptr_t)arg;
     char buf[4096]; size_t len = 0;
     for (;;) {
-        const char *params[5]; char store[5][64];
+        const char *params[7]; char store[7][64]; int np;
         size_t n;
-        while (!(n = parse(buf, len, params, store))) {
+        while (!(n = parse(buf, len, params, store, &np))) {
             ssize_t r = read(fd, buf + len, sizeof buf - len);
             if (r <= 0) { close(fd); return NULL; }
             len += r;
@@ -250,7 +270,7 @@ static void *conn_thread(void *arg)
         while (!pool_free_n) pthread_cond_wait(&pool_cv, &pool_mu);
         int i = pool_free[--pool_free_n];
         pthread_mutex_unlock(&pool_mu);
-        PGresult *r = PQexecPrepared(pool[i], "book", 5, params, NULL, NULL, 0);
+        PGresult *r = PQexecPrepared(pool[i], np == 7 ? "slots" : "book", np, params, NULL, NULL, 0);
         pthread_mutex_lock(&pool_mu);
         pool_free[pool_free_n++] = i;
         pthread_cond_signal(&pool_cv);
