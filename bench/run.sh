@@ -98,6 +98,15 @@ booked() { curl -s "$base/metrics" | sed -n 's/^bookd_bookings_total{result="boo
 field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" <<<"$2"; }
 # median VALUES...: the middle one (the lower middle of an even count).
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+# pair_ratios "A1 A2 ..." "B1 B2 ...": A1/B1, A2/B2, ... in run order. The
+# headline ratios are of medians; these show how far single runs spread.
+pair_ratios() {
+  awk -v a="$1" -v b="$2" 'BEGIN {
+    n = split(a, x, " "); split(b, y, " ")
+    for (i = 1; i <= n; i++) printf "%s%s", (i > 1 ? " / " : ""), (y[i] > 0 ? sprintf("%.2f", x[i] / y[i]) : "n/a")
+  }'
+}
 
 # wrk_run SCRIPT CONNECTIONS [env...]: the BENCH line of the script, with
 # machine_ms= and bookd_ms=, the machine's and bookd's CPU a request.
@@ -124,7 +133,7 @@ pg_run() {
 }
 
 declare -A http_rps http_p50 http_p99 http_non2xx http_2xx http_201 http_rows pg_func pg_insert pg_checked
-declare -A cpu_http cpu_bookd cpu_func
+declare -A cpu_http cpu_bookd cpu_func runs_http_func runs_func_insert
 booked_total=0
 cpu_before=$(cpu_ticks)
 run=0
@@ -168,6 +177,8 @@ for c in "${levels[@]}"; do
   cpu_http[$c]=$(median "${http_cpu[@]}")
   cpu_bookd[$c]=$(median "${bookd_cpu[@]}")
   cpu_func[$c]=$(median "${func_cpu[@]}")
+  runs_http_func[$c]=$(pair_ratios "${rps[*]}" "${func[*]}")
+  runs_func_insert[$c]=$(pair_ratios "${func[*]}" "${ins[*]}")
 done
 cpu_after=$(cpu_ticks)
 # Seconds per 1,000 bookings are milliseconds per booking.
@@ -182,7 +193,7 @@ echo "bench: vacuum, analyze and checkpoint before the availability measurements
 sql -c "VACUUM (ANALYZE)"
 # (Needs superuser or pg_checkpoint; without them the run goes on.)
 sql -c "CHECKPOINT" 2>/dev/null || echo "bench: not allowed to CHECKPOINT; going on" >&2
-declare -A slots_http slots_p99 slots_pg slots_cpu_http slots_cpu_bookd slots_cpu_pg
+declare -A slots_http slots_p99 slots_pg slots_cpu_http slots_cpu_bookd slots_cpu_pg runs_slots
 for c in 16 64; do
   echo "bench: availability, $c connections" >&2
   rps=() p99=() tps=() http_cpu=() bookd_cpu=() pg_cpu=()
@@ -203,13 +214,13 @@ for c in 16 64; do
   slots_http[$c]=$(median "${rps[@]}")
   slots_p99[$c]=$(median "${p99[@]}")
   slots_pg[$c]=$(median "${tps[@]}")
+  runs_slots[$c]=$(pair_ratios "${rps[*]}" "${tps[*]}")
 done
 
 echo "bench: same-slot contention" >&2
 contention=$(node bench/contention.mjs "$base" "$first_key" "$first_contact")
 rss_kib=$(awk '/^VmHWM/ {print $2}' "/proc/$bookd_pid/status")
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 best=0
 for c in "${levels[@]}"; do (( ${http_rps[$c]} > best )) && best=${http_rps[$c]}; done
 
@@ -249,6 +260,17 @@ for c in "${levels[@]}"; do (( ${http_rps[$c]} > best )) && best=${http_rps[$c]}
   echo
   echo "At 256 connections bookd keeps $(ratio "${http_rps[256]}" "$best") of its best figure."
   echo
+  echo "### Run by run"
+  echo
+  echo "The ratios above are of medians. Each run's own ratio, in run order (an HTTP run and"
+  echo "the pgbench runs right after it), shows how far the machine's noise moves one figure:"
+  echo
+  echo "| connections | HTTP ÷ function | function ÷ INSERT |"
+  echo "|---|---|---|"
+  for c in "${levels[@]}"; do
+    echo "| $c | ${runs_http_func[$c]} | ${runs_func_insert[$c]} |"
+  done
+  echo
   echo "### Where the machine's CPU goes"
   echo
   echo "The two cores are shared by the load generator, bookd and PostgreSQL, so when they are"
@@ -269,6 +291,8 @@ for c in "${levels[@]}"; do (( ${http_rps[$c]} > best )) && best=${http_rps[$c]}
   for c in 16 64; do
     echo "| $c | ${slots_http[$c]} | ${slots_p99[$c]} | ${slots_pg[$c]} | $(ratio "${slots_http[$c]}" "${slots_pg[$c]}") |"
   done
+  echo
+  echo "HTTP ÷ pgbench run by run: at 16 connections ${runs_slots[16]}; at 64, ${runs_slots[64]}."
   echo
   echo "| connections | machine ms a request, HTTP | machine ms, pgbench | pgbench ÷ HTTP | bookd's own ms a request |"
   echo "|---|---|---|---|---|"
