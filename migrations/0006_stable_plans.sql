@@ -6,7 +6,7 @@
 -- call or one generic plan, whichever the estimates of that moment favour.
 -- Planned on every call, a request costs 2.5 times the machine CPU (pgbench,
 -- bench/pg_slots.sql, 16 clients: 0.68-0.72 ms against 0.27-0.32 ms;
--- step 28). On the benchmark's database the cache chose the generic plans
+-- step 28). On the database step 28 measured, the cache chose the generic plans
 -- anyway, but that choice rests on estimates that move with every ANALYZE;
 -- the generic plan reads the provider's busy ranges of the day from the
 -- exclusion constraint's GiST index whatever the values (EXPLAIN checked),
