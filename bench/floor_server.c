@@ -85,30 +85,27 @@ static size_t parse(const char *buf, size_t len, const char *params[7], char sto
     const char *a = memmem(buf, end - buf, "Bearer ", 7);
     const char *ae = memchr(a, '\r', end + 1 - a);
     struct org *o = find_org(a + 7, ae - a - 7);
-    if (memcmp(buf, "GET ", 4) == 0) {
-        const char *d = memmem(buf, end - buf, "date=", 5) + 5;
-        snprintf(store[0], 64, "%s", o->org);
-        snprintf(store[1], 64, "%s", o->prov);
-        snprintf(store[2], 64, "%.10s", d);
-        strcpy(store[3], "30"); strcpy(store[4], "0"); strcpy(store[5], "0"); strcpy(store[6], "15");
-        for (int i = 0; i < 7; i++) params[i] = store[i];
-        *nparams = 7;
-        return total;
-    }
-    *nparams = 5;
-    const char *b = end + 4;
-    const char *ci = memmem(b, body, "\"contactId\":\"", 13) + 13;
-    const char *sa = memmem(b, body, "\"scheduledAt\":\"", 15) + 15;
     snprintf(store[0], 64, "%s", o->org);
     snprintf(store[1], 64, "%s", o->prov);
-    snprintf(store[2], 64, "%.36s", ci);
-    snprintf(store[3], 64, "%.20s", sa);
-    uint64_t h = 1469598103934665603ull;
-    for (const char *p = o->org; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ull;
-    for (int i = 0; i < 20; i++) h = (h ^ (unsigned char)sa[i]) * 1099511628211ull;
-    long long k = (long long)(h >> 3);
-    snprintf(store[4], 64, "{%lld,%lld}", k * 2, k * 2 + 1);
-    for (int i = 0; i < 5; i++) params[i] = store[i];
+    if (memcmp(buf, "GET ", 4) == 0) {
+        const char *d = memmem(buf, end - buf, "date=", 5) + 5;
+        snprintf(store[2], 64, "%.10s", d);
+        strcpy(store[3], "30"); strcpy(store[4], "0"); strcpy(store[5], "0"); strcpy(store[6], "15");
+        *nparams = 7;
+    } else {
+        const char *b = end + 4;
+        const char *ci = memmem(b, body, "\"contactId\":\"", 13) + 13;
+        const char *sa = memmem(b, body, "\"scheduledAt\":\"", 15) + 15;
+        snprintf(store[2], 64, "%.36s", ci);
+        snprintf(store[3], 64, "%.20s", sa);
+        uint64_t h = 1469598103934665603ull;
+        for (const char *p = o->org; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ull;
+        for (int i = 0; i < 20; i++) h = (h ^ (unsigned char)sa[i]) * 1099511628211ull;
+        long long k = (long long)(h >> 3);
+        snprintf(store[4], 64, "{%lld,%lld}", k * 2, k * 2 + 1);
+        *nparams = 5;
+    }
+    for (int i = 0; i < *nparams; i++) params[i] = store[i];
     return total;
 }
 

@@ -5,9 +5,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* JSON's white space: the only bytes allowed between tokens. */
+static bool is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
 static const char *skip_space(const char *p, const char *end)
 {
-    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+    while (p < end && is_space(*p))
         p++;
     return p;
 }
@@ -386,7 +392,7 @@ void json_buf_compact(struct json_buf *b, const char *s, size_t n)
         if (*s == '"') {
             const char *q = skip_string(s, end);
             s = q ? q : end;
-        } else if (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r') {
+        } else if (is_space(*s)) {
             json_buf_raw(b, run, (size_t)(s - run));
             run = ++s;
         } else {

@@ -39,6 +39,12 @@ struct json_span {
     size_t len;        /* up to and including its last byte */
 };
 
+/* True when `s` is present (json_members found it) and a value of `kind`. */
+static inline bool json_span_is(const struct json_span *s, enum json_span_kind kind)
+{
+    return s->start && s->kind == kind;
+}
+
 /* The one value of `text` (white space around it allowed). 0 or -1.
  * What is inside an object or array is checked when it is read. */
 int json_parse_span(const char *text, size_t len, struct json_span *out);

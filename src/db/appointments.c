@@ -208,15 +208,15 @@ int db_appointment_from_span(const struct json_span *o, struct db_appointment *a
         span_time(&v[SCHEDULED_AT], &a->scheduled_at_ms) != 0 ||
         span_time(&v[CREATED_AT], &a->created_at_ms) != 0)
         return -1;
-    if (v[CANCELLED_AT].start && v[CANCELLED_AT].kind == SPAN_STRING) {
+    if (json_span_is(&v[CANCELLED_AT], SPAN_STRING)) {
         a->has_cancelled_at = true;
         if (span_time(&v[CANCELLED_AT], &a->cancelled_at_ms) != 0)
             return -1;
     }
-    if (v[NOTES].start && v[NOTES].kind == SPAN_STRING && !(a->notes = json_string_dup(&v[NOTES])))
+    if (json_span_is(&v[NOTES], SPAN_STRING) && !(a->notes = json_string_dup(&v[NOTES])))
         return -1;
     /* Passed on as the database wrote it, less its white space. */
-    if (v[METADATA].start && v[METADATA].kind == SPAN_OBJECT)
+    if (json_span_is(&v[METADATA], SPAN_OBJECT))
         json_buf_compact(&compact, v[METADATA].start, v[METADATA].len);
     else
         JSON_BUF_LITERAL(&compact, "{}");
@@ -254,8 +254,8 @@ static int parse_result(const char *text, struct db_result *res)
     span_text(&v[STATUS], status, sizeof status);
     if (!status[0])
         snprintf(status, sizeof status, "%s",
-                 v[AVAILABLE].start && v[AVAILABLE].kind == SPAN_TRUE ? "available" : "conflict");
-    res->replayed = v[REPLAYED].start && v[REPLAYED].kind == SPAN_TRUE;
+                 json_span_is(&v[AVAILABLE], SPAN_TRUE) ? "available" : "conflict");
+    res->replayed = json_span_is(&v[REPLAYED], SPAN_TRUE);
     if (v[LOCK_WAIT].start)
         json_int64(&v[LOCK_WAIT], &res->lock_wait_us);
     if (strcmp(status, "conflict") == 0) {
