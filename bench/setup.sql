@@ -25,6 +25,5 @@ CREATE TABLE bench_plain (
     cancelled_at          timestamptz,
     cancel_reason         text,
     rescheduled_to        uuid,
-    rescheduled_from      uuid,
-    deleted_at            timestamptz
+    rescheduled_from      uuid
 );

@@ -20,6 +20,7 @@ struct config {
     const char *database_url;
     const char *admin_token;     /* may create organizations; NULL: none */
     const char *migrations_dir;
+    const char *sql_dir;         /* the SQL functions, re-applied when changed */
     int pool_size;
     int pool_wait_ms;            /* acquire wait before 503 */
     int lock_timeout_ms;         /* bucket lock wait before slot_busy */

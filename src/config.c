@@ -26,6 +26,8 @@ static const struct setting settings[] = {
      "the operator's token; it may only create organizations", TEXT, AT(admin_token), 0, 0},
     {"BOOKD_MIGRATIONS_DIR", "--migrations-dir", "migrations", "where the migrations are", TEXT,
      AT(migrations_dir), 0, 0},
+    {"BOOKD_SQL_DIR", "--sql-dir", "sql", "where the SQL function files are", TEXT, AT(sql_dir),
+     0, 0},
     {"BOOKD_POOL_SIZE", "--pool-size", "16", "database connections", INT, AT(pool_size), 1, 500},
     {"BOOKD_POOL_WAIT_MS", "--pool-wait-ms", "2000",
      "wait for a free connection before answering 503", INT, AT(pool_wait_ms), 0, 60000},

@@ -2,7 +2,7 @@
  * bookd: appointment booking that never books a slot twice.
  *
  *   bookd serve    [FLAGS]   serve the HTTP API
- *   bookd migrate  [FLAGS]   apply the pending migrations
+ *   bookd migrate  [FLAGS]   apply the pending migrations and changed SQL functions
  *   bookd version | help
  *
  * Every flag has an environment variable of the same meaning (`bookd help`
@@ -35,7 +35,8 @@ static void usage(FILE *out)
           "\n"
           "commands:\n"
           "  serve     serve the HTTP API (see README.md)\n"
-          "  migrate   apply the pending migrations (each once, in a transaction)\n"
+          "  migrate   apply the pending migrations and the changed SQL function files\n"
+          "            (sql/), all in one transaction\n"
           "  org create NAME TIMEZONE\n"
           "            create an organization; prints its keys (shown once) as JSON\n"
           "  version   print the version\n"
@@ -171,6 +172,8 @@ int main(int argc, char **argv)
     if (org)
         return org_create(&app, argv[3], argv[4]);
     if (strcmp(cmd, "migrate") == 0)
-        return db_migrate(app.cfg.database_url, app.cfg.migrations_dir) == 0 ? 0 : 1;
+        return db_migrate(app.cfg.database_url, app.cfg.migrations_dir, app.cfg.sql_dir) == 0
+                   ? 0
+                   : 1;
     return serve(&app);
 }

@@ -8,10 +8,11 @@
 
 #include <libpq-fe.h>
 
+#include "core/sha256.h"
 #include "log.h"
 
-#define MAX_MIGRATIONS 1000
-#define MAX_MIGRATION_BYTES (4 * 1024 * 1024)
+#define MAX_FILES 1000
+#define MAX_FILE_BYTES (4 * 1024 * 1024)
 /* Any constant no booking key is likely to hit: "bookd-migrate" in ASCII. */
 #define MIGRATE_LOCK_KEY "7165245926216115573"
 
@@ -26,13 +27,29 @@ static int exec_ok(PGconn *pg, const char *sql, const char *what)
     return rc;
 }
 
-static bool is_migration_name(const char *name)
+/* Runs one parameterized statement; 0 when it succeeded. */
+static int exec_params(PGconn *pg, const char *sql, int n, const char *const *values,
+                       const char *what)
+{
+    PGresult *res = PQexecParams(pg, sql, n, NULL, values, NULL, NULL, 0);
+    ExecStatusType st = PQresultStatus(res);
+    int rc = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? 0 : -1;
+    if (rc)
+        log_error("migrate.failed", "%s: %s", what, PQresultErrorMessage(res));
+    PQclear(res);
+    return rc;
+}
+
+/* Migrations are NNNN_name.sql; function files NN_name.sql. */
+static bool is_sql_name(const char *name, int digits)
 {
     size_t len = strlen(name);
-    for (int i = 0; i < 4; i++)
+    if (len <= (size_t)digits + 5)
+        return false;
+    for (int i = 0; i < digits; i++)
         if (name[i] < '0' || name[i] > '9')
             return false;
-    return len > 9 && name[4] == '_' && strcmp(name + len - 4, ".sql") == 0;
+    return name[digits] == '_' && strcmp(name + len - 4, ".sql") == 0;
 }
 
 static int compare_names(const void *a, const void *b)
@@ -40,40 +57,50 @@ static int compare_names(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* The sorted names of the migration files in `dir`; free each and the list. */
-static char **list_migrations(const char *dir, size_t *count)
+static void free_names(char **names, size_t count)
+{
+    for (size_t i = 0; names && i < count; i++)
+        free(names[i]);
+    free(names);
+}
+
+/* The sorted names of the files in `dir` with a `digits`-digit prefix;
+ * free with free_names. A missing directory is an error. */
+static char **list_files(const char *dir, int digits, size_t *count)
 {
     DIR *d = opendir(dir);
     struct dirent *e;
-    char **names = calloc(MAX_MIGRATIONS, sizeof *names);
+    char **names = calloc(MAX_FILES, sizeof *names);
     size_t n = 0;
 
     *count = 0;
     if (!d || !names) {
-        log_error("migrate.no_dir", "cannot read migrations directory %s", dir);
+        log_error("migrate.no_dir", "cannot read directory %s", dir);
         if (d)
             closedir(d);
         free(names);
         return NULL;
     }
-    while ((e = readdir(d)) != NULL && n < MAX_MIGRATIONS)
-        if (is_migration_name(e->d_name))
-            names[n++] = strdup(e->d_name);
+    while ((e = readdir(d)) != NULL && n < MAX_FILES)
+        if (is_sql_name(e->d_name, digits) && (names[n] = strdup(e->d_name)) != NULL)
+            n++;
     closedir(d);
     qsort(names, n, sizeof *names, compare_names);
     *count = n;
     return names;
 }
 
-static char *read_file(const char *path)
+static char *read_file(const char *dir, const char *name)
 {
-    FILE *f = fopen(path, "rb");
+    char path[4096];
+    FILE *f;
     char *buf = NULL;
     long size;
 
-    if (!f)
+    if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, name) >= sizeof path ||
+        !(f = fopen(path, "rb")))
         return NULL;
-    if (fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) >= 0 && size <= MAX_MIGRATION_BYTES &&
+    if (fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) >= 0 && size <= MAX_FILE_BYTES &&
         fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)size + 1)) != NULL) {
         if (fread(buf, 1, (size_t)size, f) != (size_t)size) {
             free(buf);
@@ -83,63 +110,123 @@ static char *read_file(const char *path)
         }
     }
     fclose(f);
+    if (!buf)
+        log_error("migrate.failed", "%s: cannot read the file", name);
     return buf;
 }
 
-static bool is_applied(PGconn *pg, const char *version)
+/* The first column of the one-row answer to `sql` with one parameter, or
+ * NULL (no row, or an error). Malloc'd. */
+static char *fetch_one(PGconn *pg, const char *sql, const char *param)
 {
-    const char *params[] = {version};
-    PGresult *res = PQexecParams(pg, "SELECT 1 FROM schema_migrations WHERE version = $1", 1,
-                                 NULL, params, NULL, NULL, 0);
-    bool applied = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) > 0;
+    const char *params[] = {param};
+    PGresult *res = PQexecParams(pg, sql, 1, NULL, params, NULL, NULL, 0);
+    char *out = NULL;
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) > 0 && !PQgetisnull(res, 0, 0))
+        out = strdup(PQgetvalue(res, 0, 0));
     PQclear(res);
-    return applied;
+    return out;
 }
 
-/* Applies one file in a transaction, or leaves the database unchanged. */
-static int apply_one(PGconn *pg, const char *dir, const char *name)
+static void hex_digest(const char *text, char out[65])
 {
-    char path[4096];
-    const char *params[] = {name};
-    char *sql;
-    PGresult *res;
-    int rc = -1;
+    static const char hex[] = "0123456789abcdef";
+    unsigned char d[32];
+    core_sha256(text, strlen(text), d);
+    for (int i = 0; i < 32; i++) {
+        out[2 * i] = hex[d[i] >> 4];
+        out[2 * i + 1] = hex[d[i] & 15];
+    }
+    out[64] = '\0';
+}
 
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    if (!(sql = read_file(path))) {
-        log_error("migrate.failed", "%s: cannot read the file", name);
-        return -1;
-    }
-    if (exec_ok(pg, "BEGIN", name) != 0)
-        goto out;
-    res = PQexec(pg, sql);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK) {
+/* Runs a whole file inside the open transaction; logs the file's name and
+ * the server's message when it fails. */
+static int run_file(PGconn *pg, const char *name, const char *sql)
+{
+    PGresult *res = PQexec(pg, sql);
+    ExecStatusType st = PQresultStatus(res);
+    int rc = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? 0 : -1;
+    if (rc)
         log_error("migrate.failed", "%s: %s", name, PQresultErrorMessage(res));
-        PQclear(res);
-        exec_ok(pg, "ROLLBACK", name);
-        goto out;
-    }
     PQclear(res);
-    res = PQexecParams(pg, "INSERT INTO schema_migrations (version) VALUES ($1)", 1, NULL, params,
-                       NULL, NULL, 0);
-    rc = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : -1;
-    PQclear(res);
-    if (rc == 0)
-        rc = exec_ok(pg, "COMMIT", name);
-    else
-        exec_ok(pg, "ROLLBACK", name);
-    if (rc == 0)
-        log_info("migrate.applied", "%s", name);
-out:
-    free(sql);
     return rc;
 }
 
-int db_migrate(const char *conninfo, const char *dir)
+/* Applies the pending migrations; *applied counts them. */
+static int apply_migrations(PGconn *pg, const char *dir, char **names, size_t count,
+                            size_t *applied)
+{
+    for (size_t i = 0; i < count; i++) {
+        char *seen = fetch_one(pg, "SELECT 1 FROM schema_migrations WHERE version = $1",
+                               names[i]);
+        char *sql;
+        int rc;
+
+        if (seen) {
+            free(seen);
+            continue;
+        }
+        if (!(sql = read_file(dir, names[i])))
+            return -1;
+        rc = run_file(pg, names[i], sql);
+        free(sql);
+        if (rc == 0)
+            rc = exec_params(pg, "INSERT INTO schema_migrations (version) VALUES ($1)", 1,
+                             (const char *const *)&names[i], names[i]);
+        if (rc != 0)
+            return -1;
+        log_info("migrate.applied", "%s", names[i]);
+        (*applied)++;
+    }
+    return 0;
+}
+
+/* Applies the function files whose text changed since they were last
+ * applied, or all of them when `all`; *applied counts them. */
+static int apply_functions(PGconn *pg, const char *dir, char **names, size_t count, bool all,
+                           size_t *applied)
+{
+    for (size_t i = 0; i < count; i++) {
+        char digest[65], *recorded, *sql = read_file(dir, names[i]);
+        const char *params[2];
+        bool same;
+        int rc;
+
+        if (!sql)
+            return -1;
+        hex_digest(sql, digest);
+        recorded = fetch_one(pg, "SELECT checksum FROM schema_functions WHERE file = $1",
+                             names[i]);
+        same = recorded && strcmp(recorded, digest) == 0;
+        free(recorded);
+        if (same && !all) {
+            free(sql);
+            continue;
+        }
+        rc = run_file(pg, names[i], sql);
+        free(sql);
+        params[0] = names[i];
+        params[1] = digest;
+        if (rc == 0)
+            rc = exec_params(pg,
+                             "INSERT INTO schema_functions (file, checksum) VALUES ($1, $2)"
+                             " ON CONFLICT (file) DO UPDATE"
+                             " SET checksum = EXCLUDED.checksum, applied_at = now()",
+                             2, params, names[i]);
+        if (rc != 0)
+            return -1;
+        log_info("migrate.functions_applied", "%s", names[i]);
+        (*applied)++;
+    }
+    return 0;
+}
+
+int db_migrate(const char *conninfo, const char *migrations_dir, const char *sql_dir)
 {
     PGconn *pg = PQconnectdb(conninfo);
-    char **names = NULL;
-    size_t count = 0, applied = 0;
+    char **migrations = NULL, **files = NULL;
+    size_t n_migrations = 0, n_files = 0, applied = 0, reapplied = 0;
     int rc = -1;
 
     if (PQstatus(pg) != CONNECTION_OK) {
@@ -150,25 +237,32 @@ int db_migrate(const char *conninfo, const char *dir)
         exec_ok(pg, "SELECT pg_advisory_lock(" MIGRATE_LOCK_KEY ")", "lock") != 0 ||
         exec_ok(pg,
                 "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                " version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())",
-                "schema_migrations") != 0)
+                " version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now());"
+                "CREATE TABLE IF NOT EXISTS schema_functions ("
+                " file text PRIMARY KEY, checksum text NOT NULL,"
+                " applied_at timestamptz NOT NULL DEFAULT now())",
+                "bookkeeping tables") != 0)
         goto out;
-    if (!(names = list_migrations(dir, &count)))
+    if (!(migrations = list_files(migrations_dir, 4, &n_migrations)) ||
+        !(files = list_files(sql_dir, 2, &n_files)))
         goto out;
-    rc = 0;
-    for (size_t i = 0; i < count && rc == 0; i++) {
-        if (is_applied(pg, names[i]))
-            continue;
-        rc = apply_one(pg, dir, names[i]);
-        applied += rc == 0;
+    if (exec_ok(pg, "BEGIN", "begin") != 0)
+        goto out;
+    if (apply_migrations(pg, migrations_dir, migrations, n_migrations, &applied) != 0 ||
+        apply_functions(pg, sql_dir, files, n_files, applied > 0, &reapplied) != 0 ||
+        exec_ok(pg, "COMMIT", "commit") != 0) {
+        exec_ok(pg, "ROLLBACK", "rollback");
+        log_error("migrate.rolled_back", "nothing was changed");
+        goto out;
     }
-    if (rc == 0)
-        log_info("migrate.done", "%zu of %zu migrations applied now, the rest were already",
-                 applied, count);
+    rc = 0;
+    log_info("migrate.done",
+             "%zu of %zu migrations applied now, the rest were already; %zu of %zu function "
+             "files applied",
+             applied, n_migrations, reapplied, n_files);
 out:
-    for (size_t i = 0; i < count; i++)
-        free(names[i]);
-    free(names);
+    free_names(migrations, n_migrations);
+    free_names(files, n_files);
     PQfinish(pg); /* also releases the session advisory lock */
     return rc;
 }

@@ -66,12 +66,12 @@ const struct db_statement db_statements[] = {
      " AND ($6::timestamptz IS NULL OR (scheduled_at, id) > ($6::timestamptz, $7::uuid))"
      " ORDER BY scheduled_at, id LIMIT $8::int) a"},
     {"audit_list",
-     "SELECT coalesce(json_agg(json_build_object('id', id::text, 'at', bk_iso(at),"
+     "SELECT coalesce(json_agg(json_build_object('id', id, 'at', bk_iso(at),"
      " 'actor', actor, 'action', action, 'entityType', entity_type, 'entityId', entity_id,"
-     " 'details', details) ORDER BY at DESC, id DESC), '[]')::text"
+     " 'details', details) ORDER BY at DESC, seq DESC), '[]')::text"
      " FROM (SELECT * FROM audit_logs WHERE org_id = $1::uuid"
      " AND ($2::uuid IS NULL OR entity_id = $2::uuid)"
-     " ORDER BY at DESC, id DESC LIMIT $3::int) x"},
+     " ORDER BY at DESC, seq DESC LIMIT $3::int) x"},
     /* The API's slots array itself, compact, so bookd passes it on as it is
      * (only times and a number: nothing to escape). */
     {"free_slots",

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The migration runner on a database of its own: applies everything once,
-# is a no-op the second time, and rolls a failing migration back whole,
-# naming the file. Prints TAP.
+# is a no-op the second time, re-applies a function file whose text changed,
+# and rolls a failing run back whole (pending migrations and function files
+# together), naming the file. Prints TAP.
 #   tests/db/migrate_test.sh BOOKD_BINARY     (DATABASE_URL set)
 set -uo pipefail
 bookd=$1
@@ -14,9 +15,10 @@ n=0
 ok() { n=$((n + 1)); if [[ $1 == 0 ]]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
 q() { psql -X -q -t -A "$url" -c "$1" 2>/dev/null; }
 
-echo "1..9"
+echo "1..16"
 psql -X -q "$DATABASE_URL" -c "CREATE DATABASE $db" >/dev/null
 files=$(ls migrations/[0-9][0-9][0-9][0-9]_*.sql | wc -l)
+sqlfiles=$(ls sql/[0-9][0-9]_*.sql | wc -l)
 
 "$bookd" migrate --database-url "$url" >"$work/first.log" 2>&1
 ok $? "first run succeeds"
@@ -25,17 +27,35 @@ ok $? "every migration file is recorded once ($files)"
 
 "$bookd" migrate --database-url "$url" >"$work/second.log" 2>&1
 ok $? "second run succeeds"
-grep -q '"0 of '"$files"' migrations applied now' "$work/second.log"
+grep -q '"0 of '"$files"' migrations applied now.* 0 of '"$sqlfiles"' function files' "$work/second.log"
 ok $? "second run applies nothing"
 [[ $(q "SELECT count(*) FROM schema_migrations") == "$files" ]]
 ok $? "second run records nothing new"
 
-cp migrations/*.sql "$work/"
-cat >"$work/9999_broken.sql" <<'SQL'
+[[ $(q "SELECT count(*) FROM schema_functions") == "$sqlfiles" ]]
+ok $? "every function file is recorded once ($sqlfiles)"
+
+mkdir -p "$work/m" "$work/s"
+cp migrations/*.sql "$work/m/"
+cp sql/*.sql "$work/s/"
+first_sql=$(ls "$work/s" | head -n 1)
+printf '\nCREATE OR REPLACE FUNCTION bk_migrate_probe() RETURNS int LANGUAGE sql AS $$ SELECT 7 $$;\n' \
+  >>"$work/s/$first_sql"
+"$bookd" migrate --database-url "$url" --migrations-dir "$work/m" --sql-dir "$work/s" \
+  >"$work/changed.log" 2>&1
+ok $? "a run after a function file changed succeeds"
+[[ $(grep -c '"migrate.functions_applied"' "$work/changed.log") == 1 ]] &&
+  grep -q "\"msg\":\"$first_sql\"" "$work/changed.log"
+ok $? "only the changed function file is applied again"
+[[ $(q "SELECT bk_migrate_probe()") == "7" ]]
+ok $? "the changed file's new text is what the database runs"
+
+cat >"$work/m/9999_broken.sql" <<'SQL'
 CREATE TABLE half_done (id int);
 SELECT 1 / 0;
 SQL
-"$bookd" migrate --database-url "$url" --migrations-dir "$work" >"$work/broken.log" 2>&1
+"$bookd" migrate --database-url "$url" --migrations-dir "$work/m" --sql-dir "$work/s" \
+  >"$work/broken.log" 2>&1
 [[ $? -ne 0 ]]
 ok $? "a failing migration makes migrate exit non-zero"
 grep -q '9999_broken.sql' "$work/broken.log"
@@ -44,3 +64,19 @@ ok $? "the failure names the file"
 ok $? "the failed migration left nothing behind"
 [[ $(q "SELECT count(*) FROM schema_migrations WHERE version = '9999_broken.sql'") == "0" ]]
 ok $? "the failed migration is not recorded"
+
+# A good migration and a broken function file: all or nothing.
+cat >"$work/m/9999_broken.sql" <<'SQL'
+CREATE TABLE upgrade_half (id int);
+SQL
+printf '\nCREATE OR REPLACE FUNCTION bk_migrate_probe() RETURNS int LANGUAGE sql AS $$ SELECT no_such_column FROM appointments $$;\n' \
+  >>"$work/s/$first_sql"
+"$bookd" migrate --database-url "$url" --migrations-dir "$work/m" --sql-dir "$work/s" \
+  >"$work/broken2.log" 2>&1
+[[ $? -ne 0 ]] && grep -q "$first_sql" "$work/broken2.log"
+ok $? "a broken function file fails the run and is named"
+[[ $(q "SELECT to_regclass('public.upgrade_half') IS NULL") == "t" &&
+   $(q "SELECT count(*) FROM schema_migrations WHERE version = '9999_broken.sql'") == "0" ]]
+ok $? "the migration pending beside it is rolled back with it"
+[[ $(q "SELECT bk_migrate_probe()") == "7" ]]
+ok $? "the functions stay as they were"

@@ -511,6 +511,9 @@ ctest('audit log: booked/cancelled with actor admin_key:<id> or public_key:<id>,
   expectStatus(all, 200);
   for (const k of [ctx.org.adminKey, ctx.org.publicKey, ctx.org.vapiSecret]) assert.ok(!all.raw.includes(k), 'a key in the audit log');
   assert.ok(!all.raw.includes(pc.name) && !all.raw.includes(ctx.contact.phone), 'personal data in the audit log');
+  const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+  for (const e of all.body.entries) assert.match(e.id, UUID, 'audit entry ids are lower-case UUIDs');
+  assert.equal(new Set(all.body.entries.map((e) => e.id)).size, all.body.entries.length, 'audit ids are unique');
   const ats = all.body.entries.map((e) => Date.parse(e.at));
   for (let i = 1; i < ats.length; i++) assert.ok(ats[i - 1] >= ats[i], 'entries are newest first');
   const lim = await ctx.api('GET', '/api/audit-log', { key: admin(), query: { limit: 2 } });

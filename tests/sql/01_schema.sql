@@ -6,7 +6,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 -- A session time zone far from UTC: the functions must print UTC anyway.
 SET LOCAL TimeZone = 'America/New_York';
-SELECT plan(46);
+SELECT plan(47);
 
 \ir fixtures.psql
 -- Tables and extension ------------------------------------------------------
@@ -26,15 +26,16 @@ SELECT is_empty($$
         'id', 'org_id', 'provider_id', 'contact_id', 'service_id', 'scheduled_at',
         'duration_minutes', 'ends_at', 'buffer_before_minutes', 'buffer_after_minutes',
         'buffered_start', 'buffered_end', 'status', 'notes', 'metadata', 'created_at',
-        'cancelled_at', 'cancel_reason', 'rescheduled_to', 'rescheduled_from', 'deleted_at']) c
+        'cancelled_at', 'cancel_reason', 'rescheduled_to', 'rescheduled_from']) c
      WHERE NOT EXISTS (SELECT 1 FROM pg_attribute
                         WHERE attrelid = 'public.appointments'::regclass
                           AND attname = c AND NOT attisdropped)
     $$, 'appointments has every column of the data model');
 SELECT col_type_is('public', 'appointments', 'scheduled_at', 'timestamp with time zone',
                    'appointments.scheduled_at is timestamptz');
-SELECT col_is_pk('public', 'idempotency_keys', ARRAY['org_id', 'key'],
-                 'idempotency keys are per organization (PRIMARY KEY (org_id, key))');
+SELECT col_is_pk('public', 'idempotency_keys', ARRAY['org_id', 'key_kind', 'key'],
+                 'idempotency keys are per organization and kind of key (PRIMARY KEY (org_id, key_kind, key))');
+SELECT col_type_is('public', 'audit_logs', 'id', 'uuid', 'audit entry ids are UUIDs');
 
 -- The exclusion constraint --------------------------------------------------
 SELECT is((SELECT contype FROM pg_constraint
@@ -90,7 +91,7 @@ SELECT ok(coalesce((SELECT bool_and(EXISTS (
   FROM unnest(ARRAY['book_appointment_with_lock', 'check_availability', 'cancel_appointment',
                     'reschedule_appointment_with_lock']) f;
 -- A plan chosen once per connection, not one that flips with ANALYZE's
--- sample between planning every call and a generic plan (migrations/0006).
+-- sample between planning every call and a generic plan (sql/20_availability.sql).
 SELECT ok(coalesce((SELECT bool_and('plan_cache_mode=force_generic_plan' = ANY (proconfig))
                       FROM pg_proc
                      WHERE pronamespace = 'public'::regnamespace AND proname = f), false),
@@ -146,8 +147,8 @@ SELECT throws_ok($$
             gen_random_uuid())
     $$, '23514', NULL, 'audit_logs.entity_type is restricted');
 SELECT throws_ok($$
-    INSERT INTO idempotency_keys (org_id, key, request_hash, result)
-    VALUES ('11111111-1111-4111-8111-111111111111', '', '\x00', '{}')
+    INSERT INTO idempotency_keys (org_id, key_kind, key, request_hash, result)
+    VALUES ('11111111-1111-4111-8111-111111111111', 'admin', '', '\x00', '{}')
     $$, '23514', NULL, 'an empty idempotency key is rejected');
 
 SELECT * FROM finish();

@@ -6,7 +6,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 -- A session time zone far from UTC: the functions must print UTC anyway.
 SET LOCAL TimeZone = 'America/New_York';
-SELECT plan(41);
+SELECT plan(46);
 
 \ir fixtures.psql
 -- Same key, same request: replay --------------------------------------------------
@@ -62,6 +62,32 @@ SELECT is(pg_temp.book('aaaaaaaa-0000-4000-8000-000000000003',
           'booked', 'the same key in another organization is a different key: booked');
 SELECT is((SELECT count(*)::int FROM idempotency_keys WHERE key = 'key-1'), 2,
           'one key row per organization');
+
+-- Keys are per kind of key too (API.md, "Book") ------------------------------------------
+INSERT INTO res VALUES ('kp', pg_temp.book(
+    'aaaaaaaa-0000-4000-8000-000000000001', 'cccccccc-0000-4000-8000-000000000001', NULL,
+    '2030-04-01 10:00:00+00', 30, 'key-1', sha256('request-1'), p_actor => 'public_key:pgtap'));
+SELECT ok(NOT pg_temp.r('kp') ? 'replayed',
+          'the admin key''s key sent by a public key is not replayed to it');
+SELECT is(pg_temp.r('kp') ->> 'status', 'conflict',
+          'the public key''s request is a booking attempt of its own (the slot is taken)');
+SELECT results_eq($$ SELECT key_kind FROM idempotency_keys
+                      WHERE key = 'key-1' AND org_id = '11111111-1111-4111-8111-111111111111'
+                      ORDER BY key_kind $$,
+                  $$ VALUES ('admin'), ('public') $$,
+                  'one key row per kind of key in the organization');
+SELECT is(pg_temp.book('aaaaaaaa-0000-4000-8000-000000000001',
+                       'cccccccc-0000-4000-8000-000000000001', NULL,
+                       '2030-04-01 10:00:00+00', 30, 'key-1', sha256('request-1'),
+                       p_actor => 'public_key:other') - 'lockWaitUs',
+          (pg_temp.r('kp') - 'lockWaitUs') || '{"replayed": true}',
+          'another public key of the organization replays the public answer');
+SELECT is(pg_temp.book('aaaaaaaa-0000-4000-8000-000000000001',
+                       'cccccccc-0000-4000-8000-000000000001', NULL,
+                       '2030-04-01 10:00:00+00', 30, 'key-1', sha256('request-1'))
+              - 'lockWaitUs',
+          (pg_temp.r('k1') - 'lockWaitUs') || '{"replayed": true}',
+          'and the admin key still replays its own');
 
 -- A conflict is stored and replayed too -------------------------------------------------
 INSERT INTO res VALUES ('k2', pg_temp.book(
@@ -148,8 +174,8 @@ SELECT is_empty($$SELECT 1 FROM idempotency_keys WHERE result = '{}'$$,
                 'no key row is left holding the placeholder result');
 
 -- No key: nothing stored ---------------------------------------------------------------------
-SELECT is((SELECT count(*)::int FROM idempotency_keys), 6,
-          'only the keyed requests stored keys (key-1 x2 orgs, key-2, key-3, key-4, key-err)');
+SELECT is((SELECT count(*)::int FROM idempotency_keys), 7,
+          'only the keyed requests stored keys (key-1 x2 orgs + public, key-2, key-3, key-4, key-err)');
 
 -- Reschedule with a key --------------------------------------------------------------------
 INSERT INTO res VALUES ('m', pg_temp.book(

@@ -7,7 +7,7 @@ CREATE EXTENSION IF NOT EXISTS pgtap;
 -- A session time zone far from every organization's: results must not
 -- depend on it.
 SET LOCAL TimeZone = 'Pacific/Auckland';
-SELECT plan(42);
+SELECT plan(44);
 
 -- Fixtures ------------------------------------------------------------------
 -- orgs       20000000-…-001 UTC   -002 Europe/London   -003 America/New_York
@@ -239,19 +239,30 @@ SELECT is(pg_temp.slots('20aaaaaa-0000-4000-8000-000000000003', '2026-03-29', 60
                 '2026-03-29T02:00:00.000Z'],
           'spring forward: 00:30 GMT + 60 min ends at 02:30 BST, inside the window; 03:30 BST does not fit');
 -- London falls back on 2026-10-25: 02:00 BST becomes 01:00 GMT, so the
--- local times 01:00-01:59 happen twice. The grid is wall-clock: each local
--- time is offered once, as the later (GMT) instant.
+-- local times 01:00-01:59 happen twice, and each is offered at both
+-- instants (API.md, "Free slots").
 SELECT is(pg_temp.slots('20aaaaaa-0000-4000-8000-000000000003', '2026-10-25', 30, 30),
           ARRAY['2026-10-24T23:00:00.000Z', '2026-10-24T23:30:00.000Z',   -- 00:00, 00:30 BST
+                '2026-10-25T00:00:00.000Z', '2026-10-25T00:30:00.000Z',   -- 01:00, 01:30 BST
                 '2026-10-25T01:00:00.000Z', '2026-10-25T01:30:00.000Z',   -- 01:00, 01:30 GMT
                 '2026-10-25T02:00:00.000Z', '2026-10-25T02:30:00.000Z',
                 '2026-10-25T03:00:00.000Z', '2026-10-25T03:30:00.000Z'],
-          'fall back: 8 wall-clock slots; the repeated hour is offered once');
+          'fall back: the repeated 01:00 and 01:30 are offered at both instants, in time order');
 SELECT is(pg_temp.slots('20aaaaaa-0000-4000-8000-000000000003', '2026-10-25', 120, 30),
           ARRAY['2026-10-24T23:00:00.000Z', '2026-10-24T23:30:00.000Z',
+                '2026-10-25T00:00:00.000Z', '2026-10-25T00:30:00.000Z',
                 '2026-10-25T01:00:00.000Z', '2026-10-25T01:30:00.000Z',
                 '2026-10-25T02:00:00.000Z'],
-          'fall back: fitting is judged by the clock at the real end (00:30 BST + 2 h = 01:30 GMT)');
+          'fall back: fitting is judged by the clock at the real end (01:30 GMT + 2 h = 03:30 GMT)');
+-- The case of the contract: a 00:00-04:00 window, 30 minutes on the 15-minute
+-- grid, gives 19 slots from 23:00Z the day before to 03:30Z.
+SELECT is((SELECT array_agg(bk_iso(t) ORDER BY t) FROM generate_series(
+               '2026-10-24 23:00+00'::timestamptz, '2026-10-25 03:30+00', '15 minutes') t),
+          pg_temp.slots('20aaaaaa-0000-4000-8000-000000000003', '2026-10-25', 30, 15),
+          'fall back, step 15: 19 slots, every quarter hour from 23:00Z to 03:30Z');
+SELECT ok(bk_within_working_hours('{"sun":[["00:00","04:00"]]}', 'Europe/London',
+                                  '2026-10-25 00:45+00', 30),
+          'a booking at the first 01:45 (BST) of the day clocks go back is inside 00:00-04:00');
 SELECT is(pg_temp.slots('20aaaaaa-0000-4000-8000-000000000003', '2026-03-28', 30, 30), '{}',
           'London Saturday: closed');
 

@@ -1,0 +1,513 @@
+-- The booking protocol: book, cancel, reschedule (docs/design.md, "The
+-- booking protocol"). Each entry point is one transaction's worth of work
+-- in one round trip. Every writer takes its locks in the one order written
+-- down in docs/design.md, "Lock order"; the comments below say where each
+-- function stands in it.
+
+-- The first confirmed appointment of the provider whose buffered range
+-- overlaps [p_start, p_end), ignoring p_exclude_id. Uses the exclusion
+-- constraint's GiST index.
+CREATE OR REPLACE FUNCTION bk_find_conflict(p_org_id uuid, p_provider_id uuid,
+                                            p_start timestamptz, p_end timestamptz,
+                                            p_exclude_id uuid)
+RETURNS SETOF public.appointments
+LANGUAGE sql STABLE
+AS $$
+SELECT * FROM appointments
+ WHERE provider_id = p_provider_id AND org_id = p_org_id AND status = 'confirmed'
+   AND tstzrange(buffered_start, buffered_end, '[)') && tstzrange(p_start, p_end, '[)')
+   AND (p_exclude_id IS NULL OR id <> p_exclude_id)
+ ORDER BY buffered_start
+ LIMIT 1
+$$;
+
+-- The kind of key an actor speaks for ("admin_key:<id>" -> "admin",
+-- "public_key:<id>" -> "public", "vapi" -> "vapi"): idempotency keys are
+-- scoped to it, so an answer given to one kind of key is never replayed to
+-- another (API.md, "Book").
+CREATE OR REPLACE FUNCTION bk_actor_kind(p_actor text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+SELECT CASE WHEN position('_key:' IN p_actor) > 0 THEN split_part(p_actor, '_key:', 1)
+            ELSE p_actor END
+$$;
+
+-- Claims an idempotency key for this transaction. Returns NULL when the key
+-- is new (or expired), so the caller goes on; otherwise the stored result
+-- of the first request, marked as a replay. A concurrent twin blocks on the
+-- key's primary key until the first request commits (or aborts), so it
+-- never books a second time. Keys older than 24 h are reclaimed in place.
+CREATE OR REPLACE FUNCTION bk_claim_idempotency_key(p_org_id uuid, p_actor text, p_key text,
+                                                    p_request_hash bytea)
+RETURNS jsonb
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_kind text := bk_actor_kind(p_actor);
+    v_claimed boolean;
+    v_hash bytea;
+    v_result jsonb;
+BEGIN
+    INSERT INTO idempotency_keys AS k (org_id, key_kind, key, request_hash, result)
+    VALUES (p_org_id, v_kind, p_key, p_request_hash, '{}')
+    ON CONFLICT (org_id, key_kind, key) DO UPDATE
+        SET request_hash = EXCLUDED.request_hash, result = '{}', created_at = now()
+        WHERE k.created_at < now() - interval '24 hours'
+    RETURNING true INTO v_claimed;
+    IF v_claimed THEN
+        RETURN NULL;
+    END IF;
+    SELECT request_hash, result INTO v_hash, v_result
+      FROM idempotency_keys WHERE org_id = p_org_id AND key_kind = v_kind AND key = p_key;
+    IF v_hash <> p_request_hash THEN
+        RAISE EXCEPTION 'Idempotency-Key was already used with a different request'
+            USING ERRCODE = 'BK004';
+    END IF;
+    RETURN v_result || '{"replayed": true}';
+END
+$$;
+
+-- Stores the result a replay of the key will return, and returns it with
+-- the lock wait added (what the entry points answer).
+CREATE OR REPLACE FUNCTION bk_finish(p_org_id uuid, p_actor text, p_key text, p_result jsonb,
+                                     p_wait_us bigint)
+RETURNS jsonb
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    IF p_key IS NOT NULL THEN
+        UPDATE idempotency_keys SET result = p_result
+         WHERE org_id = p_org_id AND key_kind = bk_actor_kind(p_actor) AND key = p_key;
+    END IF;
+    RETURN p_result || jsonb_build_object('lockWaitUs', p_wait_us);
+END
+$$;
+
+-- Takes the transaction-scoped advisory locks of every 15-minute bucket the
+-- range [p_start, p_end) touches. The caller computes the keys (byte-
+-- compatible with the original design's hashSlotToInt64) and passes them in
+-- ascending order, so two bookings always lock in the same order and cannot
+-- deadlock; the span [p_from, p_to) they cover must contain the range.
+--
+-- Returns the time spent waiting, in microseconds, or -1 when a bucket was
+-- held by another transaction and a committed appointment already overlaps
+-- the range (ignoring p_exclude_id): the caller reports that conflict
+-- without queueing for the lock. Losers of a race for one slot thus answer
+-- at once and in parallel, not one by one behind the winner, and a loser
+-- that does queue writes nothing, so its commit needs no WAL flush.
+--
+-- Each call is a simple expression, not a PERFORM: PL/pgSQL evaluates those
+-- without starting the executor.
+CREATE OR REPLACE FUNCTION bk_take_bucket_locks(p_keys bigint[], p_from timestamptz,
+                                                p_to timestamptz, p_start timestamptz,
+                                                p_end timestamptz, p_timeout_ms int,
+                                                p_org_id uuid, p_provider_id uuid,
+                                                p_exclude_id uuid)
+RETURNS bigint
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_key bigint;
+    v_prev bigint;
+    v_started timestamptz;
+    v_probed boolean := false;
+    v_ignored text;
+BEGIN
+    IF cardinality(p_keys) IS NULL OR cardinality(p_keys) = 0
+       OR p_from IS NULL OR p_to IS NULL OR p_start IS NULL OR p_end IS NULL
+       OR p_from > p_start OR p_to < p_end THEN
+        RAISE EXCEPTION 'lock keys do not cover the booked range' USING ERRCODE = 'BK005';
+    END IF;
+    v_ignored := set_config('lock_timeout', greatest(coalesce(p_timeout_ms, 2000), 1)::text, true);
+    v_started := clock_timestamp();
+    FOREACH v_key IN ARRAY p_keys LOOP
+        IF v_key IS NULL OR v_key <= v_prev THEN
+            RAISE EXCEPTION 'lock keys are not in ascending order' USING ERRCODE = 'BK005';
+        END IF;
+        IF NOT pg_try_advisory_xact_lock(v_key) THEN
+            IF NOT v_probed THEN
+                IF EXISTS (SELECT 1 FROM bk_find_conflict(p_org_id, p_provider_id, p_start,
+                                                           p_end, p_exclude_id)) THEN
+                    RETURN -1;
+                END IF;
+                v_probed := true;
+            END IF;
+            v_ignored := pg_advisory_xact_lock(v_key)::text;
+        END IF;
+        v_prev := v_key;
+    END LOOP;
+    RETURN floor(extract(epoch FROM clock_timestamp() - v_started) * 1000000)::bigint;
+END
+$$;
+
+-- Inserts a confirmed appointment, or nothing when its buffered range
+-- overlaps a confirmed one (then every field of the result is NULL). Under
+-- the bucket locks only a committed appointment can overlap, and the
+-- exclusion constraint's own check finds it: there is no separate probe on
+-- the way to a booking. p_id NULL: a new id.
+CREATE OR REPLACE FUNCTION bk_insert_appointment(
+    p_id uuid, p_org_id uuid, p_provider_id uuid, p_contact_id uuid, p_service_id uuid,
+    p_scheduled_at timestamptz, p_duration int, p_before int, p_after int, p_notes text,
+    p_metadata jsonb, p_rescheduled_from uuid)
+RETURNS public.appointments
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_appt appointments;
+BEGIN
+    INSERT INTO appointments (id, org_id, provider_id, contact_id, service_id, scheduled_at,
+                              duration_minutes, ends_at, buffer_before_minutes,
+                              buffer_after_minutes, buffered_start, buffered_end, notes,
+                              metadata, rescheduled_from)
+    VALUES (coalesce(p_id, gen_random_uuid()), p_org_id, p_provider_id, p_contact_id,
+            p_service_id, p_scheduled_at, p_duration,
+            p_scheduled_at + p_duration * interval '1 minute', p_before, p_after,
+            p_scheduled_at - p_before * interval '1 minute',
+            p_scheduled_at + (p_duration + p_after) * interval '1 minute', p_notes,
+            coalesce(p_metadata, '{}'), p_rescheduled_from)
+    ON CONFLICT DO NOTHING
+    RETURNING * INTO v_appt;
+    RETURN v_appt;
+END
+$$;
+
+-- The audit entry of a booked appointment (a booking, or the new half of a
+-- reschedule: p_from is then the old one) and the event that announces it,
+-- in one statement.
+CREATE OR REPLACE FUNCTION bk_record_booked(p_org_id uuid, p_actor text,
+                                            p_appt public.appointments, p_json jsonb,
+                                            p_from uuid, p_event text, p_payload jsonb)
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    WITH audit AS (
+        INSERT INTO audit_logs (org_id, actor, action, entity_type, entity_id, details)
+        VALUES (p_org_id, p_actor, 'appointment.booked', 'appointment', p_appt.id,
+                jsonb_build_object('providerId', p_appt.provider_id,
+                                   'scheduledAt', p_json -> 'scheduledAt',
+                                   'durationMinutes', p_appt.duration_minutes)
+                || CASE WHEN p_from IS NULL THEN '{}'
+                        ELSE jsonb_build_object('rescheduledFrom', p_from) END))
+    INSERT INTO outbox_events (org_id, event_type, entity_id, payload)
+    VALUES (p_org_id, p_event, p_appt.id, p_payload);
+END
+$$;
+
+-- Book: returns {"status":"booked","appointment":{...}} or
+-- {"status":"conflict","conflictingAppointment":{...}}, plus "lockWaitUs",
+-- plus "replayed":true when an idempotency key replays a stored result.
+-- p_public: the caller is the public booking page or the voice agent, who
+-- may only book the future and inside the provider's working hours.
+--
+-- Lock order (docs/design.md): the contact is read first without a lock
+-- (for a clear 400), and key-share locked only after the insert, so a
+-- loser of a race writes nothing; with an idempotency key it is locked
+-- before the key instead.
+CREATE OR REPLACE FUNCTION book_appointment_with_lock(
+    p_org_id uuid, p_provider_id uuid, p_contact_id uuid, p_service_id uuid,
+    p_scheduled_at timestamptz, p_duration_minutes int, p_notes text, p_metadata jsonb,
+    p_lock_keys bigint[], p_lock_from timestamptz, p_lock_to timestamptz,
+    p_lock_timeout_ms int, p_actor text, p_idempotency_key text, p_request_hash bytea,
+    p_public boolean DEFAULT false)
+RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, public, pg_temp
+SET plan_cache_mode = force_generic_plan
+AS $$
+DECLARE
+    v_replay jsonb;
+    v_provider_ok boolean;
+    v_contact_ok boolean;
+    v_service services;
+    v_duration int := p_duration_minutes;
+    v_before int := 0;
+    v_after int := 0;
+    v_start timestamptz;
+    v_end timestamptz;
+    v_wait_us bigint;
+    v_conflict appointments;
+    v_appt appointments;
+    v_json jsonb;
+    v_result jsonb;
+    v_in_hours boolean;
+BEGIN
+    SELECT EXISTS (SELECT 1 FROM providers WHERE org_id = p_org_id AND id = p_provider_id),
+           EXISTS (SELECT 1 FROM contacts
+                    WHERE org_id = p_org_id AND id = p_contact_id AND erased_at IS NULL)
+      INTO v_provider_ok, v_contact_ok;
+
+    IF p_idempotency_key IS NOT NULL THEN
+        PERFORM 1 FROM contacts
+          WHERE org_id = p_org_id AND id = p_contact_id AND erased_at IS NULL FOR KEY SHARE;
+        v_contact_ok := FOUND;
+        v_replay := bk_claim_idempotency_key(p_org_id, p_actor, p_idempotency_key,
+                                             p_request_hash);
+        IF v_replay IS NOT NULL THEN
+            RETURN v_replay || '{"lockWaitUs": 0}';
+        END IF;
+    END IF;
+
+    IF p_scheduled_at IS NULL THEN
+        RAISE EXCEPTION 'scheduledAt is required' USING ERRCODE = 'BK001', COLUMN = 'scheduledAt';
+    END IF;
+    IF NOT v_provider_ok THEN
+        RAISE EXCEPTION 'providerId does not exist' USING ERRCODE = 'BK001', COLUMN = 'providerId';
+    END IF;
+    IF NOT v_contact_ok THEN
+        RAISE EXCEPTION 'contactId does not exist' USING ERRCODE = 'BK001', COLUMN = 'contactId';
+    END IF;
+    IF p_service_id IS NOT NULL THEN
+        SELECT * INTO v_service FROM services WHERE org_id = p_org_id AND id = p_service_id;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'serviceId does not exist' USING ERRCODE = 'BK001', COLUMN = 'serviceId';
+        END IF;
+        v_duration := coalesce(v_duration, v_service.duration_minutes);
+        v_before := v_service.buffer_before_minutes;
+        v_after := v_service.buffer_after_minutes;
+    END IF;
+    IF v_duration IS NULL OR v_duration NOT BETWEEN 1 AND 1440 THEN
+        PERFORM bk_require_between(v_duration, 1, 1440, 'durationMinutes');
+    END IF;
+
+    IF p_public THEN
+        IF p_scheduled_at < now() THEN
+            RAISE EXCEPTION 'scheduledAt is in the past'
+                USING ERRCODE = 'BK001', COLUMN = 'scheduledAt';
+        END IF;
+        SELECT bk_within_working_hours(p.working_hours, o.timezone, p_scheduled_at, v_duration)
+          INTO v_in_hours
+          FROM providers p JOIN organizations o ON o.id = p.org_id
+         WHERE p.id = p_provider_id;
+        IF NOT v_in_hours THEN
+            RAISE EXCEPTION 'scheduledAt is outside the provider''s working hours'
+                USING ERRCODE = 'BK001', COLUMN = 'scheduledAt';
+        END IF;
+    END IF;
+
+    v_start := p_scheduled_at - v_before * interval '1 minute';
+    v_end := p_scheduled_at + (v_duration + v_after) * interval '1 minute';
+    -- A conflict inserts nothing, and only then is the conflicting
+    -- appointment looked up. A conflict cancelled in between (cancel takes
+    -- no bucket locks) sends the booking round again.
+    FOR v_round IN 1..3 LOOP
+        v_wait_us := bk_take_bucket_locks(p_lock_keys, p_lock_from, p_lock_to, v_start, v_end,
+                                          p_lock_timeout_ms, p_org_id, p_provider_id, NULL);
+        IF v_wait_us >= 0 THEN
+            v_appt := bk_insert_appointment(NULL, p_org_id, p_provider_id, p_contact_id,
+                                            p_service_id, p_scheduled_at, v_duration, v_before,
+                                            v_after, p_notes, p_metadata, NULL);
+            EXIT WHEN v_appt.id IS NOT NULL;
+        END IF;
+        SELECT * INTO v_conflict
+          FROM bk_find_conflict(p_org_id, p_provider_id, v_start, v_end, NULL);
+        EXIT WHEN FOUND;
+    END LOOP;
+
+    IF v_appt.id IS NOT NULL THEN
+        IF p_idempotency_key IS NULL THEN
+            PERFORM 1 FROM contacts
+              WHERE org_id = p_org_id AND id = p_contact_id AND erased_at IS NULL FOR KEY SHARE;
+            IF NOT FOUND THEN
+                RAISE EXCEPTION 'contactId does not exist'
+                    USING ERRCODE = 'BK001', COLUMN = 'contactId';
+            END IF;
+        END IF;
+        v_json := bk_appointment_json(v_appt);
+        v_result := jsonb_build_object('status', 'booked', 'appointment', v_json);
+        PERFORM bk_record_booked(p_org_id, p_actor, v_appt, v_json, NULL, 'appointment.booked',
+                                 jsonb_build_object('appointment', v_json));
+    ELSIF v_conflict.id IS NOT NULL THEN
+        v_result := jsonb_build_object('status', 'conflict',
+                                       'conflictingAppointment', bk_conflict_json(v_conflict));
+        v_wait_us := greatest(v_wait_us, 0);
+    ELSE
+        RAISE EXCEPTION 'the slot kept changing while it was being booked'
+            USING ERRCODE = '55P03';
+    END IF;
+    RETURN bk_finish(p_org_id, p_actor, p_idempotency_key, v_result, v_wait_us);
+END
+$$;
+
+-- Cancel: a soft delete that frees the slot at once. Cancelling a cancelled
+-- appointment changes nothing ("status":"unchanged"); a rescheduled one is
+-- BK003. Takes no bucket locks: freeing a range can never make an overlap.
+CREATE OR REPLACE FUNCTION cancel_appointment(p_org_id uuid, p_appointment_id uuid,
+                                              p_reason text, p_lock_timeout_ms int,
+                                              p_actor text)
+RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, public, pg_temp
+SET plan_cache_mode = force_generic_plan
+AS $$
+DECLARE
+    v_appt appointments;
+    v_json jsonb;
+BEGIN
+    PERFORM set_config('lock_timeout', greatest(coalesce(p_lock_timeout_ms, 2000), 1)::text, true);
+    SELECT * INTO v_appt FROM appointments
+     WHERE org_id = p_org_id AND id = p_appointment_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'appointment not found' USING ERRCODE = 'BK002';
+    END IF;
+    IF v_appt.status = 'cancelled' THEN
+        RETURN jsonb_build_object('status', 'unchanged', 'appointment', bk_appointment_json(v_appt));
+    END IF;
+    IF v_appt.status = 'rescheduled' THEN
+        RAISE EXCEPTION 'a rescheduled appointment cannot be cancelled; cancel its new appointment'
+            USING ERRCODE = 'BK003';
+    END IF;
+    UPDATE appointments SET status = 'cancelled', cancelled_at = now(), cancel_reason = p_reason
+     WHERE id = p_appointment_id
+    RETURNING * INTO v_appt;
+    v_json := bk_appointment_json(v_appt);
+    -- The reason is free text and may hold personal data: not in the audit log.
+    PERFORM bk_audit(p_org_id, p_actor, 'appointment.cancelled', 'appointment', v_appt.id,
+                     jsonb_build_object('providerId', v_appt.provider_id,
+                                        'scheduledAt', bk_iso(v_appt.scheduled_at)));
+    PERFORM bk_emit(p_org_id, 'appointment.cancelled', v_appt.id,
+                    jsonb_build_object('appointment', v_json));
+    RETURN jsonb_build_object('status', 'cancelled', 'appointment', v_json);
+END
+$$;
+
+-- Reschedule: atomic, on the booking's own steps. Locks the buckets of the
+-- old and the new range (the caller passes the union, ascending;
+-- [p_lock_from, p_lock_to) is the span of the new range's buckets), then
+-- the old row; retires it as 'rescheduled' and inserts the new one, whose
+-- range may overlap the old; on a conflict puts the old row back, so
+-- nothing changes. Returns {"status":"rescheduled","appointment":new,
+-- "previousAppointment":old} or {"status":"conflict",...}; "lockWaitUs" and
+-- "replayed" as for booking.
+--
+-- Everything but the status of an appointment is immutable, so what is read
+-- first without a lock is what the caller computed the keys from. Lock
+-- order (docs/design.md): contact, idempotency key, buckets, then this one
+-- appointment row.
+CREATE OR REPLACE FUNCTION reschedule_appointment_with_lock(
+    p_org_id uuid, p_appointment_id uuid, p_provider_id uuid, p_scheduled_at timestamptz,
+    p_duration_minutes int, p_lock_keys bigint[], p_lock_from timestamptz,
+    p_lock_to timestamptz, p_lock_timeout_ms int, p_actor text, p_idempotency_key text,
+    p_request_hash bytea)
+RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, public, pg_temp
+SET plan_cache_mode = force_generic_plan
+AS $$
+DECLARE
+    v_replay jsonb;
+    v_old appointments;
+    v_new appointments;
+    v_new_id uuid := gen_random_uuid();
+    v_provider uuid;
+    v_duration int;
+    v_start timestamptz;
+    v_end timestamptz;
+    v_wait_us bigint;
+    v_conflict appointments;
+    v_result jsonb;
+    v_contact_ok boolean;
+BEGIN
+    SELECT * INTO v_old FROM appointments WHERE org_id = p_org_id AND id = p_appointment_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'appointment not found' USING ERRCODE = 'BK002';
+    END IF;
+    PERFORM 1 FROM contacts
+      WHERE org_id = p_org_id AND id = v_old.contact_id AND erased_at IS NULL FOR KEY SHARE;
+    v_contact_ok := FOUND;
+
+    IF p_idempotency_key IS NOT NULL THEN
+        v_replay := bk_claim_idempotency_key(p_org_id, p_actor, p_idempotency_key,
+                                             p_request_hash);
+        IF v_replay IS NOT NULL THEN
+            RETURN v_replay || '{"lockWaitUs": 0}';
+        END IF;
+    END IF;
+
+    IF p_scheduled_at IS NULL THEN
+        RAISE EXCEPTION 'scheduledAt is required' USING ERRCODE = 'BK001', COLUMN = 'scheduledAt';
+    END IF;
+    v_provider := coalesce(p_provider_id, v_old.provider_id);
+    IF p_provider_id IS NOT NULL AND NOT EXISTS (
+            SELECT 1 FROM providers WHERE org_id = p_org_id AND id = p_provider_id) THEN
+        RAISE EXCEPTION 'providerId does not exist' USING ERRCODE = 'BK001', COLUMN = 'providerId';
+    END IF;
+    v_duration := coalesce(p_duration_minutes, v_old.duration_minutes);
+    PERFORM bk_require_between(v_duration, 1, 1440, 'durationMinutes');
+    v_start := p_scheduled_at - v_old.buffer_before_minutes * interval '1 minute';
+    v_end := p_scheduled_at + (v_duration + v_old.buffer_after_minutes) * interval '1 minute';
+    IF NOT v_contact_ok THEN
+        RAISE EXCEPTION 'the contact of this appointment was erased' USING ERRCODE = 'BK003';
+    END IF;
+
+    FOR v_round IN 1..3 LOOP
+        v_wait_us := bk_take_bucket_locks(p_lock_keys, p_lock_from, p_lock_to, v_start, v_end,
+                                          p_lock_timeout_ms, p_org_id, v_provider,
+                                          p_appointment_id);
+        -- Without the locks (-1: a committed appointment holds the new
+        -- range) the conflict below is reported as it stands.
+        IF v_wait_us >= 0 THEN
+            SELECT * INTO v_old FROM appointments WHERE id = p_appointment_id FOR UPDATE;
+        END IF;
+        IF v_old.status <> 'confirmed' THEN
+            RAISE EXCEPTION 'only a confirmed appointment can be rescheduled (this one is %)',
+                v_old.status USING ERRCODE = 'BK003';
+        END IF;
+        IF v_wait_us >= 0 THEN
+            UPDATE appointments SET status = 'rescheduled', rescheduled_to = v_new_id
+             WHERE id = p_appointment_id
+            RETURNING * INTO v_old;
+            v_new := bk_insert_appointment(v_new_id, p_org_id, v_provider, v_old.contact_id,
+                                           v_old.service_id, p_scheduled_at, v_duration,
+                                           v_old.buffer_before_minutes,
+                                           v_old.buffer_after_minutes, v_old.notes,
+                                           v_old.metadata, v_old.id);
+            EXIT WHEN v_new.id IS NOT NULL;
+            UPDATE appointments SET status = 'confirmed', rescheduled_to = NULL
+             WHERE id = p_appointment_id
+            RETURNING * INTO v_old;
+        END IF;
+        SELECT * INTO v_conflict
+          FROM bk_find_conflict(p_org_id, v_provider, v_start, v_end, p_appointment_id);
+        EXIT WHEN FOUND;
+    END LOOP;
+
+    IF v_new.id IS NOT NULL THEN
+        v_result := jsonb_build_object('status', 'rescheduled',
+                                       'appointment', bk_appointment_json(v_new),
+                                       'previousAppointment', bk_appointment_json(v_old));
+        PERFORM bk_audit(p_org_id, p_actor, 'appointment.rescheduled', 'appointment', v_old.id,
+                         jsonb_build_object('newAppointmentId', v_new.id,
+                                            'scheduledAt', bk_iso(v_new.scheduled_at),
+                                            'previousScheduledAt', bk_iso(v_old.scheduled_at)));
+        PERFORM bk_record_booked(p_org_id, p_actor, v_new, v_result -> 'appointment', v_old.id,
+                                 'appointment.rescheduled',
+                                 jsonb_build_object('appointment', v_result -> 'appointment',
+                                                    'previousAppointmentId', v_old.id));
+    ELSIF v_conflict.id IS NOT NULL THEN
+        v_result := jsonb_build_object('status', 'conflict',
+                                       'conflictingAppointment', bk_conflict_json(v_conflict));
+        v_wait_us := greatest(v_wait_us, 0);
+    ELSE
+        RAISE EXCEPTION 'the slot kept changing while it was being rescheduled'
+            USING ERRCODE = '55P03';
+    END IF;
+    RETURN bk_finish(p_org_id, p_actor, p_idempotency_key, v_result, v_wait_us);
+END
+$$;
+
+-- Only the service's own role may call these; nothing is granted to PUBLIC.
+REVOKE EXECUTE ON FUNCTION
+    book_appointment_with_lock(uuid, uuid, uuid, uuid, timestamptz, int, text, jsonb, bigint[],
+                               timestamptz, timestamptz, int, text, text, bytea, boolean),
+    reschedule_appointment_with_lock(uuid, uuid, uuid, timestamptz, int, bigint[], timestamptz,
+                                     timestamptz, int, text, text, bytea),
+    cancel_appointment(uuid, uuid, text, int, text),
+    bk_claim_idempotency_key(uuid, text, text, bytea),
+    bk_finish(uuid, text, text, jsonb, bigint),
+    bk_take_bucket_locks(bigint[], timestamptz, timestamptz, timestamptz, timestamptz, int,
+                         uuid, uuid, uuid),
+    bk_insert_appointment(uuid, uuid, uuid, uuid, uuid, timestamptz, int, int, int, text, jsonb,
+                          uuid),
+    bk_record_booked(uuid, text, appointments, jsonb, uuid, text, jsonb)
+FROM PUBLIC;

@@ -1,0 +1,156 @@
+-- Creating the things bookings refer to: organizations, providers and their
+-- working hours, services, contacts. Each is one round trip.
+
+-- An organization with its default provider (Monday-Friday 09:00-17:00 in
+-- its time zone) and its admin and public keys, stored as SHA-256 hashes.
+-- Returns {"id", "defaultProviderId", "adminKeyId", "publicKeyId"}.
+CREATE OR REPLACE FUNCTION create_organization(p_name text, p_timezone text,
+                                               p_vapi_secret_hash bytea,
+                                               p_admin_key_hash bytea,
+                                               p_public_key_hash bytea)
+RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, public, pg_temp
+AS $$
+DECLARE
+    v_org uuid;
+    v_provider uuid;
+    v_admin uuid;
+    v_public uuid;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = p_timezone) THEN
+        RAISE EXCEPTION 'timezone must be an IANA time zone name'
+            USING ERRCODE = 'BK001', COLUMN = 'timezone';
+    END IF;
+    INSERT INTO organizations (name, timezone, vapi_secret_hash)
+    VALUES (p_name, p_timezone, p_vapi_secret_hash) RETURNING id INTO v_org;
+    INSERT INTO providers (org_id, name, working_hours, is_default)
+    VALUES (v_org, 'default', bk_default_working_hours(), true)
+    RETURNING id INTO v_provider;
+    INSERT INTO api_keys (org_id, kind, key_hash) VALUES (v_org, 'admin', p_admin_key_hash)
+    RETURNING id INTO v_admin;
+    INSERT INTO api_keys (org_id, kind, key_hash) VALUES (v_org, 'public', p_public_key_hash)
+    RETURNING id INTO v_public;
+    RETURN jsonb_build_object('id', v_org, 'defaultProviderId', v_provider,
+                              'adminKeyId', v_admin, 'publicKeyId', v_public);
+END
+$$;
+
+-- POST /api/providers. The C side validates the working-hours format; an
+-- omitted one (NULL) is Monday-Friday 09:00-17:00, as for the default
+-- provider of a new organization.
+CREATE OR REPLACE FUNCTION create_provider(p_org_id uuid, p_name text, p_working_hours jsonb,
+                                           p_actor text)
+RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, public, pg_temp
+AS $$
+DECLARE
+    v_provider providers;
+BEGIN
+    IF p_name IS NULL OR length(p_name) NOT BETWEEN 1 AND 200 THEN
+        RAISE EXCEPTION 'name must be 1 to 200 characters' USING ERRCODE = 'BK001', COLUMN = 'name';
+    END IF;
+    IF p_working_hours IS NOT NULL AND jsonb_typeof(p_working_hours) <> 'object' THEN
+        RAISE EXCEPTION 'workingHours must be an object'
+            USING ERRCODE = 'BK001', COLUMN = 'workingHours';
+    END IF;
+    INSERT INTO providers (org_id, name, working_hours)
+    VALUES (p_org_id, p_name, coalesce(p_working_hours, bk_default_working_hours()))
+    RETURNING * INTO v_provider;
+    PERFORM bk_audit(p_org_id, p_actor, 'provider.created', 'provider', v_provider.id, '{}');
+    RETURN bk_provider_json(v_provider);
+END
+$$;
+
+-- PUT /api/providers/{id}/working-hours: replaces the working hours.
+-- Existing appointments are untouched (working hours only limit what the
+-- public may book from now on).
+CREATE OR REPLACE FUNCTION set_working_hours(p_org_id uuid, p_provider_id uuid,
+                                             p_working_hours jsonb, p_actor text)
+RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, public, pg_temp
+AS $$
+DECLARE
+    v_provider providers;
+BEGIN
+    IF p_working_hours IS NULL OR jsonb_typeof(p_working_hours) <> 'object' THEN
+        RAISE EXCEPTION 'workingHours must be an object'
+            USING ERRCODE = 'BK001', COLUMN = 'workingHours';
+    END IF;
+    UPDATE providers SET working_hours = p_working_hours
+     WHERE org_id = p_org_id AND id = p_provider_id
+    RETURNING * INTO v_provider;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'provider not found' USING ERRCODE = 'BK002';
+    END IF;
+    PERFORM bk_audit(p_org_id, p_actor, 'provider.updated', 'provider', v_provider.id,
+                     '{"changed": ["workingHours"]}');
+    RETURN bk_provider_json(v_provider);
+END
+$$;
+
+-- POST /api/services. Buffers default to 0. Ranges are checked here with
+-- the API's field names, so a bad value is a 400 naming the field and not
+-- a CHECK violation.
+CREATE OR REPLACE FUNCTION create_service(p_org_id uuid, p_name text, p_duration int,
+                                          p_before int, p_after int, p_actor text)
+RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, public, pg_temp
+AS $$
+DECLARE
+    v_service services;
+BEGIN
+    IF p_name IS NULL OR length(p_name) NOT BETWEEN 1 AND 200 THEN
+        RAISE EXCEPTION 'name must be 1 to 200 characters' USING ERRCODE = 'BK001', COLUMN = 'name';
+    END IF;
+    PERFORM bk_require_between(p_duration, 1, 1440, 'durationMinutes');
+    PERFORM bk_require_between(p_before, 0, 240, 'bufferBeforeMinutes', 0);
+    PERFORM bk_require_between(p_after, 0, 240, 'bufferAfterMinutes', 0);
+    INSERT INTO services (org_id, name, duration_minutes, buffer_before_minutes,
+                          buffer_after_minutes)
+    VALUES (p_org_id, p_name, p_duration, coalesce(p_before, 0), coalesce(p_after, 0))
+    RETURNING * INTO v_service;
+    PERFORM bk_audit(p_org_id, p_actor, 'service.created', 'service', v_service.id,
+                     jsonb_build_object('durationMinutes', v_service.duration_minutes,
+                                        'bufferBeforeMinutes', v_service.buffer_before_minutes,
+                                        'bufferAfterMinutes', v_service.buffer_after_minutes));
+    RETURN bk_service_json(v_service);
+END
+$$;
+
+-- POST /api/contacts. The C side validates E.164 and the e-mail format.
+-- The audit row says only which optional fields were given.
+CREATE OR REPLACE FUNCTION create_contact(p_org_id uuid, p_name text, p_phone text,
+                                          p_email text, p_actor text)
+RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, public, pg_temp
+AS $$
+DECLARE
+    v_contact contacts;
+BEGIN
+    -- name is nullable in the table only because erasure clears it.
+    IF p_name IS NULL OR btrim(p_name) = '' THEN
+        RAISE EXCEPTION 'name is required' USING ERRCODE = 'BK001', COLUMN = 'name';
+    END IF;
+    INSERT INTO contacts (org_id, name, phone, email)
+    VALUES (p_org_id, p_name, p_phone, p_email)
+    RETURNING * INTO v_contact;
+    PERFORM bk_audit(p_org_id, p_actor, 'contact.created', 'contact', v_contact.id,
+                     jsonb_build_object('hasPhone', p_phone IS NOT NULL,
+                                        'hasEmail', p_email IS NOT NULL));
+    RETURN bk_contact_json(v_contact);
+END
+$$;
+
+-- Only the service's own role may call these; nothing is granted to PUBLIC.
+REVOKE EXECUTE ON FUNCTION
+    create_organization(text, text, bytea, bytea, bytea),
+    create_provider(uuid, text, jsonb, text),
+    set_working_hours(uuid, uuid, jsonb, text),
+    create_service(uuid, text, int, int, int, text),
+    create_contact(uuid, text, text, text, text)
+FROM PUBLIC;
