@@ -21,6 +21,19 @@ SELECT * FROM appointments
  LIMIT 1
 $$;
 
+-- Key-share locks the contact's row (docs/design.md, "Lock order") and says
+-- whether the contact exists and is not erased: an erasure that committed
+-- first is seen, one that starts later waits for this transaction.
+CREATE OR REPLACE FUNCTION bk_lock_contact(p_org_id uuid, p_contact_id uuid) RETURNS boolean
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    PERFORM 1 FROM contacts
+      WHERE org_id = p_org_id AND id = p_contact_id AND erased_at IS NULL FOR KEY SHARE;
+    RETURN FOUND;
+END
+$$;
+
 -- The kind of key an actor speaks for ("admin_key:<id>" -> "admin",
 -- "public_key:<id>" -> "public", "vapi" -> "vapi"): idempotency keys are
 -- scoped to it, so an answer given to one kind of key is never replayed to
@@ -34,7 +47,8 @@ $$;
 
 -- Claims an idempotency key for this transaction. Returns NULL when the key
 -- is new (or expired), so the caller goes on; otherwise the stored result
--- of the first request, marked as a replay. A concurrent twin blocks on the
+-- of the first request, marked as a replay (that waited for no lock), which
+-- the entry point returns as it is. A concurrent twin blocks on the
 -- key's primary key until the first request commits (or aborts), so it
 -- never books a second time. Keys older than 24 h are reclaimed in place.
 CREATE OR REPLACE FUNCTION bk_claim_idempotency_key(p_org_id uuid, p_actor text, p_key text,
@@ -63,7 +77,25 @@ BEGIN
         RAISE EXCEPTION 'Idempotency-Key was already used with a different request'
             USING ERRCODE = 'BK004';
     END IF;
-    RETURN v_result || '{"replayed": true}';
+    RETURN v_result || '{"replayed": true, "lockWaitUs": 0}';
+END
+$$;
+
+-- The answer of a booking or reschedule that inserted nothing: the conflict
+-- it met, or, when there was none to name after three rounds (each conflict
+-- cancelled before it could be read), 55P03, which the caller reports as
+-- slot_busy.
+CREATE OR REPLACE FUNCTION bk_conflict_result(p_conflict public.appointments)
+RETURNS jsonb
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    IF p_conflict.id IS NULL THEN
+        RAISE EXCEPTION 'the slot kept changing while it was being booked'
+            USING ERRCODE = '55P03';
+    END IF;
+    RETURN jsonb_build_object('status', 'conflict',
+                              'conflictingAppointment', bk_conflict_json(p_conflict));
 END
 $$;
 
@@ -238,13 +270,11 @@ BEGIN
       INTO v_provider_ok, v_contact_ok;
 
     IF p_idempotency_key IS NOT NULL THEN
-        PERFORM 1 FROM contacts
-          WHERE org_id = p_org_id AND id = p_contact_id AND erased_at IS NULL FOR KEY SHARE;
-        v_contact_ok := FOUND;
+        v_contact_ok := bk_lock_contact(p_org_id, p_contact_id);
         v_replay := bk_claim_idempotency_key(p_org_id, p_actor, p_idempotency_key,
                                              p_request_hash);
         IF v_replay IS NOT NULL THEN
-            RETURN v_replay || '{"lockWaitUs": 0}';
+            RETURN v_replay;
         END IF;
     END IF;
 
@@ -306,9 +336,7 @@ BEGIN
 
     IF v_appt.id IS NOT NULL THEN
         IF p_idempotency_key IS NULL THEN
-            PERFORM 1 FROM contacts
-              WHERE org_id = p_org_id AND id = p_contact_id AND erased_at IS NULL FOR KEY SHARE;
-            IF NOT FOUND THEN
+            IF NOT bk_lock_contact(p_org_id, p_contact_id) THEN
                 RAISE EXCEPTION 'contactId does not exist'
                     USING ERRCODE = 'BK001', COLUMN = 'contactId';
             END IF;
@@ -317,13 +345,9 @@ BEGIN
         v_result := jsonb_build_object('status', 'booked', 'appointment', v_json);
         PERFORM bk_record_booked(p_org_id, p_actor, v_appt, v_json, NULL, 'appointment.booked',
                                  jsonb_build_object('appointment', v_json));
-    ELSIF v_conflict.id IS NOT NULL THEN
-        v_result := jsonb_build_object('status', 'conflict',
-                                       'conflictingAppointment', bk_conflict_json(v_conflict));
-        v_wait_us := greatest(v_wait_us, 0);
     ELSE
-        RAISE EXCEPTION 'the slot kept changing while it was being booked'
-            USING ERRCODE = '55P03';
+        v_result := bk_conflict_result(v_conflict);
+        v_wait_us := greatest(v_wait_us, 0);
     END IF;
     RETURN bk_finish(p_org_id, p_actor, p_idempotency_key, v_result, v_wait_us);
 END
@@ -412,15 +436,13 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION 'appointment not found' USING ERRCODE = 'BK002';
     END IF;
-    PERFORM 1 FROM contacts
-      WHERE org_id = p_org_id AND id = v_old.contact_id AND erased_at IS NULL FOR KEY SHARE;
-    v_contact_ok := FOUND;
+    v_contact_ok := bk_lock_contact(p_org_id, v_old.contact_id);
 
     IF p_idempotency_key IS NOT NULL THEN
         v_replay := bk_claim_idempotency_key(p_org_id, p_actor, p_idempotency_key,
                                              p_request_hash);
         IF v_replay IS NOT NULL THEN
-            RETURN v_replay || '{"lockWaitUs": 0}';
+            RETURN v_replay;
         END IF;
     END IF;
 
@@ -484,13 +506,9 @@ BEGIN
                                  'appointment.rescheduled',
                                  jsonb_build_object('appointment', v_result -> 'appointment',
                                                     'previousAppointmentId', v_old.id));
-    ELSIF v_conflict.id IS NOT NULL THEN
-        v_result := jsonb_build_object('status', 'conflict',
-                                       'conflictingAppointment', bk_conflict_json(v_conflict));
-        v_wait_us := greatest(v_wait_us, 0);
     ELSE
-        RAISE EXCEPTION 'the slot kept changing while it was being rescheduled'
-            USING ERRCODE = '55P03';
+        v_result := bk_conflict_result(v_conflict);
+        v_wait_us := greatest(v_wait_us, 0);
     END IF;
     RETURN bk_finish(p_org_id, p_actor, p_idempotency_key, v_result, v_wait_us);
 END
@@ -505,6 +523,8 @@ REVOKE EXECUTE ON FUNCTION
     cancel_appointment(uuid, uuid, text, int, text),
     bk_claim_idempotency_key(uuid, text, text, bytea),
     bk_finish(uuid, text, text, jsonb, bigint),
+    bk_conflict_result(appointments),
+    bk_lock_contact(uuid, uuid),
     bk_take_bucket_locks(bigint[], timestamptz, timestamptz, timestamptz, timestamptz, int,
                          uuid, uuid, uuid),
     bk_insert_appointment(uuid, uuid, uuid, uuid, uuid, timestamptz, int, int, int, text, jsonb,
