@@ -1,11 +1,13 @@
 // Idempotency-Key on POST /api/appointments and on reschedule (API.md,
 // "Book", "Reschedule"): byte-identical replays, 422 on a different body,
-// stored conflicts, unstored 400s, per-organization keys, concurrent twins.
+// stored conflicts, unstored 400s, keys per organization and per kind of
+// key, concurrent twins.
 
 import {
   assert, ctest, useServer, createOrg, createContact, createProvider, expectStatus, expectError, bookOk, listAll,
   auditEntries, rnd,
 } from './lib/harness.mjs';
+import { nextWeekday, zonedToUtc, iso } from './lib/time.mjs';
 
 const ctx = useServer({
   setup: async (c) => {
@@ -164,4 +166,24 @@ ctest('reschedule accepts Idempotency-Key: the replay moves nothing twice', asyn
   const { all } = await listAll(ctx, admin(), { providerId: p.id });
   assert.equal(all.length, 2, 'old (rescheduled) + one new');
   assert.deepEqual(all.map((a) => a.status).sort(), ['confirmed', 'rescheduled']);
+});
+
+ctest('keys are scoped to the kind of key too: a public key never replays the admin key\'s answer, each kind replays its own byte for byte', async () => {
+  const key = `kind-${rnd(8)}`;
+  const day = nextWeekday('UTC', 'tue'); // a Tuesday ahead, inside 09:00-17:00 UTC
+  const raw = JSON.stringify({ contactId: ctx.contact.id, scheduledAt: iso(zonedToUtc(day, '10:00', 'UTC')), durationMinutes: 30 });
+  const a1 = await post(admin(), raw, key);
+  expectStatus(a1, 201, 'admin books');
+  const p1 = await post(ctx.org.publicKey, raw, key);
+  assert.ok(!replayed(p1), 'the public key is not given the admin key\'s stored answer');
+  expectError(p1, 409, 'slot_unavailable', undefined, 'the public request was a booking attempt of its own');
+  assert.ok(!('id' in p1.body.conflictingAppointment), 'and it is answered as a public key is: no ids');
+  const p2 = await post(ctx.org.publicKey, raw, key);
+  assert.ok(replayed(p2), 'the public key replays its own answer');
+  assert.equal(p2.status, 409);
+  assert.equal(p2.raw, p1.raw, 'byte for byte');
+  const a2 = await post(admin(), raw, key);
+  assert.ok(replayed(a2), 'the admin key still replays its own');
+  assert.equal(a2.status, 201);
+  assert.equal(a2.raw, a1.raw, 'byte for byte');
 });
