@@ -461,22 +461,6 @@ int db_check(struct db_pool *pool, const struct db_org_ref *org, const char *pro
     return run_booking(pool, "check", 7, params, res);
 }
 
-void db_appointment_cleanup(struct db_appointment *a)
-{
-    free(a->notes);
-    free(a->metadata_json);
-    a->notes = NULL;
-    a->metadata_json = NULL;
-}
-
-void db_result_cleanup(struct db_result *res)
-{
-    if (!res)
-        return;
-    db_appointment_cleanup(&res->appointment);
-    db_appointment_cleanup(&res->previous);
-}
-
 int db_appointment_get(struct db_pool *pool, const struct db_org_ref *org, const char *id,
                        struct db_result *res)
 {

@@ -4,7 +4,8 @@
 
 #include <stdbool.h>
 
-#include "db/appointments.h"
+#include "db/pool.h"
+#include "db/result.h"
 
 struct db_key_owner {
     bool is_admin;

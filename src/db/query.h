@@ -7,8 +7,8 @@
 
 #include <jansson.h>
 
-#include "db/appointments.h"
 #include "db/pool.h"
+#include "db/result.h"
 
 void db_set_invalid(struct db_result *res, const char *field, const char *message);
 
