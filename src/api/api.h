@@ -8,8 +8,9 @@
 
 #include <jansson.h>
 
-#include "db/appointments.h"
-#include "db/directory.h"
+#include "core/json_text.h"
+#include "db/orgs.h"
+#include "db/result.h"
 #include "http/router.h"
 
 extern const struct http_route api_routes[];

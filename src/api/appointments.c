@@ -11,6 +11,7 @@
 #include "core/sha256.h"
 #include "core/time.h"
 #include "core/validate.h"
+#include "db/appointments.h"
 #include "http/auth.h"
 #include "http/reply.h"
 #include "metrics.h"

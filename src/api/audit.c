@@ -2,7 +2,7 @@
 #include "api/api.h"
 #include "api/params.h"
 #include "app.h"
-#include "db/directory.h"
+#include "db/audit.h"
 #include "http/reply.h"
 
 void api_audit_list(struct http_request *req, struct http_response *resp)

@@ -8,7 +8,8 @@
 #include "app.h"
 #include "core/time.h"
 #include "core/validate.h"
-#include "db/directory.h"
+#include "db/appointments.h"
+#include "db/services.h"
 #include "http/reply.h"
 
 void api_availability_check(struct http_request *req, struct http_response *resp)

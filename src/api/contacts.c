@@ -5,7 +5,7 @@
 #include "api/params.h"
 #include "app.h"
 #include "core/validate.h"
-#include "db/directory.h"
+#include "db/contacts.h"
 #include "http/reply.h"
 
 void api_contacts_create(struct http_request *req, struct http_response *resp)

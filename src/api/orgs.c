@@ -9,7 +9,7 @@
 #include "app.h"
 #include "core/sha256.h"
 #include "core/validate.h"
-#include "db/directory.h"
+#include "db/orgs.h"
 #include "http/auth.h"
 #include "http/reply.h"
 

@@ -6,7 +6,8 @@
 #include "app.h"
 #include "core/validate.h"
 #include "core/working_hours.h"
-#include "db/directory.h"
+#include "db/providers.h"
+#include "db/services.h"
 #include "http/reply.h"
 
 /*

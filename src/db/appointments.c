@@ -7,9 +7,9 @@
 #include "core/json_text.h"
 #include "core/lockkey.h"
 #include "core/time.h"
-#include "db/directory.h"
 #include "db/query.h"
 #include "db/service_cache.h"
+#include "db/services.h"
 #include "log.h"
 
 #define DEFAULT_LOCK_TIMEOUT_MS 2000

@@ -126,3 +126,15 @@ int db_fetch_json(struct db_pool *pool, const char *stmt, int n, const char *con
     }
     return 0;
 }
+
+void db_hash_to_bytea(const unsigned char *hash, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    out[0] = '\\';
+    out[1] = 'x';
+    for (int i = 0; i < 32; i++) {
+        out[2 + 2 * i] = hex[hash[i] >> 4];
+        out[3 + 2 * i] = hex[hash[i] & 15];
+    }
+    out[66] = '\0';
+}

@@ -44,4 +44,7 @@ int db_fetch_json(struct db_pool *pool, const char *stmt, int n, const char *con
 /* A decimal integer column value; 0 if out of int range. */
 int db_int_value(const char *text);
 
+/* SQL bytea text form ("\x" + 64 hex digits) of a 32-byte hash. */
+void db_hash_to_bytea(const unsigned char *hash, char *out /* 67 bytes */);
+
 #endif
