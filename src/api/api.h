@@ -22,6 +22,15 @@ struct db_org_ref api_org(const struct http_request *req);
 /* Replies for a db outcome that is not DB_OK (400, 404, 409, 422, 503, 500). */
 void api_reply_db_failure(struct http_response *resp, const struct db_result *res);
 
+/* `obj` (stolen: the reference is released either way) with `status` when
+ * the db call gave DB_OK and an object; else the failure (a 500 for DB_OK
+ * without one). */
+void api_reply_object(struct http_response *resp, unsigned status, json_t *obj,
+                      const struct db_result *res);
+/* The same for a list: 200 with {"<name>": list}. */
+void api_reply_list(struct http_response *resp, const char *name, json_t *list,
+                    const struct db_result *res);
+
 /* The API's appointment object, fields in the documented order, written
  * as text (the booking path builds no JSON tree; core/json_text.h). */
 void api_appointment_write(struct json_buf *b, const struct db_appointment *a);

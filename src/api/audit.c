@@ -3,7 +3,6 @@
 #include "api/params.h"
 #include "app.h"
 #include "db/audit.h"
-#include "http/reply.h"
 
 void api_audit_list(struct http_request *req, struct http_response *resp)
 {
@@ -18,10 +17,5 @@ void api_audit_list(struct http_request *req, struct http_response *resp)
         return;
     db_audit_list(req->app->pool, req->auth.org_id, has_entity ? entity : NULL, limit, &entries,
                   &res);
-    if (res.outcome == DB_OK && entries)
-        http_reply_json(resp, 200, json_pack("{s:o}", "entries", entries));
-    else {
-        json_decref(entries);
-        api_reply_db_failure(resp, &res);
-    }
+    api_reply_list(resp, "entries", entries, &res);
 }

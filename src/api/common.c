@@ -44,6 +44,26 @@ void api_reply_db_failure(struct http_response *resp, const struct db_result *re
     }
 }
 
+void api_reply_object(struct http_response *resp, unsigned status, json_t *obj,
+                      const struct db_result *res)
+{
+    if (res->outcome == DB_OK && obj)
+        http_reply_json(resp, status, obj);
+    else {
+        json_decref(obj);
+        api_reply_db_failure(resp, res);
+    }
+}
+
+void api_reply_list(struct http_response *resp, const char *name, json_t *list,
+                    const struct db_result *res)
+{
+    if (res->outcome == DB_OK && list)
+        http_reply_json(resp, 200, json_pack("{s:o}", name, list));
+    else
+        api_reply_object(resp, 200, list, res);
+}
+
 static void write_time_or_null(struct json_buf *b, bool has, int64_t ms)
 {
     char iso[CORE_ISO_LEN + 1];

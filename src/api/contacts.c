@@ -34,12 +34,7 @@ void api_contacts_create(struct http_request *req, struct http_response *resp)
     }
     db_contact_create(req->app->pool, req->auth.org_id, name, phone, email, req->auth.actor,
                       &contact, &res);
-    if (res.outcome == DB_OK && contact)
-        http_reply_json(resp, 201, contact);
-    else {
-        json_decref(contact);
-        api_reply_db_failure(resp, &res);
-    }
+    api_reply_object(resp, 201, contact, &res);
 }
 
 void api_contacts_get(struct http_request *req, struct http_response *resp)
@@ -48,12 +43,7 @@ void api_contacts_get(struct http_request *req, struct http_response *resp)
     struct db_result res;
 
     db_contact_get(req->app->pool, req->auth.org_id, req->params[0], &contact, &res);
-    if (res.outcome == DB_OK && contact)
-        http_reply_json(resp, 200, contact);
-    else {
-        json_decref(contact);
-        api_reply_db_failure(resp, &res);
-    }
+    api_reply_object(resp, 200, contact, &res);
 }
 
 void api_contacts_erase(struct http_request *req, struct http_response *resp)

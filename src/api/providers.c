@@ -36,17 +36,6 @@ static bool working_hours_text(struct http_request *req, struct http_response *r
     return *text != NULL;
 }
 
-static void reply_object(struct http_response *resp, unsigned status, json_t *obj,
-                         const struct db_result *res)
-{
-    if (res->outcome == DB_OK && obj)
-        http_reply_json(resp, status, obj);
-    else {
-        json_decref(obj);
-        api_reply_db_failure(resp, res);
-    }
-}
-
 void api_providers_create(struct http_request *req, struct http_response *resp)
 {
     static const char *const fields[] = {"name", "workingHours", NULL};
@@ -66,7 +55,7 @@ void api_providers_create(struct http_request *req, struct http_response *resp)
         return;
     db_provider_create(req->app->pool, req->auth.org_id, name, hours, req->auth.actor, &provider,
                        &res);
-    reply_object(resp, 201, provider, &res);
+    api_reply_object(resp, 201, provider, &res);
     free(hours);
 }
 
@@ -81,7 +70,7 @@ void api_providers_set_hours(struct http_request *req, struct http_response *res
         return;
     db_provider_set_hours(req->app->pool, req->auth.org_id, req->params[0], hours,
                           req->auth.actor, &provider, &res);
-    reply_object(resp, 200, provider, &res);
+    api_reply_object(resp, 200, provider, &res);
     free(hours);
 }
 
@@ -91,10 +80,7 @@ void api_providers_list(struct http_request *req, struct http_response *resp)
     struct db_result res;
 
     db_provider_list(req->app->pool, req->auth.org_id, &list, &res);
-    if (res.outcome == DB_OK && list)
-        http_reply_json(resp, 200, json_pack("{s:o}", "providers", list));
-    else
-        reply_object(resp, 200, list, &res);
+    api_reply_list(resp, "providers", list, &res);
 }
 
 void api_services_create(struct http_request *req, struct http_response *resp)
@@ -119,7 +105,7 @@ void api_services_create(struct http_request *req, struct http_response *resp)
     }
     db_service_create(req->app->pool, req->auth.org_id, name, duration, before, after,
                       req->auth.actor, &service, &res);
-    reply_object(resp, 201, service, &res);
+    api_reply_object(resp, 201, service, &res);
 }
 
 void api_services_list(struct http_request *req, struct http_response *resp)
@@ -128,8 +114,5 @@ void api_services_list(struct http_request *req, struct http_response *resp)
     struct db_result res;
 
     db_service_list(req->app->pool, req->auth.org_id, &list, &res);
-    if (res.outcome == DB_OK && list)
-        http_reply_json(resp, 200, json_pack("{s:o}", "services", list));
-    else
-        reply_object(resp, 200, list, &res);
+    api_reply_list(resp, "services", list, &res);
 }
