@@ -33,7 +33,7 @@ void api_reply_list(struct http_response *resp, const char *name, json_t *list,
 
 /* The API's appointment object, fields in the documented order, written
  * as text (the booking path builds no JSON tree; core/json_text.h). */
-void api_appointment_write(struct json_buf *b, const struct db_appointment *a);
+void api_appointment_write(struct core_json_buf *b, const struct db_appointment *a);
 
 /* {"id"?, "scheduledAt", "durationMinutes"}; ids only for admin keys. */
 json_t *api_conflict_json(const struct db_conflict *c, bool with_id);

@@ -98,18 +98,18 @@ static void reply_conflict(struct http_request *req, struct http_response *resp,
 static void reply_outcome(struct http_request *req, struct http_response *resp,
                           const struct db_result *res, unsigned status, bool with_previous)
 {
-    struct json_buf body = {0};
+    struct core_json_buf body = {0};
 
     if (res->outcome == DB_OK) {
-        JSON_BUF_LITERAL(&body, "{\"appointmentId\":");
-        json_buf_string(&body, res->appointment.id);
+        CORE_JSON_BUF_LITERAL(&body, "{\"appointmentId\":");
+        core_json_buf_string(&body, res->appointment.id);
         if (with_previous) {
-            JSON_BUF_LITERAL(&body, ",\"previousAppointmentId\":");
-            json_buf_string(&body, res->previous.id);
+            CORE_JSON_BUF_LITERAL(&body, ",\"previousAppointmentId\":");
+            core_json_buf_string(&body, res->previous.id);
         }
-        JSON_BUF_LITERAL(&body, ",\"appointment\":");
+        CORE_JSON_BUF_LITERAL(&body, ",\"appointment\":");
         api_appointment_write(&body, &res->appointment);
-        JSON_BUF_LITERAL(&body, "}");
+        CORE_JSON_BUF_LITERAL(&body, "}");
         http_reply_json_text(resp, status, &body);
         resp->replayed = res->replayed;
         return;
@@ -209,7 +209,7 @@ void api_appointments_reschedule(struct http_request *req, struct http_response 
 
 static void reply_appointment(struct http_response *resp, const struct db_appointment *a)
 {
-    struct json_buf body = {0};
+    struct core_json_buf body = {0};
     api_appointment_write(&body, a);
     http_reply_json_text(resp, 200, &body);
 }
@@ -296,8 +296,8 @@ void api_appointments_list(struct http_request *req, struct http_response *resp)
     struct db_result res;
     char *rows = NULL;
     const char *at = NULL;
-    struct json_span page, row;
-    struct json_buf body = {0};
+    struct core_json_span page, row;
+    struct core_json_buf body = {0};
     int i = 0, more;
 
     if (!query_time(req, resp, "from", false, &f.from_ms, &f.has_from) ||
@@ -325,15 +325,15 @@ void api_appointments_list(struct http_request *req, struct http_response *resp)
         api_reply_db_failure(resp, &res);
         return;
     }
-    if (json_parse_span(rows, strlen(rows), &page) != 0) {
+    if (core_json_parse_span(rows, strlen(rows), &page) != 0) {
         res.outcome = DB_ERROR;
         api_reply_db_failure(resp, &res);
         free(rows);
         return;
     }
     /* The row past the page only tells that there is a next one. */
-    JSON_BUF_LITERAL(&body, "{\"appointments\":[");
-    while ((more = json_next_element(&page, &at, &row)) == 0 && ++i < f.limit) {
+    CORE_JSON_BUF_LITERAL(&body, "{\"appointments\":[");
+    while ((more = core_json_next_element(&page, &at, &row)) == 0 && ++i < f.limit) {
         struct db_appointment a = {0};
         if (db_appointment_from_span(&row, &a) != 0) {
             db_appointment_cleanup(&a);
@@ -341,7 +341,7 @@ void api_appointments_list(struct http_request *req, struct http_response *resp)
             break;
         }
         if (i > 1)
-            JSON_BUF_LITERAL(&body, ",");
+            CORE_JSON_BUF_LITERAL(&body, ",");
         api_appointment_write(&body, &a);
         last_ms = a.scheduled_at_ms;
         memcpy(last_id, a.id, DB_ID_SIZE);
@@ -349,18 +349,18 @@ void api_appointments_list(struct http_request *req, struct http_response *resp)
     }
     free(rows);
     if (more < 0) {
-        free(json_buf_take(&body, NULL));
+        free(core_json_buf_take(&body, NULL));
         res.outcome = DB_ERROR;
         api_reply_db_failure(resp, &res);
         return;
     }
-    JSON_BUF_LITERAL(&body, "],\"nextCursor\":");
+    CORE_JSON_BUF_LITERAL(&body, "],\"nextCursor\":");
     if (more == 0) { /* stopped at the row past the page */
         encode_cursor(last_ms, last_id, cursor_text, sizeof cursor_text);
-        json_buf_string(&body, cursor_text);
+        core_json_buf_string(&body, cursor_text);
     } else {
-        JSON_BUF_LITERAL(&body, "null");
+        CORE_JSON_BUF_LITERAL(&body, "null");
     }
-    JSON_BUF_LITERAL(&body, "}");
+    CORE_JSON_BUF_LITERAL(&body, "}");
     http_reply_json_text(resp, 200, &body);
 }

@@ -87,6 +87,6 @@ int db_free_slots(struct db_pool *pool, const struct db_org_ref *org, const char
 
 /* Reads an appointment object of the booking functions into *a (owned
  * strings: release with db_appointment_cleanup). 0 or -1. */
-int db_appointment_from_span(const struct json_span *obj, struct db_appointment *a);
+int db_appointment_from_span(const struct core_json_span *obj, struct db_appointment *a);
 
 #endif
