@@ -134,16 +134,16 @@ void api_appointments_book(struct http_request *req, struct http_response *resp)
     struct timespec started;
 
     clock_gettime(CLOCK_MONOTONIC, &started);
-    br.idempotency_key = header_idempotency_key(req, resp, &bad_key);
-    if (bad_key || !body_only_fields(req, resp, fields) ||
-        !body_uuid(req, resp, "contactId", true, contact, NULL) ||
-        !body_time(req, resp, "scheduledAt", true, &br.scheduled_at_ms) ||
-        !body_int(req, resp, "durationMinutes", false, CORE_DURATION_MIN, CORE_DURATION_MAX,
-                  &br.duration_minutes, NULL) ||
-        !body_uuid(req, resp, "providerId", false, provider, &has_provider) ||
-        !body_uuid(req, resp, "serviceId", false, service, &has_service) ||
-        !body_string(req, resp, "notes", false, CORE_NOTES_MAX_CHARS, &br.notes) ||
-        !body_object(req, resp, "metadata", METADATA_MAX_BYTES, &metadata))
+    br.idempotency_key = api_header_idempotency_key(req, resp, &bad_key);
+    if (bad_key || !api_body_only_fields(req, resp, fields) ||
+        !api_body_uuid(req, resp, "contactId", true, contact, NULL) ||
+        !api_body_time(req, resp, "scheduledAt", true, &br.scheduled_at_ms) ||
+        !api_body_int(req, resp, "durationMinutes", false, CORE_DURATION_MIN, CORE_DURATION_MAX,
+                      &br.duration_minutes, NULL) ||
+        !api_body_uuid(req, resp, "providerId", false, provider, &has_provider) ||
+        !api_body_uuid(req, resp, "serviceId", false, service, &has_service) ||
+        !api_body_string(req, resp, "notes", false, CORE_NOTES_MAX_CHARS, &br.notes) ||
+        !api_body_object(req, resp, "metadata", METADATA_MAX_BYTES, &metadata))
         goto out;
     if (!br.duration_minutes && !has_service) {
         http_reply_invalid(resp, "durationMinutes",
@@ -183,12 +183,12 @@ void api_appointments_reschedule(struct http_request *req, struct http_response 
     struct timespec started;
 
     clock_gettime(CLOCK_MONOTONIC, &started);
-    rr.idempotency_key = header_idempotency_key(req, resp, &bad_key);
-    if (bad_key || !body_only_fields(req, resp, fields) ||
-        !body_time(req, resp, "scheduledAt", true, &rr.scheduled_at_ms) ||
-        !body_int(req, resp, "durationMinutes", false, CORE_DURATION_MIN, CORE_DURATION_MAX,
-                  &rr.duration_minutes, NULL) ||
-        !body_uuid(req, resp, "providerId", false, provider, &has_provider))
+    rr.idempotency_key = api_header_idempotency_key(req, resp, &bad_key);
+    if (bad_key || !api_body_only_fields(req, resp, fields) ||
+        !api_body_time(req, resp, "scheduledAt", true, &rr.scheduled_at_ms) ||
+        !api_body_int(req, resp, "durationMinutes", false, CORE_DURATION_MIN, CORE_DURATION_MAX,
+                      &rr.duration_minutes, NULL) ||
+        !api_body_uuid(req, resp, "providerId", false, provider, &has_provider))
         return;
     rr.appointment_id = req->params[0];
     rr.provider_id = has_provider ? provider : NULL;
@@ -221,8 +221,8 @@ void api_appointments_cancel(struct http_request *req, struct http_response *res
     struct db_org_ref org = api_org(req);
     struct db_result res;
 
-    if (!body_only_fields(req, resp, fields) ||
-        !body_string(req, resp, "reason", false, CORE_NOTES_MAX_CHARS, &reason))
+    if (!api_body_only_fields(req, resp, fields) ||
+        !api_body_string(req, resp, "reason", false, CORE_NOTES_MAX_CHARS, &reason))
         return;
     db_cancel(req->app->pool, &org, req->params[0], reason, req->auth.actor,
               req->app->cfg.lock_timeout_ms, &res);
@@ -300,10 +300,10 @@ void api_appointments_list(struct http_request *req, struct http_response *resp)
     struct core_json_buf body = {0};
     int i = 0, more;
 
-    if (!query_time(req, resp, "from", false, &f.from_ms, &f.has_from) ||
-        !query_time(req, resp, "to", false, &f.to_ms, &f.has_to) ||
-        !query_uuid(req, resp, "providerId", false, provider, &has_provider) ||
-        !query_int(req, resp, "limit", false, 1, LIST_LIMIT_MAX, &f.limit, NULL))
+    if (!api_query_time(req, resp, "from", false, &f.from_ms, &f.has_from) ||
+        !api_query_time(req, resp, "to", false, &f.to_ms, &f.has_to) ||
+        !api_query_uuid(req, resp, "providerId", false, provider, &has_provider) ||
+        !api_query_int(req, resp, "limit", false, 1, LIST_LIMIT_MAX, &f.limit, NULL))
         return;
     if (status && strcmp(status, "confirmed") != 0 && strcmp(status, "cancelled") != 0 &&
         strcmp(status, "rescheduled") != 0) {

@@ -12,8 +12,8 @@ void api_audit_list(struct http_request *req, struct http_response *resp)
     json_t *entries = NULL;
     struct db_result res;
 
-    if (!query_uuid(req, resp, "entityId", false, entity, &has_entity) ||
-        !query_int(req, resp, "limit", false, 1, 500, &limit, NULL))
+    if (!api_query_uuid(req, resp, "entityId", false, entity, &has_entity) ||
+        !api_query_int(req, resp, "limit", false, 1, 500, &limit, NULL))
         return;
     db_audit_list(req->app->pool, req->auth.org_id, has_entity ? entity : NULL, limit, &entries,
                   &res);

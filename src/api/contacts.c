@@ -15,10 +15,10 @@ void api_contacts_create(struct http_request *req, struct http_response *resp)
     json_t *contact = NULL;
     struct db_result res;
 
-    if (!body_only_fields(req, resp, fields) ||
-        !body_string(req, resp, "name", true, CORE_NAME_MAX_CHARS, &name) ||
-        !body_string(req, resp, "phone", false, 16, &phone) ||
-        !body_string(req, resp, "email", false, CORE_EMAIL_MAX_LEN, &email))
+    if (!api_body_only_fields(req, resp, fields) ||
+        !api_body_string(req, resp, "name", true, CORE_NAME_MAX_CHARS, &name) ||
+        !api_body_string(req, resp, "phone", false, 16, &phone) ||
+        !api_body_string(req, resp, "email", false, CORE_EMAIL_MAX_LEN, &email))
         return;
     if (!*name) {
         http_reply_invalid(resp, "name", "name must not be empty.");

@@ -43,8 +43,8 @@ void api_providers_create(struct http_request *req, struct http_response *resp)
     json_t *provider = NULL;
     struct db_result res;
 
-    if (!body_only_fields(req, resp, fields) ||
-        !body_string(req, resp, "name", true, CORE_NAME_MAX_CHARS, &name))
+    if (!api_body_only_fields(req, resp, fields) ||
+        !api_body_string(req, resp, "name", true, CORE_NAME_MAX_CHARS, &name))
         return;
     if (!*name) {
         http_reply_invalid(resp, "name", "name must not be empty.");
@@ -65,7 +65,7 @@ void api_providers_set_hours(struct http_request *req, struct http_response *res
     json_t *provider = NULL;
     struct db_result res;
 
-    if (!body_only_fields(req, resp, fields) || !working_hours_text(req, resp, true, &hours))
+    if (!api_body_only_fields(req, resp, fields) || !working_hours_text(req, resp, true, &hours))
         return;
     db_provider_set_hours(req->app->pool, req->auth.org_id, req->params[0], hours,
                           req->auth.actor, &provider, &res);

@@ -15,12 +15,12 @@ void api_services_create(struct http_request *req, struct http_response *resp)
     json_t *service = NULL;
     struct db_result res;
 
-    if (!body_only_fields(req, resp, fields) ||
-        !body_string(req, resp, "name", true, CORE_NAME_MAX_CHARS, &name) ||
-        !body_int(req, resp, "durationMinutes", true, CORE_DURATION_MIN, CORE_DURATION_MAX,
-                  &duration, NULL) ||
-        !body_int(req, resp, "bufferBeforeMinutes", false, 0, CORE_BUFFER_MAX, &before, NULL) ||
-        !body_int(req, resp, "bufferAfterMinutes", false, 0, CORE_BUFFER_MAX, &after, NULL))
+    if (!api_body_only_fields(req, resp, fields) ||
+        !api_body_string(req, resp, "name", true, CORE_NAME_MAX_CHARS, &name) ||
+        !api_body_int(req, resp, "durationMinutes", true, CORE_DURATION_MIN, CORE_DURATION_MAX,
+                      &duration, NULL) ||
+        !api_body_int(req, resp, "bufferBeforeMinutes", false, 0, CORE_BUFFER_MAX, &before, NULL) ||
+        !api_body_int(req, resp, "bufferAfterMinutes", false, 0, CORE_BUFFER_MAX, &after, NULL))
         return;
     if (!*name) {
         http_reply_invalid(resp, "name", "name must not be empty.");
