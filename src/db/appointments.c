@@ -345,7 +345,7 @@ int db_book(struct db_pool *pool, const struct db_org_ref *org, const struct db_
     /* Lock keys computed from a cached service that no longer matches its
      * row (edited by hand): read the row again and book once more. */
     if (rc != 0 && res->keys_refused && req->service_id) {
-        service_cache_forget(db_pool_services(pool), org->org_id, req->service_id);
+        db_service_cache_forget(db_pool_services(pool), org->org_id, req->service_id);
         rc = book_once(pool, org, req, res);
     }
     return rc;

@@ -29,13 +29,13 @@ int db_service_range(struct db_pool *pool, const char *org_id, const char *servi
                      int *duration, int *before, int *after, struct db_result *res)
 {
     const char *params[] = {org_id, service_id};
-    struct service_range range;
+    struct db_service_range range;
     struct db_conn *conn;
     PGresult *pg;
     int rc = -1;
 
     memset(res, 0, sizeof *res);
-    if (service_cache_get(db_pool_services(pool), org_id, service_id, &range)) {
+    if (db_service_cache_get(db_pool_services(pool), org_id, service_id, &range)) {
         *duration = range.duration;
         *before = range.before;
         *after = range.after;
@@ -55,7 +55,7 @@ int db_service_range(struct db_pool *pool, const char *org_id, const char *servi
         range.duration = *duration = db_int_value(PQgetvalue(pg, 0, 0));
         range.before = *before = db_int_value(PQgetvalue(pg, 0, 1));
         range.after = *after = db_int_value(PQgetvalue(pg, 0, 2));
-        service_cache_put(db_pool_services(pool), org_id, service_id, &range);
+        db_service_cache_put(db_pool_services(pool), org_id, service_id, &range);
         rc = 0;
     }
     PQclear(pg);
