@@ -35,7 +35,8 @@ void api_reply_list(struct http_response *resp, const char *name, json_t *list,
  * as text (the booking path builds no JSON tree; core/json_text.h). */
 void api_appointment_write(struct core_json_buf *b, const struct db_appointment *a);
 
-/* {"id"?, "scheduledAt", "durationMinutes"}; ids only for admin keys. */
+/* {"id"?, "scheduledAt", "durationMinutes"}; ids only for admin keys. A new
+ * reference (json_decref it, or hand it to a reply that steals it). */
 json_t *api_conflict_json(const struct db_conflict *c, bool with_id);
 
 /* A new organization with freshly generated keys (shown once, stored as
@@ -48,6 +49,7 @@ struct api_org_secrets {
 };
 int api_org_provision(struct db_pool *pool, const char *name, const char *timezone,
                       struct api_org_secrets *out, struct db_result *res);
+/* The API's answer to a new organization, secrets included: a new reference. */
 json_t *api_org_json(const char *name, const char *timezone, const struct api_org_secrets *s);
 
 void api_orgs_create(struct http_request *req, struct http_response *resp);

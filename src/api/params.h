@@ -7,6 +7,10 @@
  *
  * Optional fields that are absent (or JSON null) leave the output alone
  * and return true; `*present` (when asked for) says whether one was given.
+ *
+ * Strings handed out (api_body_string's *out, the Idempotency-Key) point
+ * into the request and live as long as it; nothing needs freeing except
+ * api_body_object's *out_text.
  */
 #ifndef BOOKD_API_PARAMS_H
 #define BOOKD_API_PARAMS_H

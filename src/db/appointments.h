@@ -1,7 +1,9 @@
 /*
  * The booking store: book, check, cancel and reschedule, each one call of
- * the matching SQL function (migrations/0002) in one round trip, returning
- * a typed result. The HTTP layer calls these; it never sees SQL.
+ * the matching SQL function in one round trip (migrations/0002; book and
+ * reschedule as rewritten in 0005), returning a typed result; and reading
+ * appointments and free slots. The handlers of src/api/ call these; they
+ * never see SQL.
  *
  * Lock keys are computed here (core/lockkey) from what the range depends
  * on; the SQL function verifies they cover the range it books.

@@ -22,9 +22,12 @@ struct db_service_range {
     int duration, before, after;
 };
 
+/* NULL when out of memory; free with db_service_cache_free(). */
 struct db_service_cache *db_service_cache_new(void);
 void db_service_cache_free(struct db_service_cache *cache);
 
+/* `get` copies the entry into *out (false when there is none); `put`
+ * copies the ids and the range. A cache of NULL holds nothing. */
 bool db_service_cache_get(struct db_service_cache *cache, const char *org_id,
                           const char *service_id, struct db_service_range *out);
 void db_service_cache_put(struct db_service_cache *cache, const char *org_id,
