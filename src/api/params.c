@@ -48,6 +48,13 @@ static json_t *field(struct http_request *req, struct http_response *resp, const
     return NULL;
 }
 
+bool api_body_required(struct http_request *req, struct http_response *resp, const char *name)
+{
+    bool ok;
+    field(req, resp, name, true, &ok);
+    return ok;
+}
+
 static void reply_bad_time(struct http_response *resp, const char *name)
 {
     http_reply_invalid(resp, name,

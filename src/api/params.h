@@ -25,6 +25,10 @@
 bool api_body_only_fields(struct http_request *req, struct http_response *resp,
                           const char *const *allowed);
 
+/* Replies 400 "<name> is required." when the body has no field `name` (or
+ * it is null). */
+bool api_body_required(struct http_request *req, struct http_response *resp, const char *name);
+
 bool api_body_string(struct http_request *req, struct http_response *resp, const char *name,
                      bool required, size_t max_chars, const char **out);
 bool api_body_int(struct http_request *req, struct http_response *resp, const char *name,

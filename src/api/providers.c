@@ -65,7 +65,11 @@ void api_providers_set_hours(struct http_request *req, struct http_response *res
     json_t *provider = NULL;
     struct db_result res;
 
-    if (!api_body_only_fields(req, resp, fields) || !working_hours_text(req, resp, true, &hours))
+    /* A missing workingHours is named before an unknown field: a body that
+     * is the hours object itself ({"mon": [...]}) lacks only the wrapper,
+     * and "Unknown field mon" would send the client looking elsewhere. */
+    if (!api_body_required(req, resp, "workingHours") ||
+        !api_body_only_fields(req, resp, fields) || !working_hours_text(req, resp, true, &hours))
         return;
     db_provider_set_hours(req->app->pool, req->auth.org_id, req->params[0], hours,
                           req->auth.actor, &provider, &res);
