@@ -363,18 +363,12 @@ static int fetch_appointment_range(struct db_pool *pool, const struct db_org_ref
                                    const char *id, struct old_range *old, struct db_result *res)
 {
     const char *params[] = {org->org_id, id};
-    struct db_conn *conn;
     PGresult *pg;
     int rc = -1;
 
-    if (db_pool_acquire(pool, &conn) != 0) {
-        res->outcome = DB_UNAVAILABLE;
+    if (!(pg = db_run_rows(pool, "appointment_range", 2, params, res)))
         return -1;
-    }
-    pg = db_exec(conn, "appointment_range", 2, params);
-    if (PQresultStatus(pg) != PGRES_TUPLES_OK) {
-        db_map_error(pg, conn, "appointment_range", res);
-    } else if (PQntuples(pg) == 0) {
+    if (PQntuples(pg) == 0) {
         res->outcome = DB_NOT_FOUND;
     } else {
         snprintf(old->provider_id, sizeof old->provider_id, "%s", PQgetvalue(pg, 0, 0));
@@ -386,7 +380,6 @@ static int fetch_appointment_range(struct db_pool *pool, const struct db_org_ref
         rc = 0;
     }
     PQclear(pg);
-    db_pool_release(pool, conn);
     return rc;
 }
 

@@ -18,6 +18,15 @@ void db_map_error(const PGresult *pg, const struct db_conn *conn, const char *st
                   struct db_result *res);
 
 /*
+ * Runs prepared statement `stmt` on a pooled connection, which is back in
+ * the pool when this returns. The rows (PQclear them; there may be none),
+ * or NULL with res->outcome set: DB_UNAVAILABLE, or the failure mapped by
+ * db_map_error.
+ */
+PGresult *db_run_rows(struct db_pool *pool, const char *stmt, int n, const char *const *values,
+                      struct db_result *res);
+
+/*
  * Runs prepared statement `stmt` and copies the first column of its first
  * row into *out (malloc'd; NULL when there is no row). Returns 0, or -1
  * with res->outcome set.

@@ -30,9 +30,7 @@ int db_service_range(struct db_pool *pool, const char *org_id, const char *servi
 {
     const char *params[] = {org_id, service_id};
     struct db_service_range range;
-    struct db_conn *conn;
     PGresult *pg;
-    int rc = -1;
 
     memset(res, 0, sizeof *res);
     if (db_service_cache_get(db_pool_services(pool), org_id, service_id, &range)) {
@@ -41,24 +39,16 @@ int db_service_range(struct db_pool *pool, const char *org_id, const char *servi
         *after = range.after;
         return 0;
     }
-    if (db_pool_acquire(pool, &conn) != 0) {
-        res->outcome = DB_UNAVAILABLE;
+    if (!(pg = db_run_rows(pool, "service_range", 2, params, res)))
         return -1;
-    }
-    pg = db_exec(conn, "service_range", 2, params);
-    if (PQresultStatus(pg) != PGRES_TUPLES_OK) {
-        db_map_error(pg, conn, "service_range", res);
-    } else if (PQntuples(pg) == 0) {
+    if (PQntuples(pg) == 0) {
         db_set_invalid(res, "serviceId", "serviceId does not exist");
-        rc = 0;
     } else {
         range.duration = *duration = db_int_value(PQgetvalue(pg, 0, 0));
         range.before = *before = db_int_value(PQgetvalue(pg, 0, 1));
         range.after = *after = db_int_value(PQgetvalue(pg, 0, 2));
         db_service_cache_put(db_pool_services(pool), org_id, service_id, &range);
-        rc = 0;
     }
     PQclear(pg);
-    db_pool_release(pool, conn);
-    return rc;
+    return 0;
 }
