@@ -41,8 +41,11 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
+# Made afresh each time: `ar r` into the old archive would keep the objects
+# of source files that have since been removed.
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
+	@rm -f $@
 	$(AR) rcs $@ $^
 
 $(BUILD)/gen/openapi_json.c: openapi.json scripts/embed.sh

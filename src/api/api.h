@@ -8,8 +8,9 @@
 
 #include <jansson.h>
 
-#include "db/appointments.h"
-#include "db/directory.h"
+#include "core/json_text.h"
+#include "db/orgs.h"
+#include "db/result.h"
 #include "http/router.h"
 
 extern const struct http_route api_routes[];
@@ -21,11 +22,21 @@ struct db_org_ref api_org(const struct http_request *req);
 /* Replies for a db outcome that is not DB_OK (400, 404, 409, 422, 503, 500). */
 void api_reply_db_failure(struct http_response *resp, const struct db_result *res);
 
+/* `obj` (stolen: the reference is released either way) with `status` when
+ * the db call gave DB_OK and an object; else the failure (a 500 for DB_OK
+ * without one). */
+void api_reply_object(struct http_response *resp, unsigned status, json_t *obj,
+                      const struct db_result *res);
+/* The same for a list: 200 with {"<name>": list}. */
+void api_reply_list(struct http_response *resp, const char *name, json_t *list,
+                    const struct db_result *res);
+
 /* The API's appointment object, fields in the documented order, written
  * as text (the booking path builds no JSON tree; core/json_text.h). */
-void api_appointment_write(struct json_buf *b, const struct db_appointment *a);
+void api_appointment_write(struct core_json_buf *b, const struct db_appointment *a);
 
-/* {"id"?, "scheduledAt", "durationMinutes"}; ids only for admin keys. */
+/* {"id"?, "scheduledAt", "durationMinutes"}; ids only for admin keys. A new
+ * reference (json_decref it, or hand it to a reply that steals it). */
 json_t *api_conflict_json(const struct db_conflict *c, bool with_id);
 
 /* A new organization with freshly generated keys (shown once, stored as
@@ -38,6 +49,7 @@ struct api_org_secrets {
 };
 int api_org_provision(struct db_pool *pool, const char *name, const char *timezone,
                       struct api_org_secrets *out, struct db_result *res);
+/* The API's answer to a new organization, secrets included: a new reference. */
 json_t *api_org_json(const char *name, const char *timezone, const struct api_org_secrets *s);
 
 void api_orgs_create(struct http_request *req, struct http_response *resp);

@@ -11,6 +11,7 @@
 #include "core/sha256.h"
 #include "core/time.h"
 #include "core/validate.h"
+#include "db/appointments.h"
 #include "http/auth.h"
 #include "http/reply.h"
 #include "metrics.h"
@@ -97,18 +98,18 @@ static void reply_conflict(struct http_request *req, struct http_response *resp,
 static void reply_outcome(struct http_request *req, struct http_response *resp,
                           const struct db_result *res, unsigned status, bool with_previous)
 {
-    struct json_buf body = {0};
+    struct core_json_buf body = {0};
 
     if (res->outcome == DB_OK) {
-        JSON_BUF_LITERAL(&body, "{\"appointmentId\":");
-        json_buf_string(&body, res->appointment.id);
+        CORE_JSON_BUF_LITERAL(&body, "{\"appointmentId\":");
+        core_json_buf_string(&body, res->appointment.id);
         if (with_previous) {
-            JSON_BUF_LITERAL(&body, ",\"previousAppointmentId\":");
-            json_buf_string(&body, res->previous.id);
+            CORE_JSON_BUF_LITERAL(&body, ",\"previousAppointmentId\":");
+            core_json_buf_string(&body, res->previous.id);
         }
-        JSON_BUF_LITERAL(&body, ",\"appointment\":");
+        CORE_JSON_BUF_LITERAL(&body, ",\"appointment\":");
         api_appointment_write(&body, &res->appointment);
-        JSON_BUF_LITERAL(&body, "}");
+        CORE_JSON_BUF_LITERAL(&body, "}");
         http_reply_json_text(resp, status, &body);
         resp->replayed = res->replayed;
         return;
@@ -133,16 +134,16 @@ void api_appointments_book(struct http_request *req, struct http_response *resp)
     struct timespec started;
 
     clock_gettime(CLOCK_MONOTONIC, &started);
-    br.idempotency_key = header_idempotency_key(req, resp, &bad_key);
-    if (bad_key || !body_only_fields(req, resp, fields) ||
-        !body_uuid(req, resp, "contactId", true, contact, NULL) ||
-        !body_time(req, resp, "scheduledAt", true, &br.scheduled_at_ms) ||
-        !body_int(req, resp, "durationMinutes", false, CORE_DURATION_MIN, CORE_DURATION_MAX,
-                  &br.duration_minutes, NULL) ||
-        !body_uuid(req, resp, "providerId", false, provider, &has_provider) ||
-        !body_uuid(req, resp, "serviceId", false, service, &has_service) ||
-        !body_string(req, resp, "notes", false, CORE_NOTES_MAX_CHARS, &br.notes) ||
-        !body_object(req, resp, "metadata", METADATA_MAX_BYTES, &metadata))
+    br.idempotency_key = api_header_idempotency_key(req, resp, &bad_key);
+    if (bad_key || !api_body_only_fields(req, resp, fields) ||
+        !api_body_uuid(req, resp, "contactId", true, contact, NULL) ||
+        !api_body_time(req, resp, "scheduledAt", true, &br.scheduled_at_ms) ||
+        !api_body_int(req, resp, "durationMinutes", false, CORE_DURATION_MIN, CORE_DURATION_MAX,
+                      &br.duration_minutes, NULL) ||
+        !api_body_uuid(req, resp, "providerId", false, provider, &has_provider) ||
+        !api_body_uuid(req, resp, "serviceId", false, service, &has_service) ||
+        !api_body_string(req, resp, "notes", false, CORE_NOTES_MAX_CHARS, &br.notes) ||
+        !api_body_object(req, resp, "metadata", METADATA_MAX_BYTES, &metadata))
         goto out;
     if (!br.duration_minutes && !has_service) {
         http_reply_invalid(resp, "durationMinutes",
@@ -182,12 +183,12 @@ void api_appointments_reschedule(struct http_request *req, struct http_response 
     struct timespec started;
 
     clock_gettime(CLOCK_MONOTONIC, &started);
-    rr.idempotency_key = header_idempotency_key(req, resp, &bad_key);
-    if (bad_key || !body_only_fields(req, resp, fields) ||
-        !body_time(req, resp, "scheduledAt", true, &rr.scheduled_at_ms) ||
-        !body_int(req, resp, "durationMinutes", false, CORE_DURATION_MIN, CORE_DURATION_MAX,
-                  &rr.duration_minutes, NULL) ||
-        !body_uuid(req, resp, "providerId", false, provider, &has_provider))
+    rr.idempotency_key = api_header_idempotency_key(req, resp, &bad_key);
+    if (bad_key || !api_body_only_fields(req, resp, fields) ||
+        !api_body_time(req, resp, "scheduledAt", true, &rr.scheduled_at_ms) ||
+        !api_body_int(req, resp, "durationMinutes", false, CORE_DURATION_MIN, CORE_DURATION_MAX,
+                      &rr.duration_minutes, NULL) ||
+        !api_body_uuid(req, resp, "providerId", false, provider, &has_provider))
         return;
     rr.appointment_id = req->params[0];
     rr.provider_id = has_provider ? provider : NULL;
@@ -208,7 +209,7 @@ void api_appointments_reschedule(struct http_request *req, struct http_response 
 
 static void reply_appointment(struct http_response *resp, const struct db_appointment *a)
 {
-    struct json_buf body = {0};
+    struct core_json_buf body = {0};
     api_appointment_write(&body, a);
     http_reply_json_text(resp, 200, &body);
 }
@@ -220,8 +221,8 @@ void api_appointments_cancel(struct http_request *req, struct http_response *res
     struct db_org_ref org = api_org(req);
     struct db_result res;
 
-    if (!body_only_fields(req, resp, fields) ||
-        !body_string(req, resp, "reason", false, CORE_NOTES_MAX_CHARS, &reason))
+    if (!api_body_only_fields(req, resp, fields) ||
+        !api_body_string(req, resp, "reason", false, CORE_NOTES_MAX_CHARS, &reason))
         return;
     db_cancel(req->app->pool, &org, req->params[0], reason, req->auth.actor,
               req->app->cfg.lock_timeout_ms, &res);
@@ -295,14 +296,14 @@ void api_appointments_list(struct http_request *req, struct http_response *resp)
     struct db_result res;
     char *rows = NULL;
     const char *at = NULL;
-    struct json_span page, row;
-    struct json_buf body = {0};
+    struct core_json_span page, row;
+    struct core_json_buf body = {0};
     int i = 0, more;
 
-    if (!query_time(req, resp, "from", false, &f.from_ms, &f.has_from) ||
-        !query_time(req, resp, "to", false, &f.to_ms, &f.has_to) ||
-        !query_uuid(req, resp, "providerId", false, provider, &has_provider) ||
-        !query_int(req, resp, "limit", false, 1, LIST_LIMIT_MAX, &f.limit, NULL))
+    if (!api_query_time(req, resp, "from", false, &f.from_ms, &f.has_from) ||
+        !api_query_time(req, resp, "to", false, &f.to_ms, &f.has_to) ||
+        !api_query_uuid(req, resp, "providerId", false, provider, &has_provider) ||
+        !api_query_int(req, resp, "limit", false, 1, LIST_LIMIT_MAX, &f.limit, NULL))
         return;
     if (status && strcmp(status, "confirmed") != 0 && strcmp(status, "cancelled") != 0 &&
         strcmp(status, "rescheduled") != 0) {
@@ -324,15 +325,15 @@ void api_appointments_list(struct http_request *req, struct http_response *resp)
         api_reply_db_failure(resp, &res);
         return;
     }
-    if (json_parse_span(rows, strlen(rows), &page) != 0) {
+    if (core_json_parse_span(rows, strlen(rows), &page) != 0) {
         res.outcome = DB_ERROR;
         api_reply_db_failure(resp, &res);
         free(rows);
         return;
     }
     /* The row past the page only tells that there is a next one. */
-    JSON_BUF_LITERAL(&body, "{\"appointments\":[");
-    while ((more = json_next_element(&page, &at, &row)) == 0 && ++i < f.limit) {
+    CORE_JSON_BUF_LITERAL(&body, "{\"appointments\":[");
+    while ((more = core_json_next_element(&page, &at, &row)) == 0 && ++i < f.limit) {
         struct db_appointment a = {0};
         if (db_appointment_from_span(&row, &a) != 0) {
             db_appointment_cleanup(&a);
@@ -340,7 +341,7 @@ void api_appointments_list(struct http_request *req, struct http_response *resp)
             break;
         }
         if (i > 1)
-            JSON_BUF_LITERAL(&body, ",");
+            CORE_JSON_BUF_LITERAL(&body, ",");
         api_appointment_write(&body, &a);
         last_ms = a.scheduled_at_ms;
         memcpy(last_id, a.id, DB_ID_SIZE);
@@ -348,18 +349,18 @@ void api_appointments_list(struct http_request *req, struct http_response *resp)
     }
     free(rows);
     if (more < 0) {
-        free(json_buf_take(&body, NULL));
+        free(core_json_buf_take(&body, NULL));
         res.outcome = DB_ERROR;
         api_reply_db_failure(resp, &res);
         return;
     }
-    JSON_BUF_LITERAL(&body, "],\"nextCursor\":");
+    CORE_JSON_BUF_LITERAL(&body, "],\"nextCursor\":");
     if (more == 0) { /* stopped at the row past the page */
         encode_cursor(last_ms, last_id, cursor_text, sizeof cursor_text);
-        json_buf_string(&body, cursor_text);
+        core_json_buf_string(&body, cursor_text);
     } else {
-        JSON_BUF_LITERAL(&body, "null");
+        CORE_JSON_BUF_LITERAL(&body, "null");
     }
-    JSON_BUF_LITERAL(&body, "}");
+    CORE_JSON_BUF_LITERAL(&body, "}");
     http_reply_json_text(resp, 200, &body);
 }

@@ -2,8 +2,7 @@
 #include "api/api.h"
 #include "api/params.h"
 #include "app.h"
-#include "db/directory.h"
-#include "http/reply.h"
+#include "db/audit.h"
 
 void api_audit_list(struct http_request *req, struct http_response *resp)
 {
@@ -13,15 +12,10 @@ void api_audit_list(struct http_request *req, struct http_response *resp)
     json_t *entries = NULL;
     struct db_result res;
 
-    if (!query_uuid(req, resp, "entityId", false, entity, &has_entity) ||
-        !query_int(req, resp, "limit", false, 1, 500, &limit, NULL))
+    if (!api_query_uuid(req, resp, "entityId", false, entity, &has_entity) ||
+        !api_query_int(req, resp, "limit", false, 1, 500, &limit, NULL))
         return;
     db_audit_list(req->app->pool, req->auth.org_id, has_entity ? entity : NULL, limit, &entries,
                   &res);
-    if (res.outcome == DB_OK && entries)
-        http_reply_json(resp, 200, json_pack("{s:o}", "entries", entries));
-    else {
-        json_decref(entries);
-        api_reply_db_failure(resp, &res);
-    }
+    api_reply_list(resp, "entries", entries, &res);
 }

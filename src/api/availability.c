@@ -8,7 +8,8 @@
 #include "app.h"
 #include "core/time.h"
 #include "core/validate.h"
-#include "db/directory.h"
+#include "db/appointments.h"
+#include "db/services.h"
 #include "http/reply.h"
 
 void api_availability_check(struct http_request *req, struct http_response *resp)
@@ -21,10 +22,10 @@ void api_availability_check(struct http_request *req, struct http_response *resp
     struct db_result res;
     json_t *body;
 
-    if (!query_time(req, resp, "scheduledAt", true, &at, NULL) ||
-        !query_int(req, resp, "durationMinutes", true, CORE_DURATION_MIN, CORE_DURATION_MAX,
-                   &duration, NULL) ||
-        !query_uuid(req, resp, "providerId", false, provider, &has_provider))
+    if (!api_query_time(req, resp, "scheduledAt", true, &at, NULL) ||
+        !api_query_int(req, resp, "durationMinutes", true, CORE_DURATION_MIN, CORE_DURATION_MAX,
+                       &duration, NULL) ||
+        !api_query_uuid(req, resp, "providerId", false, provider, &has_provider))
         return;
     db_check(req->app->pool, &org, has_provider ? provider : NULL, at, duration, 0, 0, NULL,
              &res);
@@ -86,11 +87,11 @@ void api_availability_slots(struct http_request *req, struct http_response *resp
         http_reply_invalid(resp, "date", "date must be a calendar date, YYYY-MM-DD.");
         return;
     }
-    if (!query_uuid(req, resp, "providerId", false, provider, &has_provider) ||
-        !query_uuid(req, resp, "serviceId", false, service, &has_service) ||
-        !query_int(req, resp, "durationMinutes", false, CORE_DURATION_MIN, CORE_DURATION_MAX,
-                   &duration, &has_duration) ||
-        !query_int(req, resp, "stepMinutes", false, 5, 240, &step, NULL))
+    if (!api_query_uuid(req, resp, "providerId", false, provider, &has_provider) ||
+        !api_query_uuid(req, resp, "serviceId", false, service, &has_service) ||
+        !api_query_int(req, resp, "durationMinutes", false, CORE_DURATION_MIN, CORE_DURATION_MAX,
+                       &duration, &has_duration) ||
+        !api_query_int(req, resp, "stepMinutes", false, 5, 240, &step, NULL))
         return;
     if (!has_service && !has_duration) {
         http_reply_invalid(resp, "durationMinutes",

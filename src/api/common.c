@@ -44,59 +44,79 @@ void api_reply_db_failure(struct http_response *resp, const struct db_result *re
     }
 }
 
-static void write_time_or_null(struct json_buf *b, bool has, int64_t ms)
+void api_reply_object(struct http_response *resp, unsigned status, json_t *obj,
+                      const struct db_result *res)
+{
+    if (res->outcome == DB_OK && obj)
+        http_reply_json(resp, status, obj);
+    else {
+        json_decref(obj);
+        api_reply_db_failure(resp, res);
+    }
+}
+
+void api_reply_list(struct http_response *resp, const char *name, json_t *list,
+                    const struct db_result *res)
+{
+    if (res->outcome == DB_OK && list)
+        http_reply_json(resp, 200, json_pack("{s:o}", name, list));
+    else
+        api_reply_object(resp, 200, list, res);
+}
+
+static void write_time_or_null(struct core_json_buf *b, bool has, int64_t ms)
 {
     char iso[CORE_ISO_LEN + 1];
     if (has && core_iso_format(ms, iso) == 0)
-        json_buf_string(b, iso);
+        core_json_buf_string(b, iso);
     else
-        JSON_BUF_LITERAL(b, "null");
+        CORE_JSON_BUF_LITERAL(b, "null");
 }
 
-static void write_id_or_null(struct json_buf *b, const char *id)
+static void write_id_or_null(struct core_json_buf *b, const char *id)
 {
     if (id[0])
-        json_buf_string(b, id);
+        core_json_buf_string(b, id);
     else
-        JSON_BUF_LITERAL(b, "null");
+        CORE_JSON_BUF_LITERAL(b, "null");
 }
 
-void api_appointment_write(struct json_buf *b, const struct db_appointment *a)
+void api_appointment_write(struct core_json_buf *b, const struct db_appointment *a)
 {
     static const char *const statuses[] = {"confirmed", "cancelled", "rescheduled"};
 
-    JSON_BUF_LITERAL(b, "{\"id\":");
-    json_buf_string(b, a->id);
-    JSON_BUF_LITERAL(b, ",\"providerId\":");
-    json_buf_string(b, a->provider_id);
-    JSON_BUF_LITERAL(b, ",\"contactId\":");
-    json_buf_string(b, a->contact_id);
-    JSON_BUF_LITERAL(b, ",\"serviceId\":");
+    CORE_JSON_BUF_LITERAL(b, "{\"id\":");
+    core_json_buf_string(b, a->id);
+    CORE_JSON_BUF_LITERAL(b, ",\"providerId\":");
+    core_json_buf_string(b, a->provider_id);
+    CORE_JSON_BUF_LITERAL(b, ",\"contactId\":");
+    core_json_buf_string(b, a->contact_id);
+    CORE_JSON_BUF_LITERAL(b, ",\"serviceId\":");
     write_id_or_null(b, a->service_id);
-    JSON_BUF_LITERAL(b, ",\"scheduledAt\":");
+    CORE_JSON_BUF_LITERAL(b, ",\"scheduledAt\":");
     write_time_or_null(b, true, a->scheduled_at_ms);
-    JSON_BUF_LITERAL(b, ",\"durationMinutes\":");
-    json_buf_int(b, a->duration_minutes);
-    JSON_BUF_LITERAL(b, ",\"status\":");
-    json_buf_string(b, statuses[a->status]);
-    JSON_BUF_LITERAL(b, ",\"notes\":");
+    CORE_JSON_BUF_LITERAL(b, ",\"durationMinutes\":");
+    core_json_buf_int(b, a->duration_minutes);
+    CORE_JSON_BUF_LITERAL(b, ",\"status\":");
+    core_json_buf_string(b, statuses[a->status]);
+    CORE_JSON_BUF_LITERAL(b, ",\"notes\":");
     if (a->notes)
-        json_buf_string(b, a->notes);
+        core_json_buf_string(b, a->notes);
     else
-        JSON_BUF_LITERAL(b, "null");
+        CORE_JSON_BUF_LITERAL(b, "null");
     /* Compact text as the database layer read it (db_appointment_from_span). */
-    JSON_BUF_LITERAL(b, ",\"metadata\":");
+    CORE_JSON_BUF_LITERAL(b, ",\"metadata\":");
     if (a->metadata_json)
-        json_buf_raw(b, a->metadata_json, strlen(a->metadata_json));
+        core_json_buf_raw(b, a->metadata_json, strlen(a->metadata_json));
     else
-        JSON_BUF_LITERAL(b, "{}");
-    JSON_BUF_LITERAL(b, ",\"createdAt\":");
+        CORE_JSON_BUF_LITERAL(b, "{}");
+    CORE_JSON_BUF_LITERAL(b, ",\"createdAt\":");
     write_time_or_null(b, true, a->created_at_ms);
-    JSON_BUF_LITERAL(b, ",\"cancelledAt\":");
+    CORE_JSON_BUF_LITERAL(b, ",\"cancelledAt\":");
     write_time_or_null(b, a->has_cancelled_at, a->cancelled_at_ms);
-    JSON_BUF_LITERAL(b, ",\"rescheduledTo\":");
+    CORE_JSON_BUF_LITERAL(b, ",\"rescheduledTo\":");
     write_id_or_null(b, a->rescheduled_to);
-    JSON_BUF_LITERAL(b, "}");
+    CORE_JSON_BUF_LITERAL(b, "}");
 }
 
 static json_t *time_or_null(bool has, int64_t ms)

@@ -5,7 +5,7 @@
 #include "api/params.h"
 #include "app.h"
 #include "core/validate.h"
-#include "db/directory.h"
+#include "db/contacts.h"
 #include "http/reply.h"
 
 void api_contacts_create(struct http_request *req, struct http_response *resp)
@@ -15,10 +15,10 @@ void api_contacts_create(struct http_request *req, struct http_response *resp)
     json_t *contact = NULL;
     struct db_result res;
 
-    if (!body_only_fields(req, resp, fields) ||
-        !body_string(req, resp, "name", true, CORE_NAME_MAX_CHARS, &name) ||
-        !body_string(req, resp, "phone", false, 16, &phone) ||
-        !body_string(req, resp, "email", false, CORE_EMAIL_MAX_LEN, &email))
+    if (!api_body_only_fields(req, resp, fields) ||
+        !api_body_string(req, resp, "name", true, CORE_NAME_MAX_CHARS, &name) ||
+        !api_body_string(req, resp, "phone", false, 16, &phone) ||
+        !api_body_string(req, resp, "email", false, CORE_EMAIL_MAX_LEN, &email))
         return;
     if (!*name) {
         http_reply_invalid(resp, "name", "name must not be empty.");
@@ -34,12 +34,7 @@ void api_contacts_create(struct http_request *req, struct http_response *resp)
     }
     db_contact_create(req->app->pool, req->auth.org_id, name, phone, email, req->auth.actor,
                       &contact, &res);
-    if (res.outcome == DB_OK && contact)
-        http_reply_json(resp, 201, contact);
-    else {
-        json_decref(contact);
-        api_reply_db_failure(resp, &res);
-    }
+    api_reply_object(resp, 201, contact, &res);
 }
 
 void api_contacts_get(struct http_request *req, struct http_response *resp)
@@ -48,12 +43,7 @@ void api_contacts_get(struct http_request *req, struct http_response *resp)
     struct db_result res;
 
     db_contact_get(req->app->pool, req->auth.org_id, req->params[0], &contact, &res);
-    if (res.outcome == DB_OK && contact)
-        http_reply_json(resp, 200, contact);
-    else {
-        json_decref(contact);
-        api_reply_db_failure(resp, &res);
-    }
+    api_reply_object(resp, 200, contact, &res);
 }
 
 void api_contacts_erase(struct http_request *req, struct http_response *resp)

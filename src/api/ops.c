@@ -4,7 +4,7 @@
 
 #include "api/api.h"
 #include "app.h"
-#include "db/query.h"
+#include "db/ops.h"
 #include "http/reply.h"
 #include "metrics.h"
 
@@ -21,11 +21,8 @@ void api_ops_health(struct http_request *req, struct http_response *resp)
 void api_ops_ready(struct http_request *req, struct http_response *resp)
 {
     struct db_pool_stats stats;
-    struct db_result res;
-    char *one = NULL;
-    bool up = db_run_value(req->app->pool, "ping", 0, NULL, &one, &res) == 0 && one;
+    bool up = db_ping(req->app->pool);
 
-    free(one);
     db_pool_get_stats(req->app->pool, &stats);
     http_reply_json(resp, up ? 200 : 503,
                     json_pack("{s:s, s:s, s:{s:i, s:i, s:i, s:i}, s:{}}", "status",
@@ -39,15 +36,11 @@ void api_ops_ready(struct http_request *req, struct http_response *resp)
 void api_ops_metrics(struct http_request *req, struct http_response *resp)
 {
     struct db_pool_stats stats;
-    struct db_result res;
     size_t len = 0;
-    char *text, *pending = NULL;
-    long long outbox_pending = -1;
-
+    char *text;
     /* A database that is down costs the gauge, not the scrape. */
-    if (db_run_value(req->app->pool, "outbox_pending", 0, NULL, &pending, &res) == 0 && pending)
-        outbox_pending = strtoll(pending, NULL, 10);
-    free(pending);
+    long long outbox_pending = db_outbox_pending(req->app->pool);
+
     db_pool_get_stats(req->app->pool, &stats);
     text = metrics_render(&stats, outbox_pending, &len);
     if (!text) {

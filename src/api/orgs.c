@@ -9,7 +9,7 @@
 #include "app.h"
 #include "core/sha256.h"
 #include "core/validate.h"
-#include "db/directory.h"
+#include "db/orgs.h"
 #include "http/auth.h"
 #include "http/reply.h"
 
@@ -48,9 +48,9 @@ void api_orgs_create(struct http_request *req, struct http_response *resp)
     struct api_org_secrets secrets;
     struct db_result res;
 
-    if (!body_only_fields(req, resp, fields) ||
-        !body_string(req, resp, "name", true, CORE_NAME_MAX_CHARS, &name) ||
-        !body_string(req, resp, "timezone", true, 64, &timezone))
+    if (!api_body_only_fields(req, resp, fields) ||
+        !api_body_string(req, resp, "name", true, CORE_NAME_MAX_CHARS, &name) ||
+        !api_body_string(req, resp, "timezone", true, 64, &timezone))
         return;
     if (!*name) {
         http_reply_invalid(resp, "name", "name must not be empty.");

@@ -9,8 +9,8 @@
 #include "core/validate.h"
 #include "http/reply.h"
 
-bool body_only_fields(struct http_request *req, struct http_response *resp,
-                      const char *const *allowed)
+bool api_body_only_fields(struct http_request *req, struct http_response *resp,
+                          const char *const *allowed)
 {
     const char *key;
     json_t *value;
@@ -48,6 +48,13 @@ static json_t *field(struct http_request *req, struct http_response *resp, const
     return NULL;
 }
 
+bool api_body_required(struct http_request *req, struct http_response *resp, const char *name)
+{
+    bool ok;
+    field(req, resp, name, true, &ok);
+    return ok;
+}
+
 static void reply_bad_time(struct http_response *resp, const char *name)
 {
     http_reply_invalid(resp, name,
@@ -56,8 +63,8 @@ static void reply_bad_time(struct http_response *resp, const char *name)
                        name);
 }
 
-bool body_string(struct http_request *req, struct http_response *resp, const char *name,
-                 bool required, size_t max_chars, const char **out)
+bool api_body_string(struct http_request *req, struct http_response *resp, const char *name,
+                     bool required, size_t max_chars, const char **out)
 {
     bool ok;
     json_t *v = field(req, resp, name, required, &ok);
@@ -78,8 +85,8 @@ bool body_string(struct http_request *req, struct http_response *resp, const cha
     return true;
 }
 
-bool body_int(struct http_request *req, struct http_response *resp, const char *name,
-              bool required, long long lo, long long hi, int *out, bool *present)
+bool api_body_int(struct http_request *req, struct http_response *resp, const char *name,
+                  bool required, long long lo, long long hi, int *out, bool *present)
 {
     bool ok;
     json_t *v = field(req, resp, name, required, &ok);
@@ -95,8 +102,8 @@ bool body_int(struct http_request *req, struct http_response *resp, const char *
     return true;
 }
 
-bool body_uuid(struct http_request *req, struct http_response *resp, const char *name,
-               bool required, char *out, bool *present)
+bool api_body_uuid(struct http_request *req, struct http_response *resp, const char *name,
+                   bool required, char *out, bool *present)
 {
     bool ok;
     json_t *v = field(req, resp, name, required, &ok);
@@ -112,8 +119,8 @@ bool body_uuid(struct http_request *req, struct http_response *resp, const char 
     return true;
 }
 
-bool body_time(struct http_request *req, struct http_response *resp, const char *name,
-               bool required, int64_t *out_ms)
+bool api_body_time(struct http_request *req, struct http_response *resp, const char *name,
+                   bool required, int64_t *out_ms)
 {
     bool ok;
     json_t *v = field(req, resp, name, required, &ok);
@@ -171,8 +178,8 @@ static const char *metadata_problem(json_t *v, int depth)
     }
 }
 
-bool body_object(struct http_request *req, struct http_response *resp, const char *name,
-                 size_t max_bytes, char **out_text)
+bool api_body_object(struct http_request *req, struct http_response *resp, const char *name,
+                     size_t max_bytes, char **out_text)
 {
     bool ok;
     json_t *v = field(req, resp, name, false, &ok);
@@ -198,8 +205,8 @@ bool body_object(struct http_request *req, struct http_response *resp, const cha
     return true;
 }
 
-bool query_int(struct http_request *req, struct http_response *resp, const char *name,
-               bool required, long long lo, long long hi, int *out, bool *present)
+bool api_query_int(struct http_request *req, struct http_response *resp, const char *name,
+                   bool required, long long lo, long long hi, int *out, bool *present)
 {
     const char *v = http_query(req, name);
     char *end;
@@ -222,8 +229,8 @@ bool query_int(struct http_request *req, struct http_response *resp, const char 
     return true;
 }
 
-bool query_uuid(struct http_request *req, struct http_response *resp, const char *name,
-                bool required, char *out, bool *present)
+bool api_query_uuid(struct http_request *req, struct http_response *resp, const char *name,
+                    bool required, char *out, bool *present)
 {
     const char *v = http_query(req, name);
     if (present)
@@ -240,8 +247,8 @@ bool query_uuid(struct http_request *req, struct http_response *resp, const char
     return true;
 }
 
-bool query_time(struct http_request *req, struct http_response *resp, const char *name,
-                bool required, int64_t *out_ms, bool *present)
+bool api_query_time(struct http_request *req, struct http_response *resp, const char *name,
+                    bool required, int64_t *out_ms, bool *present)
 {
     const char *v = http_query(req, name);
     char copy[64];
@@ -268,8 +275,8 @@ bool query_time(struct http_request *req, struct http_response *resp, const char
     return true;
 }
 
-const char *header_idempotency_key(struct http_request *req, struct http_response *resp,
-                                   bool *bad)
+const char *api_header_idempotency_key(struct http_request *req, struct http_response *resp,
+                                       bool *bad)
 {
     const char *key = http_header(req, "Idempotency-Key");
     size_t len;

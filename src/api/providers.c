@@ -1,4 +1,4 @@
-/* Providers (the calendars appointments are booked on) and services. */
+/* Providers: the calendars appointments are booked on, and their working hours. */
 #include <stdlib.h>
 
 #include "api/api.h"
@@ -6,7 +6,7 @@
 #include "app.h"
 #include "core/validate.h"
 #include "core/working_hours.h"
-#include "db/directory.h"
+#include "db/providers.h"
 #include "http/reply.h"
 
 /*
@@ -35,17 +35,6 @@ static bool working_hours_text(struct http_request *req, struct http_response *r
     return *text != NULL;
 }
 
-static void reply_object(struct http_response *resp, unsigned status, json_t *obj,
-                         const struct db_result *res)
-{
-    if (res->outcome == DB_OK && obj)
-        http_reply_json(resp, status, obj);
-    else {
-        json_decref(obj);
-        api_reply_db_failure(resp, res);
-    }
-}
-
 void api_providers_create(struct http_request *req, struct http_response *resp)
 {
     static const char *const fields[] = {"name", "workingHours", NULL};
@@ -54,8 +43,8 @@ void api_providers_create(struct http_request *req, struct http_response *resp)
     json_t *provider = NULL;
     struct db_result res;
 
-    if (!body_only_fields(req, resp, fields) ||
-        !body_string(req, resp, "name", true, CORE_NAME_MAX_CHARS, &name))
+    if (!api_body_only_fields(req, resp, fields) ||
+        !api_body_string(req, resp, "name", true, CORE_NAME_MAX_CHARS, &name))
         return;
     if (!*name) {
         http_reply_invalid(resp, "name", "name must not be empty.");
@@ -65,7 +54,7 @@ void api_providers_create(struct http_request *req, struct http_response *resp)
         return;
     db_provider_create(req->app->pool, req->auth.org_id, name, hours, req->auth.actor, &provider,
                        &res);
-    reply_object(resp, 201, provider, &res);
+    api_reply_object(resp, 201, provider, &res);
     free(hours);
 }
 
@@ -76,11 +65,15 @@ void api_providers_set_hours(struct http_request *req, struct http_response *res
     json_t *provider = NULL;
     struct db_result res;
 
-    if (!body_only_fields(req, resp, fields) || !working_hours_text(req, resp, true, &hours))
+    /* A missing workingHours is named before an unknown field: a body that
+     * is the hours object itself ({"mon": [...]}) lacks only the wrapper,
+     * and "Unknown field mon" would send the client looking elsewhere. */
+    if (!api_body_required(req, resp, "workingHours") ||
+        !api_body_only_fields(req, resp, fields) || !working_hours_text(req, resp, true, &hours))
         return;
     db_provider_set_hours(req->app->pool, req->auth.org_id, req->params[0], hours,
                           req->auth.actor, &provider, &res);
-    reply_object(resp, 200, provider, &res);
+    api_reply_object(resp, 200, provider, &res);
     free(hours);
 }
 
@@ -90,45 +83,5 @@ void api_providers_list(struct http_request *req, struct http_response *resp)
     struct db_result res;
 
     db_provider_list(req->app->pool, req->auth.org_id, &list, &res);
-    if (res.outcome == DB_OK && list)
-        http_reply_json(resp, 200, json_pack("{s:o}", "providers", list));
-    else
-        reply_object(resp, 200, list, &res);
-}
-
-void api_services_create(struct http_request *req, struct http_response *resp)
-{
-    static const char *const fields[] = {"name", "durationMinutes", "bufferBeforeMinutes",
-                                         "bufferAfterMinutes", NULL};
-    const char *name = NULL;
-    int duration = 0, before = 0, after = 0;
-    json_t *service = NULL;
-    struct db_result res;
-
-    if (!body_only_fields(req, resp, fields) ||
-        !body_string(req, resp, "name", true, CORE_NAME_MAX_CHARS, &name) ||
-        !body_int(req, resp, "durationMinutes", true, CORE_DURATION_MIN, CORE_DURATION_MAX,
-                  &duration, NULL) ||
-        !body_int(req, resp, "bufferBeforeMinutes", false, 0, CORE_BUFFER_MAX, &before, NULL) ||
-        !body_int(req, resp, "bufferAfterMinutes", false, 0, CORE_BUFFER_MAX, &after, NULL))
-        return;
-    if (!*name) {
-        http_reply_invalid(resp, "name", "name must not be empty.");
-        return;
-    }
-    db_service_create(req->app->pool, req->auth.org_id, name, duration, before, after,
-                      req->auth.actor, &service, &res);
-    reply_object(resp, 201, service, &res);
-}
-
-void api_services_list(struct http_request *req, struct http_response *resp)
-{
-    json_t *list = NULL;
-    struct db_result res;
-
-    db_service_list(req->app->pool, req->auth.org_id, &list, &res);
-    if (res.outcome == DB_OK && list)
-        http_reply_json(resp, 200, json_pack("{s:o}", "services", list));
-    else
-        reply_object(resp, 200, list, &res);
+    api_reply_list(resp, "providers", list, &res);
 }

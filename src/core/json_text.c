@@ -57,7 +57,7 @@ static const char *skip_literal(const char *p, const char *end, const char *word
 }
 
 /* The value at p into *out; past it, or NULL. */
-static const char *scan_value(const char *p, const char *end, struct json_span *out)
+static const char *scan_value(const char *p, const char *end, struct core_json_span *out)
 {
     const char *q = NULL;
 
@@ -65,28 +65,28 @@ static const char *scan_value(const char *p, const char *end, struct json_span *
         return NULL;
     switch (*p) {
     case '"':
-        out->kind = SPAN_STRING;
+        out->kind = CORE_SPAN_STRING;
         q = skip_string(p, end);
         break;
     case '{':
     case '[':
-        out->kind = *p == '{' ? SPAN_OBJECT : SPAN_ARRAY;
+        out->kind = *p == '{' ? CORE_SPAN_OBJECT : CORE_SPAN_ARRAY;
         q = skip_nested(p, end);
         break;
     case 't':
-        out->kind = SPAN_TRUE;
+        out->kind = CORE_SPAN_TRUE;
         q = skip_literal(p, end, "true");
         break;
     case 'f':
-        out->kind = SPAN_FALSE;
+        out->kind = CORE_SPAN_FALSE;
         q = skip_literal(p, end, "false");
         break;
     case 'n':
-        out->kind = SPAN_NULL;
+        out->kind = CORE_SPAN_NULL;
         q = skip_literal(p, end, "null");
         break;
     default:
-        out->kind = SPAN_NUMBER;
+        out->kind = CORE_SPAN_NUMBER;
         for (q = p; q < end && strchr("+-0123456789.eE", *q) && *q; q++)
             ;
         if (q == p)
@@ -99,23 +99,23 @@ static const char *scan_value(const char *p, const char *end, struct json_span *
     return q;
 }
 
-int json_parse_span(const char *text, size_t len, struct json_span *out)
+int core_json_parse_span(const char *text, size_t len, struct core_json_span *out)
 {
     const char *end = text + len;
     const char *p = scan_value(skip_space(text, end), end, out);
     return p && skip_space(p, end) == end ? 0 : -1;
 }
 
-int json_members(const struct json_span *object, const char *const *keys, size_t n,
-                 struct json_span *out)
+int core_json_members(const struct core_json_span *object, const char *const *keys, size_t n,
+                      struct core_json_span *out)
 {
     const char *p, *end, *name;
     size_t name_len;
-    struct json_span value;
+    struct core_json_span value;
 
     for (size_t i = 0; i < n; i++)
         out[i].start = NULL;
-    if (object->kind != SPAN_OBJECT)
+    if (object->kind != CORE_SPAN_OBJECT)
         return -1;
     p = object->start + 1;
     end = object->start + object->len - 1; /* the closing brace */
@@ -146,11 +146,12 @@ int json_members(const struct json_span *object, const char *const *keys, size_t
     }
 }
 
-int json_next_element(const struct json_span *array, const char **cursor, struct json_span *out)
+int core_json_next_element(const struct core_json_span *array, const char **cursor,
+                           struct core_json_span *out)
 {
     const char *end, *p;
 
-    if (array->kind != SPAN_ARRAY)
+    if (array->kind != CORE_SPAN_ARRAY)
         return -1;
     end = array->start + array->len - 1; /* the closing bracket */
     p = skip_space(*cursor ? *cursor : array->start + 1, end);
@@ -212,12 +213,12 @@ static size_t put_utf8(unsigned cp, char *out)
     return 4;
 }
 
-char *json_string_dup(const struct json_span *s)
+char *core_json_string_dup(const struct core_json_span *s)
 {
     const char *p, *end;
     char *out, *w;
 
-    if (s->kind != SPAN_STRING || s->len < 2)
+    if (s->kind != CORE_SPAN_STRING || s->len < 2)
         return NULL;
     p = s->start + 1;
     end = s->start + s->len - 1;
@@ -271,22 +272,22 @@ char *json_string_dup(const struct json_span *s)
     return out;
 }
 
-int json_string_copy(const struct json_span *s, char *out, size_t size)
+int core_json_string_copy(const struct core_json_span *s, char *out, size_t size)
 {
     size_t n = s->len - 2;
-    if (s->kind != SPAN_STRING || n >= size || memchr(s->start + 1, '\\', n))
+    if (s->kind != CORE_SPAN_STRING || n >= size || memchr(s->start + 1, '\\', n))
         return -1;
     memcpy(out, s->start + 1, n);
     out[n] = '\0';
     return 0;
 }
 
-int json_int64(const struct json_span *s, int64_t *out)
+int core_json_int64(const struct core_json_span *s, int64_t *out)
 {
     char digits[24], *end;
     long long v;
 
-    if (s->kind != SPAN_NUMBER || s->len >= sizeof digits)
+    if (s->kind != CORE_SPAN_NUMBER || s->len >= sizeof digits)
         return -1;
     memcpy(digits, s->start, s->len);
     digits[s->len] = '\0';
@@ -298,7 +299,7 @@ int json_int64(const struct json_span *s, int64_t *out)
     return 0;
 }
 
-static bool reserve(struct json_buf *b, size_t extra)
+static bool reserve(struct core_json_buf *b, size_t extra)
 {
     size_t cap;
     char *bigger;
@@ -318,7 +319,7 @@ static bool reserve(struct json_buf *b, size_t extra)
     return true;
 }
 
-void json_buf_raw(struct json_buf *b, const char *s, size_t n)
+void core_json_buf_raw(struct core_json_buf *b, const char *s, size_t n)
 {
     if (!reserve(b, n))
         return;
@@ -327,12 +328,12 @@ void json_buf_raw(struct json_buf *b, const char *s, size_t n)
     b->data[b->len] = '\0';
 }
 
-void json_buf_string(struct json_buf *b, const char *s)
+void core_json_buf_string(struct core_json_buf *b, const char *s)
 {
     const char *run = s;
     char esc[8];
 
-    json_buf_raw(b, "\"", 1);
+    core_json_buf_raw(b, "\"", 1);
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
         const char *e;
@@ -366,23 +367,23 @@ void json_buf_string(struct json_buf *b, const char *s)
             }
         }
         if (e) {
-            json_buf_raw(b, run, (size_t)(s - run));
-            json_buf_raw(b, e, strlen(e));
+            core_json_buf_raw(b, run, (size_t)(s - run));
+            core_json_buf_raw(b, e, strlen(e));
             run = s + 1;
         }
     }
-    json_buf_raw(b, run, (size_t)(s - run));
-    json_buf_raw(b, "\"", 1);
+    core_json_buf_raw(b, run, (size_t)(s - run));
+    core_json_buf_raw(b, "\"", 1);
 }
 
-void json_buf_int(struct json_buf *b, long long v)
+void core_json_buf_int(struct core_json_buf *b, long long v)
 {
     char digits[24];
     int n = snprintf(digits, sizeof digits, "%lld", v);
-    json_buf_raw(b, digits, (size_t)n);
+    core_json_buf_raw(b, digits, (size_t)n);
 }
 
-void json_buf_compact(struct json_buf *b, const char *s, size_t n)
+void core_json_buf_compact(struct core_json_buf *b, const char *s, size_t n)
 {
     const char *end = s + n, *run = s;
 
@@ -393,16 +394,16 @@ void json_buf_compact(struct json_buf *b, const char *s, size_t n)
             const char *q = skip_string(s, end);
             s = q ? q : end;
         } else if (is_space(*s)) {
-            json_buf_raw(b, run, (size_t)(s - run));
+            core_json_buf_raw(b, run, (size_t)(s - run));
             run = ++s;
         } else {
             s++;
         }
     }
-    json_buf_raw(b, run, (size_t)(s - run));
+    core_json_buf_raw(b, run, (size_t)(s - run));
 }
 
-char *json_buf_take(struct json_buf *b, size_t *len)
+char *core_json_buf_take(struct core_json_buf *b, size_t *len)
 {
     char *text = b->failed ? NULL : b->data;
 

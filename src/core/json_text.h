@@ -23,70 +23,71 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum json_span_kind {
-    SPAN_STRING,
-    SPAN_NUMBER,
-    SPAN_OBJECT,
-    SPAN_ARRAY,
-    SPAN_TRUE,
-    SPAN_FALSE,
-    SPAN_NULL
+enum core_json_span_kind {
+    CORE_SPAN_STRING,
+    CORE_SPAN_NUMBER,
+    CORE_SPAN_OBJECT,
+    CORE_SPAN_ARRAY,
+    CORE_SPAN_TRUE,
+    CORE_SPAN_FALSE,
+    CORE_SPAN_NULL
 };
 
-struct json_span {
-    enum json_span_kind kind;
+struct core_json_span {
+    enum core_json_span_kind kind;
     const char *start; /* the value's first byte: '"' of a string, '{' of an object */
     size_t len;        /* up to and including its last byte */
 };
 
-/* True when `s` is present (json_members found it) and a value of `kind`. */
-static inline bool json_span_is(const struct json_span *s, enum json_span_kind kind)
+/* True when `s` is present (core_json_members found it) and a value of `kind`. */
+static inline bool core_json_span_is(const struct core_json_span *s, enum core_json_span_kind kind)
 {
     return s->start && s->kind == kind;
 }
 
 /* The one value of `text` (white space around it allowed). 0 or -1.
  * What is inside an object or array is checked when it is read. */
-int json_parse_span(const char *text, size_t len, struct json_span *out);
+int core_json_parse_span(const char *text, size_t len, struct core_json_span *out);
 
 /* Members `keys[i]` (plain ASCII) into out[i], in one pass over the object
  * (start NULL: absent; the first of repeated names counts). 0, or -1 malformed or not
  * an object. */
-int json_members(const struct json_span *object, const char *const *keys, size_t n,
-                 struct json_span *out);
+int core_json_members(const struct core_json_span *object, const char *const *keys, size_t n,
+                      struct core_json_span *out);
 
 /* The next element of an array: *cursor starts at NULL. 0 with *out set,
  * 1 at the end, -1 malformed or not an array. */
-int json_next_element(const struct json_span *array, const char **cursor, struct json_span *out);
+int core_json_next_element(const struct core_json_span *array, const char **cursor,
+                           struct core_json_span *out);
 
 /* A string's value, unescaped, NUL-terminated (a \u0000 inside it ends
  * it early); malloc'd. NULL if not a string or out of memory. */
-char *json_string_dup(const struct json_span *s);
+char *core_json_string_dup(const struct core_json_span *s);
 
 /* A string's value into `out` of `size` bytes. 0, or -1 if not a string,
  * escaped or too long: for ids and times, which never need escaping. */
-int json_string_copy(const struct json_span *s, char *out, size_t size);
+int core_json_string_copy(const struct core_json_span *s, char *out, size_t size);
 
 /* An integral number. 0 or -1. */
-int json_int64(const struct json_span *s, int64_t *out);
+int core_json_int64(const struct core_json_span *s, int64_t *out);
 
 /* A growing text. `failed` is set on out of memory; appends then do nothing. */
-struct json_buf {
+struct core_json_buf {
     char *data;
     size_t len, cap;
     bool failed;
 };
 
-void json_buf_raw(struct json_buf *b, const char *s, size_t n);
+void core_json_buf_raw(struct core_json_buf *b, const char *s, size_t n);
 /* A string literal's bytes, as they are. */
-#define JSON_BUF_LITERAL(b, literal) json_buf_raw(b, literal, sizeof literal - 1)
+#define CORE_JSON_BUF_LITERAL(b, literal) core_json_buf_raw(b, literal, sizeof literal - 1)
 /* `s` as a JSON string literal, quotes included. */
-void json_buf_string(struct json_buf *b, const char *s);
-void json_buf_int(struct json_buf *b, long long v);
+void core_json_buf_string(struct core_json_buf *b, const char *s);
+void core_json_buf_int(struct core_json_buf *b, long long v);
 /* The value `s` (valid JSON) without white space outside its strings. */
-void json_buf_compact(struct json_buf *b, const char *s, size_t n);
+void core_json_buf_compact(struct core_json_buf *b, const char *s, size_t n);
 /* The text, NUL-terminated, handed to the caller (free it), or NULL if
  * anything failed; the buffer is empty afterwards either way. */
-char *json_buf_take(struct json_buf *b, size_t *len);
+char *core_json_buf_take(struct core_json_buf *b, size_t *len);
 
 #endif

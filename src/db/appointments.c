@@ -7,9 +7,9 @@
 #include "core/json_text.h"
 #include "core/lockkey.h"
 #include "core/time.h"
-#include "db/directory.h"
 #include "db/query.h"
 #include "db/service_cache.h"
+#include "db/services.h"
 #include "log.h"
 
 #define DEFAULT_LOCK_TIMEOUT_MS 2000
@@ -141,29 +141,29 @@ static void name_excluded_conflict(struct db_pool *pool, const struct db_org_ref
 
 /* `v` when it is a string without escapes that fits `size` bytes (ids,
  * times, statuses), else "" (null or absent: start NULL). */
-static void span_text(const struct json_span *v, char *out, size_t size)
+static void span_text(const struct core_json_span *v, char *out, size_t size)
 {
-    if (!v->start || json_string_copy(v, out, size) != 0)
+    if (!v->start || core_json_string_copy(v, out, size) != 0)
         out[0] = '\0';
 }
 
-static int span_time(const struct json_span *v, int64_t *out)
+static int span_time(const struct core_json_span *v, int64_t *out)
 {
     char iso[CORE_ISO_LEN + 8];
     span_text(v, iso, sizeof iso);
     return iso[0] ? core_rfc3339_parse(iso, strlen(iso), out) : -1;
 }
 
-static int span_int(const struct json_span *v, int *out)
+static int span_int(const struct core_json_span *v, int *out)
 {
     int64_t n = 0;
-    if (!v->start || json_int64(v, &n) != 0 || n < INT32_MIN || n > INT32_MAX)
+    if (!v->start || core_json_int64(v, &n) != 0 || n < INT32_MIN || n > INT32_MAX)
         return -1;
     *out = (int)n;
     return 0;
 }
 
-int db_appointment_from_span(const struct json_span *o, struct db_appointment *a)
+int db_appointment_from_span(const struct core_json_span *o, struct db_appointment *a)
 {
     enum {
         ID,
@@ -184,11 +184,11 @@ int db_appointment_from_span(const struct json_span *o, struct db_appointment *a
         "id",     "providerId",      "contactId",   "serviceId", "rescheduledTo",
         "status", "durationMinutes", "scheduledAt", "createdAt", "cancelledAt",
         "notes",  "metadata"};
-    struct json_span v[N_FIELDS];
-    struct json_buf compact = {0};
+    struct core_json_span v[N_FIELDS];
+    struct core_json_buf compact = {0};
     char status[16];
 
-    if (json_members(o, names, N_FIELDS, v) != 0)
+    if (core_json_members(o, names, N_FIELDS, v) != 0)
         return -1;
     span_text(&v[ID], a->id, DB_ID_SIZE);
     span_text(&v[PROVIDER], a->provider_id, DB_ID_SIZE);
@@ -208,28 +208,29 @@ int db_appointment_from_span(const struct json_span *o, struct db_appointment *a
         span_time(&v[SCHEDULED_AT], &a->scheduled_at_ms) != 0 ||
         span_time(&v[CREATED_AT], &a->created_at_ms) != 0)
         return -1;
-    if (json_span_is(&v[CANCELLED_AT], SPAN_STRING)) {
+    if (core_json_span_is(&v[CANCELLED_AT], CORE_SPAN_STRING)) {
         a->has_cancelled_at = true;
         if (span_time(&v[CANCELLED_AT], &a->cancelled_at_ms) != 0)
             return -1;
     }
-    if (json_span_is(&v[NOTES], SPAN_STRING) && !(a->notes = json_string_dup(&v[NOTES])))
+    if (core_json_span_is(&v[NOTES], CORE_SPAN_STRING) &&
+        !(a->notes = core_json_string_dup(&v[NOTES])))
         return -1;
     /* Passed on as the database wrote it, less its white space. */
-    if (json_span_is(&v[METADATA], SPAN_OBJECT))
-        json_buf_compact(&compact, v[METADATA].start, v[METADATA].len);
+    if (core_json_span_is(&v[METADATA], CORE_SPAN_OBJECT))
+        core_json_buf_compact(&compact, v[METADATA].start, v[METADATA].len);
     else
-        JSON_BUF_LITERAL(&compact, "{}");
-    a->metadata_json = json_buf_take(&compact, NULL);
+        CORE_JSON_BUF_LITERAL(&compact, "{}");
+    a->metadata_json = core_json_buf_take(&compact, NULL);
     return a->metadata_json ? 0 : -1;
 }
 
-static int parse_conflict(const struct json_span *o, struct db_conflict *c)
+static int parse_conflict(const struct core_json_span *o, struct db_conflict *c)
 {
     static const char *const names[] = {"id", "durationMinutes", "scheduledAt"};
-    struct json_span v[3];
+    struct core_json_span v[3];
 
-    if (json_members(o, names, 3, v) != 0)
+    if (core_json_members(o, names, 3, v) != 0)
         return -1;
     span_text(&v[0], c->id, DB_ID_SIZE);
     if (span_int(&v[1], &c->duration_minutes) != 0)
@@ -244,20 +245,20 @@ static int parse_result(const char *text, struct db_result *res)
     static const char *const names[N_FIELDS] = {
         "status",      "available",          "replayed", "lockWaitUs", "conflictingAppointment",
         "appointment", "previousAppointment"};
-    struct json_span root, v[N_FIELDS];
+    struct core_json_span root, v[N_FIELDS];
     char status[16];
     int rc = -1;
 
-    if (json_parse_span(text, strlen(text), &root) != 0 ||
-        json_members(&root, names, N_FIELDS, v) != 0)
+    if (core_json_parse_span(text, strlen(text), &root) != 0 ||
+        core_json_members(&root, names, N_FIELDS, v) != 0)
         goto out;
     span_text(&v[STATUS], status, sizeof status);
     if (!status[0])
         snprintf(status, sizeof status, "%s",
-                 json_span_is(&v[AVAILABLE], SPAN_TRUE) ? "available" : "conflict");
-    res->replayed = json_span_is(&v[REPLAYED], SPAN_TRUE);
+                 core_json_span_is(&v[AVAILABLE], CORE_SPAN_TRUE) ? "available" : "conflict");
+    res->replayed = core_json_span_is(&v[REPLAYED], CORE_SPAN_TRUE);
     if (v[LOCK_WAIT].start)
-        json_int64(&v[LOCK_WAIT], &res->lock_wait_us);
+        core_json_int64(&v[LOCK_WAIT], &res->lock_wait_us);
     if (strcmp(status, "conflict") == 0) {
         res->outcome = DB_CONFLICT;
         if (v[CONFLICT].start)
@@ -344,7 +345,7 @@ int db_book(struct db_pool *pool, const struct db_org_ref *org, const struct db_
     /* Lock keys computed from a cached service that no longer matches its
      * row (edited by hand): read the row again and book once more. */
     if (rc != 0 && res->keys_refused && req->service_id) {
-        service_cache_forget(db_pool_services(pool), org->org_id, req->service_id);
+        db_service_cache_forget(db_pool_services(pool), org->org_id, req->service_id);
         rc = book_once(pool, org, req, res);
     }
     return rc;
@@ -362,18 +363,12 @@ static int fetch_appointment_range(struct db_pool *pool, const struct db_org_ref
                                    const char *id, struct old_range *old, struct db_result *res)
 {
     const char *params[] = {org->org_id, id};
-    struct db_conn *conn;
     PGresult *pg;
     int rc = -1;
 
-    if (db_pool_acquire(pool, &conn) != 0) {
-        res->outcome = DB_UNAVAILABLE;
+    if (!(pg = db_run_rows(pool, "appointment_range", 2, params, res)))
         return -1;
-    }
-    pg = db_exec(conn, "appointment_range", 2, params);
-    if (PQresultStatus(pg) != PGRES_TUPLES_OK) {
-        db_map_error(pg, conn, "appointment_range", res);
-    } else if (PQntuples(pg) == 0) {
+    if (PQntuples(pg) == 0) {
         res->outcome = DB_NOT_FOUND;
     } else {
         snprintf(old->provider_id, sizeof old->provider_id, "%s", PQgetvalue(pg, 0, 0));
@@ -385,7 +380,6 @@ static int fetch_appointment_range(struct db_pool *pool, const struct db_org_ref
         rc = 0;
     }
     PQclear(pg);
-    db_pool_release(pool, conn);
     return rc;
 }
 
@@ -461,34 +455,18 @@ int db_check(struct db_pool *pool, const struct db_org_ref *org, const char *pro
     return run_booking(pool, "check", 7, params, res);
 }
 
-void db_appointment_cleanup(struct db_appointment *a)
-{
-    free(a->notes);
-    free(a->metadata_json);
-    a->notes = NULL;
-    a->metadata_json = NULL;
-}
-
-void db_result_cleanup(struct db_result *res)
-{
-    if (!res)
-        return;
-    db_appointment_cleanup(&res->appointment);
-    db_appointment_cleanup(&res->previous);
-}
-
 int db_appointment_get(struct db_pool *pool, const struct db_org_ref *org, const char *id,
                        struct db_result *res)
 {
     const char *params[] = {org->org_id, id};
     char *text = NULL;
-    struct json_span obj;
+    struct core_json_span obj;
     int rc = db_fetch_text(pool, "appointment_get", 2, params, &text, res);
 
     if (rc == 0 && res->outcome == DB_OK) {
         if (!text)
             res->outcome = DB_NOT_FOUND;
-        else if (json_parse_span(text, strlen(text), &obj) != 0 ||
+        else if (core_json_parse_span(text, strlen(text), &obj) != 0 ||
                  db_appointment_from_span(&obj, &res->appointment) != 0)
             res->outcome = DB_ERROR, rc = -1;
     }

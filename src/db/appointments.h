@@ -1,7 +1,9 @@
 /*
  * The booking store: book, check, cancel and reschedule, each one call of
- * the matching SQL function (migrations/0002) in one round trip, returning
- * a typed result. The HTTP layer calls these; it never sees SQL.
+ * the matching SQL function in one round trip (migrations/0002; book and
+ * reschedule as rewritten in 0005), returning a typed result; and reading
+ * appointments and free slots. The handlers of src/api/ call these; they
+ * never see SQL.
  *
  * Lock keys are computed here (core/lockkey) from what the range depends
  * on; the SQL function verifies they cover the range it books.
@@ -13,56 +15,8 @@
 #include <stdint.h>
 
 #include "core/json_text.h"
-#include "core/validate.h"
 #include "db/pool.h"
-
-enum db_outcome {
-    DB_OK = 0,              /* booked, rescheduled, cancelled, or available */
-    DB_CONFLICT,            /* the range overlaps an active appointment */
-    DB_BUSY,                /* lock wait exceeded the lock timeout */
-    DB_INVALID,             /* bad request: `field` and `message` say why */
-    DB_NOT_FOUND,           /* no such appointment in this organization */
-    DB_INVALID_STATE,       /* e.g. rescheduling a cancelled appointment */
-    DB_IDEMPOTENCY_REUSED,  /* same key, different request */
-    DB_UNAVAILABLE,         /* database unreachable or pool exhausted */
-    DB_ERROR,               /* anything else (logged) */
-};
-
-enum db_appointment_status {
-    DB_STATUS_CONFIRMED,
-    DB_STATUS_CANCELLED,
-    DB_STATUS_RESCHEDULED,
-};
-
-#define DB_ID_SIZE (CORE_UUID_LEN + 1)
-
-struct db_appointment {
-    char id[DB_ID_SIZE];
-    char provider_id[DB_ID_SIZE];
-    char contact_id[DB_ID_SIZE];
-    char service_id[DB_ID_SIZE];     /* "" when none */
-    int64_t scheduled_at_ms;
-    int duration_minutes;
-    enum db_appointment_status status;
-    char *notes;                     /* NULL when none; owned */
-    char *metadata_json;             /* compact JSON object text; owned */
-    int64_t created_at_ms;
-    bool has_cancelled_at;
-    int64_t cancelled_at_ms;
-    char rescheduled_to[DB_ID_SIZE]; /* "" when none */
-};
-
-struct db_conflict {
-    char id[DB_ID_SIZE];
-    int64_t scheduled_at_ms;
-    int duration_minutes;
-};
-
-/* Who asks, in whose organization. */
-struct db_org_ref {
-    const char *org_id;
-    const char *default_provider_id;
-};
+#include "db/result.h"
 
 struct db_book_request {
     const char *provider_id;      /* NULL: the organization's default */
@@ -88,19 +42,6 @@ struct db_reschedule_request {
     const char *idempotency_key;
     const unsigned char *request_hash;
     int lock_timeout_ms;
-};
-
-struct db_result {
-    enum db_outcome outcome;
-    bool replayed;                    /* an idempotent replay of a stored result */
-    bool unchanged;                   /* cancel of an already cancelled one */
-    int64_t lock_wait_us;
-    struct db_appointment appointment; /* OK: the booked / new / cancelled one */
-    struct db_appointment previous;    /* reschedule OK: the old one */
-    struct db_conflict conflict;       /* CONFLICT (id may be "" after 23P01) */
-    char field[32];                    /* INVALID: the API field at fault */
-    char message[200];                 /* INVALID, INVALID_STATE: for the client */
-    bool keys_refused;                 /* ERROR: BK005, lock keys not covering the range */
 };
 
 /*
@@ -148,9 +89,6 @@ int db_free_slots(struct db_pool *pool, const struct db_org_ref *org, const char
 
 /* Reads an appointment object of the booking functions into *a (owned
  * strings: release with db_appointment_cleanup). 0 or -1. */
-int db_appointment_from_span(const struct json_span *obj, struct db_appointment *a);
-void db_appointment_cleanup(struct db_appointment *a);
-
-void db_result_cleanup(struct db_result *res);
+int db_appointment_from_span(const struct core_json_span *obj, struct db_appointment *a);
 
 #endif

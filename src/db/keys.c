@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "db/directory.h"
+#include "db/query.h"
 
 enum db_key_result db_key_lookup(struct db_pool *pool, const unsigned char *hash,
                                  struct db_key_owner *out)

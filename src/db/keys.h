@@ -1,10 +1,12 @@
-/* Looking up who owns an API key or a Vapi secret, by the secret's hash. */
+/* Looking up who owns an API key, by the key's SHA-256 (the key itself is
+ * never stored); http/auth.c caches the answers. */
 #ifndef BOOKD_DB_KEYS_H
 #define BOOKD_DB_KEYS_H
 
 #include <stdbool.h>
 
-#include "db/appointments.h"
+#include "db/pool.h"
+#include "db/result.h"
 
 struct db_key_owner {
     bool is_admin;
@@ -14,8 +16,12 @@ struct db_key_owner {
     char timezone[64];
 };
 
+/* DB_KEY_ERROR: the database could not be asked (down, or no connection
+ * free within the pool's wait) or the statement failed. */
 enum db_key_result { DB_KEY_FOUND, DB_KEY_UNKNOWN, DB_KEY_ERROR };
 
+/* `hash` is 32 bytes. *out (the caller's) is zeroed on entry and filled
+ * when DB_KEY_FOUND. */
 enum db_key_result db_key_lookup(struct db_pool *pool, const unsigned char *hash,
                                  struct db_key_owner *out);
 

@@ -22,7 +22,7 @@ struct db_pool {
     uint64_t acquire_timeouts;
     bool database_up;
     struct db_conn *conns;
-    struct service_cache *services;
+    struct db_service_cache *services;
 };
 
 static int64_t monotonic_ms(void)
@@ -82,11 +82,11 @@ struct db_pool *db_pool_new(const char *conninfo, int size, int acquire_timeout_
         return NULL;
     pool->conninfo = strdup(conninfo);
     pool->conns = calloc((size_t)size, sizeof *pool->conns);
-    pool->services = service_cache_new();
+    pool->services = db_service_cache_new();
     if (!pool->conninfo || !pool->conns || !pool->services) {
         free(pool->conninfo);
         free(pool->conns);
-        service_cache_free(pool->services);
+        db_service_cache_free(pool->services);
         free(pool);
         return NULL;
     }
@@ -112,11 +112,11 @@ void db_pool_free(struct db_pool *pool)
     pthread_cond_destroy(&pool->freed);
     free(pool->conns);
     free(pool->conninfo);
-    service_cache_free(pool->services);
+    db_service_cache_free(pool->services);
     free(pool);
 }
 
-struct service_cache *db_pool_services(struct db_pool *pool)
+struct db_service_cache *db_pool_services(struct db_pool *pool)
 {
     return pool->services;
 }

@@ -60,8 +60,9 @@ void db_pool_release(struct db_pool *pool, struct db_conn *conn);
 void db_pool_get_stats(struct db_pool *pool, struct db_pool_stats *out);
 
 /* The services read through this pool (db/service_cache.h): data that never
- * changes lives as long as the connections to the database that holds it. */
-struct service_cache *db_pool_services(struct db_pool *pool);
+ * changes lives as long as the connections to the database that holds it.
+ * The pool owns the cache; db_pool_free() frees it. */
+struct db_service_cache *db_pool_services(struct db_pool *pool);
 
 /*
  * Runs prepared statement `name` with text parameters. Returns the result

@@ -58,35 +58,45 @@ void db_map_error(const PGresult *pg, const struct db_conn *conn, const char *st
     }
 }
 
+PGresult *db_run_rows(struct db_pool *pool, const char *stmt, int n, const char *const *values,
+                      struct db_result *res)
+{
+    struct db_conn *conn;
+    PGresult *pg;
+
+    if (db_pool_acquire(pool, &conn) != 0) {
+        res->outcome = DB_UNAVAILABLE;
+        return NULL;
+    }
+    pg = db_exec(conn, stmt, n, values);
+    if (PQresultStatus(pg) != PGRES_TUPLES_OK) {
+        db_map_error(pg, conn, stmt, res);
+        PQclear(pg);
+        pg = NULL;
+    }
+    db_pool_release(pool, conn);
+    return pg;
+}
+
 /*
  * Runs one statement returning a single text value on a pooled connection.
  * On success *out is a malloc'd copy of the value (NULL for zero rows).
  * Otherwise res->outcome says what went wrong and -1 is returned.
  */
 int db_run_value(struct db_pool *pool, const char *stmt, int n, const char *const *values,
-                     char **out, struct db_result *res)
+                 char **out, struct db_result *res)
 {
-    struct db_conn *conn;
     PGresult *pg;
-    int rc = -1;
+    int rc = 0;
 
     *out = NULL;
-    if (db_pool_acquire(pool, &conn) != 0) {
-        res->outcome = DB_UNAVAILABLE;
+    if (!(pg = db_run_rows(pool, stmt, n, values, res)))
         return -1;
-    }
-    pg = db_exec(conn, stmt, n, values);
-    if (PQresultStatus(pg) == PGRES_TUPLES_OK) {
-        rc = 0;
-        if (PQntuples(pg) > 0 && !(*out = strdup(PQgetvalue(pg, 0, 0)))) {
-            res->outcome = DB_ERROR;
-            rc = -1;
-        }
-    } else {
-        db_map_error(pg, conn, stmt, res);
+    if (PQntuples(pg) > 0 && !(*out = strdup(PQgetvalue(pg, 0, 0)))) {
+        res->outcome = DB_ERROR;
+        rc = -1;
     }
     PQclear(pg);
-    db_pool_release(pool, conn);
     return rc;
 }
 
@@ -125,4 +135,16 @@ int db_fetch_json(struct db_pool *pool, const char *stmt, int n, const char *con
         }
     }
     return 0;
+}
+
+void db_hash_to_bytea(const unsigned char *hash, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    out[0] = '\\';
+    out[1] = 'x';
+    for (int i = 0; i < 32; i++) {
+        out[2 + 2 * i] = hex[hash[i] >> 4];
+        out[3 + 2 * i] = hex[hash[i] & 15];
+    }
+    out[66] = '\0';
 }

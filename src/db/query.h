@@ -7,8 +7,8 @@
 
 #include <jansson.h>
 
-#include "db/appointments.h"
 #include "db/pool.h"
+#include "db/result.h"
 
 void db_set_invalid(struct db_result *res, const char *field, const char *message);
 
@@ -16,6 +16,15 @@ void db_set_invalid(struct db_result *res, const char *field, const char *messag
  * logs what is unexpected. */
 void db_map_error(const PGresult *pg, const struct db_conn *conn, const char *stmt,
                   struct db_result *res);
+
+/*
+ * Runs prepared statement `stmt` on a pooled connection, which is back in
+ * the pool when this returns. The rows (PQclear them; there may be none),
+ * or NULL with res->outcome set: DB_UNAVAILABLE, or the failure mapped by
+ * db_map_error.
+ */
+PGresult *db_run_rows(struct db_pool *pool, const char *stmt, int n, const char *const *values,
+                      struct db_result *res);
 
 /*
  * Runs prepared statement `stmt` and copies the first column of its first
@@ -43,5 +52,8 @@ int db_fetch_json(struct db_pool *pool, const char *stmt, int n, const char *con
 
 /* A decimal integer column value; 0 if out of int range. */
 int db_int_value(const char *text);
+
+/* SQL bytea text form ("\x" + 64 hex digits) of a 32-byte hash. */
+void db_hash_to_bytea(const unsigned char *hash, char *out /* 67 bytes */);
 
 #endif

@@ -12,16 +12,16 @@ struct slot {
     bool used;
     char org_id[ID_SIZE];
     char service_id[ID_SIZE];
-    struct service_range range;
+    struct db_service_range range;
 };
 
-struct service_cache {
+struct db_service_cache {
     pthread_mutex_t lock;
     struct slot slots[SLOTS];
 };
 
 /* FNV-1a over both ids: the ids are random UUIDs, any mixing will do. */
-static struct slot *slot_for(struct service_cache *cache, const char *org_id,
+static struct slot *slot_for(struct db_service_cache *cache, const char *org_id,
                              const char *service_id)
 {
     uint32_t h = 2166136261u;
@@ -43,16 +43,16 @@ static bool holds(const struct slot *s, const char *org_id, const char *service_
     return s->used && strcmp(s->org_id, org_id) == 0 && strcmp(s->service_id, service_id) == 0;
 }
 
-struct service_cache *service_cache_new(void)
+struct db_service_cache *db_service_cache_new(void)
 {
-    struct service_cache *cache = calloc(1, sizeof *cache);
+    struct db_service_cache *cache = calloc(1, sizeof *cache);
 
     if (cache)
         pthread_mutex_init(&cache->lock, NULL);
     return cache;
 }
 
-void service_cache_free(struct service_cache *cache)
+void db_service_cache_free(struct db_service_cache *cache)
 {
     if (!cache)
         return;
@@ -60,8 +60,8 @@ void service_cache_free(struct service_cache *cache)
     free(cache);
 }
 
-bool service_cache_get(struct service_cache *cache, const char *org_id, const char *service_id,
-                       struct service_range *out)
+bool db_service_cache_get(struct db_service_cache *cache, const char *org_id,
+                          const char *service_id, struct db_service_range *out)
 {
     struct slot *s;
     bool found;
@@ -77,8 +77,8 @@ bool service_cache_get(struct service_cache *cache, const char *org_id, const ch
     return found;
 }
 
-void service_cache_put(struct service_cache *cache, const char *org_id, const char *service_id,
-                       const struct service_range *range)
+void db_service_cache_put(struct db_service_cache *cache, const char *org_id,
+                          const char *service_id, const struct db_service_range *range)
 {
     struct slot *s;
 
@@ -93,8 +93,8 @@ void service_cache_put(struct service_cache *cache, const char *org_id, const ch
     pthread_mutex_unlock(&cache->lock);
 }
 
-void service_cache_forget(struct service_cache *cache, const char *org_id,
-                          const char *service_id)
+void db_service_cache_forget(struct db_service_cache *cache, const char *org_id,
+                             const char *service_id)
 {
     struct slot *s;
 

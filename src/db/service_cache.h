@@ -16,20 +16,23 @@
  * A fixed table of slots, each holding one service (a newcomer evicts the
  * service in its slot); one mutex, held for a copy.
  */
-struct service_cache;
+struct db_service_cache;
 
-struct service_range {
+struct db_service_range {
     int duration, before, after;
 };
 
-struct service_cache *service_cache_new(void);
-void service_cache_free(struct service_cache *cache);
+/* NULL when out of memory; free with db_service_cache_free(). */
+struct db_service_cache *db_service_cache_new(void);
+void db_service_cache_free(struct db_service_cache *cache);
 
-bool service_cache_get(struct service_cache *cache, const char *org_id, const char *service_id,
-                       struct service_range *out);
-void service_cache_put(struct service_cache *cache, const char *org_id, const char *service_id,
-                       const struct service_range *range);
-void service_cache_forget(struct service_cache *cache, const char *org_id,
-                          const char *service_id);
+/* `get` copies the entry into *out (false when there is none); `put`
+ * copies the ids and the range. A cache of NULL holds nothing. */
+bool db_service_cache_get(struct db_service_cache *cache, const char *org_id,
+                          const char *service_id, struct db_service_range *out);
+void db_service_cache_put(struct db_service_cache *cache, const char *org_id,
+                          const char *service_id, const struct db_service_range *range);
+void db_service_cache_forget(struct db_service_cache *cache, const char *org_id,
+                             const char *service_id);
 
 #endif

@@ -23,7 +23,7 @@
 struct auth_cache {
     bool has_admin_token;
     unsigned char admin_token_hash[32]; /* hashed once, compared digest to digest */
-    struct key_cache *keys;
+    struct http_key_cache *keys;
 };
 
 struct auth_cache *http_auth_cache_new(const char *admin_token)
@@ -31,7 +31,7 @@ struct auth_cache *http_auth_cache_new(const char *admin_token)
     struct auth_cache *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
-    if (!(c->keys = key_cache_new())) {
+    if (!(c->keys = http_key_cache_new())) {
         free(c);
         return NULL;
     }
@@ -46,7 +46,7 @@ void http_auth_cache_free(struct auth_cache *cache)
 {
     if (!cache)
         return;
-    key_cache_free(cache->keys);
+    http_key_cache_free(cache->keys);
     OPENSSL_cleanse(cache, sizeof *cache);
     free(cache);
 }
@@ -101,7 +101,7 @@ enum auth_result http_authenticate(struct app *app, const char *authorization,
      * costs no lookup. */
     if (strncmp(key, "bk_admin_", 9) != 0 && strncmp(key, "bk_public_", 10) != 0)
         return AUTH_UNKNOWN;
-    if (key_cache_get(app->auth->keys, hash, time(NULL), &known, out)) {
+    if (http_key_cache_get(app->auth->keys, hash, time(NULL), &known, out)) {
         if (known)
             return AUTH_OK;
         memset(out, 0, sizeof *out);
@@ -111,7 +111,7 @@ enum auth_result http_authenticate(struct app *app, const char *authorization,
     case DB_KEY_FOUND:
         break;
     case DB_KEY_UNKNOWN:
-        key_cache_put(app->auth->keys, hash, time(NULL), UNKNOWN_TTL_S, NULL);
+        http_key_cache_put(app->auth->keys, hash, time(NULL), UNKNOWN_TTL_S, NULL);
         return AUTH_UNKNOWN;
     default:
         return AUTH_UNAVAILABLE;
@@ -123,6 +123,6 @@ enum auth_result http_authenticate(struct app *app, const char *authorization,
     snprintf(out->timezone, sizeof out->timezone, "%s", owner.timezone);
     snprintf(out->actor, sizeof out->actor, "%s:%s", owner.is_admin ? "admin_key" : "public_key",
              owner.key_id);
-    key_cache_put(app->auth->keys, hash, time(NULL), CACHE_TTL_S, out);
+    http_key_cache_put(app->auth->keys, hash, time(NULL), CACHE_TTL_S, out);
     return AUTH_OK;
 }

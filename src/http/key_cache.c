@@ -13,20 +13,20 @@ struct key_entry {
     struct http_auth auth;
 };
 
-struct key_cache {
+struct http_key_cache {
     pthread_mutex_t lock;
-    struct key_entry sets[KEY_CACHE_SETS][KEY_CACHE_WAYS];
+    struct key_entry sets[HTTP_KEY_CACHE_SETS][HTTP_KEY_CACHE_WAYS];
 };
 
-struct key_cache *key_cache_new(void)
+struct http_key_cache *http_key_cache_new(void)
 {
-    struct key_cache *c = calloc(1, sizeof *c);
+    struct http_key_cache *c = calloc(1, sizeof *c);
     if (c)
         pthread_mutex_init(&c->lock, NULL);
     return c;
 }
 
-void key_cache_free(struct key_cache *c)
+void http_key_cache_free(struct http_key_cache *c)
 {
     if (!c)
         return;
@@ -36,19 +36,19 @@ void key_cache_free(struct key_cache *c)
 }
 
 /* The digest is uniformly distributed: its first two bytes pick the set. */
-static struct key_entry *set_of(struct key_cache *c, const unsigned char *hash)
+static struct key_entry *set_of(struct http_key_cache *c, const unsigned char *hash)
 {
-    return c->sets[(hash[0] | hash[1] << 8) % KEY_CACHE_SETS];
+    return c->sets[(hash[0] | hash[1] << 8) % HTTP_KEY_CACHE_SETS];
 }
 
-bool key_cache_get(struct key_cache *c, const unsigned char hash[32], time_t now, bool *known,
-                   struct http_auth *out)
+bool http_key_cache_get(struct http_key_cache *c, const unsigned char hash[32], time_t now,
+                        bool *known, struct http_auth *out)
 {
     struct key_entry *set = set_of(c, hash);
     bool hit = false;
 
     pthread_mutex_lock(&c->lock);
-    for (int i = 0; i < KEY_CACHE_WAYS && !hit; i++) {
+    for (int i = 0; i < HTTP_KEY_CACHE_WAYS && !hit; i++) {
         if (set[i].expires > now && CRYPTO_memcmp(set[i].hash, hash, 32) == 0) {
             hit = true;
             *known = set[i].known;
@@ -60,15 +60,15 @@ bool key_cache_get(struct key_cache *c, const unsigned char hash[32], time_t now
     return hit;
 }
 
-void key_cache_put(struct key_cache *c, const unsigned char hash[32], time_t now, int ttl_s,
-                   const struct http_auth *a)
+void http_key_cache_put(struct http_key_cache *c, const unsigned char hash[32], time_t now,
+                        int ttl_s, const struct http_auth *a)
 {
     struct key_entry *set = set_of(c, hash), *e = &set[0];
 
     pthread_mutex_lock(&c->lock);
     /* The same key's entry if there is one, else the one to expire first
      * (an empty or expired entry expires before any live one). */
-    for (int i = 0; i < KEY_CACHE_WAYS; i++) {
+    for (int i = 0; i < HTTP_KEY_CACHE_WAYS; i++) {
         if (memcmp(set[i].hash, hash, 32) == 0) {
             e = &set[i];
             break;

@@ -14,21 +14,21 @@
 
 #include "http/request.h"
 
-#define KEY_CACHE_SETS 1024
-#define KEY_CACHE_WAYS 4
+#define HTTP_KEY_CACHE_SETS 1024
+#define HTTP_KEY_CACHE_WAYS 4
 
-struct key_cache *key_cache_new(void);
+struct http_key_cache *http_key_cache_new(void);
 /* Wipes the entries (they hold key ids and digests) and frees the cache. */
-void key_cache_free(struct key_cache *cache);
+void http_key_cache_free(struct http_key_cache *cache);
 
 /* A live entry for `hash` at time `now`: true with *known set (and *out
  * filled when known), or false when there is none. */
-bool key_cache_get(struct key_cache *cache, const unsigned char hash[32], time_t now, bool *known,
-                   struct http_auth *out);
+bool http_key_cache_get(struct http_key_cache *cache, const unsigned char hash[32], time_t now,
+                        bool *known, struct http_auth *out);
 
 /* Remembers `hash` until now + ttl_s as the key of *a, or (a NULL) as no
  * key. A full set gives up the entry that expires first. */
-void key_cache_put(struct key_cache *cache, const unsigned char hash[32], time_t now, int ttl_s,
-                   const struct http_auth *a);
+void http_key_cache_put(struct http_key_cache *cache, const unsigned char hash[32], time_t now,
+                        int ttl_s, const struct http_auth *a);
 
 #endif

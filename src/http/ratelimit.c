@@ -6,7 +6,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "db/appointments.h"
+#include "db/result.h"
 
 /* Buckets live in a fixed table of sets of four: keys whose hashes pick the
  * same set keep a bucket each. A fifth evicts the bucket used longest ago,

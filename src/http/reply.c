@@ -22,10 +22,10 @@ void http_reply_json(struct http_response *resp, unsigned status, json_t *body)
     }
 }
 
-void http_reply_json_text(struct http_response *resp, unsigned status, struct json_buf *body)
+void http_reply_json_text(struct http_response *resp, unsigned status, struct core_json_buf *body)
 {
     size_t len;
-    char *text = json_buf_take(body, &len);
+    char *text = core_json_buf_take(body, &len);
 
     if (!text) {
         http_reply_error(resp, 500, "internal", NULL, "Out of memory.");

@@ -23,7 +23,7 @@ void http_reply_json(struct http_response *resp, unsigned status, json_t *body);
 
 /* The JSON text written into `body` (emptied), with status; a 500 if the
  * text could not be written. */
-void http_reply_json_text(struct http_response *resp, unsigned status, struct json_buf *body);
+void http_reply_json_text(struct http_response *resp, unsigned status, struct core_json_buf *body);
 
 /*
  * An error reply. `field` may be NULL; the message is printf-formatted and

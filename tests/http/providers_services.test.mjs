@@ -117,6 +117,21 @@ ctest('invalid working hours on PUT → 400 naming workingHours, and the hours a
   assert.deepEqual(openDays(list.body.providers.find((x) => x.id === p.id).workingHours), hours);
 });
 
+ctest('PUT with the bare hours object, not inside workingHours → 400: workingHours is required', async () => {
+  const hours = { mon: [['10:00', '11:00']] };
+  const p = await createProvider(ctx, admin(), { name: `Dr Bare ${rnd()}`, workingHours: hours });
+  const path = `/api/providers/${p.id}/working-hours`;
+  for (const body of [{ mon: [['09:00', '12:00']] }, { tue: NINE_TO_FIVE, sat: [] }]) {
+    const err = expectError(await ctx.api('PUT', path, { key: admin(), body }), 400, 'invalid_request', 'workingHours', JSON.stringify(body));
+    assert.match(err.message, /^workingHours is required/, `the message names what is missing: ${err.message}`);
+  }
+  // With workingHours there, an unknown field beside it is still the one named.
+  const extra = await ctx.api('PUT', path, { key: admin(), body: { workingHours: hours, mon: NINE_TO_FIVE } });
+  expectError(extra, 400, 'invalid_request', 'mon', 'unknown field beside workingHours');
+  const list = await ctx.api('GET', '/api/providers', { key: admin() });
+  assert.deepEqual(openDays(list.body.providers.find((x) => x.id === p.id).workingHours), hours, 'unchanged');
+});
+
 ctest('PUT working hours of an unknown, malformed or foreign provider → 404', async () => {
   const body = { workingHours: { mon: [['09:00', '10:00']] } };
   for (const id of [randomUUID(), 'not-a-uuid', ctx.other.defaultProviderId]) {

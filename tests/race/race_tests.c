@@ -21,7 +21,10 @@
 
 #include "core/time.h"
 #include "db/appointments.h"
-#include "db/directory.h"
+#include "db/contacts.h"
+#include "db/orgs.h"
+#include "db/providers.h"
+#include "db/services.h"
 #include "tap.h"
 
 #define PAIR_WORKERS 16

@@ -24,97 +24,97 @@ static struct http_auth auth_named(int n)
 
 Test(key_cache, keys_sharing_a_set_do_not_evict_each_other)
 {
-    struct key_cache *c = key_cache_new();
+    struct http_key_cache *c = http_key_cache_new();
     unsigned char h[32];
     struct http_auth a, got;
     bool known;
 
     cr_assert_not_null(c);
-    for (int n = 0; n < KEY_CACHE_WAYS; n++) {
+    for (int n = 0; n < HTTP_KEY_CACHE_WAYS; n++) {
         digest_in_set_7(h, n);
         a = auth_named(n);
-        key_cache_put(c, h, 1000, 30, &a);
+        http_key_cache_put(c, h, 1000, 30, &a);
     }
-    for (int n = 0; n < KEY_CACHE_WAYS; n++) {
+    for (int n = 0; n < HTTP_KEY_CACHE_WAYS; n++) {
         digest_in_set_7(h, n);
-        cr_assert(key_cache_get(c, h, 1001, &known, &got), "key %d was evicted", n);
+        cr_assert(http_key_cache_get(c, h, 1001, &known, &got), "key %d was evicted", n);
         cr_assert(known);
         cr_assert_str_eq(got.key_id, auth_named(n).key_id);
     }
-    key_cache_free(c);
+    http_key_cache_free(c);
 }
 
 Test(key_cache, a_full_set_gives_up_the_entry_that_expires_first)
 {
-    struct key_cache *c = key_cache_new();
+    struct http_key_cache *c = http_key_cache_new();
     unsigned char h[32];
     struct http_auth a = auth_named(0), got;
     bool known;
 
     /* Key n expires at 1000 + 30 + n: key 0 first. */
-    for (int n = 0; n < KEY_CACHE_WAYS; n++) {
+    for (int n = 0; n < HTTP_KEY_CACHE_WAYS; n++) {
         digest_in_set_7(h, n);
-        key_cache_put(c, h, 1000 + n, 30, &a);
+        http_key_cache_put(c, h, 1000 + n, 30, &a);
     }
     digest_in_set_7(h, 99);
-    key_cache_put(c, h, 1010, 30, &a);
-    cr_assert(key_cache_get(c, h, 1011, &known, &got));
+    http_key_cache_put(c, h, 1010, 30, &a);
+    cr_assert(http_key_cache_get(c, h, 1011, &known, &got));
     digest_in_set_7(h, 0);
-    cr_assert_not(key_cache_get(c, h, 1011, &known, &got), "the oldest entry stayed");
-    for (int n = 1; n < KEY_CACHE_WAYS; n++) {
+    cr_assert_not(http_key_cache_get(c, h, 1011, &known, &got), "the oldest entry stayed");
+    for (int n = 1; n < HTTP_KEY_CACHE_WAYS; n++) {
         digest_in_set_7(h, n);
-        cr_assert(key_cache_get(c, h, 1011, &known, &got), "key %d was evicted", n);
+        cr_assert(http_key_cache_get(c, h, 1011, &known, &got), "key %d was evicted", n);
     }
-    key_cache_free(c);
+    http_key_cache_free(c);
 }
 
 Test(key_cache, entries_expire_and_unknown_keys_are_remembered_as_unknown)
 {
-    struct key_cache *c = key_cache_new();
+    struct http_key_cache *c = http_key_cache_new();
     unsigned char found[32], unknown[32];
     struct http_auth a = auth_named(1), got;
     bool known = true;
 
     digest_in_set_7(found, 1);
     digest_in_set_7(unknown, 2);
-    key_cache_put(c, found, 1000, 30, &a);
-    key_cache_put(c, unknown, 1000, 10, NULL);
-    cr_assert(key_cache_get(c, unknown, 1009, &known, &got));
+    http_key_cache_put(c, found, 1000, 30, &a);
+    http_key_cache_put(c, unknown, 1000, 10, NULL);
+    cr_assert(http_key_cache_get(c, unknown, 1009, &known, &got));
     cr_assert_not(known);
-    cr_assert_not(key_cache_get(c, unknown, 1010, &known, &got), "an expired entry was used");
-    cr_assert(key_cache_get(c, found, 1029, &known, &got));
-    cr_assert_not(key_cache_get(c, found, 1030, &known, &got), "an expired entry was used");
-    key_cache_free(c);
+    cr_assert_not(http_key_cache_get(c, unknown, 1010, &known, &got), "an expired entry was used");
+    cr_assert(http_key_cache_get(c, found, 1029, &known, &got));
+    cr_assert_not(http_key_cache_get(c, found, 1030, &known, &got), "an expired entry was used");
+    http_key_cache_free(c);
 }
 
 Test(key_cache, putting_a_key_again_replaces_its_own_entry)
 {
-    struct key_cache *c = key_cache_new();
+    struct http_key_cache *c = http_key_cache_new();
     unsigned char h[32];
     struct http_auth a, got;
     bool known;
 
-    for (int n = 0; n < KEY_CACHE_WAYS; n++) {
+    for (int n = 0; n < HTTP_KEY_CACHE_WAYS; n++) {
         digest_in_set_7(h, n);
         a = auth_named(n);
-        key_cache_put(c, h, 1000, 30, &a);
+        http_key_cache_put(c, h, 1000, 30, &a);
     }
     /* Key 3 again, now unknown: it replaces itself, not another key. */
     digest_in_set_7(h, 3);
-    key_cache_put(c, h, 1005, 10, NULL);
-    cr_assert(key_cache_get(c, h, 1006, &known, &got));
+    http_key_cache_put(c, h, 1005, 10, NULL);
+    cr_assert(http_key_cache_get(c, h, 1006, &known, &got));
     cr_assert_not(known);
     for (int n = 0; n < 3; n++) {
         digest_in_set_7(h, n);
-        cr_assert(key_cache_get(c, h, 1006, &known, &got), "key %d was evicted", n);
+        cr_assert(http_key_cache_get(c, h, 1006, &known, &got), "key %d was evicted", n);
         cr_assert(known);
     }
-    key_cache_free(c);
+    http_key_cache_free(c);
 }
 
 Test(key_cache, a_hundred_random_keys_all_stay)
 {
-    struct key_cache *c = key_cache_new();
+    struct http_key_cache *c = http_key_cache_new();
     unsigned char h[100][32];
     struct http_auth a = auth_named(0), got;
     bool known;
@@ -126,8 +126,8 @@ Test(key_cache, a_hundred_random_keys_all_stay)
             h[k][i] = (unsigned char)(x >> 16);
         }
     for (int k = 0; k < 100; k++)
-        key_cache_put(c, h[k], 1000, 30, &a);
+        http_key_cache_put(c, h[k], 1000, 30, &a);
     for (int k = 0; k < 100; k++)
-        cr_assert(key_cache_get(c, h[k], 1001, &known, &got), "key %d was evicted", k);
-    key_cache_free(c);
+        cr_assert(http_key_cache_get(c, h[k], 1001, &known, &got), "key %d was evicted", k);
+    http_key_cache_free(c);
 }

@@ -1,0 +1,34 @@
+#include "db/orgs.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "db/query.h"
+
+int db_org_create(struct db_pool *pool, const char *name, const char *timezone,
+                  const unsigned char *vapi_secret_hash, const unsigned char *admin_key_hash,
+                  const unsigned char *public_key_hash, struct db_org_created *out,
+                  struct db_result *res)
+{
+    char vapi[67], admin[67], public_[67];
+    const char *params[] = {name, timezone, vapi, admin, public_};
+    json_t *root = NULL;
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    db_hash_to_bytea(vapi_secret_hash, vapi);
+    db_hash_to_bytea(admin_key_hash, admin);
+    db_hash_to_bytea(public_key_hash, public_);
+    rc = db_fetch_json(pool, "org_create", 5, params, &root, res);
+    if (root) {
+        snprintf(out->id, sizeof out->id, "%s", json_string_value(json_object_get(root, "id")));
+        snprintf(out->default_provider_id, sizeof out->default_provider_id, "%s",
+                 json_string_value(json_object_get(root, "defaultProviderId")));
+        snprintf(out->admin_key_id, sizeof out->admin_key_id, "%s",
+                 json_string_value(json_object_get(root, "adminKeyId")));
+        snprintf(out->public_key_id, sizeof out->public_key_id, "%s",
+                 json_string_value(json_object_get(root, "publicKeyId")));
+    }
+    json_decref(root);
+    return rc;
+}

@@ -1,0 +1,27 @@
+/*
+ * Organizations: creating one with its default provider, its admin and
+ * public keys and its Vapi secret, in one call of create_organization
+ * (migrations/0003). See db/result.h for what the calls return.
+ */
+#ifndef BOOKD_DB_ORGS_H
+#define BOOKD_DB_ORGS_H
+
+#include "db/pool.h"
+#include "db/result.h"
+
+/* The ids of what was created, copied into the caller's struct. */
+struct db_org_created {
+    char id[DB_ID_SIZE];
+    char default_provider_id[DB_ID_SIZE];
+    char admin_key_id[DB_ID_SIZE];
+    char public_key_id[DB_ID_SIZE];
+};
+
+/* Hashes are SHA-256 digests (32 bytes) of the secrets shown once; only
+ * they are stored. *out is zeroed on entry and filled on DB_OK. */
+int db_org_create(struct db_pool *pool, const char *name, const char *timezone,
+                  const unsigned char *vapi_secret_hash, const unsigned char *admin_key_hash,
+                  const unsigned char *public_key_hash, struct db_org_created *out,
+                  struct db_result *res);
+
+#endif
