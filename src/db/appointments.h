@@ -1,7 +1,7 @@
 /*
  * The booking store: book, check, cancel and reschedule, each one call of
- * the matching SQL function in one round trip (migrations/0002; book and
- * reschedule as rewritten in 0005), returning a typed result; and reading
+ * the matching SQL function in one round trip (sql/10_booking.sql,
+ * sql/20_availability.sql), returning a typed result; and reading
  * appointments and free slots. The handlers of src/api/ call these; they
  * never see SQL.
  *
@@ -82,7 +82,7 @@ int db_appointment_list(struct db_pool *pool, const struct db_org_ref *org,
 
 /* Free start times on a local date (YYYY-MM-DD): *out (malloc'd) is the
  * API's slots array as JSON text, [{"scheduledAt","durationMinutes"}...].
- * See free_slots() in migrations/0004. */
+ * See free_slots() in sql/20_availability.sql. */
 int db_free_slots(struct db_pool *pool, const struct db_org_ref *org, const char *provider_id,
                   const char *date, int duration, int before, int after, int step, char **out,
                   struct db_result *res);

@@ -1,8 +1,8 @@
 /*
  * Contacts: the patients or customers appointments are for, and their
  * erasure (GDPR Art. 17). Inputs are validated by the caller; the SQL
- * functions (migrations/0004) re-check them. See db/result.h for what the
- * calls return.
+ * functions (sql/30_directory.sql, sql/40_erasure.sql) re-check them.
+ * See db/result.h for what the calls return.
  *
  * *out is a new reference the caller releases (json_decref); NULL unless
  * the outcome is DB_OK.

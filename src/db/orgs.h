@@ -1,7 +1,7 @@
 /*
  * Organizations: creating one with its default provider, its admin and
  * public keys and its Vapi secret, in one call of create_organization
- * (migrations/0003). See db/result.h for what the calls return.
+ * (sql/30_directory.sql). See db/result.h for what the calls return.
  */
 #ifndef BOOKD_DB_ORGS_H
 #define BOOKD_DB_ORGS_H

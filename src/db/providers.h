@@ -1,7 +1,7 @@
 /*
  * Providers: the calendars appointments are booked on, each with its
  * working hours. Inputs are validated by the caller; the SQL functions
- * (migrations/0004) re-check them. See db/result.h for what the calls
+ * (sql/30_directory.sql) re-check them. See db/result.h for what the calls
  * return.
  *
  * *out is a new reference the caller releases (json_decref): the provider

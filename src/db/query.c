@@ -14,7 +14,7 @@ void db_set_invalid(struct db_result *res, const char *field, const char *messag
     snprintf(res->message, sizeof res->message, "%s", message);
 }
 
-/* Maps a failed statement's SQLSTATE to an outcome (see migrations/0002). */
+/* Maps a failed statement's SQLSTATE to an outcome (see sql/01_common.sql). */
 void db_map_error(const PGresult *pg, const struct db_conn *conn, const char *stmt,
                       struct db_result *res)
 {
