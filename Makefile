@@ -31,11 +31,14 @@ UNIT_BIN := $(BUILD)/tests/unit_tests
 RACE_BIN := $(BUILD)/tests/race_tests
 MAIN_BIN := $(BUILD)/bookd
 
-.PHONY: all deps run test bench sanitize fuzz clean format devdb-start devdb-stop
+.PHONY: all deps deps-test run test bench sanitize fuzz clean format devdb-start devdb-stop
 all: $(MAIN_BIN) $(UNIT_BIN) $(RACE_BIN)
 
+# What running needs; deps-test adds the test and benchmark toolchain.
 deps:
 	@scripts/deps.sh
+deps-test:
+	@scripts/deps.sh --test
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -66,20 +69,21 @@ $(RACE_BIN): $(BUILD)/tests/race/race_tests.o $(BUILD)/tests/race/tap.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
+# `make run` builds the server only: no test toolchain, no test binaries.
 run: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory $(MAIN_BIN)
 	@scripts/run.sh
 
-bench: deps
+bench: deps-test
 	@$(MAKE) --no-print-directory all
 	@bench/run.sh
 
-test: deps
+test: deps-test
 	@$(MAKE) --no-print-directory all
 	@scripts/test.sh $(BUILD)
 
 # ASan+UBSan build in its own directory, then the same test run.
-sanitize: deps
+sanitize: deps-test
 	@$(MAKE) --no-print-directory all BUILD=build-sanitize \
 	  OPT="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined"
 	@ASAN_OPTIONS=detect_leaks=1 scripts/test.sh build-sanitize

@@ -1,21 +1,30 @@
 #!/usr/bin/env bash
-# Installs the Debian packages bookd needs to build, run and test, if any
-# are missing, and any more named as arguments (`make fuzz` adds clang). As root: `apt-get update` once, then `apt-get install -y`.
-# Otherwise: prints the exact command to run and exits 1.
+# Installs the Debian packages bookd needs, if any are missing:
+#   scripts/deps.sh            what building and running need (`make run`)
+#   scripts/deps.sh --test     that and the test and benchmark toolchain
+#                              (`make test`, `make bench`)
+#   scripts/deps.sh PKG...     and these besides (`make fuzz` adds clang)
+# As root: `apt-get update` once, then `apt-get install -y`. Otherwise:
+# prints the exact command to run and exits 1.
 set -euo pipefail
 
+# Building and running: the compiler, the libraries bookd links, and a
+# PostgreSQL server for the private development database.
 packages=(
   make gcc pkg-config ca-certificates
   libpq-dev libssl-dev libjansson-dev libmicrohttpd-dev libcurl4-openssl-dev
-  libcriterion-dev
-  postgresql postgresql-contrib postgresql-15-pgtap
-  curl prometheus wrk
-  "$@"
+  postgresql postgresql-contrib
 )
-# Node.js runs the black-box HTTP tests; any Node >= 18 will do, so Debian's
-# is installed only when the machine has none.
-command -v node >/dev/null 2>&1 || packages+=(nodejs)
-command -v npm >/dev/null 2>&1 || packages+=(npm)
+if [[ "${1:-}" == "--test" ]]; then
+  shift
+  # Criterion (C unit tests), pgTAP (SQL tests), promtool (metrics format),
+  # wrk (load), curl (scripts); Node.js runs the black-box HTTP tests (any
+  # Node >= 18 will do, so Debian's is installed only when the machine has none).
+  packages+=(libcriterion-dev postgresql-15-pgtap curl prometheus wrk)
+  command -v node >/dev/null 2>&1 || packages+=(nodejs)
+  command -v npm >/dev/null 2>&1 || packages+=(npm)
+fi
+packages+=("$@")
 
 missing=()
 for p in "${packages[@]}"; do

@@ -26,10 +26,20 @@ build/bookd migrate
 # by this user only) so every `make run` on this database can print them.
 demo=.bookd/demo-$(printf '%s' "$DATABASE_URL" | sha256sum | cut -c1-12).json
 field() { sed -n "s/.*\"$1\": \"\([^\"]*\)\".*/\1/p" "$demo"; }
-# A database that was reset no longer has the organization the file names.
-if [[ -s "$demo" ]] && ! psql -X -q -t -A "$DATABASE_URL" \
-     -c "SELECT 1 FROM organizations WHERE id = '$(field id)'" 2>/dev/null | grep -q 1; then
-  rm -f "$demo"
+# A database that was reset no longer has the organization the file names:
+# only then is the file replaced. When the question cannot be asked (psql
+# fails, the file is unreadable), the keys are kept and the fact said.
+if [[ -s "$demo" ]]; then
+  demo_id=$(field id)
+  if ! [[ "$demo_id" =~ ^[0-9a-f-]{36}$ ]]; then
+    echo "run: $demo does not name an organization; keeping it, making a new one" >&2
+    mv "$demo" "$demo.unreadable"
+  elif found=$(psql -X -q -t -A -v ON_ERROR_STOP=1 -v id="$demo_id" "$DATABASE_URL" \
+                 <<<"SELECT count(*) FROM organizations WHERE id = :'id'" 2>/dev/null); then
+    [[ "$found" == "0" ]] && rm -f "$demo"
+  else
+    echo "run: could not check whether the demo organization still exists; keeping $demo" >&2
+  fi
 fi
 if [[ ! -s "$demo" ]]; then
   (umask 077; build/bookd org create "Demo Clinic" "Europe/London" > "$demo.tmp")
