@@ -86,6 +86,10 @@ BEGIN
      WHERE id = p_contact_id;
     PERFORM bk_audit(p_org_id, p_actor, 'contact.erased', 'contact', p_contact_id,
                      jsonb_build_object('cancelledAppointments', v_cancelled));
+    -- For targets that keep copies of their own (a calendar, an SMS log):
+    -- the id only, nothing erased.
+    PERFORM bk_emit(p_org_id, 'contact.erased', p_contact_id,
+                    jsonb_build_object('contactId', p_contact_id));
     RETURN jsonb_build_object('cancelledAppointments', v_cancelled);
 END
 $$;

@@ -1,0 +1,245 @@
+-- Delivering the outbox: webhook endpoints, the worker's fan-out, claims
+-- and outcomes, manual retries and the purge (docs/design.md,
+-- "Deliveries"). The worker calls these on a connection of its own,
+-- never inside a booking's transaction, and sends outside any transaction.
+
+-- The API's delivery object.
+CREATE OR REPLACE FUNCTION bk_delivery_json(d public.deliveries, p_event_type text)
+RETURNS jsonb
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+SELECT jsonb_build_object(
+    'id', d.id, 'endpointId', d.endpoint_id, 'eventType', p_event_type, 'status', d.status,
+    'attempts', d.attempts, 'lastStatusCode', d.last_status_code, 'lastError', d.last_error,
+    'nextAttemptAt', CASE WHEN d.status IN ('pending', 'failed') THEN bk_iso(d.next_attempt_at) END,
+    'deliveredAt', bk_iso(d.delivered_at))
+$$;
+
+-- POST /api/webhook-endpoints. The C side checks the URL (scheme, host not
+-- private) and seals the secret; the events must be ones bookd sends.
+CREATE OR REPLACE FUNCTION create_webhook_endpoint(p_org_id uuid, p_url text, p_events text[],
+                                                   p_secret bytea, p_key_id text,
+                                                   p_actor text)
+RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, public, pg_temp
+AS $$
+DECLARE
+    v_id uuid;
+    v_events text[];
+BEGIN
+    SELECT array_agg(DISTINCT e ORDER BY e) INTO v_events FROM unnest(p_events) e;
+    IF v_events IS NULL OR cardinality(v_events) = 0
+       OR NOT v_events <@ ARRAY['appointment.booked', 'appointment.cancelled',
+                                'appointment.rescheduled'] THEN
+        RAISE EXCEPTION 'events must name at least one of appointment.booked, '
+                        'appointment.cancelled, appointment.rescheduled'
+            USING ERRCODE = 'BK001', COLUMN = 'events';
+    END IF;
+    INSERT INTO webhook_endpoints (org_id, url, events, secret, secret_key_id)
+    VALUES (p_org_id, p_url, v_events, p_secret, p_key_id)
+    RETURNING id INTO v_id;
+    PERFORM bk_audit(p_org_id, p_actor, 'webhook_endpoint.created', 'webhook_endpoint', v_id,
+                     jsonb_build_object('events', to_jsonb(v_events)));
+    RETURN jsonb_build_object('id', v_id, 'url', p_url, 'events', to_jsonb(v_events));
+END
+$$;
+
+-- DELETE /api/webhook-endpoints/{id}: the endpoint and its deliveries go.
+CREATE OR REPLACE FUNCTION delete_webhook_endpoint(p_org_id uuid, p_endpoint_id uuid,
+                                                   p_actor text)
+RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, public, pg_temp
+AS $$
+BEGIN
+    DELETE FROM webhook_endpoints WHERE org_id = p_org_id AND id = p_endpoint_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'webhook endpoint not found' USING ERRCODE = 'BK002';
+    END IF;
+    DELETE FROM breakers WHERE org_id = p_org_id AND target = 'webhook:' || p_endpoint_id;
+    PERFORM bk_audit(p_org_id, p_actor, 'webhook_endpoint.deleted', 'webhook_endpoint',
+                     p_endpoint_id, '{}');
+    RETURN '{}';
+END
+$$;
+
+-- POST /api/webhook-deliveries/{id}/retry: a dead or failed delivery is
+-- due again at once, with the whole retry schedule before it.
+CREATE OR REPLACE FUNCTION retry_delivery(p_org_id uuid, p_delivery_id uuid, p_actor text)
+RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, public, pg_temp
+AS $$
+DECLARE
+    v_d deliveries;
+    v_disabled boolean;
+    v_type text;
+BEGIN
+    SELECT d.* INTO v_d FROM deliveries d
+     WHERE d.org_id = p_org_id AND d.id = p_delivery_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'delivery not found' USING ERRCODE = 'BK002';
+    END IF;
+    IF v_d.status NOT IN ('dead', 'failed') THEN
+        RAISE EXCEPTION 'only a dead or failed delivery can be retried (this one is %)',
+            v_d.status USING ERRCODE = 'BK003';
+    END IF;
+    SELECT e.disabled_at IS NOT NULL INTO v_disabled
+      FROM webhook_endpoints e WHERE e.id = v_d.endpoint_id;
+    IF v_disabled THEN
+        RAISE EXCEPTION 'the endpoint of this delivery is disabled (it answered 410 Gone)'
+            USING ERRCODE = 'BK003';
+    END IF;
+    UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = now(),
+                          locked_until = NULL
+     WHERE id = p_delivery_id
+    RETURNING * INTO v_d;
+    SELECT event_type INTO v_type FROM outbox_events WHERE id = v_d.event_id;
+    PERFORM pg_notify('bookd_outbox', '');
+    RETURN bk_delivery_json(v_d, v_type);
+END
+$$;
+
+-- The worker's fan-out: up to p_limit events not yet processed become one
+-- delivery per subscribed, enabled endpoint of their organization, due
+-- after p_first_delay_ms; the events are then processed. Concurrent
+-- workers take different events (SKIP LOCKED); a delivery exists at most
+-- once per event and target. Returns the number of events processed.
+CREATE OR REPLACE FUNCTION outbox_fan_out(p_limit int, p_first_delay_ms int)
+RETURNS int
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, public, pg_temp
+AS $$
+DECLARE
+    v_ids uuid[];
+BEGIN
+    SELECT array_agg(id) INTO v_ids
+      FROM (SELECT id FROM outbox_events WHERE processed_at IS NULL
+             ORDER BY created_at LIMIT p_limit FOR UPDATE SKIP LOCKED) e;
+    IF v_ids IS NULL THEN
+        RETURN 0;
+    END IF;
+    INSERT INTO deliveries (org_id, event_id, target, endpoint_id, next_attempt_at)
+    SELECT ev.org_id, ev.id, 'webhook:' || w.id, w.id,
+           now() + greatest(p_first_delay_ms, 0) * interval '1 millisecond'
+      FROM outbox_events ev
+      JOIN webhook_endpoints w ON w.org_id = ev.org_id AND w.disabled_at IS NULL
+                              AND ev.event_type = ANY (w.events)
+     WHERE ev.id = ANY (v_ids)
+    ON CONFLICT (event_id, target) DO NOTHING;
+    UPDATE outbox_events SET processed_at = now() WHERE id = ANY (v_ids);
+    RETURN cardinality(v_ids);
+END
+$$;
+
+-- Claims up to p_limit due deliveries for p_lease_ms: another worker skips
+-- them until the lease runs out. Returns what sending needs.
+CREATE OR REPLACE FUNCTION deliveries_claim(p_limit int, p_lease_ms int)
+RETURNS TABLE (id uuid, org_id uuid, target text, attempts int, url text, secret bytea,
+               event_id uuid, event_type text, payload jsonb, event_at timestamptz)
+LANGUAGE sql SECURITY DEFINER
+SET search_path = pg_catalog, public, pg_temp
+AS $$
+UPDATE deliveries d SET locked_until = now() + p_lease_ms * interval '1 millisecond'
+  FROM (SELECT c.id FROM deliveries c
+         WHERE c.status IN ('pending', 'failed') AND c.next_attempt_at <= now()
+           AND (c.locked_until IS NULL OR c.locked_until <= now())
+         ORDER BY c.next_attempt_at LIMIT p_limit FOR UPDATE SKIP LOCKED) due,
+       outbox_events ev, webhook_endpoints w
+ WHERE d.id = due.id AND ev.id = d.event_id AND w.id = d.endpoint_id
+RETURNING d.id, d.org_id, d.target, d.attempts, w.url, w.secret, ev.id, ev.event_type,
+          ev.payload, ev.created_at
+$$;
+
+-- Writes back what became of claimed deliveries, one array element each:
+-- p_results[i] is
+--   delivered  a 2xx;
+--   retry      it failed, the next attempt is at p_next[i];
+--   dead       it failed and was the last attempt;
+--   gone       the receiver answered 410: the endpoint is disabled and its
+--              waiting deliveries are dead;
+--   defer      not sent (the target's breaker is open): due again at
+--              p_next[i], no attempt counted.
+CREATE OR REPLACE FUNCTION deliveries_record(p_ids uuid[], p_results text[], p_codes int[],
+                                             p_errors text[], p_next timestamptz[])
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, public, pg_temp
+AS $$
+BEGIN
+    UPDATE deliveries d
+       SET status = CASE r.result WHEN 'delivered' THEN 'delivered' WHEN 'retry' THEN 'failed'
+                                  WHEN 'defer' THEN d.status ELSE 'dead' END,
+           attempts = d.attempts + CASE WHEN r.result = 'defer' THEN 0 ELSE 1 END,
+           next_attempt_at = CASE WHEN r.result IN ('retry', 'defer') THEN r.next
+                                  ELSE d.next_attempt_at END,
+           last_status_code = CASE WHEN r.result = 'defer' THEN d.last_status_code
+                                   ELSE r.code END,
+           last_error = CASE WHEN r.result = 'defer' THEN d.last_error
+                             ELSE left(r.error, 300) END,
+           delivered_at = CASE WHEN r.result = 'delivered' THEN now() END,
+           locked_until = NULL
+      FROM unnest(p_ids, p_results, p_codes, p_errors, p_next) r (id, result, code, error, next)
+     WHERE d.id = r.id;
+
+    UPDATE webhook_endpoints w SET disabled_at = now()
+      FROM deliveries d, unnest(p_ids, p_results) r (id, result)
+     WHERE r.result = 'gone' AND d.id = r.id AND w.id = d.endpoint_id
+       AND w.disabled_at IS NULL;
+    UPDATE deliveries d
+       SET status = 'dead', last_error = 'the endpoint is disabled: it answered 410 Gone',
+           locked_until = NULL
+      FROM webhook_endpoints w
+     WHERE w.id = d.endpoint_id AND w.disabled_at IS NOT NULL
+       AND d.status IN ('pending', 'failed')
+       AND w.id IN (SELECT d2.endpoint_id FROM deliveries d2, unnest(p_ids, p_results) r (id, result)
+                     WHERE r.result = 'gone' AND d2.id = r.id);
+END
+$$;
+
+-- Housekeeping in small batches, so no run holds many locks or long:
+-- idempotency keys past their 24 hours, deliveries delivered longer ago
+-- than the retention, and events processed that long ago whose deliveries
+-- are all gone. Returns the rows removed; the worker calls again while it
+-- removes a full batch.
+CREATE OR REPLACE FUNCTION outbox_purge(p_retention_days int, p_batch int)
+RETURNS int
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, public, pg_temp
+AS $$
+DECLARE
+    v_keys int;
+    v_deliveries int;
+    v_events int;
+BEGIN
+    DELETE FROM idempotency_keys
+     WHERE ctid = ANY (ARRAY(SELECT ctid FROM idempotency_keys
+                              WHERE created_at < now() - interval '24 hours'
+                              LIMIT p_batch));
+    GET DIAGNOSTICS v_keys = ROW_COUNT;
+    DELETE FROM deliveries
+     WHERE id IN (SELECT id FROM deliveries
+                   WHERE status = 'delivered'
+                     AND delivered_at < now() - p_retention_days * interval '1 day'
+                   LIMIT p_batch);
+    GET DIAGNOSTICS v_deliveries = ROW_COUNT;
+    DELETE FROM outbox_events ev
+     WHERE ev.id IN (SELECT e.id FROM outbox_events e
+                      WHERE e.processed_at < now() - p_retention_days * interval '1 day'
+                        AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id)
+                      LIMIT p_batch);
+    GET DIAGNOSTICS v_events = ROW_COUNT;
+    RETURN v_keys + v_deliveries + v_events;
+END
+$$;
+
+REVOKE EXECUTE ON FUNCTION
+    create_webhook_endpoint(uuid, text, text[], bytea, text, text),
+    delete_webhook_endpoint(uuid, uuid, text),
+    retry_delivery(uuid, uuid, text),
+    outbox_fan_out(int, int),
+    deliveries_claim(int, int),
+    deliveries_record(uuid[], text[], int[], text[], timestamptz[]),
+    outbox_purge(int, int)
+FROM PUBLIC;
