@@ -4,7 +4,7 @@
 # with ASan+UBSan.
 
 CC      ?= cc
-PKGS    := libpq libcrypto jansson libmicrohttpd
+PKGS    := libpq libcrypto jansson libmicrohttpd libcurl
 BUILD   ?= build
 WERROR  ?= $(if $(CI),-Werror,)
 
