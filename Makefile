@@ -4,7 +4,7 @@
 # with ASan+UBSan.
 
 CC      ?= cc
-PKGS    := libpq libcrypto jansson libmicrohttpd
+PKGS    := libpq libcrypto jansson libmicrohttpd libcurl
 BUILD   ?= build
 WERROR  ?= $(if $(CI),-Werror,)
 
@@ -18,7 +18,8 @@ LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -pthread -lm
 
 CORE_SRC := $(wildcard src/core/*.c)
 DB_SRC   := $(wildcard src/db/*.c)
-LIB_SRC  := src/log.c src/log_sink.c $(CORE_SRC) $(DB_SRC)
+INTEG_SRC := $(wildcard src/integrations/*.c)
+LIB_SRC  := src/log.c src/log_sink.c $(CORE_SRC) $(DB_SRC) $(INTEG_SRC)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 # The server: HTTP glue, the API, metrics, configuration, and the embedded
 # OpenAPI document.
