@@ -30,6 +30,33 @@ static struct histogram http_duration[MAX_ROUTES + 1];
 static atomic_ullong bookings[BOOKING_RESULT_COUNT];
 static struct histogram booking_duration, lock_wait;
 static atomic_ullong replays;
+static const char *const delivery_results[] = {"delivered", "retry", "dead", "gone", "deferred"};
+#define DELIVERY_RESULTS (sizeof delivery_results / sizeof delivery_results[0])
+static atomic_ullong deliveries[DELIVERY_RESULTS];
+/* Event to 2xx: seconds to hours, so buckets of their own. */
+static const double delivery_bounds[] = {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300};
+#define DELIVERY_BUCKETS (sizeof delivery_bounds / sizeof delivery_bounds[0])
+static atomic_ullong delivery_latency[DELIVERY_BUCKETS], delivery_latency_count,
+    delivery_latency_sum_ns;
+
+void metrics_delivery_observe(const char *result, double latency_seconds)
+{
+    size_t r = 0, i = 0;
+    while (r < DELIVERY_RESULTS && strcmp(delivery_results[r], result) != 0)
+        r++;
+    if (r == DELIVERY_RESULTS)
+        return;
+    atomic_fetch_add_explicit(&deliveries[r], 1, memory_order_relaxed);
+    if (latency_seconds < 0)
+        return;
+    while (i < DELIVERY_BUCKETS && latency_seconds > delivery_bounds[i])
+        i++;
+    if (i < DELIVERY_BUCKETS)
+        atomic_fetch_add_explicit(&delivery_latency[i], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&delivery_latency_count, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&delivery_latency_sum_ns, (unsigned long long)(latency_seconds * 1e9),
+                              memory_order_relaxed);
+}
 
 void metrics_set_routes(const char *const *patterns, int count)
 {
