@@ -7,7 +7,7 @@
 #include <string.h>
 
 #define MAX_ROUTES 64
-#define METHODS 5
+#define METHODS 6 /* enum http_method */
 static const unsigned status_codes[] = {200, 201, 202, 204, 400, 401, 403, 404, 405,
                                         409, 413, 415, 422, 429, 500, 503};
 #define STATUSES (sizeof status_codes / sizeof status_codes[0])
@@ -142,7 +142,7 @@ static const char *const booking_labels[] = {"booked", "conflict", "busy", "inva
 
 char *metrics_render(const struct db_pool_stats *pool, long long outbox_pending, size_t *len)
 {
-    static const char *const methods[] = {"GET", "POST", "PUT", "DELETE", "OTHER"};
+    static const char *const methods[] = {"GET", "POST", "PUT", "DELETE", "HEAD", "OTHER"};
     struct text t = {.buf = malloc(16384), .cap = 16384};
     char labels[256];
 

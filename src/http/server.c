@@ -58,6 +58,8 @@ static enum http_method method_of(const char *m)
         return HTTP_PUT;
     if (strcmp(m, "DELETE") == 0)
         return HTTP_DELETE;
+    if (strcmp(m, "HEAD") == 0)
+        return HTTP_HEAD;
     return HTTP_OTHER;
 }
 
