@@ -8,8 +8,9 @@
 
 #define MAX_ROUTES 64
 #define METHODS 6 /* enum http_method */
-static const unsigned status_codes[] = {200, 201, 202, 204, 400, 401, 403, 404, 405,
-                                        409, 413, 415, 422, 429, 500, 503};
+/* 414, 431 and 505 are answers libmicrohttpd gives itself (http/server.c). */
+static const unsigned status_codes[] = {200, 201, 202, 204, 400, 401, 403, 404, 405, 409,
+                                        413, 414, 415, 422, 429, 431, 500, 503, 505};
 #define STATUSES (sizeof status_codes / sizeof status_codes[0])
 
 static const double bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
@@ -51,14 +52,20 @@ static void histogram_observe(struct histogram *h, double seconds)
                               memory_order_relaxed);
 }
 
-void metrics_http_observe(int route, enum http_method method, unsigned status, double seconds)
+static size_t status_index(unsigned status)
 {
     size_t s = 0;
-    int r = route >= 0 && route < route_count ? route + 1 : 0;
     while (s < STATUSES && status_codes[s] != status)
         s++;
+    return s;
+}
+
+void metrics_http_observe(int route, enum http_method method, unsigned status, double seconds)
+{
+    int r = route >= 0 && route < route_count ? route + 1 : 0;
+    size_t s = status_index(status);
     if (s == STATUSES)
-        s = 14; /* any other status is counted as 500 */
+        s = status_index(500); /* any other status is counted as 500 */
     atomic_fetch_add_explicit(&http_requests[r][method][s], 1, memory_order_relaxed);
     histogram_observe(&http_duration[r], seconds);
 }
