@@ -139,6 +139,94 @@ static bool authorize(struct app *app, const struct http_route *route, struct ht
     return true;
 }
 
+/*
+ * The top-level member of the object `body` that byte `at` falls in, for
+ * naming the field of a string jansson refused: jansson rejects the whole
+ * document for one lone surrogate or one byte that is not UTF-8, and says
+ * only where it stopped (for an escape, just past the string that holds
+ * it; for a bad byte, at that byte). Everything before that point was
+ * valid JSON to jansson, so a walk that tracks only strings, nesting and
+ * the separators of the outer object is enough. Copies the member's name
+ * into `field` and returns true when `at` lies in a member's value (at any
+ * depth: inside metadata names "metadata"); false when it lies in a key,
+ * between members, or the name is not plain printable ASCII that fits.
+ */
+static bool member_at(const char *body, size_t at, char *field, size_t size)
+{
+    size_t key = 0, key_len = 0;
+    int depth = 0;
+    bool in_string = false, in_key = false, want_key = false, in_value = false;
+
+    for (size_t i = 0; i < at; i++) {
+        char c = body[i];
+        if (in_string) {
+            if (c == '\\') {
+                i++;
+            } else if (c == '"') {
+                in_string = false;
+                if (in_key)
+                    key_len = i - key;
+                in_key = false;
+            }
+            continue;
+        }
+        if (c == '"') {
+            in_string = true;
+            if (depth == 1 && want_key) {
+                in_key = true;
+                want_key = false;
+                key = i + 1;
+            }
+        } else if (c == '{' || c == '[') {
+            if (depth++ == 0 && c == '{')
+                want_key = true;
+        } else if (c == '}' || c == ']') {
+            depth--;
+        } else if (depth == 1 && c == ':') {
+            in_value = true;
+        } else if (depth == 1 && c == ',') {
+            in_value = false;
+            want_key = true;
+        }
+    }
+    if (in_key || !in_value || depth < 1 || key_len == 0 || key_len >= size)
+        return false;
+    for (size_t i = 0; i < key_len; i++)
+        if (body[key + i] < 0x20 || body[key + i] > 0x7e || body[key + i] == '\\')
+            return false;
+    memcpy(field, body + key, key_len);
+    field[key_len] = '\0';
+    return true;
+}
+
+/*
+ * 400 for a body jansson could not read. A lone surrogate (an unpaired
+ * \uD800-\uDFFF escape) or bytes that are not UTF-8 are a fault of one
+ * string, so the reply names the top-level field that holds it, as it
+ * does for a NUL; any other syntax error names no field.
+ */
+static void reply_not_json(const struct http_request *req, const json_error_t *jerr,
+                           struct http_response *resp)
+{
+    char field[64];
+    bool surrogate = strncmp(jerr->text, "invalid Unicode", strlen("invalid Unicode")) == 0;
+    bool not_utf8 = json_error_code(jerr) == json_error_invalid_utf8;
+
+    if ((surrogate || not_utf8) && jerr->position >= 0 &&
+        (size_t)jerr->position <= req->body_len &&
+        member_at(req->body, (size_t)jerr->position, field, sizeof field)) {
+        if (surrogate)
+            http_reply_invalid(resp, field,
+                               "%s holds a lone surrogate (%s), which is not a character.", field,
+                               jerr->text);
+        else
+            http_reply_invalid(resp, field, "%s is not valid UTF-8.", field);
+        return;
+    }
+    http_reply_invalid(resp, NULL, "The body is not valid JSON: %s (line %d, column %d).",
+                       jerr->text, jerr->line, jerr->column);
+}
+
 /* Parses a route's JSON object body into req->json; replies on failure. */
 static bool parse_body(const struct http_route *route, struct http_request *req,
                        struct http_response *resp)
@@ -158,8 +246,7 @@ static bool parse_body(const struct http_route *route, struct http_request *req,
     req->json = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL,
                            &jerr);
     if (!req->json) {
-        http_reply_invalid(resp, NULL, "The body is not valid JSON: %s (line %d, column %d).",
-                           jerr.text, jerr.line, jerr.column);
+        reply_not_json(req, &jerr, resp);
         return false;
     }
     if (!json_is_object(req->json)) {
