@@ -209,7 +209,8 @@ char *metrics_render(const struct db_pool_stats *pool, long long outbox_pending,
          pool->idle, pool->in_use, pool->waiting, (unsigned long long)pool->acquire_timeouts);
     if (outbox_pending >= 0)
         emit(&t,
-             "# HELP bookd_outbox_pending Events written but not yet delivered.\n"
+             "# HELP bookd_outbox_pending Events written and not yet processed (counted up "
+             "to 10000, at most every 5 s).\n"
              "# TYPE bookd_outbox_pending gauge\n"
              "bookd_outbox_pending %lld\n",
              outbox_pending);
