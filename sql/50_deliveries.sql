@@ -188,18 +188,20 @@ BEGIN
                    u (id, result, code, error, next_ms)) r
      WHERE d.id = r.id;
 
-    UPDATE webhook_endpoints w SET disabled_at = now()
-      FROM deliveries d, unnest(p_ids, p_results) r (id, result)
-     WHERE r.result = 'gone' AND d.id = r.id AND w.id = d.endpoint_id
-       AND w.disabled_at IS NULL;
-    UPDATE deliveries d
-       SET status = 'dead', last_error = 'the endpoint is disabled: it answered 410 Gone',
-           locked_until = NULL
-      FROM webhook_endpoints w
-     WHERE w.id = d.endpoint_id AND w.disabled_at IS NOT NULL
-       AND d.status IN ('pending', 'failed')
-       AND w.id IN (SELECT d2.endpoint_id FROM deliveries d2, unnest(p_ids, p_results) r (id, result)
-                     WHERE r.result = 'gone' AND d2.id = r.id);
+    -- A 410 is rare: only then are endpoints disabled and their waiting
+    -- deliveries (deliveries_waiting) killed.
+    IF 'gone' = ANY (p_results) THEN
+        WITH gone AS (
+            UPDATE webhook_endpoints w SET disabled_at = now()
+              FROM deliveries d, unnest(p_ids, p_results) r (id, result)
+             WHERE r.result = 'gone' AND d.id = r.id AND w.id = d.endpoint_id
+               AND w.disabled_at IS NULL
+            RETURNING w.id)
+        UPDATE deliveries d
+           SET status = 'dead', last_error = 'the endpoint is disabled: it answered 410 Gone',
+               locked_until = NULL
+         WHERE d.endpoint_id IN (SELECT id FROM gone) AND d.status IN ('pending', 'failed');
+    END IF;
 END
 $$;
 
