@@ -66,7 +66,10 @@ END
 $$;
 
 -- POST /api/webhook-deliveries/{id}/retry: a dead or failed delivery is
--- due again at once, with the whole retry schedule before it.
+-- due again at once, with the whole retry schedule before it. A delivery
+-- that died because its endpoint answered 410 is the operator saying the
+-- receiver is back: the endpoint is enabled again (and audited as such);
+-- its other dead deliveries stay as they are until retried too.
 CREATE OR REPLACE FUNCTION retry_delivery(p_org_id uuid, p_delivery_id uuid, p_actor text)
 RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
@@ -74,7 +77,6 @@ SET search_path = pg_catalog, public, pg_temp
 AS $$
 DECLARE
     v_d deliveries;
-    v_disabled boolean;
     v_type text;
 BEGIN
     SELECT d.* INTO v_d FROM deliveries d
@@ -86,11 +88,11 @@ BEGIN
         RAISE EXCEPTION 'only a dead or failed delivery can be retried (this one is %)',
             v_d.status USING ERRCODE = 'BK003';
     END IF;
-    SELECT e.disabled_at IS NOT NULL INTO v_disabled
-      FROM webhook_endpoints e WHERE e.id = v_d.endpoint_id;
-    IF v_disabled THEN
-        RAISE EXCEPTION 'the endpoint of this delivery is disabled (it answered 410 Gone)'
-            USING ERRCODE = 'BK003';
+    UPDATE webhook_endpoints SET disabled_at = NULL
+     WHERE id = v_d.endpoint_id AND disabled_at IS NOT NULL;
+    IF FOUND THEN
+        PERFORM bk_audit(p_org_id, p_actor, 'webhook_endpoint.enabled', 'webhook_endpoint',
+                         v_d.endpoint_id, jsonb_build_object('retriedDelivery', v_d.id));
     END IF;
     UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = now(),
                           locked_until = NULL

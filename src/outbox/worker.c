@@ -295,8 +295,14 @@ static int claim_and_start(struct outbox_worker *w)
             continue;
         }
         if (!core_breaker_allow(&rows[k], &cfg->breaker, now)) {
+            /* Open: due at the probe time. Half-open with every trial slot
+             * taken: the trials' outcomes come within the timeout, so look
+             * again soon rather than at the end of the trials' lease. */
+            int64_t probe = core_breaker_next_probe_ms(&rows[k], &cfg->breaker, now);
             o->result = DB_DELIVERY_DEFER;
-            o->next_attempt_ms = core_breaker_next_probe_ms(&rows[k], &cfg->breaker, now);
+            o->next_attempt_ms = rows[k].state == CORE_BREAKER_HALF_OPEN && probe > now + 1000
+                                     ? now + 1000
+                                     : probe;
             n_out++;
             OPENSSL_cleanse(key, sizeof key);
             continue;
