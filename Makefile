@@ -21,9 +21,10 @@ DB_SRC   := $(wildcard src/db/*.c)
 INTEG_SRC := $(wildcard src/integrations/*.c)
 LIB_SRC  := src/log.c src/log_sink.c $(CORE_SRC) $(DB_SRC) $(INTEG_SRC)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
-# The server: HTTP glue, the API, metrics, configuration, and the embedded
-# OpenAPI document.
-SERVER_SRC := src/config.c src/metrics.c $(wildcard src/http/*.c) $(wildcard src/api/*.c)
+# The server: HTTP glue, the API, the delivery worker, metrics,
+# configuration, and the embedded OpenAPI document.
+SERVER_SRC := src/config.c src/metrics.c $(wildcard src/http/*.c) $(wildcard src/api/*.c) \
+              $(wildcard src/outbox/*.c)
 SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/openapi_json.o
 LIB      := $(BUILD)/libbookd.a
 

@@ -16,10 +16,11 @@ SELECT jsonb_build_object(
 $$;
 
 -- POST /api/webhook-endpoints. The C side checks the URL (scheme, host not
--- private) and seals the secret; the events must be ones bookd sends.
-CREATE OR REPLACE FUNCTION create_webhook_endpoint(p_org_id uuid, p_url text, p_events text[],
-                                                   p_secret bytea, p_key_id text,
-                                                   p_actor text)
+-- private), chooses the id and seals the secret bound to it; the events
+-- must be ones bookd sends.
+CREATE OR REPLACE FUNCTION create_webhook_endpoint(p_org_id uuid, p_id uuid, p_url text,
+                                                   p_events text[], p_secret bytea,
+                                                   p_key_id text, p_actor text)
 RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
@@ -36,8 +37,8 @@ BEGIN
                         'appointment.cancelled, appointment.rescheduled'
             USING ERRCODE = 'BK001', COLUMN = 'events';
     END IF;
-    INSERT INTO webhook_endpoints (org_id, url, events, secret, secret_key_id)
-    VALUES (p_org_id, p_url, v_events, p_secret, p_key_id)
+    INSERT INTO webhook_endpoints (id, org_id, url, events, secret, secret_key_id)
+    VALUES (p_id, p_org_id, p_url, v_events, p_secret, p_key_id)
     RETURNING id INTO v_id;
     PERFORM bk_audit(p_org_id, p_actor, 'webhook_endpoint.created', 'webhook_endpoint', v_id,
                      jsonb_build_object('events', to_jsonb(v_events)));
@@ -134,10 +135,11 @@ END
 $$;
 
 -- Claims up to p_limit due deliveries for p_lease_ms: another worker skips
--- them until the lease runs out. Returns what sending needs.
+-- them until the lease runs out. Returns what sending needs; event_at is
+-- the event's time, in the API's form and in ms since the epoch.
 CREATE OR REPLACE FUNCTION deliveries_claim(p_limit int, p_lease_ms int)
 RETURNS TABLE (id uuid, org_id uuid, target text, attempts int, url text, secret bytea,
-               event_id uuid, event_type text, payload jsonb, event_at timestamptz)
+               event_type text, payload jsonb, event_at text, event_at_ms bigint)
 LANGUAGE sql SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
 AS $$
@@ -148,21 +150,22 @@ UPDATE deliveries d SET locked_until = now() + p_lease_ms * interval '1 millisec
          ORDER BY c.next_attempt_at LIMIT p_limit FOR UPDATE SKIP LOCKED) due,
        outbox_events ev, webhook_endpoints w
  WHERE d.id = due.id AND ev.id = d.event_id AND w.id = d.endpoint_id
-RETURNING d.id, d.org_id, d.target, d.attempts, w.url, w.secret, ev.id, ev.event_type,
-          ev.payload, ev.created_at
+RETURNING d.id, d.org_id, d.target, d.attempts, w.url, w.secret, ev.event_type, ev.payload,
+          bk_iso(ev.created_at), (extract(epoch FROM ev.created_at) * 1000)::bigint
 $$;
 
 -- Writes back what became of claimed deliveries, one array element each:
 -- p_results[i] is
 --   delivered  a 2xx;
---   retry      it failed, the next attempt is at p_next[i];
+--   retry      it failed, the next attempt is at p_next_ms[i];
 --   dead       it failed and was the last attempt;
 --   gone       the receiver answered 410: the endpoint is disabled and its
 --              waiting deliveries are dead;
 --   defer      not sent (the target's breaker is open): due again at
---              p_next[i], no attempt counted.
+--              p_next_ms[i], no attempt counted.
+-- p_next_ms holds those times in ms since the epoch.
 CREATE OR REPLACE FUNCTION deliveries_record(p_ids uuid[], p_results text[], p_codes int[],
-                                             p_errors text[], p_next timestamptz[])
+                                             p_errors text[], p_next_ms bigint[])
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
@@ -180,7 +183,9 @@ BEGIN
                              ELSE left(r.error, 300) END,
            delivered_at = CASE WHEN r.result = 'delivered' THEN now() END,
            locked_until = NULL
-      FROM unnest(p_ids, p_results, p_codes, p_errors, p_next) r (id, result, code, error, next)
+      FROM (SELECT u.id, u.result, u.code, u.error, to_timestamp(u.next_ms / 1000.0) AS next
+              FROM unnest(p_ids, p_results, p_codes, p_errors, p_next_ms)
+                   u (id, result, code, error, next_ms)) r
      WHERE d.id = r.id;
 
     UPDATE webhook_endpoints w SET disabled_at = now()
@@ -235,11 +240,11 @@ END
 $$;
 
 REVOKE EXECUTE ON FUNCTION
-    create_webhook_endpoint(uuid, text, text[], bytea, text, text),
+    create_webhook_endpoint(uuid, uuid, text, text[], bytea, text, text),
     delete_webhook_endpoint(uuid, uuid, text),
     retry_delivery(uuid, uuid, text),
     outbox_fan_out(int, int),
     deliveries_claim(int, int),
-    deliveries_record(uuid[], text[], int[], text[], timestamptz[]),
+    deliveries_record(uuid[], text[], int[], text[], bigint[]),
     outbox_purge(int, int)
 FROM PUBLIC;

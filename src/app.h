@@ -8,6 +8,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#define BOOKD_VERSION "0.3.0"
+
+#include "core/breaker.h"
+#include "core/retry_schedule.h"
+#include "core/secretbox.h"
 #include "db/pool.h"
 
 struct rate_spec {
@@ -29,6 +34,18 @@ struct config {
     int connection_timeout_s;    /* idle/slow clients are dropped after this */
     size_t body_limit;
     struct rate_spec rate_admin, rate_public;
+
+    /* Delivery (the outbox worker, webhooks, breakers). */
+    bool no_worker;              /* serve without the in-process worker */
+    const char *secret_key_hex;  /* BOOKD_SECRET_KEY: seals stored secrets */
+    const char *new_secret_key_hex; /* `bookd secrets rotate`: the key to move to */
+    bool webhook_allow_private;  /* allow loopback/private/link-local receivers */
+    struct core_retry_schedule retry;
+    int webhook_timeout_ms;      /* connect and total, per send */
+    int outbox_poll_ms;          /* longest sleep between looks for due work */
+    int delivery_lease_ms;       /* a claimed delivery is another worker's after this */
+    int delivery_retention_days; /* delivered deliveries are purged after this */
+    struct core_breaker_config breaker;
 };
 
 struct auth_cache;
@@ -36,6 +53,8 @@ struct rate_limiter;
 
 struct app {
     struct config cfg;
+    bool has_secret_key;
+    struct core_secret_key secret_key; /* parsed from cfg.secret_key_hex */
     struct db_pool *pool;
     struct auth_cache *auth;
     struct rate_limiter *limiter;

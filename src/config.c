@@ -4,9 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/retry_schedule.h"
 #include "http/ratelimit.h"
 
-enum kind { TEXT, INT, SIZE, RATE };
+/* FLAG: the flag alone means true (it takes no value); the variable is
+ * "true"/"1" or "false"/"0". U32/MS: a breaker setting (uint32_t/int64_t).
+ * SCHEDULE: the retry schedule. */
+enum kind { TEXT, INT, SIZE, RATE, FLAG, U32, MS, SCHEDULE };
 
 struct setting {
     const char *env, *flag, *fallback, *help;
@@ -48,6 +52,48 @@ static const struct setting settings[] = {
      "per admin key: requests per second/burst", RATE, AT(rate_admin), 0, 0},
     {"BOOKD_RATE_LIMIT_PUBLIC", "--rate-limit-public", "20/40",
      "per public key: requests per second/burst", RATE, AT(rate_public), 0, 0},
+    {"BOOKD_NO_WORKER", "--no-worker", "false",
+     "serve without the delivery worker (run `bookd worker` elsewhere)", FLAG, AT(no_worker), 0,
+     0},
+    {"BOOKD_SECRET_KEY", "--secret-key", NULL,
+     "64 hex digits: the key that seals stored secrets (AES-256-GCM)", TEXT,
+     AT(secret_key_hex), 0, 0},
+    {"BOOKD_NEW_SECRET_KEY", "--new-secret-key", NULL,
+     "`bookd secrets rotate`: the key to re-seal every secret under", TEXT,
+     AT(new_secret_key_hex), 0, 0},
+    {"BOOKD_WEBHOOK_ALLOW_PRIVATE", "--webhook-allow-private", "false",
+     "allow webhook receivers on loopback, private or link-local addresses", FLAG,
+     AT(webhook_allow_private), 0, 0},
+    {"BOOKD_WEBHOOK_RETRY_SCHEDULE", "--webhook-retry-schedule",
+     "0,5,300,1800,7200,18000,36000,36000",
+     "seconds to wait before each attempt of a delivery (its length: the attempts)", SCHEDULE,
+     AT(retry), 0, 0},
+    {"BOOKD_WEBHOOK_TIMEOUT_MS", "--webhook-timeout-ms", "10000",
+     "connect and total time limit of one send", INT, AT(webhook_timeout_ms), 100, 120000},
+    {"BOOKD_OUTBOX_POLL_MS", "--outbox-poll-ms", "1000",
+     "longest sleep of the worker between looks for due deliveries", INT, AT(outbox_poll_ms), 10,
+     60000},
+    {"BOOKD_DELIVERY_LEASE_MS", "--delivery-lease-ms", "60000",
+     "a claimed delivery not written back this long is claimable again", INT,
+     AT(delivery_lease_ms), 1000, 3600000},
+    {"BOOKD_DELIVERY_RETENTION_DAYS", "--delivery-retention-days", "30",
+     "delivered deliveries are purged after this many days", INT, AT(delivery_retention_days),
+     1, 3650},
+    {"BOOKD_BREAKER_WINDOW", "--breaker-window", "20", "circuit breaker: calls remembered", U32,
+     AT(breaker.window), 1, CORE_BREAKER_WINDOW_MAX},
+    {"BOOKD_BREAKER_MIN_CALLS", "--breaker-min-calls", "10",
+     "circuit breaker: calls in the window before the failure ratio counts", U32,
+     AT(breaker.min_calls), 1, CORE_BREAKER_WINDOW_MAX},
+    {"BOOKD_BREAKER_FAILURE_PCT", "--breaker-failure-pct", "50",
+     "circuit breaker: opens at this % of failures in the window", U32,
+     AT(breaker.failure_ratio_pct), 1, 100},
+    {"BOOKD_BREAKER_CONSECUTIVE_FAILURES", "--breaker-consecutive-failures", "5",
+     "circuit breaker: opens after this many failures in a row (0: never)", U32,
+     AT(breaker.consecutive_failures), 0, 1000},
+    {"BOOKD_BREAKER_OPEN_MS", "--breaker-open-ms", "30000",
+     "circuit breaker: time open before trial calls", MS, AT(breaker.open_ms), 100, 3600000},
+    {"BOOKD_BREAKER_HALF_OPEN_TRIALS", "--breaker-half-open-trials", "3",
+     "circuit breaker: trial calls while half-open", U32, AT(breaker.half_open_trials), 1, 1000},
 };
 
 #define SETTING_COUNT (sizeof settings / sizeof settings[0])
@@ -81,6 +127,40 @@ static int apply(struct config *cfg, const struct setting *s, const char *value)
             return -1;
         }
         return 0;
+    case FLAG:
+        if (strcmp(value, "true") == 0 || strcmp(value, "1") == 0) {
+            *(bool *)base = true;
+            return 0;
+        }
+        if (strcmp(value, "false") == 0 || strcmp(value, "0") == 0) {
+            *(bool *)base = false;
+            return 0;
+        }
+        fprintf(stderr, "bookd: %s must be true or false\n", s->env);
+        return -1;
+    case U32:
+    case MS:
+        errno = 0;
+        v = strtol(value, &end, 10);
+        if (!*value || *end || errno || v < s->lo || v > s->hi) {
+            fprintf(stderr, "bookd: %s must be an integer from %ld to %ld\n", s->env, s->lo,
+                    s->hi);
+            return -1;
+        }
+        if (s->kind == MS)
+            *(int64_t *)base = v;
+        else
+            *(uint32_t *)base = (uint32_t)v;
+        return 0;
+    case SCHEDULE: {
+        char why[160];
+        if (core_retry_schedule_parse(value, strlen(value), (struct core_retry_schedule *)base,
+                                      why, sizeof why) != 0) {
+            fprintf(stderr, "bookd: %s: %s\n", s->env, why);
+            return -1;
+        }
+        return 0;
+    }
     }
     return -1;
 }
@@ -98,12 +178,21 @@ int config_load(struct config *cfg, int argc, char **argv, int first)
         size_t i = 0;
         while (i < SETTING_COUNT && strcmp(argv[a], settings[i].flag) != 0)
             i++;
+        if (i < SETTING_COUNT && settings[i].kind == FLAG) {
+            apply(cfg, &settings[i], "true");
+            continue;
+        }
         if (i == SETTING_COUNT || a + 1 >= argc) {
             fprintf(stderr, "bookd: unknown or incomplete flag %s\n", argv[a]);
             return -1;
         }
         if (apply(cfg, &settings[i], argv[++a]) != 0)
             return -1;
+    }
+    cfg->breaker.trial_lease_ms = cfg->delivery_lease_ms;
+    if (cfg->breaker.min_calls > cfg->breaker.window) {
+        fputs("bookd: BOOKD_BREAKER_MIN_CALLS must not exceed BOOKD_BREAKER_WINDOW\n", stderr);
+        return -1;
     }
     return 0;
 }

@@ -24,7 +24,6 @@
 #include "log_sink.h"
 #include "metrics.h"
 
-#define BOOKD_VERSION "0.2.0"
 #define SHUTDOWN_GRACE_MS 10000
 /* Access lines gather this long before one write (src/log_sink.h). */
 #define LOG_FLUSH_INTERVAL_MS 10

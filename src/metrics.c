@@ -7,9 +7,10 @@
 #include <string.h>
 
 #define MAX_ROUTES 64
-#define METHODS 5
-static const unsigned status_codes[] = {200, 201, 202, 204, 400, 401, 403, 404, 405,
-                                        409, 413, 415, 422, 429, 500, 503};
+#define METHODS 6 /* enum http_method */
+/* 414, 431 and 505 are answers libmicrohttpd gives itself (http/server.c). */
+static const unsigned status_codes[] = {200, 201, 202, 204, 400, 401, 403, 404, 405, 409,
+                                        413, 414, 415, 422, 429, 431, 500, 503, 505};
 #define STATUSES (sizeof status_codes / sizeof status_codes[0])
 
 static const double bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
@@ -30,6 +31,33 @@ static struct histogram http_duration[MAX_ROUTES + 1];
 static atomic_ullong bookings[BOOKING_RESULT_COUNT];
 static struct histogram booking_duration, lock_wait;
 static atomic_ullong replays;
+static const char *const delivery_results[] = {"delivered", "retry", "dead", "gone", "deferred"};
+#define DELIVERY_RESULTS (sizeof delivery_results / sizeof delivery_results[0])
+static atomic_ullong deliveries[DELIVERY_RESULTS];
+/* Event to 2xx: seconds to hours, so buckets of their own. */
+static const double delivery_bounds[] = {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300};
+#define DELIVERY_BUCKETS (sizeof delivery_bounds / sizeof delivery_bounds[0])
+static atomic_ullong delivery_latency[DELIVERY_BUCKETS], delivery_latency_count,
+    delivery_latency_sum_ns;
+
+void metrics_delivery_observe(const char *result, double latency_seconds)
+{
+    size_t r = 0, i = 0;
+    while (r < DELIVERY_RESULTS && strcmp(delivery_results[r], result) != 0)
+        r++;
+    if (r == DELIVERY_RESULTS)
+        return;
+    atomic_fetch_add_explicit(&deliveries[r], 1, memory_order_relaxed);
+    if (latency_seconds < 0)
+        return;
+    while (i < DELIVERY_BUCKETS && latency_seconds > delivery_bounds[i])
+        i++;
+    if (i < DELIVERY_BUCKETS)
+        atomic_fetch_add_explicit(&delivery_latency[i], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&delivery_latency_count, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&delivery_latency_sum_ns, (unsigned long long)(latency_seconds * 1e9),
+                              memory_order_relaxed);
+}
 
 void metrics_set_routes(const char *const *patterns, int count)
 {
@@ -51,14 +79,20 @@ static void histogram_observe(struct histogram *h, double seconds)
                               memory_order_relaxed);
 }
 
-void metrics_http_observe(int route, enum http_method method, unsigned status, double seconds)
+static size_t status_index(unsigned status)
 {
     size_t s = 0;
-    int r = route >= 0 && route < route_count ? route + 1 : 0;
     while (s < STATUSES && status_codes[s] != status)
         s++;
+    return s;
+}
+
+void metrics_http_observe(int route, enum http_method method, unsigned status, double seconds)
+{
+    int r = route >= 0 && route < route_count ? route + 1 : 0;
+    size_t s = status_index(status);
     if (s == STATUSES)
-        s = 14; /* any other status is counted as 500 */
+        s = status_index(500); /* any other status is counted as 500 */
     atomic_fetch_add_explicit(&http_requests[r][method][s], 1, memory_order_relaxed);
     histogram_observe(&http_duration[r], seconds);
 }
@@ -142,7 +176,7 @@ static const char *const booking_labels[] = {"booked", "conflict", "busy", "inva
 
 char *metrics_render(const struct db_pool_stats *pool, long long outbox_pending, size_t *len)
 {
-    static const char *const methods[] = {"GET", "POST", "PUT", "DELETE", "OTHER"};
+    static const char *const methods[] = {"GET", "POST", "PUT", "DELETE", "HEAD", "OTHER"};
     struct text t = {.buf = malloc(16384), .cap = 16384};
     char labels[256];
 
@@ -202,7 +236,8 @@ char *metrics_render(const struct db_pool_stats *pool, long long outbox_pending,
          pool->idle, pool->in_use, pool->waiting, (unsigned long long)pool->acquire_timeouts);
     if (outbox_pending >= 0)
         emit(&t,
-             "# HELP bookd_outbox_pending Events written but not yet delivered.\n"
+             "# HELP bookd_outbox_pending Events written and not yet processed (counted up "
+             "to 10000, at most every 5 s).\n"
              "# TYPE bookd_outbox_pending gauge\n"
              "bookd_outbox_pending %lld\n",
              outbox_pending);

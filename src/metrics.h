@@ -32,11 +32,16 @@ void metrics_booking_observe(enum metrics_booking_result result, double seconds,
                              double lock_wait_seconds);
 void metrics_idempotent_replay(void);
 
+/* A delivery's outcome ("delivered", "retry", "dead", "gone",
+ * "deferred"); latency_seconds, from the event to its 2xx, < 0 if none. */
+void metrics_delivery_observe(const char *result, double latency_seconds);
+
 /* Seconds on the monotonic clock since *t0 (taken with CLOCK_MONOTONIC). */
 double metrics_seconds_since(const struct timespec *t0);
 
-/* The exposition text (malloc'd, *len bytes), with the pool's figures and
- * the outbox's pending events (< 0: unknown, left out) read now. */
+/* The exposition text (malloc'd, *len bytes), with the pool's figures read
+ * now and the outbox's pending events as last counted (< 0: unknown, left
+ * out). */
 char *metrics_render(const struct db_pool_stats *pool, long long outbox_pending, size_t *len);
 
 #endif

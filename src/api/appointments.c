@@ -1,4 +1,5 @@
 /* Booking, listing, reading, cancelling and rescheduling appointments. */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -247,33 +248,46 @@ void api_appointments_get(struct http_request *req, struct http_response *resp)
 }
 
 /*
- * The cursor is opaque to clients: base64 of "<scheduledAt ms>,<id>" of
- * the last row of the page.
+ * The cursor is opaque to clients: base64url (RFC 4648 section 5, without
+ * padding) of "<scheduledAt ms>,<id>" of the last row of the page, so it
+ * can be pasted into a URL as it is: no '+', '/' or '=' to encode.
  */
 static void encode_cursor(int64_t last_ms, const char *last_id, char *out, size_t size)
 {
     char plain[64];
     int n = snprintf(plain, sizeof plain, "%lld,%s", (long long)last_ms, last_id);
     unsigned char b64[96];
-    EVP_EncodeBlock(b64, (const unsigned char *)plain, n);
-    snprintf(out, size, "%s", (const char *)b64);
+    size_t len = (size_t)EVP_EncodeBlock(b64, (const unsigned char *)plain, n);
+
+    while (len > 0 && b64[len - 1] == '=')
+        len--;
+    for (size_t k = 0; k < len; k++)
+        b64[k] = b64[k] == '+' ? '-' : b64[k] == '/' ? '_' : b64[k];
+    snprintf(out, size, "%.*s", (int)len, (const char *)b64);
 }
 
 static bool decode_cursor(const char *cursor, int64_t *ms, char *id)
 {
-    unsigned char plain[80];
-    size_t len = strlen(cursor);
+    unsigned char plain[80], b64[100];
+    size_t len = strlen(cursor), padded;
     char *comma, *end;
     long long v;
     int n;
 
-    if (len == 0 || len > 96 || len % 4 != 0)
+    if (len == 0 || len > 96 || len % 4 == 1)
         return false;
-    n = EVP_DecodeBlock(plain, (const unsigned char *)cursor, (int)len);
+    for (size_t k = 0; k < len; k++) {
+        unsigned char c = (unsigned char)cursor[k];
+        if (!(isalnum(c) || c == '-' || c == '_'))
+            return false;
+        b64[k] = c == '-' ? '+' : c == '_' ? '/' : c;
+    }
+    for (padded = len; padded % 4; padded++)
+        b64[padded] = '=';
+    n = EVP_DecodeBlock(plain, b64, (int)padded);
     if (n <= 0)
         return false;
-    while (n > 0 && plain[n - 1] == '\0') /* padding decodes to NULs */
-        n--;
+    n -= (int)(padded - len); /* each '=' decoded to a NUL */
     plain[n] = '\0';
     comma = strchr((char *)plain, ',');
     if (!comma)

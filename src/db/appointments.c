@@ -7,6 +7,7 @@
 #include "core/json_text.h"
 #include "core/lockkey.h"
 #include "core/time.h"
+#include "db/outbox_signal.h"
 #include "db/query.h"
 #include "db/service_cache.h"
 #include "db/services.h"
@@ -280,6 +281,13 @@ out:
     return rc;
 }
 
+/* A change that committed wrote its outbox event: wake the worker. */
+static void signal_if_changed(const struct db_result *res)
+{
+    if (res->outcome == DB_OK && !res->replayed && !res->unchanged)
+        db_outbox_signal();
+}
+
 /* Runs a booking function and parses its answer into *res. */
 static int run_booking(struct db_pool *pool, const char *stmt, int n, const char *const *values,
                        struct db_result *res)
@@ -331,6 +339,7 @@ static int book_once(struct db_pool *pool, const struct db_org_ref *org,
         };
         rc = run_booking(pool, "book", 16, params, res);
     }
+    signal_if_changed(res);
     if (rc == 0)
         name_excluded_conflict(pool, org, &r, NULL, res);
     free(ls);
@@ -416,6 +425,7 @@ int db_reschedule(struct db_pool *pool, const struct db_org_ref *org,
         };
         rc = run_booking(pool, "reschedule", 12, params, res);
     }
+    signal_if_changed(res);
     if (rc == 0)
         name_excluded_conflict(pool, org, &r, req->appointment_id, res);
     free(ls);
@@ -431,7 +441,10 @@ int db_cancel(struct db_pool *pool, const struct db_org_ref *org, const char *ap
     memset(res, 0, sizeof *res);
     snprintf(timeout, sizeof timeout, "%d",
              lock_timeout_ms > 0 ? lock_timeout_ms : DEFAULT_LOCK_TIMEOUT_MS);
-    return run_booking(pool, "cancel", 5, params, res);
+    if (run_booking(pool, "cancel", 5, params, res) != 0)
+        return -1;
+    signal_if_changed(res);
+    return 0;
 }
 
 int db_check(struct db_pool *pool, const struct db_org_ref *org, const char *provider_id,

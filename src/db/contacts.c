@@ -1,5 +1,6 @@
 #include "db/contacts.h"
 
+#include "db/outbox_signal.h"
 #include "db/query.h"
 
 int db_contact_create(struct db_pool *pool, const char *org_id, const char *name,
@@ -24,5 +25,8 @@ int db_contact_erase(struct db_pool *pool, const char *org_id, const char *conta
                      const char *actor, json_t **out, struct db_result *res)
 {
     const char *params[] = {org_id, contact_id, actor};
-    return db_fetch_json(pool, "contact_erase", 3, params, out, res);
+    int rc = db_fetch_json(pool, "contact_erase", 3, params, out, res);
+    if (rc == 0 && res->outcome == DB_OK)
+        db_outbox_signal(); /* the erasure's events */
+    return rc;
 }

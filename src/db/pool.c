@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -159,7 +160,13 @@ static struct db_conn *take_slot(struct db_pool *pool)
     return fallback;
 }
 
-int db_pool_acquire(struct db_pool *pool, struct db_conn **out)
+/*
+ * Waits at most wait_ms for a free connection. A wait that runs out is
+ * counted in acquire_timeouts only for requests (`counted`): the
+ * operators' probes wait less than requests do, and their timeouts say
+ * nothing about requests being refused.
+ */
+static int acquire(struct db_pool *pool, int wait_ms, bool counted, struct db_conn **out)
 {
     struct timespec deadline;
     struct db_conn *c;
@@ -167,8 +174,8 @@ int db_pool_acquire(struct db_pool *pool, struct db_conn **out)
 
     *out = NULL;
     clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += pool->acquire_timeout_ms / 1000;
-    deadline.tv_nsec += (long)(pool->acquire_timeout_ms % 1000) * 1000000L;
+    deadline.tv_sec += wait_ms / 1000;
+    deadline.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
     if (deadline.tv_nsec >= 1000000000L) {
         deadline.tv_sec++;
         deadline.tv_nsec -= 1000000000L;
@@ -181,7 +188,8 @@ int db_pool_acquire(struct db_pool *pool, struct db_conn **out)
         pool->waiting--;
     }
     if (pool->in_use == pool->size) {
-        pool->acquire_timeouts++;
+        if (counted)
+            pool->acquire_timeouts++;
         pthread_mutex_unlock(&pool->lock);
         return DB_POOL_TIMEOUT;
     }
@@ -209,6 +217,55 @@ int db_pool_acquire(struct db_pool *pool, struct db_conn **out)
     }
     *out = c;
     return 0;
+}
+
+int db_pool_acquire(struct db_pool *pool, struct db_conn **out)
+{
+    return acquire(pool, pool->acquire_timeout_ms, true, out);
+}
+
+int db_pool_probe(struct db_pool *pool, int wait_ms, int statement_timeout_ms, const char *name,
+                  char *out, size_t size)
+{
+    struct db_conn *conn;
+    PGresult *res = NULL;
+    char set[96];
+    int rc;
+
+    if (size > 0)
+        out[0] = '\0';
+    rc = acquire(pool, wait_ms < pool->acquire_timeout_ms ? wait_ms : pool->acquire_timeout_ms,
+                 false, &conn);
+    if (rc != 0)
+        return rc;
+    rc = DB_POOL_FAILED;
+    /* statement_timeout takes effect from the next statement on, so the
+     * bound is set in a transaction of its own around the statement. */
+    if (statement_timeout_ms > 0) {
+        snprintf(set, sizeof set, "BEGIN; SET LOCAL statement_timeout = %d", statement_timeout_ms);
+        res = PQexec(conn->pg, set);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK)
+            goto out;
+        PQclear(res);
+    }
+    res = db_exec(conn, name, 0, NULL);
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) > 0 && PQnfields(res) > 0) {
+        snprintf(out, size, "%s", PQgetvalue(res, 0, 0));
+        rc = 0;
+    } else if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        log_warn("db.probe_failed", "%s: %s", name,
+                 PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)
+                     ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)
+                     : "no result");
+    }
+out:
+    PQclear(res);
+    if (statement_timeout_ms > 0 && PQtransactionStatus(conn->pg) != PQTRANS_IDLE)
+        PQclear(PQexec(conn->pg, rc == 0 ? "COMMIT" : "ROLLBACK"));
+    if (PQstatus(conn->pg) != CONNECTION_OK)
+        conn->broken = true;
+    db_pool_release(pool, conn);
+    return rc;
 }
 
 void db_pool_release(struct db_pool *pool, struct db_conn *conn)

@@ -42,6 +42,7 @@ struct db_pool_stats {
 enum {
     DB_POOL_TIMEOUT = -1,     /* no connection free within the wait */
     DB_POOL_UNREACHABLE = -2, /* the database cannot be reached now */
+    DB_POOL_FAILED = -3,      /* db_pool_probe: the statement failed or returned nothing */
 };
 
 /*
@@ -56,6 +57,18 @@ void db_pool_free(struct db_pool *pool);
 /* 0 and *out, or DB_POOL_TIMEOUT / DB_POOL_UNREACHABLE. */
 int db_pool_acquire(struct db_pool *pool, struct db_conn **out);
 void db_pool_release(struct db_pool *pool, struct db_conn *conn);
+
+/*
+ * For the operators' probes (/ready, /metrics), which must answer soon
+ * even while every connection is busy: runs the parameterless statement
+ * `name` on a connection acquired within `wait_ms` (at most the pool's own
+ * wait; a probe's timeout is not counted in acquire_timeouts) and copies
+ * the first value of its first row into `out` (`size` bytes, truncated).
+ * `statement_timeout_ms` > 0 bounds the statement in PostgreSQL as well.
+ * Returns 0, DB_POOL_TIMEOUT, DB_POOL_UNREACHABLE or DB_POOL_FAILED.
+ */
+int db_pool_probe(struct db_pool *pool, int wait_ms, int statement_timeout_ms, const char *name,
+                  char *out, size_t size);
 
 void db_pool_get_stats(struct db_pool *pool, struct db_pool_stats *out);
 

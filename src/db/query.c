@@ -137,14 +137,50 @@ int db_fetch_json(struct db_pool *pool, const char *stmt, int n, const char *con
     return 0;
 }
 
-void db_hash_to_bytea(const unsigned char *hash, char *out)
+void db_bytes_to_bytea(const unsigned char *bytes, size_t n, char *out)
 {
     static const char hex[] = "0123456789abcdef";
     out[0] = '\\';
     out[1] = 'x';
-    for (int i = 0; i < 32; i++) {
-        out[2 + 2 * i] = hex[hash[i] >> 4];
-        out[3 + 2 * i] = hex[hash[i] & 15];
+    for (size_t i = 0; i < n; i++) {
+        out[2 + 2 * i] = hex[bytes[i] >> 4];
+        out[3 + 2 * i] = hex[bytes[i] & 15];
     }
-    out[66] = '\0';
+    out[2 + 2 * n] = '\0';
+}
+
+void db_hash_to_bytea(const unsigned char *hash, char *out)
+{
+    db_bytes_to_bytea(hash, 32, out);
+}
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int db_bytea_from_text(const char *text, unsigned char *out, size_t size, size_t *len)
+{
+    size_t n;
+
+    *len = 0;
+    if (!text || text[0] != '\\' || text[1] != 'x')
+        return -1;
+    n = strlen(text + 2);
+    if (n % 2 || n / 2 > size)
+        return -1;
+    for (size_t i = 0; i < n / 2; i++) {
+        int hi = hex_value(text[2 + 2 * i]), lo = hex_value(text[3 + 2 * i]);
+        if (hi < 0 || lo < 0)
+            return -1;
+        out[i] = (unsigned char)(hi << 4 | lo);
+    }
+    *len = n / 2;
+    return 0;
 }

@@ -55,5 +55,17 @@ int db_int_value(const char *text);
 
 /* SQL bytea text form ("\x" + 64 hex digits) of a 32-byte hash. */
 void db_hash_to_bytea(const unsigned char *hash, char *out /* 67 bytes */);
+/* The same for any n bytes: out holds 2n + 3. */
+void db_bytes_to_bytea(const unsigned char *bytes, size_t n, char *out);
+/* Reads bytea text ("\x" + hex, the server's output form) into out (at
+ * most `size` bytes); 0 and *len, or -1. */
+int db_bytea_from_text(const char *text, unsigned char *out, size_t size, size_t *len);
+
+/* Reads the columns of the breaker statements (target, then the fields of
+ * struct core_breaker in order; times in ms since the epoch) from row `i`.
+ * Shared by the API's reads (db/webhooks.c) and the worker's
+ * (db/deliveries.c). */
+struct db_breaker_row;
+void db_breaker_from_row(const PGresult *pg, int i, struct db_breaker_row *out);
 
 #endif

@@ -78,9 +78,46 @@ const struct db_statement db_statements[] = {
      "SELECT '[' || coalesce(string_agg(format('{\"scheduledAt\":\"%s\",\"durationMinutes\":%s}',"
      " bk_iso(slot_start), $4::int), ',' ORDER BY slot_start), '') || ']'"
      " FROM free_slots($1::uuid, $2::uuid, $3::date, $4::int, $5::int, $6::int, $7::int, now())"},
+    {"webhook_create",
+     "SELECT create_webhook_endpoint($1::uuid, $2::uuid, $3::text,"
+     " ARRAY(SELECT jsonb_array_elements_text($4::jsonb)), $5::bytea, $6::text, $7::text)::text"},
+    {"webhook_list",
+     "SELECT coalesce(json_agg(json_build_object('id', id, 'url', url, 'events', events,"
+     " 'disabled', disabled_at IS NOT NULL) ORDER BY created_at, id), '[]')::text"
+     " FROM webhook_endpoints WHERE org_id = $1::uuid"},
+    {"webhook_delete", "SELECT delete_webhook_endpoint($1::uuid, $2::uuid, $3::text)::text"},
+    /* Newest first; $2/$3 filter by status and endpoint. */
+    {"delivery_list",
+     "SELECT coalesce(json_agg(bk_delivery_json(d, ev.event_type)"
+     " ORDER BY d.created_at DESC, d.id DESC), '[]')::text"
+     " FROM (SELECT * FROM deliveries WHERE org_id = $1::uuid"
+     " AND ($2::text IS NULL OR status = $2::text)"
+     " AND ($3::uuid IS NULL OR endpoint_id = $3::uuid)"
+     " ORDER BY created_at DESC, id DESC LIMIT $4::int) d"
+     " JOIN outbox_events ev ON ev.id = d.event_id"},
+    {"delivery_retry", "SELECT retry_delivery($1::uuid, $2::uuid, $3::text)::text"},
+    /* The organization's breakers as stored (core/breaker.h's fields). */
+    {"breaker_list",
+     "SELECT target, state, window_bits, window_calls, consecutive_failures,"
+     " (extract(epoch FROM opened_at) * 1000)::bigint, trials_in_flight, trials_succeeded,"
+     " (extract(epoch FROM trial_claimed_at) * 1000)::bigint"
+     " FROM breakers WHERE org_id = $1::uuid ORDER BY target"},
+    /* Across organizations, for /ready and /metrics: the stored state of
+     * every breaker that is not closed (few, and a partial scan). */
+    {"breaker_states",
+     "SELECT target, state, window_bits, window_calls, consecutive_failures,"
+     " (extract(epoch FROM opened_at) * 1000)::bigint, trials_in_flight, trials_succeeded,"
+     " (extract(epoch FROM trial_claimed_at) * 1000)::bigint"
+     " FROM breakers WHERE state <> 0"},
     {"ping", "SELECT 1"},
-    /* Uses the partial index outbox_events_pending. */
-    {"outbox_pending", "SELECT count(*) FROM outbox_events WHERE processed_at IS NULL"},
+    /* Events not yet processed, counted up to 10,000. The ORDER BY on the
+     * partial index outbox_events_pending's column keeps the plan on that
+     * index whatever the statistics say (a sequential scan would read every
+     * processed event to find few pending ones), so a scrape reads at most
+     * 10,000 entries however large the table or the backlog grows. */
+    {"outbox_pending",
+     "SELECT count(*) FROM (SELECT 1 FROM outbox_events WHERE processed_at IS NULL"
+     " ORDER BY created_at LIMIT 10000) pending"},
 };
 
 const int db_statement_count = (int)(sizeof db_statements / sizeof db_statements[0]);

@@ -12,7 +12,8 @@
 
 #include "db/result.h"
 
-enum http_method { HTTP_GET, HTTP_POST, HTTP_PUT, HTTP_DELETE, HTTP_OTHER };
+/* HEAD is served by the GET routes (http/router.c). */
+enum http_method { HTTP_GET, HTTP_POST, HTTP_PUT, HTTP_DELETE, HTTP_HEAD, HTTP_OTHER };
 
 /* Who is calling, established by http/auth.c before the handler runs. */
 enum http_principal { PRINCIPAL_NONE, PRINCIPAL_SERVER_ADMIN, PRINCIPAL_ADMIN, PRINCIPAL_PUBLIC };

@@ -7,7 +7,7 @@
 
 const char *http_method_name(enum http_method m)
 {
-    static const char *const names[] = {"GET", "POST", "PUT", "DELETE", "OTHER"};
+    static const char *const names[] = {"GET", "POST", "PUT", "DELETE", "HEAD", "OTHER"};
     return names[m];
 }
 
@@ -38,6 +38,16 @@ static bool path_matches(const char *pattern, const char *path,
     return *pattern == '\0' && *path == '\0';
 }
 
+/*
+ * HEAD is GET without the body: a GET route serves it (libmicrohttpd
+ * sends the GET's status and headers, Content-Length included, and leaves
+ * the body out), so load balancers can probe any path they could GET.
+ */
+static bool route_serves(enum http_method route, enum http_method asked)
+{
+    return route == asked || (route == HTTP_GET && asked == HTTP_HEAD);
+}
+
 int http_route_find(const struct http_route *routes, int count, enum http_method method,
                     const char *path, struct http_request *req, char *allow, size_t allow_size)
 {
@@ -49,13 +59,14 @@ int http_route_find(const struct http_route *routes, int count, enum http_method
     for (int i = 0; i < count; i++) {
         if (!path_matches(routes[i].pattern, path, params))
             continue;
-        if (routes[i].method == method) {
+        if (route_serves(routes[i].method, method)) {
             memcpy(req->params, params, sizeof params);
             return i;
         }
         path_known = true;
-        int w = snprintf(allow + used, allow_size - used, "%s%s", used ? ", " : "",
-                         http_method_name(routes[i].method));
+        int w = snprintf(allow + used, allow_size - used, "%s%s%s", used ? ", " : "",
+                         http_method_name(routes[i].method),
+                         routes[i].method == HTTP_GET ? ", HEAD" : "");
         if (w > 0 && (size_t)w < allow_size - used)
             used += (size_t)w;
     }

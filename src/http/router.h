@@ -29,7 +29,8 @@ struct http_route {
 /*
  * Finds the route for method and path, filling req->params. Returns its
  * index, or -1 when no pattern matches the path (404), or -2 when the path
- * matches but not the method (405; `allow` lists the methods).
+ * matches but not the method (405; `allow` lists the methods). A GET route
+ * also serves HEAD, and `allow` lists HEAD after each GET.
  */
 int http_route_find(const struct http_route *routes, int count, enum http_method method,
                     const char *path, struct http_request *req, char *allow, size_t allow_size);

@@ -1,6 +1,7 @@
 #include "http/server.h"
 
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <microhttpd.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -8,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -58,6 +60,8 @@ static enum http_method method_of(const char *m)
         return HTTP_PUT;
     if (strcmp(m, "DELETE") == 0)
         return HTTP_DELETE;
+    if (strcmp(m, "HEAD") == 0)
+        return HTTP_HEAD;
     return HTTP_OTHER;
 }
 
@@ -135,6 +139,94 @@ static bool authorize(struct app *app, const struct http_route *route, struct ht
     return true;
 }
 
+/*
+ * The top-level member of the object `body` that byte `at` falls in, for
+ * naming the field of a string jansson refused: jansson rejects the whole
+ * document for one lone surrogate or one byte that is not UTF-8, and says
+ * only where it stopped (for an escape, just past the string that holds
+ * it; for a bad byte, at that byte). Everything before that point was
+ * valid JSON to jansson, so a walk that tracks only strings, nesting and
+ * the separators of the outer object is enough. Copies the member's name
+ * into `field` and returns true when `at` lies in a member's value (at any
+ * depth: inside metadata names "metadata"); false when it lies in a key,
+ * between members, or the name is not plain printable ASCII that fits.
+ */
+static bool member_at(const char *body, size_t at, char *field, size_t size)
+{
+    size_t key = 0, key_len = 0;
+    int depth = 0;
+    bool in_string = false, in_key = false, want_key = false, in_value = false;
+
+    for (size_t i = 0; i < at; i++) {
+        char c = body[i];
+        if (in_string) {
+            if (c == '\\') {
+                i++;
+            } else if (c == '"') {
+                in_string = false;
+                if (in_key)
+                    key_len = i - key;
+                in_key = false;
+            }
+            continue;
+        }
+        if (c == '"') {
+            in_string = true;
+            if (depth == 1 && want_key) {
+                in_key = true;
+                want_key = false;
+                key = i + 1;
+            }
+        } else if (c == '{' || c == '[') {
+            if (depth++ == 0 && c == '{')
+                want_key = true;
+        } else if (c == '}' || c == ']') {
+            depth--;
+        } else if (depth == 1 && c == ':') {
+            in_value = true;
+        } else if (depth == 1 && c == ',') {
+            in_value = false;
+            want_key = true;
+        }
+    }
+    if (in_key || !in_value || depth < 1 || key_len == 0 || key_len >= size)
+        return false;
+    for (size_t i = 0; i < key_len; i++)
+        if (body[key + i] < 0x20 || body[key + i] > 0x7e || body[key + i] == '\\')
+            return false;
+    memcpy(field, body + key, key_len);
+    field[key_len] = '\0';
+    return true;
+}
+
+/*
+ * 400 for a body jansson could not read. A lone surrogate (an unpaired
+ * \uD800-\uDFFF escape) or bytes that are not UTF-8 are a fault of one
+ * string, so the reply names the top-level field that holds it, as it
+ * does for a NUL; any other syntax error names no field.
+ */
+static void reply_not_json(const struct http_request *req, const json_error_t *jerr,
+                           struct http_response *resp)
+{
+    char field[64];
+    bool surrogate = strncmp(jerr->text, "invalid Unicode", strlen("invalid Unicode")) == 0;
+    bool not_utf8 = json_error_code(jerr) == json_error_invalid_utf8;
+
+    if ((surrogate || not_utf8) && jerr->position >= 0 &&
+        (size_t)jerr->position <= req->body_len &&
+        member_at(req->body, (size_t)jerr->position, field, sizeof field)) {
+        if (surrogate)
+            http_reply_invalid(resp, field,
+                               "%s holds a lone surrogate (%s), which is not a character.", field,
+                               jerr->text);
+        else
+            http_reply_invalid(resp, field, "%s is not valid UTF-8.", field);
+        return;
+    }
+    http_reply_invalid(resp, NULL, "The body is not valid JSON: %s (line %d, column %d).",
+                       jerr->text, jerr->line, jerr->column);
+}
+
 /* Parses a route's JSON object body into req->json; replies on failure. */
 static bool parse_body(const struct http_route *route, struct http_request *req,
                        struct http_response *resp)
@@ -154,8 +246,7 @@ static bool parse_body(const struct http_route *route, struct http_request *req,
     req->json = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL,
                            &jerr);
     if (!req->json) {
-        http_reply_invalid(resp, NULL, "The body is not valid JSON: %s (line %d, column %d).",
-                           jerr.text, jerr.line, jerr.column);
+        reply_not_json(req, &jerr, resp);
         return false;
     }
     if (!json_is_object(req->json)) {
@@ -208,6 +299,169 @@ static void dispatch(struct http_server *s, struct http_request *req, struct htt
     route->handler(req, resp);
 }
 
+/*
+ * libmicrohttpd answers some requests itself, before bookd sees them, and
+ * in 0.9.75 always with an HTML body and no option to change it: a request
+ * line or header section that does not fit the connection's memory (414,
+ * 431), a malformed request line, header line, Content-Length or chunk
+ * (400, 413), an HTTP version it does not speak (505). Every one of them is
+ * queued from one internal function through the library's exported
+ * MHD_queue_response, which the library calls through its PLT. bookd
+ * defines MHD_queue_response itself, so the dynamic linker binds those
+ * calls to the definition below (symbol interposition), which answers with
+ * the API's JSON error instead, with the same status. bookd's own answers
+ * call the library's function directly through this pointer, so whatever
+ * reaches the override came from inside libmicrohttpd. The HTTP tests
+ * (tests/http/raw.test.mjs) send such requests and check the JSON.
+ */
+typedef enum MHD_Result (*mhd_queue_fn)(struct MHD_Connection *, unsigned int,
+                                        struct MHD_Response *);
+static mhd_queue_fn mhd_queue;
+static pthread_once_t mhd_queue_once = PTHREAD_ONCE_INIT;
+/* Set when the override answered on the socket itself and made the library
+ * close the connection; the library's log line about that is dropped. */
+static _Thread_local bool answered_on_socket;
+
+static void find_mhd_queue(void)
+{
+    /* dlsym returns a data pointer; POSIX guarantees it converts. */
+    void *sym = dlsym(RTLD_NEXT, "MHD_queue_response");
+    memcpy(&mhd_queue, &sym, sizeof mhd_queue);
+}
+
+static mhd_queue_fn library_queue(void)
+{
+    pthread_once(&mhd_queue_once, find_mhd_queue);
+    return mhd_queue;
+}
+
+/* The body of an answer libmicrohttpd gives itself, by status. */
+static const char *internal_error_body(unsigned status)
+{
+    switch (status) {
+    case 400:
+        return "{\"error\":\"invalid_request\",\"message\":\"The request is not valid HTTP: "
+               "its request line, a header line, Content-Length or the chunked encoding is "
+               "malformed.\"}";
+    case 413:
+        return "{\"error\":\"payload_too_large\",\"message\":\"The size the request announces "
+               "for its body (Content-Length or a chunk) is too large.\"}";
+    case 414:
+        return "{\"error\":\"uri_too_long\",\"message\":\"The request line is longer than this "
+               "server accepts.\"}";
+    case 431:
+        return "{\"error\":\"request_header_fields_too_large\",\"message\":\"The request's header "
+               "section is larger than this server accepts.\"}";
+    case 505:
+        return "{\"error\":\"http_version_not_supported\",\"message\":\"Only HTTP/1.0 and "
+               "HTTP/1.1 are served.\"}";
+    default:
+        if (status < 500)
+            return "{\"error\":\"invalid_request\",\"message\":\"The request is not valid "
+                   "HTTP.\"}";
+        return "{\"error\":\"internal\",\"message\":\"The request could not be handled.\"}";
+    }
+}
+
+/* A Content-Length libmicrohttpd accepts: decimal digits that fit 64 bits. */
+static bool valid_content_length(const char *v)
+{
+    uint64_t n = 0;
+
+    if (!*v)
+        return false;
+    for (; *v; v++) {
+        if (*v < '0' || *v > '9' || n > (UINT64_MAX - (uint64_t)(*v - '0')) / 10)
+            return false;
+        n = n * 10 + (uint64_t)(*v - '0');
+    }
+    return true;
+}
+
+/*
+ * libmicrohttpd 0.9.75 sends the header block of its own answer twice when
+ * it finds the fault after the header section was read and before the
+ * handler is called (its state machine builds the reply again): a
+ * Content-Length that is not a number or does not fit 64 bits (400, 413),
+ * a Cookie header it has no memory left to copy (431). The client would
+ * read the second header block as the body. These requests are recognized
+ * by the header at fault; one taken for them by mistake is answered the
+ * same, only written by bookd instead of by the library.
+ */
+static bool library_would_garble(struct MHD_Connection *conn, unsigned status)
+{
+    const char *length = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+    if (status == 431)
+        return MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_COOKIE) != NULL;
+    return (status == 400 || status == 413) && length && !valid_content_length(length);
+}
+
+/*
+ * Writes the whole answer on the connection's socket, for the requests
+ * libmicrohttpd would garble; the library then closes the connection, as
+ * it does after any answer of its own. Without blocking: the socket's
+ * buffer is empty unless an earlier answer on the same connection is still
+ * unread by the client. Then nothing may fit, and the caller falls back to
+ * the library, or only a part, and the client gets a truncated answer
+ * (a client that reads nothing of what it is sent). True when anything
+ * was written.
+ */
+static bool answer_on_socket(struct MHD_Connection *conn, unsigned status, const char *id,
+                             const char *body)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    const char *reason = MHD_get_reason_phrase_for(status);
+    char text[1024];
+    int len;
+
+    if (!info)
+        return false;
+    len = snprintf(text, sizeof text,
+                   "HTTP/1.1 %u %s\r\nConnection: close\r\nContent-Type: " HTTP_JSON_TYPE
+                   "\r\nCache-Control: no-store\r\nX-Request-Id: %s\r\nContent-Length: %zu"
+                   "\r\n\r\n%s",
+                   status, reason && *reason ? reason : "Error", id, strlen(body), body);
+    if (len < 0 || (size_t)len >= sizeof text)
+        return false;
+    return send(info->connect_fd, text, (size_t)len, MSG_DONTWAIT | MSG_NOSIGNAL) > 0;
+}
+
+enum MHD_Result MHD_queue_response(struct MHD_Connection *connection, unsigned int status_code,
+                                   struct MHD_Response *response)
+{
+    mhd_queue_fn queue = library_queue();
+    struct MHD_Response *json;
+    const char *body;
+    enum MHD_Result rc = MHD_NO;
+    char id[24];
+
+    if (!queue)
+        return MHD_NO;
+    if (status_code < 400)
+        return queue(connection, status_code, response);
+    body = internal_error_body(status_code);
+    new_request_id(id, sizeof id);
+    metrics_http_observe(-1, HTTP_OTHER, status_code, 0.0);
+    log_request(id, http_method_name(HTTP_OTHER), "unmatched", status_code, 0.0);
+    if (library_would_garble(connection, status_code) &&
+        answer_on_socket(connection, status_code, id, body)) {
+        answered_on_socket = true;
+        return MHD_NO; /* "could not queue": the library closes the connection */
+    }
+    json = MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_PERSISTENT);
+    if (!json)
+        return queue(connection, status_code, response); /* HTML rather than nothing */
+    if (MHD_add_response_header(json, "Content-Type", HTTP_JSON_TYPE) == MHD_YES &&
+        MHD_add_response_header(json, "Cache-Control", "no-store") == MHD_YES &&
+        MHD_add_response_header(json, "X-Request-Id", id) == MHD_YES)
+        rc = queue(connection, status_code, json);
+    MHD_destroy_response(json);
+    return rc == MHD_YES ? rc : queue(connection, status_code, response);
+}
+
 static enum MHD_Result send_response(struct MHD_Connection *conn, struct http_request *req,
                                      struct http_response *resp)
 {
@@ -233,7 +487,7 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct http_re
         MHD_add_response_header(r, "Allow", resp->allow);
     if (resp->replayed)
         MHD_add_response_header(r, "Idempotent-Replayed", "true");
-    rc = MHD_queue_response(conn, resp->status, r);
+    rc = library_queue()(conn, resp->status, r);
     MHD_destroy_response(r);
     return rc;
 }
@@ -346,6 +600,11 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     (void)cls;
     vsnprintf(msg, sizeof msg, fmt, ap);
     msg[strcspn(msg, "\n")] = '\0';
+    if (answered_on_socket && strstr(msg, "failed to queue error response")) {
+        answered_on_socket = false; /* it was sent, by bookd (answer_on_socket) */
+        return;
+    }
+    answered_on_socket = false;
     log_warn("http.server", "%s", msg);
 }
 
@@ -384,6 +643,11 @@ struct http_server *http_server_start(struct app *app, const struct http_route *
     if (parse_listen(app->cfg.listen, &addr) != 0) {
         log_error("http.bad_listen", "BOOKD_LISTEN must be host:port (IPv4), got %s",
                   app->cfg.listen);
+        free(s);
+        return NULL;
+    }
+    if (!library_queue()) {
+        log_error("http.start_failed", "libmicrohttpd's MHD_queue_response was not found");
         free(s);
         return NULL;
     }

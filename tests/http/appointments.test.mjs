@@ -251,6 +251,12 @@ ctest('list: from ≤ scheduledAt < to, status, providerId, and cursor pages ord
   const first = await ctx.api('GET', '/api/appointments', { key: admin(), query: { ...window, limit: 4 } });
   expectStatus(first, 200);
   assert.deepEqual(ids(first.body.appointments), ids(everything.slice(0, 4)));
+  assert.match(first.body.nextCursor, /^[A-Za-z0-9_-]+$/, 'the cursor is base64url without padding: nothing to encode in a URL');
+  const qs = Object.entries({ ...window, limit: 4 }).map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('&');
+  const pasted = await ctx.api('GET', `/api/appointments?${qs}&cursor=${first.body.nextCursor}`, { key: admin() });
+  expectStatus(pasted, 200, 'the cursor pasted into the URL unencoded');
+  assert.deepEqual(ids(pasted.body.appointments), ids(everything.slice(4, 8)));
+  expectError(await ctx.api('GET', `/api/appointments?cursor=${first.body.nextCursor}%2B`, { key: admin() }), 400, 'invalid_request', 'cursor');
   const early = await mk(L2, '08:00');
   const rest = await listAll(ctx, admin(), { ...window, limit: 4, cursor: first.body.nextCursor });
   assert.deepEqual(ids(rest.all), ids(everything.slice(4)), 'the remaining pages after the cursor are exactly the rest');

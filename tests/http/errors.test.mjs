@@ -90,8 +90,13 @@ const CASES = [
   ['orgId with a NUL after the right id', () => raw(JSON.stringify({ ...valid(), orgId: `${ctx.org.id}\u0000zz` })), 400, 'invalid_request', 'orgId'],
   ['scheduledAt in year 0 once in UTC', () => withBody({ scheduledAt: '0001-01-01T00:30:00+01:00' }), 400, 'invalid_request', 'scheduledAt'],
   ['NUL character in notes', () => raw(JSON.stringify({ ...valid(), notes: 'a\u0000b' })), 400, 'invalid_request', 'notes'],
-  ['lone surrogate in notes', () => raw(`{"contactId":"${ctx.contact.id}","scheduledAt":"${FUT}","durationMinutes":30,"notes":"x\\ud800y"}`), 400, 'invalid_request'],
-  ['invalid UTF-8 in notes', () => raw(Buffer.concat([Buffer.from(`{"contactId":"${ctx.contact.id}","scheduledAt":"${FUT}","durationMinutes":30,"notes":"`), Buffer.from([0xc3, 0x28, 0xff]), Buffer.from('"}')])), 400, 'invalid_request'],
+  ['lone surrogate in notes', () => raw(`{"contactId":"${ctx.contact.id}","scheduledAt":"${FUT}","durationMinutes":30,"notes":"x\\ud800y"}`), 400, 'invalid_request', 'notes'],
+  ['lone low surrogate in notes, another field after it', () => raw(`{"contactId":"${ctx.contact.id}","notes":"\\udc00","scheduledAt":"${FUT}","durationMinutes":30}`), 400, 'invalid_request', 'notes'],
+  ['high surrogate followed by a non-surrogate escape', () => raw(`{"contactId":"${ctx.contact.id}","scheduledAt":"${FUT}","durationMinutes":30,"notes":"\\ud800\\u0041"}`), 400, 'invalid_request', 'notes'],
+  ['lone surrogate deep inside metadata names metadata', () => raw(`{"contactId":"${ctx.contact.id}","scheduledAt":"${FUT}","durationMinutes":30,"metadata":{"a":[{"b":"\\ud800"}]}}`), 400, 'invalid_request', 'metadata'],
+  ['lone surrogate in a metadata key names metadata', () => raw(`{"contactId":"${ctx.contact.id}","scheduledAt":"${FUT}","durationMinutes":30,"metadata":{"\\udfff":1}}`), 400, 'invalid_request', 'metadata'],
+  ['invalid UTF-8 in notes', () => raw(Buffer.concat([Buffer.from(`{"contactId":"${ctx.contact.id}","scheduledAt":"${FUT}","durationMinutes":30,"notes":"`), Buffer.from([0xc3, 0x28, 0xff]), Buffer.from('"}')])), 400, 'invalid_request', 'notes'],
+  ['a surrogate encoded as UTF-8 bytes (CESU) in notes', () => raw(Buffer.concat([Buffer.from(`{"contactId":"${ctx.contact.id}","scheduledAt":"${FUT}","durationMinutes":30,"notes":"`), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from('"}')])), 400, 'invalid_request', 'notes'],
   ['body over 64 KiB', () => withBody({ notes: 'p'.repeat(70 * 1024) }), 413, 'payload_too_large'],
   ['body of exactly 65536 bytes is read (then notes are too long)', () => raw(sized(65536)), 400, 'invalid_request', 'notes'],
   ['body of 65537 bytes', () => raw(sized(65537)), 413, 'payload_too_large'],
@@ -130,6 +135,8 @@ const CASES = [
   ['contact: invalid email', () => ({ method: 'POST', path: '/api/contacts', body: { name: 'Bad Mail', email: 'nobody-at-example.org' } }), 400, 'invalid_request', 'email'],
   ['contact: missing name', () => ({ method: 'POST', path: '/api/contacts', body: { phone: '+447700900123' } }), 400, 'invalid_request', 'name'],
   ['contact: NUL in the name', () => ({ method: 'POST', path: '/api/contacts', body: { name: 'Nul\u0000Name' } }), 400, 'invalid_request', 'name'],
+  ['contact: lone surrogate in the name', () => ({ method: 'POST', path: '/api/contacts', rawBody: '{"name":"\\ud800"}' }), 400, 'invalid_request', 'name'],
+  ['contact: lone surrogate in the email, after a valid name', () => ({ method: 'POST', path: '/api/contacts', rawBody: '{"name":"Sur Rogate", "email" : "a\\udbffb@example.org"}' }), 400, 'invalid_request', 'email'],
 ];
 
 for (const [name, mk, status, error, field, check] of CASES) {
@@ -148,6 +155,14 @@ for (const [name, mk, status, error, field, check] of CASES) {
     for (const k of [ctx.org.adminKey, ctx.org.publicKey, ctx.adminToken]) assert.ok(!res.raw.includes(k), 'a key in the error body');
   });
 }
+
+ctest('400 invalid_request without a field: a lone surrogate in a key of the body itself', async () => {
+  // The key cannot be named (it is not a character string), so no field is.
+  const res = await ctx.api('POST', '/api/contacts', { key: ctx.org.adminKey, rawBody: '{"name":"Key Fault","\\ud800":1}' });
+  expectError(res, 400, 'invalid_request');
+  assert.equal(res.body.field, undefined, `no field for a bad key: ${res.raw}`);
+  assert.match(res.body.message, /surrogate|Unicode/i, res.raw);
+});
 
 ctest('after all of the above: no appointment, contact or audit entry was created', async () => {
   const { all } = await listAll(ctx, ctx.org.adminKey, {});

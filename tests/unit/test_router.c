@@ -62,7 +62,19 @@ Test(router, known_path_wrong_method_is_405_with_allow)
     struct http_request req;
     char allow[64];
     cr_assert_eq(find(HTTP_DELETE, "/api/appointments", &req, allow), -2);
-    cr_assert_str_eq(allow, "GET, POST");
+    cr_assert_str_eq(allow, "GET, HEAD, POST");
     cr_assert_eq(find(HTTP_GET, "/api/appointments/" ID "/cancel", &req, allow), -2);
     cr_assert_str_eq(allow, "POST");
+}
+
+Test(router, head_is_served_by_the_get_route)
+{
+    struct http_request req;
+    char allow[64];
+    cr_assert_eq(find(HTTP_HEAD, "/api/appointments", &req, allow), 0);
+    cr_assert_eq(find(HTTP_HEAD, "/api/appointments/" ID, &req, allow), 2);
+    cr_assert_str_eq(req.params[0], ID);
+    cr_assert_eq(find(HTTP_HEAD, "/api/appointments/" ID "/cancel", &req, allow), -2);
+    cr_assert_str_eq(allow, "POST");
+    cr_assert_eq(find(HTTP_HEAD, "/api/nope", &req, allow), -1);
 }

@@ -126,8 +126,12 @@ class Spec {
     return v;
   }
 
-  /** Checks one documented response object against what came back; pushes problems. */
-  checkResponse(problems, cacheKey, responseObj, res) {
+  /**
+   * Checks one documented response object against what came back; pushes problems.
+   * An answer to HEAD never has a body (RFC 9110, 9.3.2): its status and headers are
+   * checked, and that no body came.
+   */
+  checkResponse(problems, cacheKey, responseObj, res, head = false) {
     const resp = this.deref(responseObj);
     if (!resp || typeof resp !== 'object') {
       problems.push(`response object for ${cacheKey} cannot be resolved`);
@@ -143,6 +147,10 @@ class Spec {
     const documented = Object.keys(content);
     const mt = mediaTypeOf(res.headers['content-type']);
     const hasBody = res.rawBuffer.length > 0;
+    if (head) {
+      if (hasBody) problems.push('an answer to HEAD has a body');
+      return;
+    }
     if (documented.length === 0) {
       if (hasBody) problems.push(`a body (${mt || 'no content-type'}) was sent but none is documented`);
       return;
@@ -187,11 +195,13 @@ class Spec {
   check(method, pathname, res) {
     const problems = [];
     const m = method.toLowerCase();
+    const head = m === 'head';
     const template = this.findPath(pathname);
     if (!template) {
       // Unknown route: must be 404 with the error body.
       if (res.status !== 404) problems.push(`undocumented path answered ${res.status}; an unknown route must be 404`);
-      this.checkErrorShape(problems, res, 'not_found');
+      if (head && res.rawBuffer.length > 0) problems.push('an answer to HEAD has a body');
+      else if (!head) this.checkErrorShape(problems, res, 'not_found');
       return problems;
     }
     const item = this.deref(this.doc.paths[template]) || {};
@@ -201,8 +211,9 @@ class Spec {
       if (!res.headers.allow) problems.push('a 405 needs an Allow header');
       // Validate against a documented 405 of a sibling operation if there is one.
       const sibling = METHODS.map((x) => item[x]).find((o) => o && o.responses && o.responses['405']);
-      if (sibling && res.status === 405) this.checkResponse(problems, `${template} * 405`, sibling.responses['405'], res);
-      else this.checkErrorShape(problems, res, 'method_not_allowed');
+      if (sibling && res.status === 405) this.checkResponse(problems, `${template} * 405`, sibling.responses['405'], res, head);
+      else if (head && res.rawBuffer.length > 0) problems.push('an answer to HEAD has a body');
+      else if (!head) this.checkErrorShape(problems, res, 'method_not_allowed');
       return problems;
     }
     const responses = op.responses || {};
@@ -212,7 +223,7 @@ class Spec {
       problems.push(`status ${s} is not documented for ${method.toUpperCase()} ${template} (documented: ${Object.keys(responses).join(', ')})`);
       return problems;
     }
-    this.checkResponse(problems, `${method.toUpperCase()} ${template} ${statusKey}`, responses[statusKey], res);
+    this.checkResponse(problems, `${method.toUpperCase()} ${template} ${statusKey}`, responses[statusKey], res, head);
     return problems;
   }
 

@@ -1,0 +1,438 @@
+#include "db/deliveries.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "core/json_text.h"
+#include "db/query.h"
+#include "log.h"
+
+#define CHANNEL "bookd_outbox"
+
+struct db_session {
+    PGconn *pg;
+    char *conninfo;
+    int64_t retry_at_ms;
+    int64_t backoff_ms;
+};
+
+struct db_session *db_session_new(const char *conninfo)
+{
+    struct db_session *s = calloc(1, sizeof *s);
+    if (s && !(s->conninfo = strdup(conninfo))) {
+        free(s);
+        s = NULL;
+    }
+    return s;
+}
+
+void db_session_free(struct db_session *s)
+{
+    if (!s)
+        return;
+    if (s->pg)
+        PQfinish(s->pg);
+    free(s->conninfo);
+    free(s);
+}
+
+/* Runs `sql` with text parameters; the result, or NULL (logged) when it
+ * failed. A lost connection is dropped, to be made again by ensure. */
+static PGresult *run(struct db_session *s, const char *what, const char *sql, int n,
+                     const char *const *values)
+{
+    PGresult *res;
+    ExecStatusType st;
+
+    if (!s->pg)
+        return NULL;
+    res = PQexecParams(s->pg, sql, n, NULL, values, NULL, NULL, 0);
+    st = PQresultStatus(res);
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+        return res;
+    log_warn("worker.db_failed", "%s: %s", what,
+             res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : PQerrorMessage(s->pg));
+    PQclear(res);
+    if (PQstatus(s->pg) != CONNECTION_OK) {
+        PQfinish(s->pg);
+        s->pg = NULL;
+    }
+    return NULL;
+}
+
+static int run_ok(struct db_session *s, const char *what, const char *sql, int n,
+                  const char *const *values)
+{
+    PGresult *res = run(s, what, sql, n, values);
+    PQclear(res);
+    return res ? 0 : -1;
+}
+
+int db_session_ensure(struct db_session *s, int64_t now_ms)
+{
+    if (s->pg && PQstatus(s->pg) == CONNECTION_OK)
+        return 0;
+    if (s->pg) {
+        PQfinish(s->pg);
+        s->pg = NULL;
+    }
+    if (now_ms < s->retry_at_ms)
+        return -1;
+    s->pg = PQconnectdb(s->conninfo);
+    if (PQstatus(s->pg) != CONNECTION_OK) {
+        log_warn("worker.connect_failed", "%s", PQerrorMessage(s->pg));
+        PQfinish(s->pg);
+        s->pg = NULL;
+        s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : 100;
+        if (s->backoff_ms > 5000)
+            s->backoff_ms = 5000;
+        s->retry_at_ms = now_ms + s->backoff_ms;
+        return -1;
+    }
+    s->backoff_ms = 0;
+    if (run_ok(s, "listen", "LISTEN " CHANNEL, 0, NULL) != 0)
+        return -1;
+    return 0;
+}
+
+int db_session_socket(struct db_session *s)
+{
+    return s->pg ? PQsocket(s->pg) : -1;
+}
+
+bool db_session_drain(struct db_session *s)
+{
+    PGnotify *n;
+    bool any = false;
+
+    if (!s->pg)
+        return false;
+    if (!PQconsumeInput(s->pg)) {
+        PQfinish(s->pg);
+        s->pg = NULL;
+        return false;
+    }
+    while ((n = PQnotifies(s->pg)) != NULL) {
+        any = true;
+        PQfreemem(n);
+    }
+    return any;
+}
+
+int db_session_notify(struct db_session *s)
+{
+    return run_ok(s, "notify", "NOTIFY " CHANNEL, 0, NULL);
+}
+
+int db_outbox_fan_out(struct db_session *s, int limit, int first_delay_ms, int *processed)
+{
+    char lim[16], delay[16];
+    const char *params[] = {lim, delay};
+    PGresult *res;
+
+    *processed = 0;
+    snprintf(lim, sizeof lim, "%d", limit);
+    snprintf(delay, sizeof delay, "%d", first_delay_ms);
+    if (!(res = run(s, "fan_out", "SELECT outbox_fan_out($1::int, $2::int)", 2, params)))
+        return -1;
+    *processed = db_int_value(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return 0;
+}
+
+void db_deliveries_free(struct db_delivery *d, size_t count)
+{
+    for (size_t i = 0; d && i < count; i++) {
+        free(d[i].url);
+        free(d[i].payload);
+    }
+    free(d);
+}
+
+int db_deliveries_claim(struct db_session *s, int limit, int lease_ms, struct db_delivery **out,
+                        size_t *count)
+{
+    char lim[16], lease[16];
+    const char *params[] = {lim, lease};
+    PGresult *res;
+    int n;
+
+    *out = NULL;
+    *count = 0;
+    snprintf(lim, sizeof lim, "%d", limit);
+    snprintf(lease, sizeof lease, "%d", lease_ms);
+    if (!(res = run(s, "claim",
+                    "SELECT id, org_id, target, attempts, url, secret, event_type, payload,"
+                    " event_at, event_at_ms FROM deliveries_claim($1::int, $2::int)",
+                    2, params)))
+        return -1;
+    n = PQntuples(res);
+    if (n > 0 && !(*out = calloc((size_t)n, sizeof **out))) {
+        PQclear(res);
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        struct db_delivery *d = &(*out)[i];
+        snprintf(d->id, sizeof d->id, "%s", PQgetvalue(res, i, 0));
+        snprintf(d->org_id, sizeof d->org_id, "%s", PQgetvalue(res, i, 1));
+        snprintf(d->target, sizeof d->target, "%s", PQgetvalue(res, i, 2));
+        d->attempts = db_int_value(PQgetvalue(res, i, 3));
+        d->url = strdup(PQgetvalue(res, i, 4));
+        if (db_bytea_from_text(PQgetvalue(res, i, 5), d->secret, sizeof d->secret,
+                               &d->secret_len) != 0)
+            d->secret_len = 0;
+        snprintf(d->event_type, sizeof d->event_type, "%s", PQgetvalue(res, i, 6));
+        d->payload = strdup(PQgetvalue(res, i, 7));
+        snprintf(d->event_at, sizeof d->event_at, "%s", PQgetvalue(res, i, 8));
+        d->event_at_ms = strtoll(PQgetvalue(res, i, 9), NULL, 10);
+        (*count)++;
+        if (!d->url || !d->payload)
+            break;
+    }
+    PQclear(res);
+    return 0;
+}
+
+/* Appends one element of a PostgreSQL array literal: NULL, or the text in
+ * double quotes with " and \ escaped. */
+static void array_item(struct core_json_buf *b, const char *text, bool first)
+{
+    if (!first)
+        CORE_JSON_BUF_LITERAL(b, ",");
+    if (!text) {
+        CORE_JSON_BUF_LITERAL(b, "NULL");
+        return;
+    }
+    CORE_JSON_BUF_LITERAL(b, "\"");
+    for (const char *p = text; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            CORE_JSON_BUF_LITERAL(b, "\\");
+        core_json_buf_raw(b, p, 1);
+    }
+    CORE_JSON_BUF_LITERAL(b, "\"");
+}
+
+/* The keys as two array literals, org ids and targets. */
+static int key_arrays(const struct db_breaker_key *keys, size_t n, char **orgs, char **targets)
+{
+    struct core_json_buf o = {0}, t = {0};
+
+    CORE_JSON_BUF_LITERAL(&o, "{");
+    CORE_JSON_BUF_LITERAL(&t, "{");
+    for (size_t i = 0; i < n; i++) {
+        array_item(&o, keys[i].org_id, i == 0);
+        array_item(&t, keys[i].target, i == 0);
+    }
+    CORE_JSON_BUF_LITERAL(&o, "}");
+    CORE_JSON_BUF_LITERAL(&t, "}");
+    *orgs = core_json_buf_take(&o, NULL);
+    *targets = core_json_buf_take(&t, NULL);
+    if (*orgs && *targets)
+        return 0;
+    free(*orgs);
+    free(*targets);
+    return -1;
+}
+
+int db_breakers_begin(struct db_session *s, const struct db_breaker_key *keys, size_t n,
+                      struct core_breaker *rows)
+{
+    char *orgs = NULL, *targets = NULL;
+    PGresult *res = NULL;
+    int rc = -1;
+
+    memset(rows, 0, n * sizeof *rows);
+    if (key_arrays(keys, n, &orgs, &targets) != 0)
+        return -1;
+    {
+        const char *params[] = {orgs, targets};
+        if (run_ok(s, "breakers", "BEGIN", 0, NULL) != 0 ||
+            run_ok(s, "breakers",
+                   "INSERT INTO breakers (org_id, target)"
+                   " SELECT o, t FROM unnest($1::uuid[], $2::text[]) k (o, t)"
+                   " ORDER BY o, t ON CONFLICT DO NOTHING",
+                   2, params) != 0 ||
+            !(res = run(s, "breakers",
+                        "SELECT b.target, b.state, b.window_bits, b.window_calls,"
+                        " b.consecutive_failures, (extract(epoch FROM b.opened_at) * 1000)::bigint,"
+                        " b.trials_in_flight, b.trials_succeeded,"
+                        " (extract(epoch FROM b.trial_claimed_at) * 1000)::bigint, b.org_id"
+                        " FROM breakers b JOIN unnest($1::uuid[], $2::text[]) k (o, t)"
+                        " ON b.org_id = k.o AND b.target = k.t"
+                        " ORDER BY b.org_id, b.target FOR UPDATE OF b",
+                        2, params)))
+            goto out;
+    }
+    for (int r = 0; r < PQntuples(res); r++) {
+        struct db_breaker_row row;
+        db_breaker_from_row(res, r, &row);
+        for (size_t i = 0; i < n; i++)
+            if (strcmp(keys[i].target, row.target) == 0 &&
+                strcmp(keys[i].org_id, PQgetvalue(res, r, 9)) == 0)
+                rows[i] = row.b;
+    }
+    rc = 0;
+out:
+    PQclear(res);
+    free(orgs);
+    free(targets);
+    if (rc != 0)
+        db_breakers_rollback(s);
+    return rc;
+}
+
+void db_breakers_rollback(struct db_session *s)
+{
+    if (s->pg)
+        run_ok(s, "breakers", "ROLLBACK", 0, NULL);
+}
+
+static const char *result_name(enum db_delivery_result r)
+{
+    switch (r) {
+    case DB_DELIVERY_DELIVERED:
+        return "delivered";
+    case DB_DELIVERY_RETRY:
+        return "retry";
+    case DB_DELIVERY_DEAD:
+        return "dead";
+    case DB_DELIVERY_GONE:
+        return "gone";
+    case DB_DELIVERY_DEFER:
+        return "defer";
+    }
+    return "dead";
+}
+
+/* Writes the breakers back: one UPDATE from arrays of their fields. */
+static int save_breakers(struct db_session *s, const struct db_breaker_key *keys, size_t n,
+                         const struct core_breaker *rows)
+{
+    struct core_json_buf f[8] = {{0}};
+    char *text[8] = {0}, *orgs = NULL, *targets = NULL, num[32];
+    int rc = -1;
+
+    if (n == 0)
+        return 0;
+    for (int k = 0; k < 8; k++)
+        CORE_JSON_BUF_LITERAL(&f[k], "{");
+    for (size_t i = 0; i < n; i++) {
+        const struct core_breaker *b = &rows[i];
+        long long v[8] = {b->state,
+                          (long long)b->window_bits,
+                          b->window_calls,
+                          b->consecutive_failures,
+                          b->opened_at_ms,
+                          b->trials_in_flight,
+                          b->trials_succeeded,
+                          b->trial_claimed_at_ms};
+        for (int k = 0; k < 8; k++) {
+            snprintf(num, sizeof num, "%lld", v[k]);
+            array_item(&f[k], num, i == 0);
+        }
+    }
+    for (int k = 0; k < 8; k++) {
+        CORE_JSON_BUF_LITERAL(&f[k], "}");
+        if (!(text[k] = core_json_buf_take(&f[k], NULL)))
+            goto out;
+    }
+    if (key_arrays(keys, n, &orgs, &targets) != 0)
+        goto out;
+    {
+        const char *params[] = {orgs,    targets, text[0], text[1], text[2],
+                                text[3], text[4], text[5], text[6], text[7]};
+        rc = run_ok(s, "breakers",
+                    "UPDATE breakers b SET state = u.st, window_bits = u.wb,"
+                    " window_calls = u.wc, consecutive_failures = u.cf,"
+                    " opened_at = CASE WHEN u.oa > 0 THEN to_timestamp(u.oa / 1000.0) END,"
+                    " trials_in_flight = u.ti, trials_succeeded = u.ts,"
+                    " trial_claimed_at = CASE WHEN u.tc > 0 THEN to_timestamp(u.tc / 1000.0) END,"
+                    " updated_at = now()"
+                    " FROM unnest($1::uuid[], $2::text[], $3::smallint[], $4::bigint[],"
+                    " $5::int[], $6::int[], $7::bigint[], $8::int[], $9::int[], $10::bigint[])"
+                    " u (o, t, st, wb, wc, cf, oa, ti, ts, tc)"
+                    " WHERE b.org_id = u.o AND b.target = u.t",
+                    10, params);
+    }
+out:
+    for (int k = 0; k < 8; k++) {
+        free(text[k]);
+        if (!text[k])
+            free(f[k].data);
+    }
+    free(orgs);
+    free(targets);
+    return rc;
+}
+
+/* Records the outcomes with deliveries_record. */
+static int record_outcomes(struct db_session *s, const struct db_delivery_outcome *o, size_t n)
+{
+    struct core_json_buf f[5] = {{0}};
+    char *text[5] = {0}, num[32];
+    int rc = -1;
+
+    if (n == 0)
+        return 0;
+    for (int k = 0; k < 5; k++)
+        CORE_JSON_BUF_LITERAL(&f[k], "{");
+    for (size_t i = 0; i < n; i++) {
+        array_item(&f[0], o[i].id, i == 0);
+        array_item(&f[1], result_name(o[i].result), i == 0);
+        snprintf(num, sizeof num, "%d", o[i].status_code);
+        array_item(&f[2], o[i].status_code ? num : NULL, i == 0);
+        array_item(&f[3], o[i].error, i == 0);
+        snprintf(num, sizeof num, "%lld", (long long)o[i].next_attempt_ms);
+        array_item(&f[4], num, i == 0);
+    }
+    for (int k = 0; k < 5; k++) {
+        CORE_JSON_BUF_LITERAL(&f[k], "}");
+        if (!(text[k] = core_json_buf_take(&f[k], NULL)))
+            goto out;
+    }
+    {
+        const char *params[] = {text[0], text[1], text[2], text[3], text[4]};
+        rc = run_ok(s, "record",
+                    "SELECT deliveries_record($1::uuid[], $2::text[], $3::int[], $4::text[],"
+                    " $5::bigint[])",
+                    5, params);
+    }
+out:
+    for (int k = 0; k < 5; k++) {
+        free(text[k]);
+        if (!text[k])
+            free(f[k].data);
+    }
+    return rc;
+}
+
+int db_breakers_commit(struct db_session *s, const struct db_breaker_key *keys, size_t n,
+                       const struct core_breaker *rows, const struct db_delivery_outcome *outcomes,
+                       size_t n_outcomes)
+{
+    if (save_breakers(s, keys, n, rows) != 0 || record_outcomes(s, outcomes, n_outcomes) != 0 ||
+        run_ok(s, "breakers", "COMMIT", 0, NULL) != 0) {
+        db_breakers_rollback(s);
+        return -1;
+    }
+    return 0;
+}
+
+int db_outbox_purge(struct db_session *s, int retention_days, int batch, int *removed)
+{
+    char days[16], lim[16];
+    const char *params[] = {days, lim};
+    PGresult *res;
+
+    *removed = 0;
+    snprintf(days, sizeof days, "%d", retention_days);
+    snprintf(lim, sizeof lim, "%d", batch);
+    if (!(res = run(s, "purge", "SELECT outbox_purge($1::int, $2::int)", 2, params)))
+        return -1;
+    *removed = db_int_value(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return 0;
+}

@@ -1,0 +1,97 @@
+/*
+ * The delivery worker's side of the database (sql/50_deliveries.sql), on a
+ * connection of its own (not the request pool): fan-out, claims, outcomes,
+ * the shared circuit breakers, the purge, and LISTEN for wake-ups. Nothing
+ * here is called inside a booking's transaction, and nothing is sent while
+ * a transaction is open.
+ */
+#ifndef BOOKD_DB_DELIVERIES_H
+#define BOOKD_DB_DELIVERIES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/breaker.h"
+#include "db/result.h"
+#include "db/webhooks.h"
+
+/* One connection, reconnected with backoff (100 ms doubling to 5 s). */
+struct db_session;
+
+struct db_session *db_session_new(const char *conninfo);
+void db_session_free(struct db_session *s);
+/* Connected (and LISTENing on the outbox channel) or -1 while down. */
+int db_session_ensure(struct db_session *s, int64_t now_ms);
+/* The socket to poll for notifications, or -1 while down. */
+int db_session_socket(struct db_session *s);
+/* Reads what arrived on the socket; true when a notification was among it. */
+bool db_session_drain(struct db_session *s);
+/* NOTIFY the outbox channel: wakes the workers of other processes. */
+int db_session_notify(struct db_session *s);
+
+/* Fans out up to `limit` events; *processed says how many. */
+int db_outbox_fan_out(struct db_session *s, int limit, int first_delay_ms, int *processed);
+
+struct db_delivery {
+    char id[DB_ID_SIZE];
+    char org_id[DB_ID_SIZE];
+    char target[80];
+    int attempts;                  /* made before this one */
+    char *url;                     /* owned */
+    unsigned char secret[256];     /* sealed signing key */
+    size_t secret_len;
+    char event_type[64];
+    char *payload;                 /* the event's JSON, owned */
+    char event_at[32];             /* the event's time, API form */
+    int64_t event_at_ms;
+};
+
+/* Claims up to `limit` due deliveries for `lease_ms`. *out is malloc'd
+ * (release with db_deliveries_free), *count its length. */
+int db_deliveries_claim(struct db_session *s, int limit, int lease_ms, struct db_delivery **out,
+                        size_t *count);
+void db_deliveries_free(struct db_delivery *d, size_t count);
+
+/* What became of a claimed delivery (sql/50_deliveries.sql,
+ * deliveries_record). */
+enum db_delivery_result {
+    DB_DELIVERY_DELIVERED,
+    DB_DELIVERY_RETRY,
+    DB_DELIVERY_DEAD,
+    DB_DELIVERY_GONE,
+    DB_DELIVERY_DEFER,
+};
+
+struct db_delivery_outcome {
+    const char *id;
+    enum db_delivery_result result;
+    int status_code;               /* 0: none */
+    const char *error;             /* NULL: none */
+    int64_t next_attempt_ms;       /* RETRY, DEFER */
+};
+
+/*
+ * Breakers: `keys` names (org, target) pairs; db_breakers_begin opens a
+ * transaction, creates the missing rows and locks them all (in one order,
+ * so workers never deadlock), filling rows[i] for keys[i]. The caller
+ * decides with core/breaker and ends with db_breakers_commit, which writes
+ * rows back and records `outcomes` in the same transaction.
+ */
+struct db_breaker_key {
+    const char *org_id;
+    const char *target;
+};
+int db_breakers_begin(struct db_session *s, const struct db_breaker_key *keys, size_t n,
+                      struct core_breaker *rows);
+int db_breakers_commit(struct db_session *s, const struct db_breaker_key *keys, size_t n,
+                       const struct core_breaker *rows, const struct db_delivery_outcome *outcomes,
+                       size_t n_outcomes);
+/* Ends a transaction opened by db_breakers_begin without writing. */
+void db_breakers_rollback(struct db_session *s);
+
+/* Deletes up to `batch` rows of each kind past their time; *removed says
+ * how many in all. */
+int db_outbox_purge(struct db_session *s, int retention_days, int batch, int *removed);
+
+#endif

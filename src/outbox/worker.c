@@ -1,0 +1,594 @@
+#include "outbox/worker.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <openssl/rand.h>
+
+#include "core/breaker.h"
+#include "core/netaddr.h"
+#include "core/retry_schedule.h"
+#include "core/secretbox.h"
+#include "db/deliveries.h"
+#include "db/outbox_signal.h"
+#include "integrations/webhook.h"
+#include "integrations/webhook_sign.h"
+#include "log.h"
+#include "metrics.h"
+
+#define MAX_IN_FLIGHT 64      /* sends at once, all targets */
+#define MAX_PER_TARGET 16     /* sends at once to one target */
+#define FAN_OUT_BATCH 200
+#define PURGE_EVERY_MS 60000
+#define PURGE_BATCH 1000
+#define MAX_RESPONSE_BYTES 65536
+
+struct send {
+    CURL *easy;
+    struct db_delivery d;
+    struct integ_request req;
+    char error[CURL_ERROR_SIZE];
+    const char *refused;      /* the address class refused at connect, or NULL */
+    bool allow_private;
+    size_t response_bytes;
+};
+
+struct outbox_worker {
+    const struct app *app;
+    bool in_process;
+    pthread_t thread;
+    atomic_bool stop;
+    struct db_session *db;
+    CURLM *multi;
+    struct send *sends[MAX_IN_FLIGHT];
+    int in_flight;
+};
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static double random_unit(void)
+{
+    uint32_t r;
+    if (RAND_bytes((unsigned char *)&r, sizeof r) != 1)
+        return 0.5;
+    return (double)r / 4294967296.0;
+}
+
+/* The endpoint id of a "webhook:<id>" target, or NULL. */
+static const char *endpoint_of(const char *target)
+{
+    return strncmp(target, "webhook:", 8) == 0 ? target + 8 : NULL;
+}
+
+/*
+ * Opens the endpoint's signing key, sealed under BOOKD_SECRET_KEY and
+ * bound to the endpoint's row (core/secretbox). 0 and the key, or -1 with
+ * why in `why`.
+ */
+static int open_secret(const struct app *app, const struct db_delivery *d, unsigned char *key,
+                       size_t size, size_t *len, char *why, size_t why_size)
+{
+    char aad[128];
+    const char *endpoint = endpoint_of(d->target);
+    int rc;
+
+    if (!app->has_secret_key) {
+        snprintf(why, why_size, "no BOOKD_SECRET_KEY: the endpoint's secret cannot be opened");
+        return -1;
+    }
+    snprintf(aad, sizeof aad, "webhook_endpoints.secret:%s", endpoint ? endpoint : "");
+    rc = core_secretbox_open(&app->secret_key, d->secret, d->secret_len, aad, strlen(aad), key,
+                             size, len);
+    if (rc != 0) {
+        char id[CORE_SECRETBOX_KEY_ID_HEX_LEN + 1] = "?";
+        core_secretbox_key_id(d->secret, d->secret_len, id);
+        snprintf(why, why_size, "the endpoint's secret does not open with BOOKD_SECRET_KEY "
+                                "(it is sealed under key %s)", id);
+        return -1;
+    }
+    return 0;
+}
+
+/* Whatever the receiver answers, kept to a bound and thrown away. */
+static size_t discard_body(char *data, size_t size, size_t n, void *userdata)
+{
+    struct send *s = userdata;
+    (void)data;
+    s->response_bytes += size * n;
+    return s->response_bytes > MAX_RESPONSE_BYTES ? 0 : size * n;
+}
+
+/*
+ * Connect-time check of the address the host resolved to: a name that
+ * resolved to a public address when the endpoint was created may resolve
+ * to a private one now (DNS rebinding). Refused: no socket at all.
+ */
+static curl_socket_t open_checked(void *clientp, curlsocktype purpose,
+                                  struct curl_sockaddr *address)
+{
+    struct send *s = clientp;
+    enum core_addr_class c = core_addr_classify(&address->addr, address->addrlen);
+    (void)purpose;
+    if (!core_addr_allowed(c, s->allow_private)) {
+        s->refused = core_addr_class_name(c);
+        return CURL_SOCKET_BAD;
+    }
+    return socket(address->family, address->socktype, address->protocol);
+}
+
+static void send_free(struct send *s)
+{
+    if (!s)
+        return;
+    if (s->easy)
+        curl_easy_cleanup(s->easy);
+    integ_request_cleanup(&s->req);
+    free(s->d.url);
+    free(s->d.payload);
+    OPENSSL_cleanse(s->d.secret, sizeof s->d.secret);
+    free(s);
+}
+
+/* Sets up the easy handle of one send; 0 or -1. */
+static int send_prepare(struct outbox_worker *w, struct send *s)
+{
+    const struct config *cfg = &w->app->cfg;
+    CURL *e = curl_easy_init();
+
+    if (!e)
+        return -1;
+    s->easy = e;
+    s->allow_private = cfg->webhook_allow_private;
+    curl_easy_setopt(e, CURLOPT_URL, s->d.url);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)cfg->webhook_timeout_ms);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)cfg->webhook_timeout_ms);
+    curl_easy_setopt(e, CURLOPT_POST, 1L);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, s->req.body);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)s->req.body_len);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, s->req.headers);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, "bookd/" BOOKD_VERSION);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, s);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, s->error);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_checked);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, s);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, s);
+    return curl_multi_add_handle(w->multi, e) == CURLM_OK ? 0 : -1;
+}
+
+/* The outcome of a failed attempt: retried per the schedule, or dead. */
+static void failed_attempt(const struct config *cfg, int attempts_before, int64_t now,
+                           struct db_delivery_outcome *o)
+{
+    int64_t delay;
+    if (core_retry_next_delay_ms(&cfg->retry, (uint32_t)attempts_before + 1, random_unit(),
+                                 &delay) == 0) {
+        o->result = DB_DELIVERY_RETRY;
+        o->next_attempt_ms = now + delay;
+    } else {
+        o->result = DB_DELIVERY_DEAD;
+    }
+}
+
+static const char *result_label(enum db_delivery_result r)
+{
+    static const char *const names[] = {"delivered", "retry", "dead", "gone", "deferred"};
+    return names[r];
+}
+
+/* Index of (org, target) in keys[0..*n), added when missing. Keys stay
+ * sorted, the order every worker locks breakers in. */
+static size_t key_index(struct db_breaker_key *keys, size_t *n, const char *org,
+                        const char *target)
+{
+    size_t i = 0;
+    int c = 1;
+    while (i < *n && (c = strcmp(keys[i].org_id, org) ?: strcmp(keys[i].target, target)) < 0)
+        i++;
+    if (i < *n && c == 0)
+        return i;
+    memmove(&keys[i + 1], &keys[i], (*n - i) * sizeof *keys);
+    keys[i] = (struct db_breaker_key){org, target};
+    (*n)++;
+    return i;
+}
+
+static size_t find_key(const struct db_breaker_key *keys, size_t n, const char *org,
+                       const char *target)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(keys[i].org_id, org) == 0 && strcmp(keys[i].target, target) == 0)
+            return i;
+    return n;
+}
+
+static int in_flight_to(const struct outbox_worker *w, const struct db_delivery *d)
+{
+    int n = 0;
+    for (int i = 0; i < w->in_flight; i++)
+        n += strcmp(w->sends[i]->d.org_id, d->org_id) == 0 &&
+             strcmp(w->sends[i]->d.target, d->target) == 0;
+    return n;
+}
+
+/*
+ * Claims due deliveries and starts the sends that their breakers let
+ * through. In one transaction with the breakers locked: what a breaker
+ * holds back is deferred to its probe time (no attempt counted); a
+ * delivery whose secret cannot be opened fails without a send. Returns
+ * the number claimed, or -1.
+ */
+static int claim_and_start(struct outbox_worker *w)
+{
+    const struct config *cfg = &w->app->cfg;
+    int room = MAX_IN_FLIGHT - w->in_flight, started = 0;
+    struct db_delivery *ds = NULL;
+    struct db_breaker_key keys[MAX_IN_FLIGHT];
+    struct core_breaker rows[MAX_IN_FLIGHT];
+    struct db_delivery_outcome outcomes[MAX_IN_FLIGHT];
+    char errors[MAX_IN_FLIGHT][200];
+    size_t n = 0, n_keys = 0, n_out = 0;
+    int64_t now = now_ms();
+
+    if (room <= 0)
+        return 0;
+    if (db_deliveries_claim(w->db, room, cfg->delivery_lease_ms, &ds, &n) != 0)
+        return -1;
+    if (n == 0)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        key_index(keys, &n_keys, ds[i].org_id, ds[i].target);
+    if (db_breakers_begin(w->db, keys, n_keys, rows) != 0) {
+        db_deliveries_free(ds, n); /* their leases run out; claimed again then */
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct db_delivery *d = &ds[i];
+        size_t k = find_key(keys, n_keys, d->org_id, d->target);
+        struct db_delivery_outcome *o = &outcomes[n_out];
+        unsigned char key[INTEG_WEBHOOK_KEY_MAX];
+        size_t key_len = 0;
+        struct send *s;
+
+        memset(o, 0, sizeof *o);
+        o->id = d->id;
+        if (open_secret(w->app, d, key, sizeof key, &key_len, errors[n_out],
+                        sizeof errors[n_out]) != 0) {
+            o->error = errors[n_out];
+            failed_attempt(cfg, d->attempts, now, o);
+            n_out++;
+            continue;
+        }
+        if (in_flight_to(w, d) >= MAX_PER_TARGET ||
+            !core_breaker_allow(&rows[k], &cfg->breaker, now)) {
+            o->result = DB_DELIVERY_DEFER;
+            o->next_attempt_ms = in_flight_to(w, d) >= MAX_PER_TARGET
+                                     ? now + 200
+                                     : core_breaker_next_probe_ms(&rows[k], &cfg->breaker, now);
+            n_out++;
+            OPENSSL_cleanse(key, sizeof key);
+            continue;
+        }
+        s = calloc(1, sizeof *s);
+        if (!s || (s->d = *d, memset(d, 0, sizeof *d), 0) ||
+            integ_webhook_request(s->d.id, s->d.event_type, s->d.event_at, s->d.payload, key,
+                                  key_len, now / 1000, &s->req) != 0 ||
+            send_prepare(w, s) != 0) {
+            /* Out of memory: not sent; the lease runs out and it is claimed again. */
+            core_breaker_record(&rows[k], &cfg->breaker, now, true);
+            send_free(s);
+            OPENSSL_cleanse(key, sizeof key);
+            continue;
+        }
+        OPENSSL_cleanse(key, sizeof key);
+        w->sends[w->in_flight++] = s;
+        started++;
+    }
+    if (db_breakers_commit(w->db, keys, n_keys, rows, outcomes, n_out) != 0)
+        log_warn("worker.gate_failed", "the breakers' state of this claim was not stored");
+    for (size_t i = 0; i < n_out; i++)
+        metrics_delivery_observe(result_label(outcomes[i].result), -1);
+    db_deliveries_free(ds, n);
+    return (int)n;
+}
+
+/* What one finished send means for its delivery and for its breaker. */
+static void judge(const struct config *cfg, struct send *s, CURLcode code, int64_t now,
+                  struct db_delivery_outcome *o, char *error, size_t error_size,
+                  bool *breaker_failure)
+{
+    long status = 0;
+
+    memset(o, 0, sizeof *o);
+    o->id = s->d.id;
+    curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
+    if (code != CURLE_OK) {
+        if (s->refused)
+            snprintf(error, error_size,
+                     "refused: the host resolved to a %s address "
+                     "(BOOKD_WEBHOOK_ALLOW_PRIVATE is false)",
+                     s->refused);
+        else if (code == CURLE_OPERATION_TIMEDOUT)
+            snprintf(error, error_size, "no answer within %d ms", cfg->webhook_timeout_ms);
+        else
+            snprintf(error, error_size, "%.190s", s->error[0] ? s->error : curl_easy_strerror(code));
+        o->error = error;
+        /* A refused address is bookd's own rule, not the target failing. */
+        *breaker_failure = !s->refused;
+        failed_attempt(cfg, s->d.attempts, now, o);
+        return;
+    }
+    o->status_code = (int)status;
+    *breaker_failure = core_breaker_counts_as_failure((int)status, false);
+    if (status >= 200 && status < 300) {
+        o->result = DB_DELIVERY_DELIVERED;
+        return;
+    }
+    if (status == 410) {
+        o->result = DB_DELIVERY_GONE;
+        snprintf(error, error_size, "HTTP 410: the endpoint is disabled");
+        o->error = error;
+        return;
+    }
+    snprintf(error, error_size, "HTTP %ld%s", status,
+             status >= 300 && status < 400 ? ": redirects are not followed" : "");
+    o->error = error;
+    failed_attempt(cfg, s->d.attempts, now, o);
+}
+
+/* Collects the finished sends and writes their outcomes back, with the
+ * breakers, in one transaction. */
+static void finish_sends(struct outbox_worker *w)
+{
+    const struct config *cfg = &w->app->cfg;
+    struct send *done[MAX_IN_FLIGHT];
+    CURLcode codes[MAX_IN_FLIGHT];
+    struct db_delivery_outcome outcomes[MAX_IN_FLIGHT];
+    char errors[MAX_IN_FLIGHT][200];
+    bool failures[MAX_IN_FLIGHT];
+    struct db_breaker_key keys[MAX_IN_FLIGHT];
+    struct core_breaker rows[MAX_IN_FLIGHT];
+    size_t n = 0, n_keys = 0;
+    int64_t now = now_ms();
+    CURLMsg *m;
+    int left;
+
+    while ((m = curl_multi_info_read(w->multi, &left)) != NULL && n < MAX_IN_FLIGHT) {
+        struct send *s = NULL;
+        if (m->msg != CURLMSG_DONE)
+            continue;
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&s);
+        curl_multi_remove_handle(w->multi, m->easy_handle);
+        codes[n] = m->data.result;
+        done[n++] = s;
+        for (int i = 0; i < w->in_flight; i++)
+            if (w->sends[i] == s) {
+                w->sends[i] = w->sends[--w->in_flight];
+                break;
+            }
+    }
+    if (n == 0)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        judge(cfg, done[i], codes[i], now, &outcomes[i], errors[i], sizeof errors[i],
+              &failures[i]);
+        key_index(keys, &n_keys, done[i]->d.org_id, done[i]->d.target);
+    }
+    if (db_breakers_begin(w->db, keys, n_keys, rows) == 0) {
+        for (size_t i = 0; i < n; i++) {
+            size_t k = find_key(keys, n_keys, done[i]->d.org_id, done[i]->d.target);
+            core_breaker_record(&rows[k], &cfg->breaker, now, !failures[i]);
+        }
+        if (db_breakers_commit(w->db, keys, n_keys, rows, outcomes, n) != 0)
+            log_warn("worker.record_failed",
+                     "%zu outcomes not stored; the deliveries are sent again after the lease", n);
+    }
+    for (size_t i = 0; i < n; i++) {
+        double latency = outcomes[i].result == DB_DELIVERY_DELIVERED
+                             ? (double)(now - done[i]->d.event_at_ms) / 1000.0
+                             : -1;
+        metrics_delivery_observe(result_label(outcomes[i].result), latency);
+        log_write(LOG_DEBUG, "delivery.sent", "%s %s", done[i]->d.id,
+                  result_label(outcomes[i].result));
+        send_free(done[i]);
+    }
+}
+
+/* Waits for sends, a notification, the process's signal or the poll
+ * interval; true when there may be new work to claim. */
+static bool wait_for_work(struct outbox_worker *w, int timeout_ms)
+{
+    struct curl_waitfd fds[2];
+    unsigned nfds = 0;
+    int sock = db_session_socket(w->db), sig = w->in_process ? db_outbox_signal_fd() : -1;
+    bool work = false;
+
+    if (sock >= 0)
+        fds[nfds++] = (struct curl_waitfd){.fd = sock, .events = CURL_WAIT_POLLIN};
+    if (sig >= 0)
+        fds[nfds++] = (struct curl_waitfd){.fd = sig, .events = CURL_WAIT_POLLIN};
+    curl_multi_poll(w->multi, fds, nfds, timeout_ms, NULL);
+    for (unsigned i = 0; i < nfds; i++) {
+        if (!(fds[i].revents & CURL_WAIT_POLLIN))
+            continue;
+        if (fds[i].fd == sock)
+            work |= db_session_drain(w->db);
+        else {
+            db_outbox_signal_clear();
+            work = true;
+        }
+    }
+    return work;
+}
+
+static void *worker_main(void *arg)
+{
+    struct outbox_worker *w = arg;
+    const struct config *cfg = &w->app->cfg;
+    int64_t last_claim = 0, last_purge = 0;
+    bool want = true;
+    int running = 0;
+
+    log_notice("worker.started", "delivering the outbox (poll every %d ms)", cfg->outbox_poll_ms);
+    while (!atomic_load(&w->stop) || w->in_flight > 0) {
+        int64_t now = now_ms();
+        bool stopping = atomic_load(&w->stop);
+
+        if (db_session_ensure(w->db, now) != 0) {
+            if (stopping)
+                break; /* the outcomes cannot be written: the leases run out */
+            wait_for_work(w, 200);
+            continue;
+        }
+        if (!stopping && (want || now - last_claim >= cfg->outbox_poll_ms)) {
+            int processed = 0, rounds = 0, claimed;
+            int64_t first_delay = 0;
+            core_retry_next_delay_ms(&cfg->retry, 0, random_unit(), &first_delay);
+            while (db_outbox_fan_out(w->db, FAN_OUT_BATCH, (int)first_delay, &processed) == 0 &&
+                   processed == FAN_OUT_BATCH && ++rounds < 10)
+                ;
+            claimed = claim_and_start(w);
+            last_claim = now;
+            /* A full claim may have left more due: look again at once. */
+            want = claimed > 0 && w->in_flight < MAX_IN_FLIGHT;
+        }
+        if (!stopping && now - last_purge >= PURGE_EVERY_MS) {
+            int removed = 0;
+            last_purge = now;
+            while (db_outbox_purge(w->db, cfg->delivery_retention_days, PURGE_BATCH, &removed) ==
+                       0 &&
+                   removed >= PURGE_BATCH && !atomic_load(&w->stop))
+                ;
+        }
+        curl_multi_perform(w->multi, &running);
+        finish_sends(w);
+        if (!want)
+            want = wait_for_work(w, w->in_flight > 0 ? 50 : cfg->outbox_poll_ms);
+        else if (w->in_flight > 0)
+            curl_multi_poll(w->multi, NULL, 0, 0, NULL);
+    }
+    log_notice("worker.stopped", "the outbox worker stopped");
+    return NULL;
+}
+
+struct outbox_worker *outbox_worker_start(const struct app *app, bool in_process)
+{
+    struct outbox_worker *w = calloc(1, sizeof *w);
+
+    if (!w)
+        return NULL;
+    w->app = app;
+    w->in_process = in_process;
+    atomic_init(&w->stop, false);
+    if (in_process)
+        db_outbox_signal_init();
+    if (!(w->db = db_session_new(app->cfg.database_url)) || !(w->multi = curl_multi_init()) ||
+        pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+        db_session_free(w->db);
+        if (w->multi)
+            curl_multi_cleanup(w->multi);
+        free(w);
+        return NULL;
+    }
+    return w;
+}
+
+void outbox_worker_stop(struct outbox_worker *w)
+{
+    if (!w)
+        return;
+    atomic_store(&w->stop, true);
+    curl_multi_wakeup(w->multi);
+    pthread_join(w->thread, NULL);
+    for (int i = 0; i < w->in_flight; i++) {
+        curl_multi_remove_handle(w->multi, w->sends[i]->easy);
+        send_free(w->sends[i]);
+    }
+    curl_multi_cleanup(w->multi);
+    db_session_free(w->db);
+    free(w);
+}
+
+/* The notifier -------------------------------------------------------------- */
+
+#define NOTIFIER_INTERVAL_MS 10
+
+struct outbox_notifier {
+    pthread_t thread;
+    atomic_bool stop;
+    int wake[2]; /* a pipe: stop writes to it */
+    struct db_session *db;
+};
+
+static void *notifier_main(void *arg)
+{
+    struct outbox_notifier *n = arg;
+    struct pollfd fds[2] = {{.fd = db_outbox_signal_fd(), .events = POLLIN},
+                            {.fd = n->wake[0], .events = POLLIN}};
+
+    while (!atomic_load(&n->stop)) {
+        if (poll(fds, 2, -1) < 0 && errno != EINTR)
+            break;
+        if (atomic_load(&n->stop))
+            break;
+        if (fds[0].revents & POLLIN) {
+            db_outbox_signal_clear();
+            if (db_session_ensure(n->db, now_ms()) == 0)
+                db_session_notify(n->db);
+            poll(NULL, 0, NOTIFIER_INTERVAL_MS);
+        }
+    }
+    return NULL;
+}
+
+struct outbox_notifier *outbox_notifier_start(const char *conninfo)
+{
+    struct outbox_notifier *n = calloc(1, sizeof *n);
+
+    if (!n || db_outbox_signal_init() != 0 || pipe(n->wake) != 0) {
+        free(n);
+        return NULL;
+    }
+    atomic_init(&n->stop, false);
+    if (!(n->db = db_session_new(conninfo)) ||
+        pthread_create(&n->thread, NULL, notifier_main, n) != 0) {
+        db_session_free(n->db);
+        close(n->wake[0]);
+        close(n->wake[1]);
+        free(n);
+        return NULL;
+    }
+    return n;
+}
+
+void outbox_notifier_stop(struct outbox_notifier *n)
+{
+    if (!n)
+        return;
+    atomic_store(&n->stop, true);
+    if (write(n->wake[1], "x", 1) < 0) {
+        /* the thread also ends at its next wake-up */
+    }
+    pthread_join(n->thread, NULL);
+    close(n->wake[0]);
+    close(n->wake[1]);
+    db_session_free(n->db);
+    free(n);
+}
