@@ -1,13 +1,16 @@
 /*
  * bookd: appointment booking that never books a slot twice.
  *
- *   bookd serve    [FLAGS]   serve the HTTP API
+ *   bookd serve    [FLAGS]   serve the HTTP API (and deliver the outbox)
+ *   bookd worker   [FLAGS]   deliver the outbox only
  *   bookd migrate  [FLAGS]   apply the pending migrations and changed SQL functions
+ *   bookd secrets rotate     re-seal stored secrets under BOOKD_NEW_SECRET_KEY
  *   bookd version | help
  *
  * Every flag has an environment variable of the same meaning (`bookd help`
  * lists them); a flag wins.
  */
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,12 +20,16 @@
 #include "app.h"
 #include "config.h"
 #include "db/migrate.h"
+#include "db/secrets.h"
 #include "http/auth.h"
 #include "http/ratelimit.h"
 #include "http/server.h"
 #include "log.h"
 #include "log_sink.h"
 #include "metrics.h"
+#include "outbox/worker.h"
+
+#include <curl/curl.h>
 
 #define SHUTDOWN_GRACE_MS 10000
 /* Access lines gather this long before one write (src/log_sink.h). */
@@ -33,9 +40,14 @@ static void usage(FILE *out)
     fputs("usage: bookd COMMAND [FLAGS]\n"
           "\n"
           "commands:\n"
-          "  serve     serve the HTTP API (see README.md)\n"
+          "  serve     serve the HTTP API (see README.md) and, unless --no-worker,\n"
+          "            deliver the outbox\n"
+          "  worker    deliver the outbox only (any number, on one database)\n"
           "  migrate   apply the pending migrations and the changed SQL function files\n"
           "            (sql/), all in one transaction\n"
+          "  secrets rotate\n"
+          "            re-seal every stored secret from BOOKD_SECRET_KEY to\n"
+          "            BOOKD_NEW_SECRET_KEY, in one transaction\n"
           "  org create NAME TIMEZONE\n"
           "            create an organization; prints its keys (shown once) as JSON\n"
           "  version   print the version\n"
@@ -59,21 +71,58 @@ static void set_log_level(void)
         log_set_level(LOG_ERROR);
 }
 
+/* Blocks the stop signals before any thread starts, so every thread
+ * inherits the mask and only the caller's sigwait() receives them. */
+static void block_stop_signals(sigset_t *stop_signals)
+{
+    sigemptyset(stop_signals);
+    sigaddset(stop_signals, SIGTERM);
+    sigaddset(stop_signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, stop_signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+/*
+ * The secrets stored in the database must open with BOOKD_SECRET_KEY: a
+ * server without the key, or with another one than they are sealed under,
+ * refuses to start rather than fail every delivery. A database that cannot
+ * be asked now is no reason not to start (the pool retries).
+ */
+static int check_secrets(const struct app *app)
+{
+    long stored = 0, other = 0;
+
+    if (db_secrets_census(app->cfg.database_url, app->has_secret_key ? &app->secret_key : NULL,
+                          &stored, &other) != 0) {
+        log_warn("secrets.unchecked", "could not check the stored secrets against the key");
+        return 0;
+    }
+    if (other == 0)
+        return 0;
+    if (!app->has_secret_key)
+        log_error("secrets.no_key",
+                  "%ld secrets are stored sealed, and BOOKD_SECRET_KEY is not set", stored);
+    else
+        log_error("secrets.other_key",
+                  "%ld of %ld stored secrets are sealed under another key than BOOKD_SECRET_KEY "
+                  "(finish `bookd secrets rotate`, or set the key they were sealed with)",
+                  other, stored);
+    return -1;
+}
+
 /* Serves until SIGTERM or SIGINT, then drains requests in flight. */
 static int serve(struct app *app)
 {
     const char *patterns[64];
     struct http_server *server;
+    struct outbox_worker *worker = NULL;
+    struct outbox_notifier *notifier = NULL;
     sigset_t stop_signals;
     int sig = 0;
 
-    /* Block the stop signals before any thread starts, so every thread
-     * inherits the mask and only sigwait() below receives them. */
-    sigemptyset(&stop_signals);
-    sigaddset(&stop_signals, SIGTERM);
-    sigaddset(&stop_signals, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    block_stop_signals(&stop_signals);
+    if (check_secrets(app) != 0)
+        return 1;
 
     app->pool = db_pool_new(app->cfg.database_url, app->cfg.pool_size, app->cfg.pool_wait_ms);
     app->auth = http_auth_cache_new(app->cfg.admin_token);
@@ -88,6 +137,10 @@ static int serve(struct app *app)
     server = http_server_start(app, api_routes, api_route_count);
     if (!server)
         return 1;
+    if (!app->cfg.no_worker && !(worker = outbox_worker_start(app, true)))
+        log_error("worker.start_failed", "no delivery worker: events wait for another one");
+    if (app->cfg.no_worker && !(notifier = outbox_notifier_start(app->cfg.database_url)))
+        log_warn("worker.notifier_failed", "other workers find new events by polling only");
     /* Only now: a start that fails above leaves no batch behind. */
     if (log_sink_start(LOG_FLUSH_INTERVAL_MS) != 0)
         log_warn("log.unbatched", "no flusher thread: every log line is written at once");
@@ -101,11 +154,67 @@ static int serve(struct app *app)
     sigwait(&stop_signals, &sig);
     log_notice("serve.stopping", "signal %d: finishing requests in flight", sig);
     http_server_stop(server, SHUTDOWN_GRACE_MS);
+    outbox_worker_stop(worker);
+    outbox_notifier_stop(notifier);
     db_pool_free(app->pool);
     http_auth_cache_free(app->auth);
     http_rate_limiter_free(app->limiter);
     log_notice("serve.stopped", "bye");
     log_sink_stop();
+    return 0;
+}
+
+/* `bookd worker`: delivers the outbox until SIGTERM or SIGINT, then lets
+ * its sends in flight finish. */
+static int worker(struct app *app)
+{
+    struct outbox_worker *w;
+    sigset_t stop_signals;
+    int sig = 0;
+
+    block_stop_signals(&stop_signals);
+    if (check_secrets(app) != 0)
+        return 1;
+    if (log_sink_start(LOG_FLUSH_INTERVAL_MS) != 0)
+        log_warn("log.unbatched", "no flusher thread: every log line is written at once");
+    if (!(w = outbox_worker_start(app, false))) {
+        log_error("worker.start_failed", "could not start the delivery worker");
+        log_sink_stop();
+        return 1;
+    }
+    sigwait(&stop_signals, &sig);
+    log_notice("worker.stopping", "signal %d: finishing the sends in flight", sig);
+    outbox_worker_stop(w);
+    log_sink_stop();
+    return 0;
+}
+
+/* `bookd secrets rotate`: from BOOKD_SECRET_KEY to BOOKD_NEW_SECRET_KEY. */
+static int secrets_rotate(struct app *app)
+{
+    struct core_secret_key new_key;
+    char why[160], id[CORE_SECRETBOX_KEY_ID_HEX_LEN + 1];
+    long count = 0;
+    int rc;
+
+    if (!app->has_secret_key || !app->cfg.new_secret_key_hex) {
+        fputs("bookd: set BOOKD_SECRET_KEY (the current key) and BOOKD_NEW_SECRET_KEY\n", stderr);
+        return 2;
+    }
+    if (core_secret_key_parse(app->cfg.new_secret_key_hex, strlen(app->cfg.new_secret_key_hex),
+                              &new_key, why, sizeof why) != 0) {
+        fprintf(stderr, "bookd: BOOKD_NEW_SECRET_KEY: %s\n", why);
+        return 2;
+    }
+    rc = db_secrets_rotate(app->cfg.database_url, &app->secret_key, &new_key, &count);
+    core_secret_key_id_hex(&new_key, id);
+    core_secret_key_wipe(&new_key);
+    if (rc != 0) {
+        fputs("bookd: nothing was re-sealed (see the log)\n", stderr);
+        return 1;
+    }
+    printf("re-sealed %ld secrets under key %s; now set BOOKD_SECRET_KEY to the new key\n", count,
+           id);
     return 0;
 }
 
@@ -157,9 +266,24 @@ int main(int argc, char **argv)
         fputs("usage: bookd org create NAME TIMEZONE [FLAGS]\n", stderr);
         return 2;
     }
-    if (config_load(&app.cfg, argc, argv, org ? 5 : 2) != 0)
+    bool rotate = strcmp(cmd, "secrets") == 0;
+    if (rotate && (argc < 3 || strcmp(argv[2], "rotate") != 0)) {
+        fputs("usage: bookd secrets rotate [FLAGS]\n", stderr);
         return 2;
-    if (strcmp(cmd, "migrate") != 0 && strcmp(cmd, "serve") != 0 && !org) {
+    }
+    if (config_load(&app.cfg, argc, argv, org ? 5 : rotate ? 3 : 2) != 0)
+        return 2;
+    if (app.cfg.secret_key_hex) {
+        char why[160];
+        if (core_secret_key_parse(app.cfg.secret_key_hex, strlen(app.cfg.secret_key_hex),
+                                  &app.secret_key, why, sizeof why) != 0) {
+            fprintf(stderr, "bookd: BOOKD_SECRET_KEY: %s\n", why);
+            return 2;
+        }
+        app.has_secret_key = true;
+    }
+    if (strcmp(cmd, "migrate") != 0 && strcmp(cmd, "serve") != 0 &&
+        strcmp(cmd, "worker") != 0 && !org && !rotate) {
         fprintf(stderr, "bookd: unknown command %s\n", cmd);
         usage(stderr);
         return 2;
@@ -170,6 +294,11 @@ int main(int argc, char **argv)
     }
     if (org)
         return org_create(&app, argv[3], argv[4]);
+    if (rotate)
+        return secrets_rotate(&app);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (strcmp(cmd, "worker") == 0)
+        return worker(&app);
     if (strcmp(cmd, "migrate") == 0)
         return db_migrate(app.cfg.database_url, app.cfg.migrations_dir, app.cfg.sql_dir) == 0
                    ? 0

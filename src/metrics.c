@@ -17,8 +17,11 @@ static const double bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                 0.1,    0.25,  0.5,    1,     2.5,   5,     10};
 #define BUCKETS (sizeof bounds / sizeof bounds[0])
 
+#define MAX_BUCKETS 16
+
+/* Bucket counts for the bounds it is observed and rendered with. */
 struct histogram {
-    atomic_ullong buckets[BUCKETS]; /* non-cumulative; summed when rendered */
+    atomic_ullong buckets[MAX_BUCKETS]; /* non-cumulative; summed when rendered */
     atomic_ullong count;
     atomic_ullong sum_ns;
 };
@@ -34,30 +37,12 @@ static atomic_ullong replays;
 static const char *const delivery_results[] = {"delivered", "retry", "dead", "gone", "deferred"};
 #define DELIVERY_RESULTS (sizeof delivery_results / sizeof delivery_results[0])
 static atomic_ullong deliveries[DELIVERY_RESULTS];
-/* Event to 2xx: seconds to hours, so buckets of their own. */
-static const double delivery_bounds[] = {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300};
+/* Event to 2xx: from milliseconds to the hours of the retry schedule. */
+static const double delivery_bounds[] = {0.01, 0.05, 0.1, 0.25, 0.5, 1,   2.5,
+                                         5,    10,   30,  60,   300, 3600};
 #define DELIVERY_BUCKETS (sizeof delivery_bounds / sizeof delivery_bounds[0])
-static atomic_ullong delivery_latency[DELIVERY_BUCKETS], delivery_latency_count,
-    delivery_latency_sum_ns;
+static struct histogram delivery_latency;
 
-void metrics_delivery_observe(const char *result, double latency_seconds)
-{
-    size_t r = 0, i = 0;
-    while (r < DELIVERY_RESULTS && strcmp(delivery_results[r], result) != 0)
-        r++;
-    if (r == DELIVERY_RESULTS)
-        return;
-    atomic_fetch_add_explicit(&deliveries[r], 1, memory_order_relaxed);
-    if (latency_seconds < 0)
-        return;
-    while (i < DELIVERY_BUCKETS && latency_seconds > delivery_bounds[i])
-        i++;
-    if (i < DELIVERY_BUCKETS)
-        atomic_fetch_add_explicit(&delivery_latency[i], 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&delivery_latency_count, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&delivery_latency_sum_ns, (unsigned long long)(latency_seconds * 1e9),
-                              memory_order_relaxed);
-}
 
 void metrics_set_routes(const char *const *patterns, int count)
 {
@@ -67,16 +52,33 @@ void metrics_set_routes(const char *const *patterns, int count)
         route_names[i + 1] = patterns[i];
 }
 
-static void histogram_observe(struct histogram *h, double seconds)
+static void observe_in(struct histogram *h, const double *b, size_t n, double seconds)
 {
     size_t i = 0;
-    while (i < BUCKETS && seconds > bounds[i])
+    while (i < n && seconds > b[i])
         i++;
-    if (i < BUCKETS)
+    if (i < n)
         atomic_fetch_add_explicit(&h->buckets[i], 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&h->count, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&h->sum_ns, (unsigned long long)(seconds * 1e9),
                               memory_order_relaxed);
+}
+
+static void histogram_observe(struct histogram *h, double seconds)
+{
+    observe_in(h, bounds, BUCKETS, seconds);
+}
+
+void metrics_delivery_observe(const char *result, double latency_seconds)
+{
+    size_t r = 0;
+    while (r < DELIVERY_RESULTS && strcmp(delivery_results[r], result) != 0)
+        r++;
+    if (r == DELIVERY_RESULTS)
+        return;
+    atomic_fetch_add_explicit(&deliveries[r], 1, memory_order_relaxed);
+    if (latency_seconds >= 0)
+        observe_in(&delivery_latency, delivery_bounds, DELIVERY_BUCKETS, latency_seconds);
 }
 
 static size_t status_index(unsigned status)
@@ -155,14 +157,14 @@ static void emit(struct text *t, const char *fmt, ...)
     }
 }
 
-static void emit_histogram(struct text *t, const char *name, const char *labels,
-                           struct histogram *h)
+static void emit_histogram_in(struct text *t, const char *name, const char *labels,
+                              struct histogram *h, const double *b, size_t n)
 {
     unsigned long long cumulative = 0;
     const char *sep = *labels ? "," : "";
-    for (size_t i = 0; i < BUCKETS; i++) {
+    for (size_t i = 0; i < n; i++) {
         cumulative += atomic_load_explicit(&h->buckets[i], memory_order_relaxed);
-        emit(t, "%s_bucket{%s%sle=\"%g\"} %llu\n", name, labels, sep, bounds[i], cumulative);
+        emit(t, "%s_bucket{%s%sle=\"%g\"} %llu\n", name, labels, sep, b[i], cumulative);
     }
     unsigned long long count = atomic_load_explicit(&h->count, memory_order_relaxed);
     emit(t, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name, labels, sep, count);
@@ -172,9 +174,16 @@ static void emit_histogram(struct text *t, const char *name, const char *labels,
          count);
 }
 
+static void emit_histogram(struct text *t, const char *name, const char *labels,
+                           struct histogram *h)
+{
+    emit_histogram_in(t, name, labels, h, bounds, BUCKETS);
+}
+
 static const char *const booking_labels[] = {"booked", "conflict", "busy", "invalid", "error"};
 
-char *metrics_render(const struct db_pool_stats *pool, long long outbox_pending, size_t *len)
+char *metrics_render(const struct db_pool_stats *pool, long long outbox_pending,
+                     const struct metrics_breakers *breakers, size_t *len)
 {
     static const char *const methods[] = {"GET", "POST", "PUT", "DELETE", "HEAD", "OTHER"};
     struct text t = {.buf = malloc(16384), .cap = 16384};
@@ -236,21 +245,27 @@ char *metrics_render(const struct db_pool_stats *pool, long long outbox_pending,
          pool->idle, pool->in_use, pool->waiting, (unsigned long long)pool->acquire_timeouts);
     if (outbox_pending >= 0)
         emit(&t,
-             "# HELP bookd_outbox_pending Events written and not yet processed (counted up "
-             "to 10000, at most every 5 s).\n"
+             "# HELP bookd_outbox_pending Events not yet fanned out plus deliveries not yet "
+             "delivered (each counted up to 10000, at most every 5 s).\n"
              "# TYPE bookd_outbox_pending gauge\n"
              "bookd_outbox_pending %lld\n",
              outbox_pending);
-    /* Deliveries and breakers come with the outbox worker; until then the
-     * families exist and say, truthfully, that nothing was delivered. */
-    emit(&t, "# HELP bookd_webhook_deliveries_total Webhook delivery attempts by result.\n"
-             "# TYPE bookd_webhook_deliveries_total counter\n"
-             "bookd_webhook_deliveries_total{result=\"delivered\"} 0\n"
-             "bookd_webhook_deliveries_total{result=\"failed\"} 0\n"
-             "bookd_webhook_deliveries_total{result=\"dead\"} 0\n"
-             "# HELP bookd_circuit_breaker_state Breaker per external target: 0 closed, 1 open, "
-             "2 half-open.\n"
+    emit(&t, "# HELP bookd_webhook_deliveries_total Delivery attempts by result (deferred: held "
+             "back by an open breaker).\n"
+             "# TYPE bookd_webhook_deliveries_total counter\n");
+    for (size_t r = 0; r < DELIVERY_RESULTS; r++)
+        emit(&t, "bookd_webhook_deliveries_total{result=\"%s\"} %llu\n", delivery_results[r],
+             atomic_load_explicit(&deliveries[r], memory_order_relaxed));
+    emit(&t, "# HELP bookd_delivery_latency_seconds Time from an event to its delivery's 2xx.\n"
+             "# TYPE bookd_delivery_latency_seconds histogram\n");
+    emit_histogram_in(&t, "bookd_delivery_latency_seconds", "", &delivery_latency,
+                      delivery_bounds, DELIVERY_BUCKETS);
+    emit(&t, "# HELP bookd_circuit_breaker_state Breakers per kind of target, the worst of "
+             "them: 0 closed, 1 open, 2 half-open.\n"
              "# TYPE bookd_circuit_breaker_state gauge\n");
+    for (size_t i = 0; breakers && i < breakers->count; i++)
+        emit(&t, "bookd_circuit_breaker_state{target=\"%s\"} %d\n", breakers->kinds[i].kind,
+             breakers->kinds[i].state);
     if (t.failed) {
         free(t.buf);
         return NULL;

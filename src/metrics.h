@@ -39,9 +39,21 @@ void metrics_delivery_observe(const char *result, double latency_seconds);
 /* Seconds on the monotonic clock since *t0 (taken with CLOCK_MONOTONIC). */
 double metrics_seconds_since(const struct timespec *t0);
 
+/* The breakers' state per kind of target ("webhook", "google", ...), the
+ * worst of each kind (enum core_breaker_state values). */
+#define METRICS_BREAKER_KINDS 8
+struct metrics_breakers {
+    struct {
+        char kind[16];
+        int state;
+    } kinds[METRICS_BREAKER_KINDS];
+    size_t count;
+};
+
 /* The exposition text (malloc'd, *len bytes), with the pool's figures read
- * now and the outbox's pending events as last counted (< 0: unknown, left
- * out). */
-char *metrics_render(const struct db_pool_stats *pool, long long outbox_pending, size_t *len);
+ * now, the outbox's backlog as last counted (< 0: unknown, left out) and
+ * the breakers as last read (NULL: none known). */
+char *metrics_render(const struct db_pool_stats *pool, long long outbox_pending,
+                     const struct metrics_breakers *breakers, size_t *len);
 
 #endif

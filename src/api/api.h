@@ -69,6 +69,12 @@ void api_appointments_reschedule(struct http_request *req, struct http_response 
 void api_availability_check(struct http_request *req, struct http_response *resp);
 void api_availability_slots(struct http_request *req, struct http_response *resp);
 void api_audit_list(struct http_request *req, struct http_response *resp);
+void api_webhooks_create(struct http_request *req, struct http_response *resp);
+void api_webhooks_list(struct http_request *req, struct http_response *resp);
+void api_webhooks_delete(struct http_request *req, struct http_response *resp);
+void api_deliveries_list(struct http_request *req, struct http_response *resp);
+void api_deliveries_retry(struct http_request *req, struct http_response *resp);
+void api_breakers_list(struct http_request *req, struct http_response *resp);
 void api_ops_health(struct http_request *req, struct http_response *resp);
 void api_ops_ready(struct http_request *req, struct http_response *resp);
 void api_ops_metrics(struct http_request *req, struct http_response *resp);

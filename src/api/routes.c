@@ -24,6 +24,12 @@ const struct http_route api_routes[] = {
     {HTTP_GET, "/api/availability/check", SCOPE_PUBLIC, api_availability_check, false},
     {HTTP_GET, "/api/availability", SCOPE_PUBLIC, api_availability_slots, false},
     {HTTP_GET, "/api/audit-log", SCOPE_ADMIN, api_audit_list, false},
+    {HTTP_GET, "/api/webhook-endpoints", SCOPE_ADMIN, api_webhooks_list, false},
+    {HTTP_POST, "/api/webhook-endpoints", SCOPE_ADMIN, api_webhooks_create, true},
+    {HTTP_DELETE, "/api/webhook-endpoints/{id}", SCOPE_ADMIN, api_webhooks_delete, false},
+    {HTTP_GET, "/api/webhook-deliveries", SCOPE_ADMIN, api_deliveries_list, false},
+    {HTTP_POST, "/api/webhook-deliveries/{id}/retry", SCOPE_ADMIN, api_deliveries_retry, true},
+    {HTTP_GET, "/api/breakers", SCOPE_ADMIN, api_breakers_list, false},
 };
 
 const int api_route_count = (int)(sizeof api_routes / sizeof api_routes[0]);

@@ -79,8 +79,8 @@ struct db_delivery_outcome {
  * rows back and records `outcomes` in the same transaction.
  */
 struct db_breaker_key {
-    const char *org_id;
-    const char *target;
+    char org_id[DB_ID_SIZE];
+    char target[80];
 };
 int db_breakers_begin(struct db_session *s, const struct db_breaker_key *keys, size_t n,
                       struct core_breaker *rows);

@@ -110,14 +110,27 @@ const struct db_statement db_statements[] = {
      " (extract(epoch FROM trial_claimed_at) * 1000)::bigint"
      " FROM breakers WHERE state <> 0"},
     {"ping", "SELECT 1"},
-    /* Events not yet processed, counted up to 10,000. The ORDER BY on the
-     * partial index outbox_events_pending's column keeps the plan on that
-     * index whatever the statistics say (a sequential scan would read every
-     * processed event to find few pending ones), so a scrape reads at most
-     * 10,000 entries however large the table or the backlog grows. */
+    /* What waits for the worker: events not yet fanned out plus deliveries
+     * not yet delivered, each counted up to 10,000. The ORDER BY on the
+     * partial indexes' columns (outbox_events_pending, deliveries_due)
+     * keeps each plan on its index whatever the statistics say (a
+     * sequential scan would read every processed row to find few waiting
+     * ones), so a scrape reads at most 20,000 index entries however large
+     * the tables or the backlog grow. */
     {"outbox_pending",
-     "SELECT count(*) FROM (SELECT 1 FROM outbox_events WHERE processed_at IS NULL"
-     " ORDER BY created_at LIMIT 10000) pending"},
+     "SELECT (SELECT count(*) FROM (SELECT 1 FROM outbox_events WHERE processed_at IS NULL"
+     " ORDER BY created_at LIMIT 10000) e)"
+     " + (SELECT count(*) FROM (SELECT 1 FROM deliveries WHERE status IN ('pending', 'failed')"
+     " ORDER BY next_attempt_at LIMIT 10000) d)"},
+    /* Per target kind ("webhook", "google", ...): the latest opening among
+     * its open breakers (ms, 0: none) and whether one is half-open, as
+     * "kind=opened,half;..." (one value, for db_pool_probe). Whether an
+     * open breaker's time is up is judged in C (api/ops.c). */
+    {"breaker_kinds",
+     "SELECT coalesce(string_agg(format('%s=%s,%s', k, coalesce(o, 0), h::int), ';'), '')"
+     " FROM (SELECT split_part(target, ':', 1) k,"
+     " (max(extract(epoch FROM opened_at) * 1000) FILTER (WHERE state = 1))::bigint o,"
+     " bool_or(state = 2) h FROM breakers GROUP BY 1) x"},
 };
 
 const int db_statement_count = (int)(sizeof db_statements / sizeof db_statements[0]);

@@ -205,7 +205,8 @@ static size_t key_index(struct db_breaker_key *keys, size_t *n, const char *org,
     if (i < *n && c == 0)
         return i;
     memmove(&keys[i + 1], &keys[i], (*n - i) * sizeof *keys);
-    keys[i] = (struct db_breaker_key){org, target};
+    snprintf(keys[i].org_id, sizeof keys[i].org_id, "%s", org);
+    snprintf(keys[i].target, sizeof keys[i].target, "%s", target);
     (*n)++;
     return i;
 }

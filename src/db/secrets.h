@@ -1,0 +1,31 @@
+/*
+ * The secrets bookd stores sealed (core/secretbox) and the key they are
+ * sealed under: what `bookd serve` checks before it starts, and what
+ * `bookd secrets rotate` re-seals. Today: the webhook endpoints' signing
+ * keys (webhook_endpoints.secret, bound to "webhook_endpoints.secret:<id>").
+ */
+#ifndef BOOKD_DB_SECRETS_H
+#define BOOKD_DB_SECRETS_H
+
+#include <stddef.h>
+
+#include "core/secretbox.h"
+
+/*
+ * How many stored secrets there are, and how many of them are sealed under
+ * another key than `key` (NULL: every one counts as other). 0, or -1 when
+ * the database cannot be asked.
+ */
+int db_secrets_census(const char *conninfo, const struct core_secret_key *key, long *stored,
+                      long *other);
+
+/*
+ * Re-seals every stored secret from `old_key` to `new_key` in one
+ * transaction (all or none); a secret already under `new_key` is left as
+ * it is, so a rotation can be run again. *count says how many were sealed
+ * anew. 0, or -1 (logged; nothing changed).
+ */
+int db_secrets_rotate(const char *conninfo, const struct core_secret_key *old_key,
+                      const struct core_secret_key *new_key, long *count);
+
+#endif
