@@ -7,7 +7,7 @@
 // The file's server runs the in-process worker with a retry schedule in
 // seconds ("0,1,2": three attempts, 1 s then 2 s apart, ±20 % jitter), a
 // 1 s send timeout, a 100 ms poll, and breakers that open after 3 failures
-// in a row for 2 s. Every test has its own organization (so its own
+// in a row for 3 s. Every test has its own organization (so its own
 // deliveries and breakers) and its own receiver, and deletes its endpoints
 // at the end (which also deletes their deliveries and breakers, so that
 // /ready's aggregated breaker state is only ever about the running test).
@@ -30,7 +30,7 @@ import { ISO_MS_Z } from './lib/time.mjs';
 
 const SECRET_KEY = randomBytes(32).toString('hex');
 const EVENTS = ['appointment.booked', 'appointment.cancelled', 'appointment.rescheduled'];
-const OPEN_MS = 2000;
+const OPEN_MS = 3000;
 const BASE_ENV = {
   BOOKD_SECRET_KEY: SECRET_KEY,
   BOOKD_WEBHOOK_RETRY_SCHEDULE: '0,1,2',
@@ -134,6 +134,21 @@ async function scrape(c = ctx) {
   const res = await c.api('GET', '/metrics');
   expectStatus(res, 200, 'GET /metrics');
   return parseMetrics(res.raw);
+}
+
+/** Polls /ready until breakers.webhook is `want` (it may lag the breakers by up to a second). */
+async function readyShows(want, timeoutMs) {
+  return waitUntil(async () => {
+    const r = await ready();
+    return r.breakers.webhook === want ? r : { ok: false, seen: r.breakers };
+  }, { timeoutMs: Math.max(timeoutMs, 200), intervalMs: 100, what: `/ready breakers.webhook = ${want}` });
+}
+
+/** The value of bookd_circuit_breaker_state{target="webhook"} (undefined when absent). */
+function breakerMetric(m) {
+  const v = samplesOf(m.samples, 'bookd_circuit_breaker_state', { target: 'webhook' });
+  assert.equal(v.length, 1, `one bookd_circuit_breaker_state{target="webhook"} sample: ${JSON.stringify(v)}`);
+  return v[0].value;
 }
 
 const delivered = (ds, n) => ds.length === n && ds.every((d) => d.status === 'delivered');
@@ -445,12 +460,11 @@ ctest('/metrics: delivery counters move by exactly what happened; latency histog
     assert.equal(m0.types.bookd_delivery_latency_seconds, 'histogram');
     assert.equal(m0.types.bookd_outbox_pending, 'gauge');
     assert.equal(m0.types.bookd_circuit_breaker_state, 'gauge');
-    assert.ok(samplesOf(m0.samples, 'bookd_circuit_breaker_state', { target: 'webhook' }).length === 1, 'bookd_circuit_breaker_state{target="webhook"}');
 
     await f.book(); // ok: delivered; 404: retry, retry, dead; 410: gone (endpoint disabled)
+    await waitDeliveries(f.key, gone.id, (l) => l.length === 1 && l[0].status === 'dead', '410 → dead');
     await f.book(); // ok: delivered; 404: retry, retry, dead; 410: disabled, no delivery
     await waitDeliveries(f.key, ok.id, (l) => delivered(l, 2), '2 delivered');
-    await waitDeliveries(f.key, gone.id, (l) => l.length === 1 && l[0].status === 'dead', '410 → dead');
     await waitDeliveries(f.key, nf.id, (l) => l.length === 2 && l.every((d) => d.status === 'dead' && d.attempts === 3), '404 ×3 → dead', { timeoutMs: 10_000 });
     await sleep(200);
     const m1 = await scrape();
@@ -465,14 +479,10 @@ ctest('/metrics: delivery counters move by exactly what happened; latency histog
     assert.ok(buckets.some((b) => b.labels.le === '+Inf'), 'a +Inf bucket');
     for (let i = 1; i < buckets.length; i++) assert.ok(buckets[i].value >= buckets[i - 1].value, 'cumulative buckets');
     assert.equal(sumOf(m1.samples, 'bookd_delivery_latency_seconds_bucket', { le: '+Inf' }), sumOf(m1.samples, 'bookd_delivery_latency_seconds_count'), '+Inf bucket = count');
-    // The 404s did not trip a breaker, so none is open anywhere.
-    assert.equal(sumOf(m1.samples, 'bookd_circuit_breaker_state', { target: 'webhook' }), 0, 'webhook breakers closed');
-    // Nothing left waiting once everything settled.
-    await waitUntil(async () => {
-      const m = await scrape();
-      const v = samplesOf(m.samples, 'bookd_outbox_pending');
-      return v.length >= 1 && v.every((s) => s.value === 0) ? true : { ok: false, seen: v };
-    }, { timeoutMs: 3000, what: 'bookd_outbox_pending back to 0' });
+    // Now there are webhook breakers; the 404s and the 410 tripped none.
+    assert.deepEqual(samplesOf(m1.samples, 'bookd_circuit_breaker_state', { target: 'webhook' }).map((x) => x.value), [0], 'bookd_circuit_breaker_state{target="webhook"} 0');
+    const pending = samplesOf(m1.samples, 'bookd_outbox_pending');
+    assert.ok(pending.length === 1 && Number.isInteger(pending[0].value) && pending[0].value >= 0, `bookd_outbox_pending: ${JSON.stringify(pending)}`);
   } finally {
     await f.cleanup();
   }
@@ -727,8 +737,6 @@ ctest('breaker: opens after 3 failures, defers (attempts stay, nextAttemptAt = p
     const openFor = probeAt - Date.parse(open.openedAt);
     assert.ok(Math.abs(openFor - OPEN_MS) <= 100, `nextProbeAt = openedAt + BOOKD_BREAKER_OPEN_MS: ${openFor} ms`);
     assert.ok(open.failures >= 3 && open.calls >= 3, `failures and calls counted: ${JSON.stringify(open)}`);
-    assert.equal((await ready()).breakers.webhook, 'open', '/ready shows the open webhook breaker');
-    assert.equal(sumOf((await scrape()).samples, 'bookd_circuit_breaker_state', { target: 'webhook' }), 1, 'bookd_circuit_breaker_state{target="webhook"} 1');
     const other = await createOrg(ctx);
     secrets.push(other.adminKey, other.publicKey);
     assert.ok(!(await breakers(other.adminKey)).some((b) => b.target === `webhook:${e.id}`), 'another organization does not see the breaker');
@@ -743,18 +751,21 @@ ctest('breaker: opens after 3 failures, defers (attempts stay, nextAttemptAt = p
     assert.equal(deferred.length, 3);
     assert.equal(f.rx.requestsFor('/brk').length, 3, 'nothing sent while open');
     assert.ok(Date.now() < probeAt, 'seen before the probe time');
+    // /ready and /metrics show it too (they may read the breakers a moment late).
+    await readyShows('open', probeAt - Date.now() - 50);
+    assert.equal(breakerMetric(await scrape()), 1, 'bookd_circuit_breaker_state{target="webhook"} 1');
+    assert.equal(f.rx.requestsFor('/brk').length, 3, 'still nothing sent while open');
 
     // Recovery: trials answer slowly (so the half-open state can be seen), then 200.
-    f.rx.setMode('/brk', { slow: 500, status: 200 });
+    f.rx.setMode('/brk', { slow: 600, status: 200 });
     const half = await waitUntil(async () => {
       const b = await breakerOf(f.key, e.id);
       return b && b.state === 'half_open' ? b : { ok: false, seen: b };
     }, { timeoutMs: probeAt - Date.now() + 2000, intervalMs: 40, what: 'half_open at the probe time' });
     assert.ok(Date.now() >= probeAt - 50, 'half-open only from the probe time');
-    const rHalf = await ready();
-    const mHalf = await scrape();
-    assert.equal(rHalf.breakers.webhook, 'half_open', `/ready while trials run: ${JSON.stringify(rHalf.breakers)} (${JSON.stringify(half)})`);
-    assert.equal(sumOf(mHalf.samples, 'bookd_circuit_breaker_state', { target: 'webhook' }), 2, 'metric 2 while half-open');
+    assert.equal(half.target, `webhook:${e.id}`);
+    await readyShows('half_open', 1000);
+    assert.equal(breakerMetric(await scrape()), 2, 'bookd_circuit_breaker_state{target="webhook"} 2 while half-open');
 
     const ds = await waitDeliveries(f.key, e.id, (l) => delivered(l, 3), 'the three deferred deliveries delivered by the trials', { timeoutMs: 6000 });
     assert.ok(ds.every((d) => d.attempts === 2), `deferrals counted no attempt: ${JSON.stringify(ds.map((d) => d.attempts))}`);
@@ -766,9 +777,9 @@ ctest('breaker: opens after 3 failures, defers (attempts stay, nextAttemptAt = p
       return b && b.state === 'closed' ? b : { ok: false, seen: b };
     }, { timeoutMs: 3000, what: 'breaker closed after successful trials' });
     assert.equal(closed.failures, 0, `a closed breaker starts a fresh window: ${JSON.stringify(closed)}`);
-    assert.equal((await ready()).breakers.webhook, 'closed', '/ready back to closed');
+    await readyShows('closed', 2500);
     const m1 = await scrape();
-    assert.equal(sumOf(m1.samples, 'bookd_circuit_breaker_state', { target: 'webhook' }), 0, 'metric back to 0');
+    assert.equal(breakerMetric(m1), 0, 'bookd_circuit_breaker_state{target="webhook"} back to 0');
     const d = (name, labels) => sumOf(m1.samples, name, labels) - sumOf(m0.samples, name, labels);
     assert.ok(d('bookd_webhook_deliveries_total', { result: 'deferred' }) >= 3, `deferrals counted: +${d('bookd_webhook_deliveries_total', { result: 'deferred' })}`);
     assert.equal(d('bookd_webhook_deliveries_total', { result: 'delivered' }), 3);
@@ -884,6 +895,8 @@ ctest('the log holds no secret; --no-worker sends nothing; a worker without ALLO
     await sleep(1200);
     assert.deepEqual(rx.requests, [], '--no-worker: nothing is delivered');
     for (const d of await deliveries(key, {}, a)) assert.equal(d.attempts, 0, `--no-worker: no attempt: ${JSON.stringify(d)}`);
+    const backlog = samplesOf((await scrape(a)).samples, 'bookd_outbox_pending');
+    assert.ok(backlog.length === 1 && backlog[0].value >= 1, `bookd_outbox_pending counts the waiting event: ${JSON.stringify(backlog)}`);
     await stopIt(A);
 
     // B: private addresses not allowed, with its worker: the endpoint's
@@ -913,6 +926,10 @@ ctest('the log holds no secret; --no-worker sends nothing; a worker without ALLO
     assert.deepEqual(reqs.map(apptIdOf).sort(), [x1.id, x2.id].sort(), 'both events delivered by `bookd worker`');
     for (const r of reqs) verifySigned(e.secret, r, 'bookd worker');
     await waitDeliveries(key, e.id, (l) => delivered(l, 2), 'both delivered', { timeoutMs: 4000, c });
+    await waitUntil(async () => {
+      const v = samplesOf((await scrape(c)).samples, 'bookd_outbox_pending');
+      return v.length === 1 && v[0].value === 0 ? true : { ok: false, seen: v };
+    }, { timeoutMs: 7000, intervalMs: 250, what: 'bookd_outbox_pending back to 0 once everything is delivered' });
     await stopIt(W);
     expectStatus(await c.api('DELETE', `/api/webhook-endpoints/${e.id}`, { key }), 204);
     await stopIt(C);
