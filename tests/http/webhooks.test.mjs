@@ -418,12 +418,18 @@ ctest('booked, cancelled, rescheduled: each delivered once, signed (Standard Web
   }
 });
 
-ctest('an endpoint gets only the events it subscribed to; a failed request emits nothing', async () => {
+ctest('an endpoint gets only the events it subscribed to; a failed request or an idempotent replay emits nothing', async () => {
   const f = await fixture();
   try {
     const eb = await f.endpoint('/booked-only', ['appointment.booked']);
     const ec = await f.endpoint('/cancelled-only', ['appointment.cancelled']);
-    const a = await f.book();
+    const body = { contactId: f.contact.id, scheduledAt: '2036-08-03T10:00:00Z', durationMinutes: 30 };
+    const idem = { 'Idempotency-Key': `wh-${rnd(8)}` };
+    const first = await book(ctx, f.key, body, idem);
+    const a = expectStatus(first, 201, 'book with an Idempotency-Key').appointment;
+    const again = await book(ctx, f.key, body, idem);
+    expectStatus(again, 201, 'replay');
+    assert.equal(again.headers['idempotent-replayed'], 'true', 'a replay');
     // A refused booking (the same slot) and an invalid one write no event.
     expectError(await book(ctx, f.key, { contactId: f.contact.id, scheduledAt: a.scheduledAt, durationMinutes: 30 }), 409, 'slot_unavailable');
     expectError(await book(ctx, f.key, { contactId: f.contact.id, scheduledAt: 'tomorrow', durationMinutes: 30 }), 400, 'invalid_request');
@@ -437,7 +443,7 @@ ctest('an endpoint gets only the events it subscribed to; a failed request emits
     assert.equal(db[0].eventType, 'appointment.booked');
     const dc = await waitDeliveries(f.key, ec.id, (l) => delivered(l, 1), 'cancelled-only delivered');
     assert.equal(dc[0].eventType, 'appointment.cancelled');
-    assert.equal((await deliveries(f.key)).length, 2, 'two deliveries in the organization, nothing from the failed requests');
+    assert.equal((await deliveries(f.key)).length, 2, 'two deliveries in the organization, nothing from the failed requests or the replay');
   } finally {
     await f.cleanup();
   }
@@ -667,9 +673,13 @@ ctest('no answer within BOOKD_WEBHOOK_TIMEOUT_MS and a dropped connection are fa
     const [dSlow] = await waitDeliveries(f.key, sl.id, (l) => delivered(l, 1), 'slow answer within the timeout → delivered', { timeoutMs: 4000 });
     assert.equal(dSlow.attempts, 1);
     assert.equal(f.rx.requestsFor('/slow').length, 1);
+    const bSlow = await breakerOf(f.key, sl.id);
+    assert.ok(bSlow && bSlow.state === 'closed' && bSlow.failures === 0 && bSlow.calls === 1, `a slow answer in time is no breaker failure: ${JSON.stringify(bSlow)}`);
 
     for (const [e, path] of [[h, '/hang'], [dr, '/drop']]) {
       const [d] = await waitDeliveries(f.key, e.id, (l) => delivered(l, 1), `${path}: delivered on the second attempt`, { timeoutMs: 5000 });
+      const b = await breakerOf(f.key, e.id);
+      assert.ok(b && b.state === 'closed' && b.failures === 1 && b.calls === 2, `${path}: one breaker failure in two calls: ${JSON.stringify(b)}`);
       assert.equal(d.attempts, 2);
       assert.equal(d.lastStatusCode, 200);
       const reqs = f.rx.requestsFor(path);
@@ -788,6 +798,24 @@ ctest('breaker: opens after 3 failures, defers (attempts stay, nextAttemptAt = p
     await f.cleanup();
   }
 }, { timeout: 25_000 });
+
+ctest('a deleted endpoint gets no further attempt and no new event', async () => {
+  const f = await fixture();
+  try {
+    f.rx.setMode('/deleted', 500);
+    const e = await f.endpoint('/deleted');
+    await f.book();
+    await f.rx.waitFor(1, { path: '/deleted', timeoutMs: 5000 });
+    await waitDeliveries(f.key, e.id, (l) => l.length === 1 && l[0].status === 'failed', 'failed, a retry scheduled', { intervalMs: 50, timeoutMs: 3000 });
+    expectStatus(await ctx.api('DELETE', `/api/webhook-endpoints/${e.id}`, { key: f.key }), 204);
+    f.endpoints = [];
+    await f.book();
+    assert.deepEqual(await f.rx.quiet(1800, { path: '/deleted' }), [], 'no retry and no new event after DELETE');
+    assert.ok(!(await deliveries(f.key)).some((d) => d.status === 'pending' || d.status === 'failed'), 'nothing left waiting for the deleted endpoint');
+  } finally {
+    await f.cleanup();
+  }
+});
 
 ctest('GET /api/webhook-deliveries: status and endpointId filters, limit, newest first, bad parameters, other organizations', async () => {
   const f = await fixture();
@@ -930,6 +958,21 @@ ctest('the log holds no secret; --no-worker sends nothing; a worker without ALLO
       const v = samplesOf((await scrape(c)).samples, 'bookd_outbox_pending');
       return v.length === 1 && v[0].value === 0 ? true : { ok: false, seen: v };
     }, { timeoutMs: 7000, intervalMs: 250, what: 'bookd_outbox_pending back to 0 once everything is delivered' });
+
+    // Two workers at once (`bookd worker` twice) on one database: each event
+    // is claimed by one of them and, answered 200, delivered exactly once.
+    const W2 = await start({ BOOKD_WEBHOOK_ALLOW_PRIVATE: 'true' }, ['worker']);
+    const more = [];
+    for (let i = 0; i < 10; i++) {
+      more.push(await bookOk(c, key, { contactId: contact.id, scheduledAt: new Date(Date.UTC(2036, 9, 1, 8) + i * 3_600_000).toISOString(), durationMinutes: 30 }));
+    }
+    await rx.waitFor(12, { path: '/rebind', timeoutMs: 8000 });
+    await waitDeliveries(key, e.id, (l) => delivered(l, 12), 'all twelve delivered', { timeoutMs: 4000, c });
+    await rx.quiet(500);
+    const byAppt = new Map();
+    for (const r of rx.requestsFor('/rebind')) byAppt.set(apptIdOf(r), (byAppt.get(apptIdOf(r)) || 0) + 1);
+    for (const x of more) assert.equal(byAppt.get(x.id), 1, `appointment ${x.id} delivered once with two workers: ${byAppt.get(x.id)}`);
+    await stopIt(W2);
     await stopIt(W);
     expectStatus(await c.api('DELETE', `/api/webhook-endpoints/${e.id}`, { key }), 204);
     await stopIt(C);
