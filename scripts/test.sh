@@ -23,6 +23,10 @@ fi
 export DATABASE_URL
 DATABASE_URL=$(pg_conninfo "$pgdir")
 export BOOKD_TEST_PG_DIR=$pgdir
+# One key for every bookd this run starts: a server refuses to start when
+# the database holds secrets it cannot open, so all of them share it.
+export BOOKD_SECRET_KEY
+BOOKD_SECRET_KEY=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')
 
 passed=0
 failed=0

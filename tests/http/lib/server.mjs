@@ -9,6 +9,8 @@ import { randomBytes } from 'node:crypto';
 import { REPO_ROOT } from './openapi.mjs';
 
 export const START_TIMEOUT_MS = 15_000;
+/** The key of a run started by hand, without scripts/test.sh. */
+export const TEST_SECRET_KEY = '5eed'.repeat(16);
 export const STOP_TIMEOUT_MS = 10_000;
 
 const running = new Set();
@@ -37,6 +39,10 @@ export async function startServer({ env = {}, args = ['serve'] } = {}) {
   const adminToken = randomBytes(24).toString('hex');
   const childEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('BOOKD_')) childEnv[k] = v;
+  // Every server of a run seals and opens stored secrets with one key
+  // (scripts/test.sh exports it): a server refuses to start when the
+  // database holds secrets it cannot open.
+  childEnv.BOOKD_SECRET_KEY = process.env.BOOKD_SECRET_KEY || TEST_SECRET_KEY;
   Object.assign(
     childEnv,
     {
