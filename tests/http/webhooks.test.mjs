@@ -21,14 +21,16 @@ import {
   assert, ctest, useServer, createOrg, createContact, expectStatus, expectError, bookOk, book, auditEntries,
   stopAndCheckLogs, waitUntil, sleep, rnd, UUID_RE, randomUUID,
 } from './lib/harness.mjs';
-import { startServer } from './lib/server.mjs';
+import { startServer, TEST_SECRET_KEY } from './lib/server.mjs';
 import { makeApi } from './lib/client.mjs';
 import { startReceiver } from './lib/receiver.mjs';
 import { schemaProblems } from './lib/openapi.mjs';
 import { parseMetrics, sumOf, samplesOf } from './lib/metrics.mjs';
 import { ISO_MS_Z } from './lib/time.mjs';
 
-const SECRET_KEY = randomBytes(32).toString('hex');
+// The run's one BOOKD_SECRET_KEY (scripts/test.sh exports it): a server
+// refuses to start when the database holds secrets sealed under another.
+const SECRET_KEY = process.env.BOOKD_SECRET_KEY || TEST_SECRET_KEY;
 const EVENTS = ['appointment.booked', 'appointment.cancelled', 'appointment.rescheduled'];
 const OPEN_MS = 3000;
 const BASE_ENV = {
@@ -709,7 +711,19 @@ ctest('receiver down for a while, then back: every event delivered, none lost, r
     }
     await sleep(800);
     await f.rx.up();
-    const ds = await waitDeliveries(f.key, e.id, (l) => delivered(l, 4), 'all four delivered after the receiver came back', { timeoutMs: 15_000 });
+    // Four failures in a row opened the breaker; its trials (3) succeed and
+    // close it. Then nothing may stay held back: what the breaker deferred is
+    // due at once, not at some later probe time.
+    await waitUntil(async () => {
+      const b = await breakerOf(f.key, e.id);
+      return b && b.state === 'closed' && f.rx.requestsFor('/flaky').length >= 3 ? b : { ok: false, seen: b };
+    }, { timeoutMs: OPEN_MS + 5000, what: 'breaker closed again after the receiver came back' });
+    const closedAt = Date.now();
+    const held = (await deliveries(f.key, { endpointId: e.id }))
+      .filter((d) => d.status !== 'delivered' && Date.parse(d.nextAttemptAt) > closedAt + 2000)
+      .map((d) => `${d.id} ${d.status} attempts=${d.attempts} nextAttemptAt=${d.nextAttemptAt} (+${((Date.parse(d.nextAttemptAt) - closedAt) / 1000).toFixed(1)} s)`);
+    assert.deepEqual(held, [], `deliveries still deferred after the breaker closed at ${new Date(closedAt).toISOString()}`);
+    const ds = await waitDeliveries(f.key, e.id, (l) => delivered(l, 4), 'all four delivered after the receiver came back', { timeoutMs: 5000 });
     assert.ok(ds.every((d) => d.attempts >= 1 && d.attempts <= 3), `attempts within the schedule: ${JSON.stringify(ds.map((d) => d.attempts))}`);
     const reqs = f.rx.requestsFor('/flaky');
     const idsByAppt = new Map();
