@@ -271,6 +271,9 @@ ctest('webhook endpoints: invalid url or events → 400 naming the field, and no
     [{ url: 'gopher://127.0.0.1:25/', events: EVENTS }, 'url'],
     [{ url: 'http://', events: EVENTS }, 'url'],
     [{ url: '//example.com/hook', events: EVENTS }, 'url'],
+    [{ url: 'http://exa mple.com/hook', events: EVENTS }, 'url'],
+    [{ url: 'http://example.com/ho\u0000ok', events: EVENTS }, 'url'],
+    [{ url: 'http://example.com:99999/hook', events: EVENTS }, 'url'],
     [{ url: good }, 'events'],
     [{ url: good, events: [] }, 'events'],
     [{ url: good, events: 'appointment.booked' }, 'events'],
@@ -310,6 +313,8 @@ ctest('webhook endpoints: loopback, private and link-local hosts → 400 url unl
       'http://[::1]/', 'http://[::1]:8080/x', 'http://[fe80::1]/', 'http://[fd00::1]/', 'http://[fc00::abcd]/',
       'http://localhost/', 'http://localhost:8080/hook', 'http://LOCALHOST/', 'http://0.0.0.0/', 'http://[::]/',
       'http://[::ffff:127.0.0.1]/', 'http://[::ffff:10.0.0.1]/',
+      // Other spellings of 127.0.0.1 that resolvers accept.
+      'http://127.1/', 'http://2130706433/', 'http://0177.0.0.1/', 'http://0x7f.0.0.1/', 'http://localhost./', 'http://api.localhost/',
     ];
     const wrong = [];
     for (const url of refused) {
@@ -606,6 +611,20 @@ ctest('410 Gone disables the endpoint; its waiting deliveries become dead; later
     assert.deepEqual(f.rx.requestsFor('/gone').map(apptIdOf), [first.id, second.id], 'nothing more to the disabled endpoint (no retry of the first, nothing of the third)');
     assert.deepEqual(f.rx.requestsFor('/live').map(apptIdOf).sort(), [first.id, second.id, third.id].sort(), 'the enabled endpoint got all three');
     assert.equal((await deliveries(f.key, { endpointId: g.id })).length, 2, 'no delivery to a disabled endpoint');
+  } finally {
+    await f.cleanup();
+  }
+});
+
+ctest('manual retry of a delivery that died because its endpoint answered 410 → 202 (API.md: a dead delivery is queued again)', async () => {
+  const f = await fixture();
+  try {
+    f.rx.setMode('/gone-retry', 410);
+    const g = await f.endpoint('/gone-retry');
+    await f.book();
+    const [d] = await waitDeliveries(f.key, g.id, (l) => l.length === 1 && l[0].status === 'dead', '410 → dead', { timeoutMs: 5000 });
+    const res = await ctx.api('POST', `/api/webhook-deliveries/${d.id}/retry`, { key: f.key });
+    assert.equal(res.status, 202, `API.md: "POST /api/webhook-deliveries/{id}/retry → 202: a dead or failed delivery is queued again"; got ${res.status} ${res.raw}`);
   } finally {
     await f.cleanup();
   }
