@@ -100,6 +100,9 @@ run_layer service_cache "$cache_tap" \
 outage_tap=$results/outage.tap
 run_layer outage "$outage_tap" bash -c "tests/db/outage_test.sh '$build/bookd' > '$outage_tap'"
 
+secrets_tap=$results/secrets.tap
+run_layer secrets "$secrets_tap" bash -c "tests/db/secrets_test.sh '$build/bookd' > '$secrets_tap'"
+
 race_tap=$results/race.tap
 run_layer race "$race_tap" bash -c \
   "'$build/tests/race_tests' > '$race_tap'; rc=\$?; grep '^#' '$race_tap'; exit \$rc"
