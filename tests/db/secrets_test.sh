@@ -56,7 +56,7 @@ stored=$(q "SELECT encode(secret, 'hex') FROM webhook_endpoints")
 ok $? "the signing key is stored sealed: neither its bytes nor its whsec_ form are in the row"
 stop_bookd
 
-start_bookd BOOKD_ADMIN_TOKEN=secrets-token
+start_bookd BOOKD_ADMIN_TOKEN=secrets-token BOOKD_SECRET_KEY=
 wait "$pid"; rc=$?; pid=
 [[ $rc -ne 0 ]] && grep -q '"secrets.no_key"' "$work/log"
 ok $? "without BOOKD_SECRET_KEY, bookd serve refuses to start (exit $rc) and says why"
