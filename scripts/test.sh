@@ -96,6 +96,10 @@ run_layer service_cache "$cache_tap" \
 outage_tap=$results/outage.tap
 run_layer outage "$outage_tap" bash -c "tests/db/outage_test.sh '$build/bookd' > '$outage_tap'"
 
+outbox_faults_tap=$results/outbox_faults.tap
+run_layer outbox_faults "$outbox_faults_tap" \
+  bash -c "tests/db/outbox_faults_test.sh '$build/bookd' > '$outbox_faults_tap'"
+
 race_tap=$results/race.tap
 run_layer race "$race_tap" bash -c \
   "'$build/tests/race_tests' > '$race_tap'; rc=\$?; grep '^#' '$race_tap'; exit \$rc"
