@@ -194,7 +194,7 @@ start_worker "$work/worker1.log" BOOKD_DELIVERY_LEASE_MS=3000
 w1=$worker
 rcv /kill "{\"pid\":$w1,\"at\":400}" >/dev/null
 { # (without bash's "Killed" notice on stderr)
-  for _ in $(seq 150); do
+  for _ in $(seq 100); do
     stats
     [[ -n "$(num killedAt)" ]] && break
     alive "$w1" || break
@@ -210,7 +210,7 @@ echo "# $(num inFlightAtKill) requests were waiting for their answer at the kill
 
 start_worker "$work/worker1b.log" BOOKD_DELIVERY_LEASE_MS=3000
 w1b=$worker
-until_delivered 1000 40 "$w1b"
+until_delivered 1000 30 "$w1b"
 delivered=$?
 ok $delivered "after the restart every event arrives and every delivery ends delivered (lost $(num lost))"
 (( delivered == 0 )) || undelivered
@@ -255,7 +255,7 @@ ids=$work/s2.ids
 book 500 2042-01-01T00:00:00Z "$ids" && [[ $endpoint_code == 201 ]]
 ok $? "500 bookings answered 201 with two workers running (endpoint $endpoint_code)"
 [[ -s "$ids" ]] || { ids=$work/none; : >"$ids"; diag "$ids.err"; }
-until_delivered 500 30 "$w2a" "$w2b"
+until_delivered 500 20 "$w2a" "$w2b"
 delivered=$?
 (( delivered == 0 )) || undelivered
 sleep 0.5 # a second send of one delivery would arrive about now
@@ -306,18 +306,18 @@ sleep "$(awk -v t=$(( ($(date +%s%N) - down_at) / 1000000 )) 'BEGIN { d = (1500 
 rcv /mode '{"mode":"503"}' >/dev/null
 sleep 1.5
 rcv /mode '{"mode":"ok"}' >/dev/null
-# The schedule's longest wait is 10 s and the breaker stays open 1 s: 40 s
+# The schedule's longest wait is 10 s and the breaker stays open 1 s: 30 s
 # is ample for the backlog once the receiver answers again.
-until_delivered 200 40 "$api"
+until_delivered 200 30 "$api"
 delivered=$?
-ok $delivered "within 40 s of the receiver's recovery every event arrives and every delivery ends delivered (lost $(num lost))"
+ok $delivered "within 30 s of the receiver's recovery every event arrives and every delivery ends delivered (lost $(num lost))"
 (( delivered == 0 )) || undelivered
 stats "{\"expect\":\"$ids\"}"
 report
 retries_only && [[ $(num badSignature) == 0 ]]
 ok $? "duplicates are retries of the same webhook-id, and every request is signed ($(num badSignature) bad)"
 deliveries_are "count(*) = 200 AND bool_and(status = 'delivered') AND count(*) FILTER (WHERE attempts > 1) > 0"
-ok $? "in SQL: 200 deliveries, every one delivered, none dead, the retried ones with more than one attempt"
+ok $? "in SQL: 200 deliveries, every one delivered (none dead), the retried ones after more than one attempt"
 echo "# deliveries by attempts: $(tally attempts)"
 stop_pid "$api"
 (( rc == 0 ))
