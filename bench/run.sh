@@ -23,8 +23,12 @@ work=$(mktemp -d)
 bin=$(pg_bindir)
 pgdir=
 bookd_pid=
+nw_pid=
+recv_pid=
 cleanup() {
   [[ -n "$bookd_pid" ]] && kill "$bookd_pid" 2>/dev/null && wait "$bookd_pid" 2>/dev/null
+  [[ -n "$nw_pid" ]] && kill "$nw_pid" 2>/dev/null && wait "$nw_pid" 2>/dev/null
+  [[ -n "$recv_pid" ]] && kill "$recv_pid" 2>/dev/null && wait "$recv_pid" 2>/dev/null
   if [[ -n "$pgdir" ]]; then pg_stop "$pgdir"; rm -rf "$pgdir"; fi
   rm -rf "$work"
 }
@@ -42,10 +46,13 @@ sql() { "$bin/psql" -X -q -t -A -v ON_ERROR_STOP=1 "$DATABASE_URL" "$@"; }
 build/bookd migrate 2>/dev/null
 sql -f bench/setup.sql
 
-# bookd, as `make run` starts it, with the rate limits out of the way.
+# bookd, as `make run` starts it (its delivery worker included), with the
+# rate limits out of the way and webhooks allowed to the local receiver of
+# the delivery measurement.
 token=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+export BOOKD_SECRET_KEY=${BOOKD_SECRET_KEY:-$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')}
 BOOKD_LISTEN=127.0.0.1:0 BOOKD_ADMIN_TOKEN=$token BOOKD_RATE_LIMIT_ADMIN=1000000/1000000 \
-  build/bookd serve 2>"$work/bookd.log" &
+  BOOKD_WEBHOOK_ALLOW_PRIVATE=true build/bookd serve 2>"$work/bookd.log" &
 bookd_pid=$!
 for _ in $(seq 100); do
   base=$(grep -o 'http://127.0.0.1:[0-9]*' "$work/bookd.log" | head -n 1 || true)
@@ -217,6 +224,73 @@ for c in 16 64; do
   runs_slots[$c]=$(pair_ratios "${rps[*]}" "${tps[*]}")
 done
 
+# Delivery: bookings at 16 connections through this bookd, whose worker
+# delivers each one's webhook to a local receiver, next to bookings through a
+# second bookd on the same database started --no-worker (into organizations
+# without endpoints), interleaved. The receiver times each delivery from its
+# event to its arrival.
+echo "bench: delivery, the worker sending webhooks next to bookings without one" >&2
+node bench/receiver.mjs >"$work/receiver.port" 2>"$work/receiver.log" &
+recv_pid=$!
+for _ in $(seq 50); do [[ -s "$work/receiver.port" ]] && break; sleep 0.1; done
+recv="http://127.0.0.1:$(cat "$work/receiver.port")"
+: >"$work/hook_orgs.txt"
+for i in $(seq "$orgs"); do
+  org=$(curl -s -X POST "$base/api/orgs" -H "Authorization: Bearer $token" \
+    -H 'Content-Type: application/json' -d "{\"name\":\"Bench hooks $i\",\"timezone\":\"UTC\"}")
+  key=$(sed -n 's/.*"adminKey":"\([^"]*\)".*/\1/p' <<<"$org")
+  contact=$(curl -s -X POST "$base/api/contacts" -H "Authorization: Bearer $key" \
+    -H 'Content-Type: application/json' -d '{"name":"Bench Patient"}' |
+    sed -n 's/.*"id":"\([^"]*\)".*/\1/p')
+  curl -s -o /dev/null -X POST "$base/api/webhook-endpoints" -H "Authorization: Bearer $key" \
+    -H 'Content-Type: application/json' \
+    -d "{\"url\":\"$recv/hook\",\"events\":[\"appointment.booked\"]}"
+  echo "$key $contact" >>"$work/hook_orgs.txt"
+done
+BOOKD_LISTEN=127.0.0.1:0 BOOKD_ADMIN_TOKEN=$token BOOKD_RATE_LIMIT_ADMIN=1000000/1000000 \
+  BOOKD_NO_WORKER=true build/bookd serve 2>"$work/bookd-nw.log" &
+nw_pid=$!
+for _ in $(seq 100); do
+  nw_base=$(grep -o 'http://127.0.0.1:[0-9]*' "$work/bookd-nw.log" | head -n 1 || true)
+  [[ -n "$nw_base" ]] && break
+  sleep 0.1
+done
+main_base=$base main_pid=$bookd_pid
+with=() without=() d_p50=() d_p99=() d_lost=0 d_sent=0
+for _ in $(seq "$runs"); do
+  base=$nw_base bookd_pid=$nw_pid
+  line=$(wrk_run bench/book.lua 16 BENCH_DATA="$work/orgs.txt" \
+    BENCH_BASE_EPOCH=$(( $(date -u -d 2040-01-01 +%s) + run * 315360000 )))
+  run=$(( run + 1 ))
+  without+=("$(awk -v r="$(( $(field requests "$line") - $(field non2xx "$line") ))" \
+    -v d="$(field duration_us "$line")" 'BEGIN { printf "%.0f", r / (d / 1e6) }')")
+  base=$main_base bookd_pid=$main_pid
+  curl -s -X POST "$recv/reset"
+  booked_before=$(booked)
+  line=$(wrk_run bench/book.lua 16 BENCH_DATA="$work/hook_orgs.txt" \
+    BENCH_BASE_EPOCH=$(( $(date -u -d 2040-01-01 +%s) + run * 315360000 )))
+  run=$(( run + 1 ))
+  with+=("$(awk -v r="$(( $(field requests "$line") - $(field non2xx "$line") ))" \
+    -v d="$(field duration_us "$line")" 'BEGIN { printf "%.0f", r / (d / 1e6) }')")
+  # Every booking's webhook, waited for at most 60 s.
+  settled=$(booked)
+  while sleep 0.3; now=$(booked); [[ "$now" != "$settled" ]]; do settled=$now; done
+  expected=$(( settled - booked_before ))
+  for _ in $(seq 200); do
+    stats=$(curl -s "$recv/stats")
+    got=$(sed -n 's/.*"count":\([0-9]*\).*/\1/p' <<<"$stats")
+    (( got >= expected )) && break
+    sleep 0.3
+  done
+  d_sent=$(( d_sent + expected ))
+  d_lost=$(( d_lost + (expected > got ? expected - got : 0) ))
+  d_p50+=("$(sed -n 's/.*"p50Ms":\([0-9.]*\).*/\1/p' <<<"$stats")")
+  d_p99+=("$(sed -n 's/.*"p99Ms":\([0-9.]*\).*/\1/p' <<<"$stats")")
+done
+kill "$nw_pid" && wait "$nw_pid" 2>/dev/null
+nw_pid=
+delivery_with=$(median "${with[@]}") delivery_without=$(median "${without[@]}")
+
 echo "bench: same-slot contention" >&2
 contention=$(node bench/contention.mjs "$base" "$first_key" "$first_contact")
 rss_kib=$(awk '/^VmHWM/ {print $2}' "/proc/$bookd_pid/status")
@@ -299,6 +373,18 @@ for c in "${levels[@]}"; do (( ${http_rps[$c]} > best )) && best=${http_rps[$c]}
   for c in 16 64; do
     echo "| $c | ${slots_cpu_http[$c]} | ${slots_cpu_pg[$c]} | $(ratio "${slots_cpu_pg[$c]}" "${slots_cpu_http[$c]}") | ${slots_cpu_bookd[$c]} |"
   done
+  echo
+  echo "## Delivery (16 connections; the worker sending every booking's webhook)"
+  echo
+  echo "Bookings through bookd whose worker delivers each one's webhook to a local receiver,"
+  echo "next to bookings through a second bookd on the same database started \`--no-worker\`,"
+  echo "interleaved. Latency is from the event to the webhook's arrival, at the receiver."
+  echo
+  echo "| bookings/s without a worker | bookings/s with the worker delivering | with ÷ without | delivery p50 ms | delivery p99 ms | webhooks expected | not arrived |"
+  echo "|---|---|---|---|---|---|---|"
+  echo "| $delivery_without | $delivery_with | $(ratio "$delivery_with" "$delivery_without") | $(median "${d_p50[@]}") | $(median "${d_p99[@]}") | $d_sent | $d_lost |"
+  echo
+  echo "Run by run, with ÷ without: $(pair_ratios "${with[*]}" "${without[*]}"); p99 ms: ${d_p99[*]}."
   echo
   echo "## Same-slot contention (64 concurrent requests for one slot, 50 rounds)"
   echo

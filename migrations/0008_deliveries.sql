@@ -44,6 +44,7 @@ CREATE TABLE deliveries (
 CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE status IN ('pending', 'failed');
 CREATE INDEX deliveries_org ON deliveries (org_id, created_at DESC, id);
 CREATE INDEX deliveries_delivered ON deliveries (delivered_at) WHERE status = 'delivered';
+CREATE INDEX deliveries_waiting ON deliveries (endpoint_id) WHERE status IN ('pending', 'failed');
 
 -- One circuit breaker per organization and target, the row of
 -- struct core_breaker (src/core/breaker.h), read and written under

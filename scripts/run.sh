@@ -19,6 +19,18 @@ if [[ -z "${BOOKD_ADMIN_TOKEN:-}" ]]; then
   generated_token=yes
 fi
 export BOOKD_ADMIN_TOKEN
+# The key that seals stored secrets (webhook signing keys, integration
+# tokens): made once, kept readable by this user only, and used again at
+# every start (a new one could not open what the old one sealed).
+if [[ -z "${BOOKD_SECRET_KEY:-}" ]]; then
+  if [[ ! -s .bookd/secret_key ]]; then
+    (umask 077; od -An -N32 -tx1 /dev/urandom | tr -d ' \n' > .bookd/secret_key.tmp)
+    mv .bookd/secret_key.tmp .bookd/secret_key
+  fi
+  BOOKD_SECRET_KEY=$(cat .bookd/secret_key)
+  secret_key_note="kept in .bookd/secret_key"
+fi
+export BOOKD_SECRET_KEY
 
 build/bookd migrate
 
@@ -52,6 +64,7 @@ cat <<INFO
 bookd is starting on $base
   database        ${DATABASE_URL}
   admin token     ${BOOKD_ADMIN_TOKEN}${generated_token:+   (generated; set BOOKD_ADMIN_TOKEN to choose one)}
+  secret key      ${secret_key_note:-from BOOKD_SECRET_KEY} (seals stored secrets; back it up)
 
 Demo organization "Demo Clinic" (Europe/London), keys kept in $demo:
   admin key       $(field adminKey)

@@ -23,6 +23,10 @@ fi
 export DATABASE_URL
 DATABASE_URL=$(pg_conninfo "$pgdir")
 export BOOKD_TEST_PG_DIR=$pgdir
+# One key for every bookd this run starts: a server refuses to start when
+# the database holds secrets it cannot open, so all of them share it.
+export BOOKD_SECRET_KEY
+BOOKD_SECRET_KEY=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')
 
 passed=0
 failed=0
@@ -99,6 +103,9 @@ run_layer outage "$outage_tap" bash -c "tests/db/outage_test.sh '$build/bookd' >
 outbox_faults_tap=$results/outbox_faults.tap
 run_layer outbox_faults "$outbox_faults_tap" \
   bash -c "tests/db/outbox_faults_test.sh '$build/bookd' > '$outbox_faults_tap'"
+
+secrets_tap=$results/secrets.tap
+run_layer secrets "$secrets_tap" bash -c "tests/db/secrets_test.sh '$build/bookd' > '$secrets_tap'"
 
 race_tap=$results/race.tap
 run_layer race "$race_tap" bash -c \

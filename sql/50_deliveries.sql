@@ -66,7 +66,10 @@ END
 $$;
 
 -- POST /api/webhook-deliveries/{id}/retry: a dead or failed delivery is
--- due again at once, with the whole retry schedule before it.
+-- due again at once, with the whole retry schedule before it. A delivery
+-- that died because its endpoint answered 410 is the operator saying the
+-- receiver is back: the endpoint is enabled again (and audited as such);
+-- its other dead deliveries stay as they are until retried too.
 CREATE OR REPLACE FUNCTION retry_delivery(p_org_id uuid, p_delivery_id uuid, p_actor text)
 RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
@@ -74,7 +77,6 @@ SET search_path = pg_catalog, public, pg_temp
 AS $$
 DECLARE
     v_d deliveries;
-    v_disabled boolean;
     v_type text;
 BEGIN
     SELECT d.* INTO v_d FROM deliveries d
@@ -86,11 +88,11 @@ BEGIN
         RAISE EXCEPTION 'only a dead or failed delivery can be retried (this one is %)',
             v_d.status USING ERRCODE = 'BK003';
     END IF;
-    SELECT e.disabled_at IS NOT NULL INTO v_disabled
-      FROM webhook_endpoints e WHERE e.id = v_d.endpoint_id;
-    IF v_disabled THEN
-        RAISE EXCEPTION 'the endpoint of this delivery is disabled (it answered 410 Gone)'
-            USING ERRCODE = 'BK003';
+    UPDATE webhook_endpoints SET disabled_at = NULL
+     WHERE id = v_d.endpoint_id AND disabled_at IS NOT NULL;
+    IF FOUND THEN
+        PERFORM bk_audit(p_org_id, p_actor, 'webhook_endpoint.enabled', 'webhook_endpoint',
+                         v_d.endpoint_id, jsonb_build_object('retriedDelivery', v_d.id));
     END IF;
     UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = now(),
                           locked_until = NULL
@@ -188,18 +190,20 @@ BEGIN
                    u (id, result, code, error, next_ms)) r
      WHERE d.id = r.id;
 
-    UPDATE webhook_endpoints w SET disabled_at = now()
-      FROM deliveries d, unnest(p_ids, p_results) r (id, result)
-     WHERE r.result = 'gone' AND d.id = r.id AND w.id = d.endpoint_id
-       AND w.disabled_at IS NULL;
-    UPDATE deliveries d
-       SET status = 'dead', last_error = 'the endpoint is disabled: it answered 410 Gone',
-           locked_until = NULL
-      FROM webhook_endpoints w
-     WHERE w.id = d.endpoint_id AND w.disabled_at IS NOT NULL
-       AND d.status IN ('pending', 'failed')
-       AND w.id IN (SELECT d2.endpoint_id FROM deliveries d2, unnest(p_ids, p_results) r (id, result)
-                     WHERE r.result = 'gone' AND d2.id = r.id);
+    -- A 410 is rare: only then are endpoints disabled and their waiting
+    -- deliveries (deliveries_waiting) killed.
+    IF 'gone' = ANY (p_results) THEN
+        WITH gone AS (
+            UPDATE webhook_endpoints w SET disabled_at = now()
+              FROM deliveries d, unnest(p_ids, p_results) r (id, result)
+             WHERE r.result = 'gone' AND d.id = r.id AND w.id = d.endpoint_id
+               AND w.disabled_at IS NULL
+            RETURNING w.id)
+        UPDATE deliveries d
+           SET status = 'dead', last_error = 'the endpoint is disabled: it answered 410 Gone',
+               locked_until = NULL
+         WHERE d.endpoint_id IN (SELECT id FROM gone) AND d.status IN ('pending', 'failed');
+    END IF;
 END
 $$;
 

@@ -237,8 +237,17 @@ static int key_arrays(const struct db_breaker_key *keys, size_t n, char **orgs, 
     return -1;
 }
 
-int db_breakers_begin(struct db_session *s, const struct db_breaker_key *keys, size_t n,
-                      struct core_breaker *rows)
+#define BREAKER_COLUMNS                                                                            \
+    "SELECT b.target, b.state, b.window_bits, b.window_calls, b.consecutive_failures,"           \
+    " (extract(epoch FROM b.opened_at) * 1000)::bigint, b.trials_in_flight,"                     \
+    " b.trials_succeeded, (extract(epoch FROM b.trial_claimed_at) * 1000)::bigint, b.org_id"     \
+    " FROM breakers b JOIN unnest($1::uuid[], $2::text[]) k (o, t)"                              \
+    " ON b.org_id = k.o AND b.target = k.t ORDER BY b.org_id, b.target"
+
+/* Reads the breakers of `keys` (with `lock_clause` appended to the
+ * statement) into rows[i] for keys[i]; rows not found stay closed. */
+static int read_breakers(struct db_session *s, const struct db_breaker_key *keys, size_t n,
+                         struct core_breaker *rows, bool lock)
 {
     char *orgs = NULL, *targets = NULL;
     PGresult *res = NULL;
@@ -249,20 +258,14 @@ int db_breakers_begin(struct db_session *s, const struct db_breaker_key *keys, s
         return -1;
     {
         const char *params[] = {orgs, targets};
-        if (run_ok(s, "breakers", "BEGIN", 0, NULL) != 0 ||
-            run_ok(s, "breakers",
-                   "INSERT INTO breakers (org_id, target)"
-                   " SELECT o, t FROM unnest($1::uuid[], $2::text[]) k (o, t)"
-                   " ORDER BY o, t ON CONFLICT DO NOTHING",
-                   2, params) != 0 ||
-            !(res = run(s, "breakers",
-                        "SELECT b.target, b.state, b.window_bits, b.window_calls,"
-                        " b.consecutive_failures, (extract(epoch FROM b.opened_at) * 1000)::bigint,"
-                        " b.trials_in_flight, b.trials_succeeded,"
-                        " (extract(epoch FROM b.trial_claimed_at) * 1000)::bigint, b.org_id"
-                        " FROM breakers b JOIN unnest($1::uuid[], $2::text[]) k (o, t)"
-                        " ON b.org_id = k.o AND b.target = k.t"
-                        " ORDER BY b.org_id, b.target FOR UPDATE OF b",
+        if (lock && (run_ok(s, "breakers", "BEGIN", 0, NULL) != 0 ||
+                     run_ok(s, "breakers",
+                            "INSERT INTO breakers (org_id, target)"
+                            " SELECT o, t FROM unnest($1::uuid[], $2::text[]) k (o, t)"
+                            " ORDER BY o, t ON CONFLICT DO NOTHING",
+                            2, params) != 0))
+            goto out;
+        if (!(res = run(s, "breakers", lock ? BREAKER_COLUMNS " FOR UPDATE OF b" : BREAKER_COLUMNS,
                         2, params)))
             goto out;
     }
@@ -279,9 +282,21 @@ out:
     PQclear(res);
     free(orgs);
     free(targets);
-    if (rc != 0)
+    if (rc != 0 && lock)
         db_breakers_rollback(s);
     return rc;
+}
+
+int db_breakers_begin(struct db_session *s, const struct db_breaker_key *keys, size_t n,
+                      struct core_breaker *rows)
+{
+    return read_breakers(s, keys, n, rows, true);
+}
+
+int db_breakers_peek(struct db_session *s, const struct db_breaker_key *keys, size_t n,
+                     struct core_breaker *rows)
+{
+    return read_breakers(s, keys, n, rows, false);
 }
 
 void db_breakers_rollback(struct db_session *s)
@@ -419,6 +434,12 @@ int db_breakers_commit(struct db_session *s, const struct db_breaker_key *keys, 
         return -1;
     }
     return 0;
+}
+
+int db_deliveries_record(struct db_session *s, const struct db_delivery_outcome *outcomes,
+                         size_t n)
+{
+    return record_outcomes(s, outcomes, n);
 }
 
 int db_outbox_purge(struct db_session *s, int retention_days, int batch, int *removed)

@@ -89,6 +89,15 @@ int db_breakers_commit(struct db_session *s, const struct db_breaker_key *keys, 
                        size_t n_outcomes);
 /* Ends a transaction opened by db_breakers_begin without writing. */
 void db_breakers_rollback(struct db_session *s);
+/* The same rows read without a lock or a transaction (missing ones are
+ * closed): enough to see that every breaker is closed, which lets calls
+ * through without changing it. */
+int db_breakers_peek(struct db_session *s, const struct db_breaker_key *keys, size_t n,
+                     struct core_breaker *rows);
+/* Records outcomes that touch no breaker (a requeue, a secret that does
+ * not open), in a transaction of their own. */
+int db_deliveries_record(struct db_session *s, const struct db_delivery_outcome *outcomes,
+                         size_t n);
 
 /* Deletes up to `batch` rows of each kind past their time; *removed says
  * how many in all. */

@@ -25,8 +25,8 @@
 #include "log.h"
 #include "metrics.h"
 
-#define MAX_IN_FLIGHT 64      /* sends at once, all targets */
-#define MAX_PER_TARGET 16     /* sends at once to one target */
+#define MAX_IN_FLIGHT 256     /* sends at once, all targets */
+#define MAX_PER_TARGET 64     /* sends at once to one target */
 #define FAN_OUT_BATCH 200
 #define PURGE_EVERY_MS 60000
 #define PURGE_BATCH 1000
@@ -245,6 +245,7 @@ static int claim_and_start(struct outbox_worker *w)
     struct core_breaker rows[MAX_IN_FLIGHT];
     struct db_delivery_outcome outcomes[MAX_IN_FLIGHT];
     char errors[MAX_IN_FLIGHT][200];
+    bool requeued[MAX_IN_FLIGHT] = {false}, gate = false;
     size_t n = 0, n_keys = 0, n_out = 0;
     int64_t now = now_ms();
 
@@ -256,8 +257,16 @@ static int claim_and_start(struct outbox_worker *w)
         return 0;
     for (size_t i = 0; i < n; i++)
         key_index(keys, &n_keys, ds[i].org_id, ds[i].target);
-    if (db_breakers_begin(w->db, keys, n_keys, rows) != 0) {
+    /* Every breaker closed (the common case): they let everything through
+     * unchanged, so no transaction is needed to look at them. */
+    if (db_breakers_peek(w->db, keys, n_keys, rows) != 0) {
         db_deliveries_free(ds, n); /* their leases run out; claimed again then */
+        return -1;
+    }
+    for (size_t k = 0; k < n_keys && !gate; k++)
+        gate = rows[k].state != CORE_BREAKER_CLOSED;
+    if (gate && db_breakers_begin(w->db, keys, n_keys, rows) != 0) {
+        db_deliveries_free(ds, n);
         return -1;
     }
     for (size_t i = 0; i < n; i++) {
@@ -277,12 +286,23 @@ static int claim_and_start(struct outbox_worker *w)
             n_out++;
             continue;
         }
-        if (in_flight_to(w, d) >= MAX_PER_TARGET ||
-            !core_breaker_allow(&rows[k], &cfg->breaker, now)) {
+        if (in_flight_to(w, d) >= MAX_PER_TARGET) {
+            /* Due now still, for the next claim: not a deferral. */
             o->result = DB_DELIVERY_DEFER;
-            o->next_attempt_ms = in_flight_to(w, d) >= MAX_PER_TARGET
-                                     ? now + 200
-                                     : core_breaker_next_probe_ms(&rows[k], &cfg->breaker, now);
+            o->next_attempt_ms = now;
+            requeued[n_out++] = true;
+            OPENSSL_cleanse(key, sizeof key);
+            continue;
+        }
+        if (!core_breaker_allow(&rows[k], &cfg->breaker, now)) {
+            /* Open: due at the probe time. Half-open with every trial slot
+             * taken: the trials' outcomes come within the timeout, so look
+             * again soon rather than at the end of the trials' lease. */
+            int64_t probe = core_breaker_next_probe_ms(&rows[k], &cfg->breaker, now);
+            o->result = DB_DELIVERY_DEFER;
+            o->next_attempt_ms = rows[k].state == CORE_BREAKER_HALF_OPEN && probe > now + 1000
+                                     ? now + 1000
+                                     : probe;
             n_out++;
             OPENSSL_cleanse(key, sizeof key);
             continue;
@@ -302,10 +322,12 @@ static int claim_and_start(struct outbox_worker *w)
         w->sends[w->in_flight++] = s;
         started++;
     }
-    if (db_breakers_commit(w->db, keys, n_keys, rows, outcomes, n_out) != 0)
+    if (gate ? db_breakers_commit(w->db, keys, n_keys, rows, outcomes, n_out) != 0
+             : db_deliveries_record(w->db, outcomes, n_out) != 0)
         log_warn("worker.gate_failed", "the breakers' state of this claim was not stored");
     for (size_t i = 0; i < n_out; i++)
-        metrics_delivery_observe(result_label(outcomes[i].result), -1);
+        if (!requeued[i])
+            metrics_delivery_observe(result_label(outcomes[i].result), -1);
     db_deliveries_free(ds, n);
     return (int)n;
 }
@@ -444,7 +466,7 @@ static void *worker_main(void *arg)
     struct outbox_worker *w = arg;
     const struct config *cfg = &w->app->cfg;
     int64_t last_claim = 0, last_purge = 0;
-    bool want = true;
+    bool more_due = true, woken = false;
     int running = 0;
 
     log_notice("worker.started", "delivering the outbox (poll every %d ms)", cfg->outbox_poll_ms);
@@ -458,17 +480,19 @@ static void *worker_main(void *arg)
             wait_for_work(w, 200);
             continue;
         }
-        if (!stopping && (want || now - last_claim >= cfg->outbox_poll_ms)) {
-            int processed = 0, rounds = 0, claimed;
+        if (!stopping && w->in_flight < MAX_IN_FLIGHT &&
+            (more_due || woken || now - last_claim >= cfg->outbox_poll_ms)) {
+            int processed = 0, rounds = 0, room = MAX_IN_FLIGHT - w->in_flight;
             int64_t first_delay = 0;
             core_retry_next_delay_ms(&cfg->retry, 0, random_unit(), &first_delay);
             while (db_outbox_fan_out(w->db, FAN_OUT_BATCH, (int)first_delay, &processed) == 0 &&
                    processed == FAN_OUT_BATCH && ++rounds < 10)
                 ;
-            claimed = claim_and_start(w);
+            /* A full claim may have left more due: claim again as soon as
+             * there is room, without waiting for a wake-up. */
+            more_due = claim_and_start(w) == room || processed == FAN_OUT_BATCH;
+            woken = false;
             last_claim = now;
-            /* A full claim may have left more due: look again at once. */
-            want = claimed > 0 && w->in_flight < MAX_IN_FLIGHT;
         }
         if (!stopping && now - last_purge >= PURGE_EVERY_MS) {
             int removed = 0;
@@ -480,10 +504,10 @@ static void *worker_main(void *arg)
         }
         curl_multi_perform(w->multi, &running);
         finish_sends(w);
-        if (!want)
-            want = wait_for_work(w, w->in_flight > 0 ? 50 : cfg->outbox_poll_ms);
-        else if (w->in_flight > 0)
-            curl_multi_poll(w->multi, NULL, 0, 0, NULL);
+        if (w->in_flight > 0)
+            woken |= wait_for_work(w, more_due && w->in_flight < MAX_IN_FLIGHT ? 0 : 50);
+        else if (!more_due)
+            woken |= wait_for_work(w, cfg->outbox_poll_ms);
     }
     log_notice("worker.stopped", "the outbox worker stopped");
     return NULL;

@@ -240,3 +240,22 @@ export function assertNoOverlaps(appts, bufferOf = () => [0, 0]) {
     }
   }
 }
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Calls `fn` every intervalMs until it returns a truthy value, which is
+ * returned; fails after timeoutMs with `what` and the last value seen.
+ */
+export async function waitUntil(fn, { timeoutMs = 10_000, intervalMs = 100, what = 'condition' } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  for (;;) {
+    last = await fn();
+    if (last && !(typeof last === 'object' && 'ok' in last && !last.ok)) return last;
+    if (Date.now() >= deadline) break;
+    await sleep(intervalMs);
+  }
+  const seen = last && typeof last === 'object' && 'seen' in last ? last.seen : last;
+  assert.fail(`${what}: not within ${timeoutMs} ms (last seen: ${JSON.stringify(seen)?.slice(0, 1500)})`);
+}

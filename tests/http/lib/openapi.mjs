@@ -265,3 +265,18 @@ export function checkExchange(method, pathname, res) {
   if (l.error) return [l.error];
   return l.spec.check(method, pathname, res);
 }
+
+/**
+ * Problems of `value` against components.schemas[name] of the document
+ * (e.g. a webhook body against WebhookEvent); [] when it matches.
+ */
+export function schemaProblems(name, value) {
+  const l = loadSpec();
+  if (l.error) return [l.error];
+  const schemas = (l.doc.components && l.doc.components.schemas) || {};
+  if (!schemas[name]) return [`components.schemas.${name} is not in openapi.json`];
+  const v = l.spec.validator(`components ${name}`, { $ref: `#/components/schemas/${name}` });
+  if (v.compileError) return [v.compileError];
+  if (v(value)) return [];
+  return v.errors.slice(0, 8).map((e) => `${e.instancePath || '(root)'} ${e.message}${e.params && Object.keys(e.params).length ? ' ' + JSON.stringify(e.params) : ''}`);
+}

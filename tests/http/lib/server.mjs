@@ -9,6 +9,8 @@ import { randomBytes } from 'node:crypto';
 import { REPO_ROOT } from './openapi.mjs';
 
 export const START_TIMEOUT_MS = 15_000;
+/** The key of a run started by hand, without scripts/test.sh. */
+export const TEST_SECRET_KEY = '5eed'.repeat(16);
 export const STOP_TIMEOUT_MS = 10_000;
 
 const running = new Set();
@@ -24,10 +26,11 @@ process.on('exit', () => {
 
 /**
  * Spawns `$BOOKD_BIN serve`. `env` adds or overrides BOOKD_* settings
- * (e.g. {BOOKD_RATE_LIMIT_PUBLIC: '2/3'}). Resolves
+ * (e.g. {BOOKD_RATE_LIMIT_PUBLIC: '2/3'}); `args` replaces the command line
+ * (default ['serve'], e.g. ['serve', '--no-worker']). Resolves
  * {url, adminToken, logs, stop(), exited} once the server listens.
  */
-export async function startServer({ env = {} } = {}) {
+export async function startServer({ env = {}, args = ['serve'] } = {}) {
   const bin = process.env.BOOKD_BIN;
   const db = process.env.DATABASE_URL;
   if (!bin) throw new Error('BOOKD_BIN is not set (absolute path of build/bookd)');
@@ -36,6 +39,10 @@ export async function startServer({ env = {} } = {}) {
   const adminToken = randomBytes(24).toString('hex');
   const childEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('BOOKD_')) childEnv[k] = v;
+  // Every server of a run seals and opens stored secrets with one key
+  // (scripts/test.sh exports it): a server refuses to start when the
+  // database holds secrets it cannot open.
+  childEnv.BOOKD_SECRET_KEY = process.env.BOOKD_SECRET_KEY || TEST_SECRET_KEY;
   Object.assign(
     childEnv,
     {
@@ -49,7 +56,7 @@ export async function startServer({ env = {} } = {}) {
     env,
   );
 
-  const child = spawn(bin, ['serve'], { cwd: REPO_ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(bin, args, { cwd: REPO_ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
   const logs = []; // stderr lines
   const stdoutLines = [];
@@ -67,8 +74,13 @@ export async function startServer({ env = {} } = {}) {
     });
   });
 
+  // Without HTTP (`bookd worker`) there is no address to wait for: the
+  // first JSON log line, or a quiet second without an exit, will do.
+  const noHttp = args[0] !== 'serve';
   let listenResolve;
   const listening = new Promise((r) => (listenResolve = r));
+  let quietTimer = null;
+  if (noHttp) quietTimer = setTimeout(() => listenResolve(null), 1000);
   const splitter = (sink, onLine) => {
     let buf = '';
     return (chunk) => {
@@ -91,7 +103,8 @@ export async function startServer({ env = {} } = {}) {
       } catch {
         return;
       }
-      if (obj && obj.event === 'http.listening' && typeof obj.msg === 'string') listenResolve(obj.msg);
+      if (noHttp) listenResolve(null);
+      else if (obj && obj.event === 'http.listening' && typeof obj.msg === 'string') listenResolve(obj.msg);
     }),
   );
   child.stdout.on('data', splitter(stdoutLines));
@@ -99,11 +112,12 @@ export async function startServer({ env = {} } = {}) {
   let timer;
   const timeout = new Promise((r) => (timer = setTimeout(() => r({ timeout: true }), START_TIMEOUT_MS)));
   const first = await Promise.race([
-    listening.then((url) => ({ url })),
+    listening.then((url) => ({ url, ready: true })),
     exited.then((info) => ({ exit: info })),
     timeout,
   ]);
   clearTimeout(timer);
+  clearTimeout(quietTimer);
 
   let stopRequested = false;
   const stop = async () => {
@@ -123,18 +137,25 @@ export async function startServer({ env = {} } = {}) {
     return { ...exitInfo, killed: false };
   };
 
-  if (!first.url) {
+  if (noHttp && first.ready) {
+    // A worker that dies at once (a bad setting) must not pass for one that runs.
+    let t;
+    await Promise.race([exited, new Promise((r) => (t = setTimeout(r, 300)))]);
+    clearTimeout(t);
+    if (exitInfo) Object.assign(first, { ready: false, exit: exitInfo });
+  }
+  if (noHttp ? !first.ready : !first.url) {
     await stop();
     const why = first.timeout ? `did not log "http.listening" within ${START_TIMEOUT_MS} ms` : `exited early (${JSON.stringify(first.exit)})`;
     const tail = logs.concat(stdoutLines).slice(-15).join('\n');
-    throw new Error(`${bin} serve ${why}; last output:\n${tail}`);
+    throw new Error(`${bin} ${args.join(' ')} ${why}; last output:\n${tail}`);
   }
-  if (!/^http:\/\/127\.0\.0\.1:\d+\/?$/.test(first.url)) {
+  if (!noHttp && !/^http:\/\/127\.0\.0\.1:\d+\/?$/.test(first.url)) {
     await stop();
     throw new Error(`http.listening msg is not http://127.0.0.1:PORT: ${JSON.stringify(first.url)}`);
   }
   return {
-    url: first.url.replace(/\/$/, ''),
+    url: noHttp ? null : first.url.replace(/\/$/, ''),
     adminToken,
     logs,
     stdoutLines,
