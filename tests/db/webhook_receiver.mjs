@@ -128,7 +128,9 @@ function onHook(req, res) {
       try { process.kill(kill.pid, 'SIGKILL'); } catch {}
       kill = null;
     }
-    if (!req.socket.bookdOwner) req.socket.bookdOwner = ownerOf(req.socket);
+    if (!req.socket.bookdOwner || req.socket.bookdOwner === 'unknown') {
+      req.socket.bookdOwner = ownerOf(req.socket);
+    }
     const owner = req.socket.bookdOwner;
     state.byWorker.set(owner, (state.byWorker.get(owner) || 0) + 1);
 
