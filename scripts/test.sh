@@ -100,6 +100,10 @@ run_layer service_cache "$cache_tap" \
 outage_tap=$results/outage.tap
 run_layer outage "$outage_tap" bash -c "tests/db/outage_test.sh '$build/bookd' > '$outage_tap'"
 
+outbox_faults_tap=$results/outbox_faults.tap
+run_layer outbox_faults "$outbox_faults_tap" \
+  bash -c "tests/db/outbox_faults_test.sh '$build/bookd' > '$outbox_faults_tap'"
+
 secrets_tap=$results/secrets.tap
 run_layer secrets "$secrets_tap" bash -c "tests/db/secrets_test.sh '$build/bookd' > '$secrets_tap'"
 
