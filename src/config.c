@@ -109,6 +109,8 @@ static int apply(struct config *cfg, const struct setting *s, const char *value)
         return 0;
     case INT:
     case SIZE:
+    case U32:
+    case MS:
         errno = 0;
         v = strtol(value, &end, 10);
         if (!*value || *end || errno || v < s->lo || v > s->hi) {
@@ -118,6 +120,10 @@ static int apply(struct config *cfg, const struct setting *s, const char *value)
         }
         if (s->kind == SIZE)
             *(size_t *)base = (size_t)v;
+        else if (s->kind == MS)
+            *(int64_t *)base = v;
+        else if (s->kind == U32)
+            *(uint32_t *)base = (uint32_t)v;
         else
             *(int *)base = (int)v;
         return 0;
@@ -138,20 +144,6 @@ static int apply(struct config *cfg, const struct setting *s, const char *value)
         }
         fprintf(stderr, "bookd: %s must be true or false\n", s->env);
         return -1;
-    case U32:
-    case MS:
-        errno = 0;
-        v = strtol(value, &end, 10);
-        if (!*value || *end || errno || v < s->lo || v > s->hi) {
-            fprintf(stderr, "bookd: %s must be an integer from %ld to %ld\n", s->env, s->lo,
-                    s->hi);
-            return -1;
-        }
-        if (s->kind == MS)
-            *(int64_t *)base = v;
-        else
-            *(uint32_t *)base = (uint32_t)v;
-        return 0;
     case SCHEDULE: {
         char why[160];
         if (core_retry_schedule_parse(value, strlen(value), (struct core_retry_schedule *)base,

@@ -127,20 +127,29 @@ int db_session_notify(struct db_session *s)
     return run_ok(s, "notify", "NOTIFY " CHANNEL, 0, NULL);
 }
 
-int db_outbox_fan_out(struct db_session *s, int limit, int first_delay_ms, int *processed)
+/* Runs `sql`, a function of two int parameters whose one value is an int,
+ * into *out. */
+static int run_int(struct db_session *s, const char *what, const char *sql, int a, int b,
+                   int *out)
 {
-    char lim[16], delay[16];
-    const char *params[] = {lim, delay};
+    char p1[16], p2[16];
+    const char *params[] = {p1, p2};
     PGresult *res;
 
-    *processed = 0;
-    snprintf(lim, sizeof lim, "%d", limit);
-    snprintf(delay, sizeof delay, "%d", first_delay_ms);
-    if (!(res = run(s, "fan_out", "SELECT outbox_fan_out($1::int, $2::int)", 2, params)))
+    *out = 0;
+    snprintf(p1, sizeof p1, "%d", a);
+    snprintf(p2, sizeof p2, "%d", b);
+    if (!(res = run(s, what, sql, 2, params)))
         return -1;
-    *processed = db_int_value(PQgetvalue(res, 0, 0));
+    *out = db_int_value(PQgetvalue(res, 0, 0));
     PQclear(res);
     return 0;
+}
+
+int db_outbox_fan_out(struct db_session *s, int limit, int first_delay_ms, int *processed)
+{
+    return run_int(s, "fan_out", "SELECT outbox_fan_out($1::int, $2::int)", limit,
+                   first_delay_ms, processed);
 }
 
 void db_deliveries_free(struct db_delivery *d, size_t count)
@@ -444,16 +453,6 @@ int db_deliveries_record(struct db_session *s, const struct db_delivery_outcome 
 
 int db_outbox_purge(struct db_session *s, int retention_days, int batch, int *removed)
 {
-    char days[16], lim[16];
-    const char *params[] = {days, lim};
-    PGresult *res;
-
-    *removed = 0;
-    snprintf(days, sizeof days, "%d", retention_days);
-    snprintf(lim, sizeof lim, "%d", batch);
-    if (!(res = run(s, "purge", "SELECT outbox_purge($1::int, $2::int)", 2, params)))
-        return -1;
-    *removed = db_int_value(PQgetvalue(res, 0, 0));
-    PQclear(res);
-    return 0;
+    return run_int(s, "purge", "SELECT outbox_purge($1::int, $2::int)", retention_days, batch,
+                   removed);
 }

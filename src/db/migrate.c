@@ -16,9 +16,13 @@
 /* Any constant no booking key is likely to hit: "bookd-migrate" in ASCII. */
 #define MIGRATE_LOCK_KEY "7165245926216115573"
 
-static int exec_ok(PGconn *pg, const char *sql, const char *what)
+/* Runs `sql` (several statements, when it has no parameters) with text
+ * parameters; 0 when it succeeded, else -1 after logging `what` and the
+ * server's message. */
+static int exec_params(PGconn *pg, const char *sql, int n, const char *const *values,
+                       const char *what)
 {
-    PGresult *res = PQexec(pg, sql);
+    PGresult *res = n ? PQexecParams(pg, sql, n, NULL, values, NULL, NULL, 0) : PQexec(pg, sql);
     ExecStatusType st = PQresultStatus(res);
     int rc = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? 0 : -1;
     if (rc)
@@ -27,17 +31,9 @@ static int exec_ok(PGconn *pg, const char *sql, const char *what)
     return rc;
 }
 
-/* Runs one parameterized statement; 0 when it succeeded. */
-static int exec_params(PGconn *pg, const char *sql, int n, const char *const *values,
-                       const char *what)
+static int exec_ok(PGconn *pg, const char *sql, const char *what)
 {
-    PGresult *res = PQexecParams(pg, sql, n, NULL, values, NULL, NULL, 0);
-    ExecStatusType st = PQresultStatus(res);
-    int rc = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? 0 : -1;
-    if (rc)
-        log_error("migrate.failed", "%s: %s", what, PQresultErrorMessage(res));
-    PQclear(res);
-    return rc;
+    return exec_params(pg, sql, 0, NULL, what);
 }
 
 /* Migrations are NNNN_name.sql; function files NN_name.sql. */
@@ -140,19 +136,6 @@ static void hex_digest(const char *text, char out[65])
     out[64] = '\0';
 }
 
-/* Runs a whole file inside the open transaction; logs the file's name and
- * the server's message when it fails. */
-static int run_file(PGconn *pg, const char *name, const char *sql)
-{
-    PGresult *res = PQexec(pg, sql);
-    ExecStatusType st = PQresultStatus(res);
-    int rc = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? 0 : -1;
-    if (rc)
-        log_error("migrate.failed", "%s: %s", name, PQresultErrorMessage(res));
-    PQclear(res);
-    return rc;
-}
-
 /* Applies the pending migrations; *applied counts them. */
 static int apply_migrations(PGconn *pg, const char *dir, char **names, size_t count,
                             size_t *applied)
@@ -169,7 +152,7 @@ static int apply_migrations(PGconn *pg, const char *dir, char **names, size_t co
         }
         if (!(sql = read_file(dir, names[i])))
             return -1;
-        rc = run_file(pg, names[i], sql);
+        rc = exec_ok(pg, sql, names[i]);
         free(sql);
         if (rc == 0)
             rc = exec_params(pg, "INSERT INTO schema_migrations (version) VALUES ($1)", 1,
@@ -204,7 +187,7 @@ static int apply_functions(PGconn *pg, const char *dir, char **names, size_t cou
             free(sql);
             continue;
         }
-        rc = run_file(pg, names[i], sql);
+        rc = exec_ok(pg, sql, names[i]);
         free(sql);
         params[0] = names[i];
         params[1] = digest;
