@@ -312,8 +312,10 @@ static int claim_and_start(struct outbox_worker *w)
             integ_webhook_request(s->d.id, s->d.event_type, s->d.event_at, s->d.payload, key,
                                   key_len, now / 1000, &s->req) != 0 ||
             send_prepare(w, s) != 0) {
-            /* Out of memory: not sent; the lease runs out and it is claimed again. */
-            core_breaker_record(&rows[k], &cfg->breaker, now, true);
+            /* Out of memory: not sent; the lease runs out and it is claimed
+             * again. A trial slot it took is given back unused. */
+            if (rows[k].state == CORE_BREAKER_HALF_OPEN && rows[k].trials_in_flight > 0)
+                rows[k].trials_in_flight--;
             send_free(s);
             OPENSSL_cleanse(key, sizeof key);
             continue;
@@ -393,7 +395,7 @@ static void finish_sends(struct outbox_worker *w)
     CURLMsg *m;
     int left;
 
-    while ((m = curl_multi_info_read(w->multi, &left)) != NULL && n < MAX_IN_FLIGHT) {
+    while (n < MAX_IN_FLIGHT && (m = curl_multi_info_read(w->multi, &left)) != NULL) {
         struct send *s = NULL;
         if (m->msg != CURLMSG_DONE)
             continue;
