@@ -1,0 +1,133 @@
+-- Run: psql -X -q -t -A -v ON_ERROR_STOP=1 "$DATABASE_URL" -f THIS_FILE
+-- The delivery functions (sql/50_deliveries.sql): fan-out, claims and their
+-- lease, outcomes, manual retry, the purge. Everything happens inside one
+-- transaction that is rolled back, so the file leaves nothing behind.
+\set ON_ERROR_STOP 1
+BEGIN;
+CREATE EXTENSION IF NOT EXISTS pgtap;
+SELECT plan(28);
+
+\ir fixtures.psql
+-- Endpoints: org1 has two (one for booked only, one disabled), org2 none.
+INSERT INTO webhook_endpoints (id, org_id, url, events, secret, secret_key_id, disabled_at) VALUES
+    ('0e000000-0000-4000-8000-000000000001', '11111111-1111-4111-8111-111111111111',
+     'https://hooks.example.test/a', '{appointment.booked,appointment.cancelled}', '\x00', 'k', NULL),
+    ('0e000000-0000-4000-8000-000000000002', '11111111-1111-4111-8111-111111111111',
+     'https://hooks.example.test/b', '{appointment.booked}', '\x00', 'k', NULL),
+    ('0e000000-0000-4000-8000-000000000003', '11111111-1111-4111-8111-111111111111',
+     'https://hooks.example.test/c', '{appointment.booked}', '\x00', 'k', now());
+-- Whatever earlier test layers left pending is processed first, so that the
+-- counts below are this file's own.
+SELECT outbox_fan_out(1000000, 0);
+DELETE FROM deliveries;
+
+INSERT INTO outbox_events (id, org_id, event_type, entity_id, payload) VALUES
+    ('0f000000-0000-4000-8000-000000000001', '11111111-1111-4111-8111-111111111111',
+     'appointment.booked', gen_random_uuid(), '{"appointment":{}}'),
+    ('0f000000-0000-4000-8000-000000000002', '11111111-1111-4111-8111-111111111111',
+     'appointment.cancelled', gen_random_uuid(), '{"appointment":{}}'),
+    ('0f000000-0000-4000-8000-000000000003', '22222222-2222-4222-8222-222222222222',
+     'appointment.booked', gen_random_uuid(), '{"appointment":{}}');
+
+-- Fan-out ----------------------------------------------------------------------
+SELECT is(outbox_fan_out(100, 0), 3, 'fan-out processes the three pending events');
+SELECT results_eq($$ SELECT event_id::text, target FROM deliveries ORDER BY 1, 2 $$,
+    $$ VALUES ('0f000000-0000-4000-8000-000000000001', 'webhook:0e000000-0000-4000-8000-000000000001'),
+              ('0f000000-0000-4000-8000-000000000001', 'webhook:0e000000-0000-4000-8000-000000000002'),
+              ('0f000000-0000-4000-8000-000000000002', 'webhook:0e000000-0000-4000-8000-000000000001') $$,
+    'one delivery per subscribed, enabled endpoint of the event''s organization');
+SELECT is((SELECT count(*)::int FROM outbox_events
+            WHERE id::text LIKE '0f000000%' AND processed_at IS NULL), 0,
+          'the events are processed, also the one no endpoint wants');
+SELECT is(outbox_fan_out(100, 0), 0, 'a second fan-out finds nothing');
+SELECT is((SELECT count(*)::int FROM deliveries WHERE status = 'pending' AND attempts = 0), 3,
+          'new deliveries are pending, never attempted');
+
+-- Claims and their lease -----------------------------------------------------------
+CREATE TEMP TABLE claimed AS SELECT * FROM deliveries_claim(2, 60000);
+SELECT is((SELECT count(*)::int FROM claimed), 2, 'a claim takes at most its limit');
+SELECT ok((SELECT bool_and(url LIKE 'https://hooks.example.test/%' AND event_type LIKE 'appointment.%'
+                           AND event_at ~ '^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$')
+             FROM claimed), 'a claim returns what sending needs');
+SELECT is((SELECT count(*)::int FROM deliveries_claim(10, 60000)), 1,
+          'a second claim skips the leased ones');
+SELECT is((SELECT count(*)::int FROM deliveries_claim(10, 60000)), 0, 'and then finds none');
+UPDATE deliveries SET locked_until = now() - interval '1 second'
+ WHERE id = (SELECT id FROM claimed LIMIT 1);
+SELECT is((SELECT count(*)::int FROM deliveries_claim(10, 60000)), 1,
+          'a delivery whose lease ran out (its worker died) is claimable again');
+
+-- Outcomes ---------------------------------------------------------------------------
+CREATE TEMP TABLE d AS SELECT id, row_number() OVER (ORDER BY id) AS n FROM deliveries;
+SELECT deliveries_record(
+    ARRAY(SELECT id FROM d ORDER BY n),
+    ARRAY['delivered', 'retry', 'defer'],
+    ARRAY[200, 500, NULL]::int[], ARRAY[NULL, 'HTTP 500', NULL],
+    ARRAY[0, 1924988400000, 1924988400000]::bigint[]);
+SELECT is((SELECT status || '/' || attempts || '/' || last_status_code || '/' || (delivered_at IS NOT NULL)
+             FROM deliveries WHERE id = (SELECT id FROM d WHERE n = 1)),
+          'delivered/1/200/true', 'delivered: one attempt, its status code and time');
+SELECT is((SELECT status || '/' || attempts || '/' || last_error || '/' || bk_iso(next_attempt_at)
+             FROM deliveries WHERE id = (SELECT id FROM d WHERE n = 2)),
+          'failed/1/HTTP 500/2030-12-31T23:00:00.000Z', 'retry: failed, the attempt counted, due at the time given');
+SELECT is((SELECT status || '/' || attempts || '/' || bk_iso(next_attempt_at)
+             FROM deliveries WHERE id = (SELECT id FROM d WHERE n = 3)),
+          'pending/0/2030-12-31T23:00:00.000Z', 'defer: no attempt counted, due at the probe time');
+SELECT is((SELECT count(*)::int FROM deliveries WHERE locked_until IS NOT NULL), 0,
+          'every recorded delivery is released');
+SELECT deliveries_record(ARRAY[(SELECT id FROM d WHERE n = 2)], ARRAY['dead'], ARRAY[503],
+                         ARRAY['HTTP 503'], ARRAY[0]::bigint[]);
+SELECT is((SELECT status || '/' || attempts FROM deliveries WHERE id = (SELECT id FROM d WHERE n = 2)),
+          'dead/2', 'dead after the last attempt');
+SELECT is((bk_delivery_json(dl, 'appointment.booked') ->> 'nextAttemptAt'), NULL,
+          'a dead delivery has no next attempt in the API')
+  FROM deliveries dl WHERE id = (SELECT id FROM d WHERE n = 2);
+
+-- 410 disables the endpoint and kills its waiting deliveries --------------------------
+SELECT deliveries_record(ARRAY[(SELECT id FROM d WHERE n = 3)], ARRAY['gone'], ARRAY[410],
+                         ARRAY['HTTP 410'], ARRAY[0]::bigint[]);
+SELECT ok((SELECT disabled_at IS NOT NULL FROM webhook_endpoints
+            WHERE id = (SELECT endpoint_id FROM deliveries WHERE id = (SELECT id FROM d WHERE n = 3))),
+          '410: the endpoint is disabled');
+SELECT is((SELECT count(*)::int FROM deliveries dl JOIN webhook_endpoints w ON w.id = dl.endpoint_id
+            WHERE w.disabled_at IS NOT NULL AND dl.status IN ('pending', 'failed')), 0,
+          '410: no delivery of a disabled endpoint waits any more');
+
+-- Manual retry ------------------------------------------------------------------------
+SELECT throws_ok(format($$ SELECT retry_delivery('11111111-1111-4111-8111-111111111111', %L, 'system') $$,
+                        (SELECT id FROM d WHERE n = 1)),
+                 'BK003', NULL, 'a delivered delivery cannot be retried');
+SELECT throws_ok(format($$ SELECT retry_delivery('22222222-2222-4222-8222-222222222222', %L, 'system') $$,
+                        (SELECT id FROM d WHERE n = 2)),
+                 'BK002', NULL, 'another organization''s delivery is not found');
+SELECT is(retry_delivery('11111111-1111-4111-8111-111111111111', (SELECT id FROM d WHERE n = 2),
+                         'system') ->> 'status', 'pending', 'a dead delivery is queued again');
+SELECT is((SELECT attempts || '/' || (next_attempt_at <= now()) FROM deliveries WHERE id = (SELECT id FROM d WHERE n = 2)),
+          '0/true', 'with the whole schedule before it, due at once');
+SELECT is(retry_delivery('11111111-1111-4111-8111-111111111111', (SELECT id FROM d WHERE n = 3),
+                         'system') ->> 'status', 'pending', 'so is one its endpoint''s 410 killed');
+SELECT ok((SELECT disabled_at IS NULL FROM webhook_endpoints
+            WHERE id = (SELECT endpoint_id FROM deliveries WHERE id = (SELECT id FROM d WHERE n = 3))),
+          'and its endpoint is enabled again');
+SELECT is((SELECT count(*)::int FROM audit_logs WHERE action = 'webhook_endpoint.enabled'
+              AND entity_id = (SELECT endpoint_id FROM deliveries WHERE id = (SELECT id FROM d WHERE n = 3))), 1,
+          'which the audit log records');
+
+-- The purge ---------------------------------------------------------------------------
+INSERT INTO idempotency_keys (org_id, key_kind, key, request_hash, result, created_at) VALUES
+    ('11111111-1111-4111-8111-111111111111', 'admin', 'old', '\x00', '{}', now() - interval '25 hours'),
+    ('11111111-1111-4111-8111-111111111111', 'admin', 'new', '\x00', '{}', now() - interval '23 hours');
+UPDATE deliveries SET delivered_at = now() - interval '31 days' WHERE id = (SELECT id FROM d WHERE n = 1);
+UPDATE outbox_events SET processed_at = now() - interval '31 days'
+ WHERE id IN ('0f000000-0000-4000-8000-000000000003', '0f000000-0000-4000-8000-000000000001');
+SELECT cmp_ok(outbox_purge(30, 1000), '>=', 3, 'the purge removes what is past its time');
+SELECT results_eq($$ SELECT key FROM idempotency_keys WHERE key IN ('old', 'new') $$,
+                  $$ VALUES ('new') $$, 'idempotency keys go after 24 hours, not before');
+SELECT results_eq($$ SELECT (SELECT count(*)::int FROM deliveries WHERE id = (SELECT id FROM d WHERE n = 1)),
+                            (SELECT count(*)::int FROM outbox_events WHERE id = '0f000000-0000-4000-8000-000000000003'),
+                            (SELECT count(*)::int FROM outbox_events WHERE id = '0f000000-0000-4000-8000-000000000001') $$,
+                  $$ VALUES (0, 0, 1) $$,
+                  'delivered deliveries past the retention go, and old events with no delivery left; an event with deliveries stays');
+
+SELECT * FROM finish();
+ROLLBACK;
