@@ -25,10 +25,13 @@ pgdir=
 bookd_pid=
 nw_pid=
 recv_pid=
+# stop PID: stops one process this script started (a killed process's exit
+# status is not the script's).
+stop() { if [[ -n "$1" ]]; then kill "$1" 2>/dev/null; wait "$1" 2>/dev/null || true; fi; }
 cleanup() {
-  [[ -n "$bookd_pid" ]] && kill "$bookd_pid" 2>/dev/null && wait "$bookd_pid" 2>/dev/null
-  [[ -n "$nw_pid" ]] && kill "$nw_pid" 2>/dev/null && wait "$nw_pid" 2>/dev/null
-  [[ -n "$recv_pid" ]] && kill "$recv_pid" 2>/dev/null && wait "$recv_pid" 2>/dev/null
+  stop "$bookd_pid"
+  stop "$nw_pid"
+  stop "$recv_pid"
   if [[ -n "$pgdir" ]]; then pg_stop "$pgdir"; rm -rf "$pgdir"; fi
   rm -rf "$work"
 }
@@ -287,7 +290,7 @@ for _ in $(seq "$runs"); do
   d_p50+=("$(sed -n 's/.*"p50Ms":\([0-9.]*\).*/\1/p' <<<"$stats")")
   d_p99+=("$(sed -n 's/.*"p99Ms":\([0-9.]*\).*/\1/p' <<<"$stats")")
 done
-kill "$nw_pid" && wait "$nw_pid" 2>/dev/null
+stop "$nw_pid"
 nw_pid=
 delivery_with=$(median "${with[@]}") delivery_without=$(median "${without[@]}")
 
