@@ -46,6 +46,16 @@ function request()
          tail
 end
 
+-- BENCH_PACE_MS: each connection waits this long before each request, so
+-- that the load stays below what the machine can do (the delivery
+-- measurement's steady rate).
+local pace = tonumber(os.getenv("BENCH_PACE_MS") or "")
+if pace then
+  function delay()
+    return pace
+  end
+end
+
 done = function(summary, latency, requests)
   io.write(string.format(
     "BENCH requests=%d duration_us=%d p50_ms=%.3f p99_ms=%.3f non2xx=%d sockerr=%d\n",
