@@ -163,7 +163,7 @@ SELECT is(ARRAY[
 SELECT is(pg_temp.totals(), (SELECT v FROM snap WHERE k = 'before bad service'),
           'create_service: a refused service writes nothing');
 
--- The functions of migrations/0004 the service calls -----------------------------
+-- The functions of sql/ the service calls ----------------------------------------
 SELECT is(ARRAY(SELECT proname::text FROM pg_proc
                  WHERE pronamespace = 'public'::regnamespace AND prosecdef
                    AND proname IN ('free_slots', 'create_contact', 'erase_contact', 'create_provider',
