@@ -79,6 +79,9 @@ DECLARE
     v_d deliveries;
     v_type text;
 BEGIN
+    -- Lock order as a 410's: the endpoint, then its delivery.
+    PERFORM 1 FROM webhook_endpoints w JOIN deliveries d ON d.endpoint_id = w.id
+      WHERE d.org_id = p_org_id AND d.id = p_delivery_id FOR UPDATE OF w;
     SELECT d.* INTO v_d FROM deliveries d
      WHERE d.org_id = p_org_id AND d.id = p_delivery_id FOR UPDATE;
     IF NOT FOUND THEN
@@ -87,6 +90,10 @@ BEGIN
     IF v_d.status NOT IN ('dead', 'failed') THEN
         RAISE EXCEPTION 'only a dead or failed delivery can be retried (this one is %)',
             v_d.status USING ERRCODE = 'BK003';
+    END IF;
+    IF v_d.locked_until > now() THEN
+        RAISE EXCEPTION 'this delivery is being sent right now; see its outcome first'
+            USING ERRCODE = 'BK003';
     END IF;
     UPDATE webhook_endpoints SET disabled_at = NULL
      WHERE id = v_d.endpoint_id AND disabled_at IS NOT NULL;
@@ -151,12 +158,14 @@ UPDATE deliveries d SET locked_until = now() + p_lease_ms * interval '1 millisec
            AND (c.locked_until IS NULL OR c.locked_until <= now())
          ORDER BY c.next_attempt_at LIMIT p_limit FOR UPDATE SKIP LOCKED) due,
        outbox_events ev, webhook_endpoints w
- WHERE d.id = due.id AND ev.id = d.event_id AND w.id = d.endpoint_id
+ WHERE d.id = due.id AND ev.id = d.event_id AND w.id = d.endpoint_id AND w.disabled_at IS NULL
 RETURNING d.id, d.org_id, d.target, d.attempts, w.url, w.secret, ev.event_type, ev.payload,
           bk_iso(ev.created_at), (extract(epoch FROM ev.created_at) * 1000)::bigint
 $$;
 
--- Writes back what became of claimed deliveries, one array element each:
+-- Writes back what became of claimed deliveries, one array element each
+-- (the caller passes them in id order, the order every writer locks
+-- delivery rows in):
 -- p_results[i] is
 --   delivered  a 2xx;
 --   retry      it failed, the next attempt is at p_next_ms[i];
@@ -188,7 +197,8 @@ BEGIN
       FROM (SELECT u.id, u.result, u.code, u.error, to_timestamp(u.next_ms / 1000.0) AS next
               FROM unnest(p_ids, p_results, p_codes, p_errors, p_next_ms)
                    u (id, result, code, error, next_ms)) r
-     WHERE d.id = r.id;
+     -- Only what still waits: a 410 recorded meanwhile may have killed it.
+     WHERE d.id = r.id AND d.status IN ('pending', 'failed');
 
     -- A 410 is rare: only then are endpoints disabled and their waiting
     -- deliveries (deliveries_waiting) killed.
@@ -239,6 +249,11 @@ BEGIN
                         AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id)
                       LIMIT p_batch);
     GET DIAGNOSTICS v_events = ROW_COUNT;
+    -- A worker finishing sends to an endpoint deleted meanwhile may have
+    -- made its breaker again.
+    DELETE FROM breakers b
+     WHERE b.target LIKE 'webhook:%'
+       AND NOT EXISTS (SELECT 1 FROM webhook_endpoints w WHERE 'webhook:' || w.id = b.target);
     RETURN v_keys + v_deliveries + v_events;
 END
 $$;

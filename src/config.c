@@ -55,10 +55,12 @@ static const struct setting settings[] = {
     {"BOOKD_NO_WORKER", "--no-worker", "false",
      "serve without the delivery worker (run `bookd worker` elsewhere)", FLAG, AT(no_worker), 0,
      0},
-    {"BOOKD_SECRET_KEY", "--secret-key", NULL,
+    /* Keys only from the environment: a command line is visible to every
+     * user of the machine (ps). */
+    {"BOOKD_SECRET_KEY", NULL, NULL,
      "64 hex digits: the key that seals stored secrets (AES-256-GCM)", TEXT,
      AT(secret_key_hex), 0, 0},
-    {"BOOKD_NEW_SECRET_KEY", "--new-secret-key", NULL,
+    {"BOOKD_NEW_SECRET_KEY", NULL, NULL,
      "`bookd secrets rotate`: the key to re-seal every secret under", TEXT,
      AT(new_secret_key_hex), 0, 0},
     {"BOOKD_WEBHOOK_ALLOW_PRIVATE", "--webhook-allow-private", "false",
@@ -168,7 +170,8 @@ int config_load(struct config *cfg, int argc, char **argv, int first)
     }
     for (int a = first; a < argc; a++) {
         size_t i = 0;
-        while (i < SETTING_COUNT && strcmp(argv[a], settings[i].flag) != 0)
+        while (i < SETTING_COUNT &&
+               (!settings[i].flag || strcmp(argv[a], settings[i].flag) != 0))
             i++;
         if (i < SETTING_COUNT && settings[i].kind == FLAG) {
             apply(cfg, &settings[i], "true");
@@ -192,7 +195,8 @@ int config_load(struct config *cfg, int argc, char **argv, int first)
 void config_print_help(FILE *out)
 {
     for (size_t i = 0; i < SETTING_COUNT; i++)
-        fprintf(out, "  %-24s %-28s %s%s%s%s\n", settings[i].flag, settings[i].env,
+        fprintf(out, "  %-24s %-28s %s%s%s%s\n",
+                settings[i].flag ? settings[i].flag : "(environment only)", settings[i].env,
                 settings[i].help, settings[i].fallback ? " (default " : "",
                 settings[i].fallback ? settings[i].fallback : "",
                 settings[i].fallback ? ")" : "");

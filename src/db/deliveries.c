@@ -15,18 +15,33 @@
 struct db_session {
     PGconn *pg;
     char *conninfo;
+    bool listen;
     int64_t retry_at_ms;
     int64_t backoff_ms;
 };
 
-struct db_session *db_session_new(const char *conninfo)
+struct db_session *db_session_new(const char *conninfo, bool listen)
 {
     struct db_session *s = calloc(1, sizeof *s);
     if (s && !(s->conninfo = strdup(conninfo))) {
         free(s);
         s = NULL;
     }
+    if (s)
+        s->listen = listen;
     return s;
+}
+
+/* The connection, its waits bounded whatever the operator's conninfo says
+ * (its own settings win where it has them). */
+static PGconn *connect_bounded(const char *conninfo)
+{
+    static const char *const keys[] = {"connect_timeout", "keepalives", "keepalives_idle",
+                                       "keepalives_interval", "keepalives_count", "options",
+                                       "dbname", NULL};
+    const char *values[] = {"5", "1", "10", "5", "3", "-c statement_timeout=30000", conninfo,
+                            NULL};
+    return PQconnectdbParams(keys, values, 1);
 }
 
 void db_session_free(struct db_session *s)
@@ -81,7 +96,7 @@ int db_session_ensure(struct db_session *s, int64_t now_ms)
     }
     if (now_ms < s->retry_at_ms)
         return -1;
-    s->pg = PQconnectdb(s->conninfo);
+    s->pg = connect_bounded(s->conninfo);
     if (PQstatus(s->pg) != CONNECTION_OK) {
         log_warn("worker.connect_failed", "%s", PQerrorMessage(s->pg));
         PQfinish(s->pg);
@@ -93,7 +108,7 @@ int db_session_ensure(struct db_session *s, int64_t now_ms)
         return -1;
     }
     s->backoff_ms = 0;
-    if (run_ok(s, "listen", "LISTEN " CHANNEL, 0, NULL) != 0)
+    if (s->listen && run_ok(s, "listen", "LISTEN " CHANNEL, 0, NULL) != 0)
         return -1;
     return 0;
 }
@@ -197,9 +212,13 @@ int db_deliveries_claim(struct db_session *s, int limit, int lease_ms, struct db
         d->payload = strdup(PQgetvalue(res, i, 7));
         snprintf(d->event_at, sizeof d->event_at, "%s", PQgetvalue(res, i, 8));
         d->event_at_ms = strtoll(PQgetvalue(res, i, 9), NULL, 10);
-        (*count)++;
-        if (!d->url || !d->payload)
+        if (!d->url || !d->payload) {
+            free(d->url);
+            free(d->payload);
+            memset(d, 0, sizeof *d);
             break;
+        }
+        (*count)++;
     }
     PQclear(res);
     return 0;
@@ -392,15 +411,27 @@ out:
     return rc;
 }
 
-/* Records the outcomes with deliveries_record. */
-static int record_outcomes(struct db_session *s, const struct db_delivery_outcome *o, size_t n)
+static int by_id(const void *a, const void *b)
+{
+    return strcmp(((const struct db_delivery_outcome *)a)->id,
+                  ((const struct db_delivery_outcome *)b)->id);
+}
+
+/* Records the outcomes with deliveries_record, in id order. */
+static int record_outcomes(struct db_session *s, const struct db_delivery_outcome *outcomes,
+                           size_t n)
 {
     struct core_json_buf f[5] = {{0}};
     char *text[5] = {0}, num[32];
+    struct db_delivery_outcome *o;
     int rc = -1;
 
     if (n == 0)
         return 0;
+    if (!(o = malloc(n * sizeof *o)))
+        return -1;
+    memcpy(o, outcomes, n * sizeof *o);
+    qsort(o, n, sizeof *o, by_id);
     for (int k = 0; k < 5; k++)
         CORE_JSON_BUF_LITERAL(&f[k], "{");
     for (size_t i = 0; i < n; i++) {
@@ -430,6 +461,7 @@ out:
         if (!text[k])
             free(f[k].data);
     }
+    free(o);
     return rc;
 }
 

@@ -16,10 +16,14 @@
 #include "db/result.h"
 #include "db/webhooks.h"
 
-/* One connection, reconnected with backoff (100 ms doubling to 5 s). */
+/* One connection, reconnected with backoff (100 ms doubling to 5 s), with
+ * bounded waits: a connect timeout, TCP keepalives and a statement
+ * timeout, so a database that stops answering cannot hang the worker. */
 struct db_session;
 
-struct db_session *db_session_new(const char *conninfo);
+/* `listen`: LISTEN on the outbox channel (the worker; not the notifier,
+ * which would only pile up its own notifications). */
+struct db_session *db_session_new(const char *conninfo, bool listen);
 void db_session_free(struct db_session *s);
 /* Connected (and LISTENing on the outbox channel) or -1 while down. */
 int db_session_ensure(struct db_session *s, int64_t now_ms);
@@ -48,7 +52,8 @@ struct db_delivery {
 };
 
 /* Claims up to `limit` due deliveries for `lease_ms`. *out is malloc'd
- * (release with db_deliveries_free), *count its length. */
+ * (release with db_deliveries_free), *count its length; a row that could
+ * not be copied (out of memory) is left to its lease. */
 int db_deliveries_claim(struct db_session *s, int limit, int lease_ms, struct db_delivery **out,
                         size_t *count);
 void db_deliveries_free(struct db_delivery *d, size_t count);
@@ -95,7 +100,9 @@ void db_breakers_rollback(struct db_session *s);
 int db_breakers_peek(struct db_session *s, const struct db_breaker_key *keys, size_t n,
                      struct core_breaker *rows);
 /* Records outcomes that touch no breaker (a requeue, a secret that does
- * not open), in a transaction of their own. */
+ * not open), in a transaction of their own. Outcomes are sorted by id
+ * (here and in db_breakers_commit): every writer locks delivery rows in
+ * that order. */
 int db_deliveries_record(struct db_session *s, const struct db_delivery_outcome *outcomes,
                          size_t n);
 

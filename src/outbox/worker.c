@@ -31,6 +31,8 @@
 #define PURGE_EVERY_MS 60000
 #define PURGE_BATCH 1000
 #define MAX_RESPONSE_BYTES 65536
+#define SECRET_RETRY_MS 30000  /* a secret that does not open: looked at again then */
+#define REQUEUE_MS 100        /* a target's sends beyond its bound: claimable again then */
 
 struct send {
     CURL *easy;
@@ -246,8 +248,9 @@ static int in_flight_to(const struct outbox_worker *w, const struct db_delivery 
  * Claims due deliveries and starts the sends that their breakers let
  * through. In one transaction with the breakers locked: what a breaker
  * holds back is deferred to its probe time (no attempt counted); a
- * delivery whose secret cannot be opened fails without a send. Returns
- * the number claimed, or -1.
+ * delivery whose secret cannot be opened waits, no attempt counted.
+ * Returns the number claimed (less what was put back for a target at its
+ * bound), or -1.
  */
 static int claim_and_start(struct outbox_worker *w)
 {
@@ -259,7 +262,7 @@ static int claim_and_start(struct outbox_worker *w)
     struct db_delivery_outcome outcomes[MAX_IN_FLIGHT];
     char errors[MAX_IN_FLIGHT][200];
     bool requeued[MAX_IN_FLIGHT] = {false}, gate = false;
-    size_t n = 0, n_keys = 0, n_out = 0;
+    size_t n = 0, n_keys = 0, n_out = 0, n_requeued = 0;
     int64_t now = now_ms();
 
     if (room <= 0)
@@ -294,16 +297,24 @@ static int claim_and_start(struct outbox_worker *w)
         o->id = d->id;
         if (open_secret(w->app, d, key, sizeof key, &key_len, errors[n_out],
                         sizeof errors[n_out]) != 0) {
-            o->error = errors[n_out];
-            failed_attempt(cfg, d->attempts, now, o);
+            /* This process's key is not the one the secret is sealed under
+             * (a rotation under way): no attempt is counted against the
+             * delivery; a worker with the right key, or this one restarted
+             * with it, sends it. */
+            log_warn("worker.secret_unreadable", "delivery %s: %s", d->id, errors[n_out]);
+            o->result = DB_DELIVERY_DEFER;
+            o->next_attempt_ms = now + SECRET_RETRY_MS;
             n_out++;
             continue;
         }
         if (in_flight_to(w, d) >= MAX_PER_TARGET) {
-            /* Due now still, for the next claim: not a deferral. */
+            /* For a claim after one of the target's sends finished: not a
+             * deferral, and not counted as claimed (a slow target must not
+             * keep the worker claiming and putting back in a loop). */
             o->result = DB_DELIVERY_DEFER;
-            o->next_attempt_ms = now;
+            o->next_attempt_ms = now + REQUEUE_MS;
             requeued[n_out++] = true;
+            n_requeued++;
             OPENSSL_cleanse(key, sizeof key);
             continue;
         }
@@ -346,7 +357,7 @@ static int claim_and_start(struct outbox_worker *w)
         if (!requeued[i])
             metrics_delivery_observe(result_label(outcomes[i].result), -1);
     db_deliveries_free(ds, n);
-    return (int)n;
+    return (int)(n - n_requeued);
 }
 
 /* What one finished send means for its delivery and for its breaker. */
@@ -359,6 +370,9 @@ static void judge(const struct config *cfg, struct send *s, CURLcode code, int64
     memset(o, 0, sizeof *o);
     o->id = s->d.id;
     curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
+    /* An answer longer than bookd reads is still an answer. */
+    if (code == CURLE_WRITE_ERROR && s->response_bytes > MAX_RESPONSE_BYTES && status > 0)
+        code = CURLE_OK;
     if (code != CURLE_OK) {
         if (s->refused)
             snprintf(error, error_size,
@@ -370,8 +384,7 @@ static void judge(const struct config *cfg, struct send *s, CURLcode code, int64
         else
             snprintf(error, error_size, "%.190s", s->error[0] ? s->error : curl_easy_strerror(code));
         o->error = error;
-        /* A refused address is bookd's own rule, not the target failing. */
-        *breaker_failure = !s->refused;
+        *breaker_failure = true;
         failed_attempt(cfg, s->d.attempts, now, o);
         return;
     }
@@ -394,8 +407,8 @@ static void judge(const struct config *cfg, struct send *s, CURLcode code, int64
 }
 
 /* Collects the finished sends and writes their outcomes back, with the
- * breakers, in one transaction. */
-static void finish_sends(struct outbox_worker *w)
+ * breakers, in one transaction. Returns how many finished. */
+static size_t finish_sends(struct outbox_worker *w)
 {
     const struct config *cfg = &w->app->cfg;
     struct send *done[MAX_IN_FLIGHT];
@@ -425,7 +438,7 @@ static void finish_sends(struct outbox_worker *w)
             }
     }
     if (n == 0)
-        return;
+        return 0;
     for (size_t i = 0; i < n; i++) {
         judge(cfg, done[i], codes[i], now, &outcomes[i], errors[i], sizeof errors[i],
               &failures[i]);
@@ -434,6 +447,13 @@ static void finish_sends(struct outbox_worker *w)
     if (db_breakers_begin(w->db, keys, n_keys, rows) == 0) {
         for (size_t i = 0; i < n; i++) {
             size_t k = find_key(keys, n_keys, done[i]->d.org_id, done[i]->d.target);
+            /* A refused address is bookd's own rule: it says nothing of the
+             * target, and a trial slot it took is given back unused. */
+            if (done[i]->refused) {
+                if (rows[k].state == CORE_BREAKER_HALF_OPEN && rows[k].trials_in_flight > 0)
+                    rows[k].trials_in_flight--;
+                continue;
+            }
             core_breaker_record(&rows[k], &cfg->breaker, now, !failures[i]);
         }
         if (db_breakers_commit(w->db, keys, n_keys, rows, outcomes, n) != 0)
@@ -449,6 +469,7 @@ static void finish_sends(struct outbox_worker *w)
                   result_label(outcomes[i].result));
         send_free(w, done[i]);
     }
+    return n;
 }
 
 /* Waits for sends, a notification, the process's signal or the poll
@@ -494,6 +515,10 @@ static void *worker_main(void *arg)
         if (db_session_ensure(w->db, now) != 0) {
             if (stopping)
                 break; /* the outcomes cannot be written: the leases run out */
+            /* The sends in flight go on (and their outcomes are tried, then
+             * left to the lease) while the database is away. */
+            curl_multi_perform(w->multi, &running);
+            finish_sends(w);
             wait_for_work(w, 200);
             continue;
         }
@@ -520,7 +545,8 @@ static void *worker_main(void *arg)
                 ;
         }
         curl_multi_perform(w->multi, &running);
-        finish_sends(w);
+        /* A finished send frees room, perhaps for a target at its bound. */
+        woken |= finish_sends(w) > 0;
         if (w->in_flight > 0)
             woken |= wait_for_work(w, more_due && w->in_flight < MAX_IN_FLIGHT ? 0 : 50);
         else if (!more_due)
@@ -541,7 +567,8 @@ struct outbox_worker *outbox_worker_start(const struct app *app, bool in_process
     atomic_init(&w->stop, false);
     if (in_process)
         db_outbox_signal_init();
-    if (!(w->db = db_session_new(app->cfg.database_url)) || !(w->multi = curl_multi_init()) ||
+    if (!(w->db = db_session_new(app->cfg.database_url, true)) ||
+        !(w->multi = curl_multi_init()) ||
         pthread_create(&w->thread, NULL, worker_main, w) != 0) {
         db_session_free(w->db);
         if (w->multi)
@@ -611,7 +638,7 @@ struct outbox_notifier *outbox_notifier_start(const char *conninfo)
         return NULL;
     }
     atomic_init(&n->stop, false);
-    if (!(n->db = db_session_new(conninfo)) ||
+    if (!(n->db = db_session_new(conninfo, false)) ||
         pthread_create(&n->thread, NULL, notifier_main, n) != 0) {
         db_session_free(n->db);
         close(n->wake[0]);
