@@ -260,6 +260,20 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 main_base=$base main_pid=$bookd_pid
+# await_webhooks: once the bookings since $booked_before have settled, waits
+# (three minutes at most) until the receiver has as many webhooks; sets
+# expected, got and stats (the receiver's figures).
+await_webhooks() {
+  settled=$(booked)
+  while sleep 0.3; now=$(booked); [[ "$now" != "$settled" ]]; do settled=$now; done
+  expected=$(( settled - booked_before ))
+  for _ in $(seq 600); do
+    stats=$(curl -s "$recv/stats")
+    got=$(sed -n 's/.*"count":\([0-9]*\).*/\1/p' <<<"$stats")
+    (( got >= expected )) && break
+    sleep 0.3
+  done
+}
 # First at a steady half of the rate the booking measurement above reached
 # at 16 connections (each connection paced), where the machine has room for
 # both the bookings and their deliveries: the latency a delivery has when
@@ -274,15 +288,7 @@ for _ in $(seq "$runs"); do
   run=$(( run + 1 ))
   paced_rate+=("$(awk -v r="$(( $(field requests "$line") - $(field non2xx "$line") ))" \
     -v d="$(field duration_us "$line")" 'BEGIN { printf "%.0f", r / (d / 1e6) }')")
-  settled=$(booked)
-  while sleep 0.3; now=$(booked); [[ "$now" != "$settled" ]]; do settled=$now; done
-  expected=$(( settled - booked_before ))
-  for _ in $(seq 600); do
-    stats=$(curl -s "$recv/stats")
-    got=$(sed -n 's/.*"count":\([0-9]*\).*/\1/p' <<<"$stats")
-    (( got >= expected )) && break
-    sleep 0.3
-  done
+  await_webhooks
   paced_sent=$(( paced_sent + expected ))
   paced_lost=$(( paced_lost + (expected > got ? expected - got : 0) ))
   paced_p50+=("$(sed -n 's/.*"p50Ms":\([0-9.]*\).*/\1/p' <<<"$stats")")
@@ -306,15 +312,7 @@ for _ in $(seq "$runs"); do
   with+=("$(awk -v r="$(( $(field requests "$line") - $(field non2xx "$line") ))" \
     -v d="$(field duration_us "$line")" 'BEGIN { printf "%.0f", r / (d / 1e6) }')")
   # Every booking's webhook, waited for at most 60 s.
-  settled=$(booked)
-  while sleep 0.3; now=$(booked); [[ "$now" != "$settled" ]]; do settled=$now; done
-  expected=$(( settled - booked_before ))
-  for _ in $(seq 600); do
-    stats=$(curl -s "$recv/stats")
-    got=$(sed -n 's/.*"count":\([0-9]*\).*/\1/p' <<<"$stats")
-    (( got >= expected )) && break
-    sleep 0.3
-  done
+  await_webhooks
   d_sent=$(( d_sent + expected ))
   d_lost=$(( d_lost + (expected > got ? expected - got : 0) ))
   d_p50+=("$(sed -n 's/.*"p50Ms":\([0-9.]*\).*/\1/p' <<<"$stats")")

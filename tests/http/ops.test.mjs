@@ -3,6 +3,7 @@
 
 import fs from 'node:fs';
 import { assert, ctest, useServer, createOrg, createContact, expectStatus, expectError, bookOk, book, rnd } from './lib/harness.mjs';
+import { parseMetrics as parsePrometheus } from './lib/metrics.mjs';
 import { OPENAPI_PATH } from './lib/openapi.mjs';
 
 const ctx = useServer({
@@ -12,23 +13,8 @@ const ctx = useServer({
   },
 });
 
-/** Parses Prometheus text exposition into samples [{name, labels, value}]. */
-function parseMetrics(text) {
-  const samples = [];
-  for (const line of text.split('\n')) {
-    if (!line || line.startsWith('#')) continue;
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)(\s+\d+)?$/.exec(line);
-    assert.ok(m, `not a Prometheus sample line: ${JSON.stringify(line)}`);
-    const labels = {};
-    if (m[3]) {
-      for (const [, k, v] of m[3].matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[k] = v;
-    }
-    const value = m[4] === '+Inf' ? Infinity : m[4] === '-Inf' ? -Infinity : Number(m[4]);
-    assert.ok(!Number.isNaN(value) || m[4] === 'NaN', `bad value in ${line}`);
-    samples.push({ name: m[1], labels, value });
-  }
-  return samples;
-}
+/** The samples of Prometheus text exposition: [{name, labels, value}]. */
+const parseMetrics = (text) => parsePrometheus(text).samples;
 
 /** Sum of the samples named `name` whose labels include `want`. */
 function sum(samples, name, want = {}) {
