@@ -331,8 +331,11 @@ static int claim_and_start(struct outbox_worker *w)
             OPENSSL_cleanse(key, sizeof key);
             continue;
         }
-        s = calloc(1, sizeof *s);
-        if (!s || (s->d = *d, memset(d, 0, sizeof *d), 0) ||
+        if ((s = calloc(1, sizeof *s)) != NULL) {
+            s->d = *d; /* the send owns the delivery's strings from here */
+            memset(d, 0, sizeof *d);
+        }
+        if (!s ||
             integ_webhook_request(s->d.id, s->d.event_type, s->d.event_at, s->d.payload, key,
                                   key_len, now / 1000, &s->req) != 0 ||
             send_prepare(w, s) != 0) {
