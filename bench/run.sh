@@ -53,6 +53,11 @@ sql -f bench/setup.sql
 # rate limits out of the way and webhooks allowed to the local receiver of
 # the delivery measurement.
 token=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+# The secrets key: the operator's, else make run's (a DATABASE_URL of make
+# run's database holds secrets sealed under it), else one for this run.
+if [[ -z "${BOOKD_SECRET_KEY:-}" && -s .bookd/secret_key ]]; then
+  BOOKD_SECRET_KEY=$(cat .bookd/secret_key)
+fi
 export BOOKD_SECRET_KEY=${BOOKD_SECRET_KEY:-$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')}
 BOOKD_LISTEN=127.0.0.1:0 BOOKD_ADMIN_TOKEN=$token BOOKD_RATE_LIMIT_ADMIN=1000000/1000000 \
   BOOKD_WEBHOOK_ALLOW_PRIVATE=true build/bookd serve 2>"$work/bookd.log" &
