@@ -113,6 +113,10 @@ booked() { curl -s "$base/metrics" | sed -n 's/^bookd_bookings_total{result="boo
 field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" <<<"$2"; }
 # median VALUES...: the middle one (the lower middle of an even count).
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+# per_second COUNT LINE: COUNT over the duration of wrk's BENCH line.
+per_second() { awk -v r="$1" -v d="$(field duration_us "$2")" 'BEGIN { printf "%.0f", r / (d / 1e6) }'; }
+# ok_per_second LINE: its 2xx answers a second.
+ok_per_second() { per_second "$(( $(field requests "$1") - $(field non2xx "$1") ))" "$1"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 # pair_ratios "A1 A2 ..." "B1 B2 ...": A1/B1, A2/B2, ... in run order. The
 # headline ratios are of medians; these show how far single runs spread.
@@ -172,7 +176,7 @@ for c in "${levels[@]}"; do
     http_201[$c]=$(( ${http_201[$c]} + settled - booked_before ))
     http_rows[$c]=$(( ${http_rows[$c]} + after - before ))
     booked_total=$(( booked_total + after - before ))
-    rps+=("$(awk -v r="$ok2xx" -v d="$(field duration_us "$line")" 'BEGIN { printf "%.0f", r / (d / 1e6) }')")
+    rps+=("$(per_second "$ok2xx" "$line")")
     p50+=("$(field p50_ms "$line")")
     p99+=("$(field p99_ms "$line")")
     http_cpu+=("$(field machine_ms "$line")")
@@ -216,8 +220,7 @@ for c in 16 64; do
     line=$(wrk_run bench/slots.lua "$c" BENCH_KEY="$first_key" BENCH_DATE="$day")
     http_cpu+=("$(field machine_ms "$line")")
     bookd_cpu+=("$(field bookd_ms "$line")")
-    rps+=("$(awk -v r="$(field requests "$line")" -v d="$(field duration_us "$line")" \
-      'BEGIN { printf "%.0f", r / (d / 1e6) }')")
+    rps+=("$(per_second "$(field requests "$line")" "$line")")
     p99+=("$(field p99_ms "$line")")
     pg=$(pg_run bench/pg_slots.sql "$c" -D day="$day")
     tps+=("$(field tps "$pg")")
@@ -291,8 +294,7 @@ for _ in $(seq "$runs"); do
   line=$(wrk_run bench/book.lua 16 BENCH_DATA="$work/hook_orgs.txt" BENCH_PACE_MS="$pace_ms" \
     BENCH_BASE_EPOCH=$(( $(date -u -d 2040-01-01 +%s) + run * 315360000 )))
   run=$(( run + 1 ))
-  paced_rate+=("$(awk -v r="$(( $(field requests "$line") - $(field non2xx "$line") ))" \
-    -v d="$(field duration_us "$line")" 'BEGIN { printf "%.0f", r / (d / 1e6) }')")
+  paced_rate+=("$(ok_per_second "$line")")
   await_webhooks
   paced_sent=$(( paced_sent + expected ))
   paced_lost=$(( paced_lost + (expected > got ? expected - got : 0) ))
@@ -306,16 +308,14 @@ for _ in $(seq "$runs"); do
   line=$(wrk_run bench/book.lua 16 BENCH_DATA="$work/orgs.txt" \
     BENCH_BASE_EPOCH=$(( $(date -u -d 2040-01-01 +%s) + run * 315360000 )))
   run=$(( run + 1 ))
-  without+=("$(awk -v r="$(( $(field requests "$line") - $(field non2xx "$line") ))" \
-    -v d="$(field duration_us "$line")" 'BEGIN { printf "%.0f", r / (d / 1e6) }')")
+  without+=("$(ok_per_second "$line")")
   base=$main_base bookd_pid=$main_pid
   curl -s -X POST "$recv/reset"
   booked_before=$(booked)
   line=$(wrk_run bench/book.lua 16 BENCH_DATA="$work/hook_orgs.txt" \
     BENCH_BASE_EPOCH=$(( $(date -u -d 2040-01-01 +%s) + run * 315360000 )))
   run=$(( run + 1 ))
-  with+=("$(awk -v r="$(( $(field requests "$line") - $(field non2xx "$line") ))" \
-    -v d="$(field duration_us "$line")" 'BEGIN { printf "%.0f", r / (d / 1e6) }')")
+  with+=("$(ok_per_second "$line")")
   # Every booking's webhook, waited for at most 60 s.
   await_webhooks
   d_sent=$(( d_sent + expected ))

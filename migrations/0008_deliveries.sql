@@ -67,8 +67,6 @@ CREATE TABLE breakers (
     PRIMARY KEY (org_id, target)
 );
 
-CREATE INDEX breakers_not_closed ON breakers (target) WHERE state <> 0;
-
 -- Events wait for the worker's fan-out on this index; processed_at is set
 -- when their deliveries exist.
 CREATE INDEX outbox_events_processed ON outbox_events (processed_at) WHERE processed_at IS NOT NULL;

@@ -34,7 +34,11 @@ static struct histogram http_duration[MAX_ROUTES + 1];
 static atomic_ullong bookings[BOOKING_RESULT_COUNT];
 static struct histogram booking_duration, lock_wait;
 static atomic_ullong replays;
-static const char *const delivery_results[] = {"delivered", "retry", "dead", "gone", "deferred"};
+/* The metric's labels, by enum db_delivery_result. */
+static const char *const delivery_results[] = {
+    [DB_DELIVERY_DELIVERED] = "delivered", [DB_DELIVERY_RETRY] = "retry",
+    [DB_DELIVERY_DEAD] = "dead",           [DB_DELIVERY_GONE] = "gone",
+    [DB_DELIVERY_DEFER] = "deferred"};
 #define DELIVERY_RESULTS (sizeof delivery_results / sizeof delivery_results[0])
 static atomic_ullong deliveries[DELIVERY_RESULTS];
 /* Event to 2xx: from milliseconds to the hours of the retry schedule. */
@@ -69,14 +73,11 @@ static void histogram_observe(struct histogram *h, double seconds)
     observe_in(h, bounds, BUCKETS, seconds);
 }
 
-void metrics_delivery_observe(const char *result, double latency_seconds)
+void metrics_delivery_observe(enum db_delivery_result result, double latency_seconds)
 {
-    size_t r = 0;
-    while (r < DELIVERY_RESULTS && strcmp(delivery_results[r], result) != 0)
-        r++;
-    if (r == DELIVERY_RESULTS)
+    if ((size_t)result >= DELIVERY_RESULTS)
         return;
-    atomic_fetch_add_explicit(&deliveries[r], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&deliveries[result], 1, memory_order_relaxed);
     if (latency_seconds >= 0)
         observe_in(&delivery_latency, delivery_bounds, DELIVERY_BUCKETS, latency_seconds);
 }

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "db/deliveries.h"
 #include "db/pool.h"
 #include "http/request.h"
 
@@ -32,9 +33,9 @@ void metrics_booking_observe(enum metrics_booking_result result, double seconds,
                              double lock_wait_seconds);
 void metrics_idempotent_replay(void);
 
-/* A delivery's outcome ("delivered", "retry", "dead", "gone",
- * "deferred"); latency_seconds, from the event to its 2xx, < 0 if none. */
-void metrics_delivery_observe(const char *result, double latency_seconds);
+/* A delivery's outcome; latency_seconds, from the event to its 2xx, < 0
+ * if none. */
+void metrics_delivery_observe(enum db_delivery_result result, double latency_seconds);
 
 /* Seconds on the monotonic clock since *t0 (taken with CLOCK_MONOTONIC). */
 double metrics_seconds_since(const struct timespec *t0);

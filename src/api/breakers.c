@@ -1,7 +1,6 @@
 /* The organization's circuit breakers (API.md, "Circuit breakers"), as
  * the workers left them in the database, shown as they stand now. */
 #include <stdlib.h>
-#include <time.h>
 
 #include "api/api.h"
 #include "app.h"
@@ -26,11 +25,7 @@ void api_breakers_list(struct http_request *req, struct http_response *resp)
     size_t n = 0;
     struct db_result res;
     json_t *list;
-    struct timespec ts;
-    int64_t now;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    int64_t now = core_now_ms();
 
     if (db_breaker_rows(req->app->pool, req->auth.org_id, &rows, &n, &res) != 0) {
         api_reply_db_failure(resp, &res);

@@ -10,6 +10,7 @@
 #include "app.h"
 #include "db/pool.h"
 #include "core/breaker.h"
+#include "core/time.h"
 #include "http/reply.h"
 #include "metrics.h"
 
@@ -117,14 +118,11 @@ static long long outbox_pending(struct db_pool *pool)
 static void breaker_kinds(const struct app *app, struct metrics_breakers *out)
 {
     char value[512], *save = NULL;
-    struct timespec ts;
-    int64_t now;
+    int64_t now = core_now_ms();
 
     memset(out, 0, sizeof *out);
     if (!probe_cached(&breakers, app->pool, value, sizeof value))
         return;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
     for (char *item = strtok_r(value, ";", &save); item && out->count < METRICS_BREAKER_KINDS;
          item = strtok_r(NULL, ";", &save)) {
         char *eq = strchr(item, '='), *comma = eq ? strchr(eq, ',') : NULL;

@@ -13,6 +13,7 @@
 #include "core/netaddr.h"
 #include "core/secretbox.h"
 #include "core/validate.h"
+#include "db/secrets.h"
 #include "db/webhooks.h"
 #include "http/reply.h"
 #include "integrations/webhook_sign.h"
@@ -66,9 +67,10 @@ void api_webhooks_create(struct http_request *req, struct http_response *resp)
     const struct app *app = req->app;
     const char *url = NULL;
     char *events = NULL, why[200], id[DB_ID_SIZE], secret[INTEG_WEBHOOK_SECRET_SIZE],
-         aad[128], key_id[CORE_SECRETBOX_KEY_ID_HEX_LEN + 1];
+         aad[DB_SECRET_AAD_SIZE], key_id[CORE_SECRETBOX_KEY_ID_HEX_LEN + 1];
     unsigned char key[INTEG_WEBHOOK_KEY_MAX], sealed[INTEG_WEBHOOK_KEY_MAX + 64];
     size_t key_len = 0, sealed_len = 0;
+    bool ok;
     json_t *endpoint = NULL;
     struct db_result res;
 
@@ -88,13 +90,15 @@ void api_webhooks_create(struct http_request *req, struct http_response *resp)
                          "Webhook secrets cannot be stored: the server has no BOOKD_SECRET_KEY.");
         return;
     }
-    snprintf(aad, sizeof aad, "webhook_endpoints.secret:");
-    if (random_uuid(id) != 0 ||
-        integ_webhook_secret_new(INTEG_WEBHOOK_KEY_DEFAULT, secret, sizeof secret) != 0 ||
-        integ_webhook_secret_parse(secret, strlen(secret), key, sizeof key, &key_len) != 0 ||
-        (size_t)snprintf(aad, sizeof aad, "webhook_endpoints.secret:%s", id) >= sizeof aad ||
-        core_secretbox_seal(&app->secret_key, key, key_len, aad, strlen(aad), sealed,
-                            sizeof sealed, &sealed_len) != 0) {
+    ok = random_uuid(id) == 0 &&
+         integ_webhook_secret_new(INTEG_WEBHOOK_KEY_DEFAULT, secret, sizeof secret) == 0 &&
+         integ_webhook_secret_parse(secret, strlen(secret), key, sizeof key, &key_len) == 0;
+    if (ok) {
+        db_webhook_secret_aad(id, aad);
+        ok = core_secretbox_seal(&app->secret_key, key, key_len, aad, strlen(aad), sealed,
+                                 sizeof sealed, &sealed_len) == 0;
+    }
+    if (!ok) {
         free(events);
         OPENSSL_cleanse(key, sizeof key);
         OPENSSL_cleanse(secret, sizeof secret);

@@ -10,6 +10,8 @@
  */
 #include "core/time.h"
 
+#include <time.h>
+
 #include <limits.h>
 
 /*
@@ -278,4 +280,11 @@ int core_iso_format(int64_t ms, char *buf)
     buf[23] = 'Z';
     buf[CORE_ISO_LEN] = '\0';
     return 0;
+}
+
+int64_t core_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }

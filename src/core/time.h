@@ -36,6 +36,10 @@ int core_rfc3339_parse(const char *s, size_t len, int64_t *out_ms);
  */
 int core_iso_format(int64_t ms, char *buf);
 
+/* The wall clock, in ms since the epoch: what times stored in the database
+ * (a breaker's opening, an event's time) are compared with. */
+int64_t core_now_ms(void);
+
 /* Parses "YYYY-MM-DD" (exactly 10 bytes, a real calendar date). 0 or -1. */
 int core_date_parse(const char *s, size_t len, int *year, int *month, int *day);
 

@@ -224,11 +224,34 @@ int db_deliveries_claim(struct db_session *s, int limit, int lease_ms, struct db
     return 0;
 }
 
-/* Appends one element of a PostgreSQL array literal: NULL, or the text in
- * double quotes with " and \ escaped. */
-static void array_item(struct core_json_buf *b, const char *text, bool first)
+/*
+ * Up to MAX_ARRAYS PostgreSQL array literals built side by side, one
+ * element of each per row, for the statements that take a batch as
+ * unnest($1::...[], $2::...[], ...): one round trip for a whole claim.
+ */
+#define MAX_ARRAYS 10
+
+struct arrays {
+    int n;
+    struct core_json_buf b[MAX_ARRAYS];
+    char *text[MAX_ARRAYS]; /* after arrays_finish: the literals, owned */
+};
+
+static void arrays_init(struct arrays *a, int n)
 {
-    if (!first)
+    memset(a, 0, sizeof *a);
+    a->n = n;
+    for (int k = 0; k < n; k++)
+        CORE_JSON_BUF_LITERAL(&a->b[k], "{");
+}
+
+/* Appends one element to array k: NULL, or the text in double quotes with
+ * " and \ escaped. */
+static void arrays_add(struct arrays *a, int k, const char *text)
+{
+    struct core_json_buf *b = &a->b[k];
+
+    if (b->len > 1)
         CORE_JSON_BUF_LITERAL(b, ",");
     if (!text) {
         CORE_JSON_BUF_LITERAL(b, "NULL");
@@ -243,26 +266,40 @@ static void array_item(struct core_json_buf *b, const char *text, bool first)
     CORE_JSON_BUF_LITERAL(b, "\"");
 }
 
-/* The keys as two array literals, org ids and targets. */
-static int key_arrays(const struct db_breaker_key *keys, size_t n, char **orgs, char **targets)
+static void arrays_add_int(struct arrays *a, int k, long long v)
 {
-    struct core_json_buf o = {0}, t = {0};
+    char num[32];
+    snprintf(num, sizeof num, "%lld", v);
+    arrays_add(a, k, num);
+}
 
-    CORE_JSON_BUF_LITERAL(&o, "{");
-    CORE_JSON_BUF_LITERAL(&t, "{");
-    for (size_t i = 0; i < n; i++) {
-        array_item(&o, keys[i].org_id, i == 0);
-        array_item(&t, keys[i].target, i == 0);
+/* Closes the literals into a->text; 0, or -1 when memory ran out. */
+static int arrays_finish(struct arrays *a)
+{
+    int rc = 0;
+    for (int k = 0; k < a->n; k++) {
+        CORE_JSON_BUF_LITERAL(&a->b[k], "}");
+        if (!(a->text[k] = core_json_buf_take(&a->b[k], NULL)))
+            rc = -1;
     }
-    CORE_JSON_BUF_LITERAL(&o, "}");
-    CORE_JSON_BUF_LITERAL(&t, "}");
-    *orgs = core_json_buf_take(&o, NULL);
-    *targets = core_json_buf_take(&t, NULL);
-    if (*orgs && *targets)
-        return 0;
-    free(*orgs);
-    free(*targets);
-    return -1;
+    return rc;
+}
+
+static void arrays_free(struct arrays *a)
+{
+    for (int k = 0; k < a->n; k++) {
+        free(a->text[k]);
+        free(a->b[k].data); /* NULL once taken */
+    }
+}
+
+/* Arrays 0 and 1 of `a`: the keys' org ids and targets. */
+static void add_keys(struct arrays *a, const struct db_breaker_key *keys, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        arrays_add(a, 0, keys[i].org_id);
+        arrays_add(a, 1, keys[i].target);
+    }
 }
 
 #define BREAKER_COLUMNS                                                                            \
@@ -277,15 +314,19 @@ static int key_arrays(const struct db_breaker_key *keys, size_t n, char **orgs, 
 static int read_breakers(struct db_session *s, const struct db_breaker_key *keys, size_t n,
                          struct core_breaker *rows, bool lock)
 {
-    char *orgs = NULL, *targets = NULL;
+    struct arrays a;
     PGresult *res = NULL;
     int rc = -1;
 
     memset(rows, 0, n * sizeof *rows);
-    if (key_arrays(keys, n, &orgs, &targets) != 0)
+    arrays_init(&a, 2);
+    add_keys(&a, keys, n);
+    if (arrays_finish(&a) != 0) {
+        arrays_free(&a);
         return -1;
+    }
     {
-        const char *params[] = {orgs, targets};
+        const char *params[] = {a.text[0], a.text[1]};
         if (lock && (run_ok(s, "breakers", "BEGIN", 0, NULL) != 0 ||
                      run_ok(s, "breakers",
                             "INSERT INTO breakers (org_id, target)"
@@ -308,8 +349,7 @@ static int read_breakers(struct db_session *s, const struct db_breaker_key *keys
     rc = 0;
 out:
     PQclear(res);
-    free(orgs);
-    free(targets);
+    arrays_free(&a);
     if (rc != 0 && lock)
         db_breakers_rollback(s);
     return rc;
@@ -333,7 +373,7 @@ void db_breakers_rollback(struct db_session *s)
         run_ok(s, "breakers", "ROLLBACK", 0, NULL);
 }
 
-static const char *result_name(enum db_delivery_result r)
+const char *db_delivery_result_name(enum db_delivery_result r)
 {
     switch (r) {
     case DB_DELIVERY_DELIVERED:
@@ -354,39 +394,25 @@ static const char *result_name(enum db_delivery_result r)
 static int save_breakers(struct db_session *s, const struct db_breaker_key *keys, size_t n,
                          const struct core_breaker *rows)
 {
-    struct core_json_buf f[8] = {{0}};
-    char *text[8] = {0}, *orgs = NULL, *targets = NULL, num[32];
+    struct arrays a;
     int rc = -1;
 
     if (n == 0)
         return 0;
-    for (int k = 0; k < 8; k++)
-        CORE_JSON_BUF_LITERAL(&f[k], "{");
+    arrays_init(&a, 10);
+    add_keys(&a, keys, n);
     for (size_t i = 0; i < n; i++) {
         const struct core_breaker *b = &rows[i];
-        long long v[8] = {b->state,
-                          (long long)b->window_bits,
-                          b->window_calls,
-                          b->consecutive_failures,
-                          b->opened_at_ms,
-                          b->trials_in_flight,
-                          b->trials_succeeded,
-                          b->trial_claimed_at_ms};
-        for (int k = 0; k < 8; k++) {
-            snprintf(num, sizeof num, "%lld", v[k]);
-            array_item(&f[k], num, i == 0);
-        }
+        arrays_add_int(&a, 2, b->state);
+        arrays_add_int(&a, 3, (long long)b->window_bits);
+        arrays_add_int(&a, 4, b->window_calls);
+        arrays_add_int(&a, 5, b->consecutive_failures);
+        arrays_add_int(&a, 6, b->opened_at_ms);
+        arrays_add_int(&a, 7, b->trials_in_flight);
+        arrays_add_int(&a, 8, b->trials_succeeded);
+        arrays_add_int(&a, 9, b->trial_claimed_at_ms);
     }
-    for (int k = 0; k < 8; k++) {
-        CORE_JSON_BUF_LITERAL(&f[k], "}");
-        if (!(text[k] = core_json_buf_take(&f[k], NULL)))
-            goto out;
-    }
-    if (key_arrays(keys, n, &orgs, &targets) != 0)
-        goto out;
-    {
-        const char *params[] = {orgs,    targets, text[0], text[1], text[2],
-                                text[3], text[4], text[5], text[6], text[7]};
+    if (arrays_finish(&a) == 0)
         rc = run_ok(s, "breakers",
                     "UPDATE breakers b SET state = u.st, window_bits = u.wb,"
                     " window_calls = u.wc, consecutive_failures = u.cf,"
@@ -398,16 +424,8 @@ static int save_breakers(struct db_session *s, const struct db_breaker_key *keys
                     " $5::int[], $6::int[], $7::bigint[], $8::int[], $9::int[], $10::bigint[])"
                     " u (o, t, st, wb, wc, cf, oa, ti, ts, tc)"
                     " WHERE b.org_id = u.o AND b.target = u.t",
-                    10, params);
-    }
-out:
-    for (int k = 0; k < 8; k++) {
-        free(text[k]);
-        if (!text[k])
-            free(f[k].data);
-    }
-    free(orgs);
-    free(targets);
+                    10, (const char *const *)a.text);
+    arrays_free(&a);
     return rc;
 }
 
@@ -421,9 +439,8 @@ static int by_id(const void *a, const void *b)
 static int record_outcomes(struct db_session *s, const struct db_delivery_outcome *outcomes,
                            size_t n)
 {
-    struct core_json_buf f[5] = {{0}};
-    char *text[5] = {0}, num[32];
     struct db_delivery_outcome *o;
+    struct arrays a;
     int rc = -1;
 
     if (n == 0)
@@ -432,35 +449,23 @@ static int record_outcomes(struct db_session *s, const struct db_delivery_outcom
         return -1;
     memcpy(o, outcomes, n * sizeof *o);
     qsort(o, n, sizeof *o, by_id);
-    for (int k = 0; k < 5; k++)
-        CORE_JSON_BUF_LITERAL(&f[k], "{");
+    arrays_init(&a, 5);
     for (size_t i = 0; i < n; i++) {
-        array_item(&f[0], o[i].id, i == 0);
-        array_item(&f[1], result_name(o[i].result), i == 0);
-        snprintf(num, sizeof num, "%d", o[i].status_code);
-        array_item(&f[2], o[i].status_code ? num : NULL, i == 0);
-        array_item(&f[3], o[i].error, i == 0);
-        snprintf(num, sizeof num, "%lld", (long long)o[i].next_attempt_ms);
-        array_item(&f[4], num, i == 0);
+        arrays_add(&a, 0, o[i].id);
+        arrays_add(&a, 1, db_delivery_result_name(o[i].result));
+        if (o[i].status_code)
+            arrays_add_int(&a, 2, o[i].status_code);
+        else
+            arrays_add(&a, 2, NULL);
+        arrays_add(&a, 3, o[i].error);
+        arrays_add_int(&a, 4, o[i].next_attempt_ms);
     }
-    for (int k = 0; k < 5; k++) {
-        CORE_JSON_BUF_LITERAL(&f[k], "}");
-        if (!(text[k] = core_json_buf_take(&f[k], NULL)))
-            goto out;
-    }
-    {
-        const char *params[] = {text[0], text[1], text[2], text[3], text[4]};
+    if (arrays_finish(&a) == 0)
         rc = run_ok(s, "record",
                     "SELECT deliveries_record($1::uuid[], $2::text[], $3::int[], $4::text[],"
                     " $5::bigint[])",
-                    5, params);
-    }
-out:
-    for (int k = 0; k < 5; k++) {
-        free(text[k]);
-        if (!text[k])
-            free(f[k].data);
-    }
+                    5, (const char *const *)a.text);
+    arrays_free(&a);
     free(o);
     return rc;
 }

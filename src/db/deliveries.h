@@ -68,6 +68,10 @@ enum db_delivery_result {
     DB_DELIVERY_DEFER,
 };
 
+/* The name deliveries_record reads ("delivered", "retry", "dead", "gone",
+ * "defer"). Static. */
+const char *db_delivery_result_name(enum db_delivery_result r);
+
 struct db_delivery_outcome {
     const char *id;
     enum db_delivery_result result;

@@ -11,6 +11,11 @@
 
 #define SEALED_MAX 512
 
+void db_webhook_secret_aad(const char *endpoint_id, char out[DB_SECRET_AAD_SIZE])
+{
+    snprintf(out, DB_SECRET_AAD_SIZE, "webhook_endpoints.secret:%.40s", endpoint_id);
+}
+
 int db_secrets_census(const char *conninfo, const struct core_secret_key *key, long *stored,
                       long *other)
 {
@@ -48,13 +53,14 @@ static int reseal_row(PGconn *pg, PGresult *rows, int i, const struct core_secre
     const char *id = PQgetvalue(rows, i, 0);
     unsigned char sealed[SEALED_MAX], resealed[SEALED_MAX];
     size_t sealed_len, resealed_len;
-    char aad[128], bytea[2 * SEALED_MAX + 3], key_id[CORE_SECRETBOX_KEY_ID_HEX_LEN + 1];
+    char aad[DB_SECRET_AAD_SIZE], bytea[2 * SEALED_MAX + 3];
+    char key_id[CORE_SECRETBOX_KEY_ID_HEX_LEN + 1];
     char have[CORE_SECRETBOX_KEY_ID_HEX_LEN + 1];
     const char *params[] = {id, bytea, key_id};
     PGresult *res;
     int ok;
 
-    snprintf(aad, sizeof aad, "webhook_endpoints.secret:%s", id);
+    db_webhook_secret_aad(id, aad);
     core_secret_key_id_hex(new_key, key_id);
     if (db_bytea_from_text(PQgetvalue(rows, i, 1), sealed, sizeof sealed, &sealed_len) != 0 ||
         core_secretbox_key_id(sealed, sealed_len, have) != 0) {

@@ -11,6 +11,13 @@
 
 #include "core/secretbox.h"
 
+/* The associated data a webhook endpoint's sealed signing key is bound to
+ * ("webhook_endpoints.secret:<id>"): sealed with it at creation, opened
+ * with it by the worker and by the rotation, so a sealed value moved to
+ * another row does not open. */
+#define DB_SECRET_AAD_SIZE 96
+void db_webhook_secret_aad(const char *endpoint_id, char out[DB_SECRET_AAD_SIZE]);
+
 /*
  * How many stored secrets there are, and how many of them are sealed under
  * another key than `key` (NULL: every one counts as other). 0, or -1 when

@@ -102,13 +102,6 @@ const struct db_statement db_statements[] = {
      " (extract(epoch FROM opened_at) * 1000)::bigint, trials_in_flight, trials_succeeded,"
      " (extract(epoch FROM trial_claimed_at) * 1000)::bigint"
      " FROM breakers WHERE org_id = $1::uuid ORDER BY target"},
-    /* Across organizations, for /ready and /metrics: the stored state of
-     * every breaker that is not closed (few, and a partial scan). */
-    {"breaker_states",
-     "SELECT target, state, window_bits, window_calls, consecutive_failures,"
-     " (extract(epoch FROM opened_at) * 1000)::bigint, trials_in_flight, trials_succeeded,"
-     " (extract(epoch FROM trial_claimed_at) * 1000)::bigint"
-     " FROM breakers WHERE state <> 0"},
     {"ping", "SELECT 1"},
     /* What waits for the worker: events not yet fanned out plus deliveries
      * not yet delivered, each counted up to 10,000. The ORDER BY on the

@@ -90,9 +90,7 @@ int db_breaker_rows(struct db_pool *pool, const char *org_id, struct db_breaker_
 
     *rows = NULL;
     *count = 0;
-    pg = org_id ? db_run_rows(pool, "breaker_list", 1, params, res)
-                : db_run_rows(pool, "breaker_states", 0, NULL, res);
-    if (!pg)
+    if (!(pg = db_run_rows(pool, "breaker_list", 1, params, res)))
         return -1;
     n = PQntuples(pg);
     if (n > 0 && !(*rows = calloc((size_t)n, sizeof **rows))) {

@@ -48,9 +48,8 @@ struct db_breaker_row {
 };
 
 /*
- * The organization's breakers (org_id set), or every breaker that is not
- * closed (org_id NULL: for /ready and /metrics). *rows is malloc'd (free
- * it), *count its length. Returns 0, or -1 with res->outcome set.
+ * The organization's breakers. *rows is malloc'd (free it), *count its
+ * length. Returns 0, or -1 with res->outcome set.
  */
 int db_breaker_rows(struct db_pool *pool, const char *org_id, struct db_breaker_row **rows,
                     size_t *count, struct db_result *res);

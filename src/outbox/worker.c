@@ -18,8 +18,10 @@
 #include "core/netaddr.h"
 #include "core/retry_schedule.h"
 #include "core/secretbox.h"
+#include "core/time.h"
 #include "db/deliveries.h"
 #include "db/outbox_signal.h"
+#include "db/secrets.h"
 #include "integrations/webhook.h"
 #include "integrations/webhook_sign.h"
 #include "log.h"
@@ -60,13 +62,6 @@ struct outbox_worker {
     int n_spare;
 };
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static double random_unit(void)
 {
     uint32_t r;
@@ -89,7 +84,7 @@ static const char *endpoint_of(const char *target)
 static int open_secret(const struct app *app, const struct db_delivery *d, unsigned char *key,
                        size_t size, size_t *len, char *why, size_t why_size)
 {
-    char aad[128];
+    char aad[DB_SECRET_AAD_SIZE];
     const char *endpoint = endpoint_of(d->target);
     int rc;
 
@@ -97,7 +92,7 @@ static int open_secret(const struct app *app, const struct db_delivery *d, unsig
         snprintf(why, why_size, "no BOOKD_SECRET_KEY: the endpoint's secret cannot be opened");
         return -1;
     }
-    snprintf(aad, sizeof aad, "webhook_endpoints.secret:%s", endpoint ? endpoint : "");
+    db_webhook_secret_aad(endpoint ? endpoint : "", aad);
     rc = core_secretbox_open(&app->secret_key, d->secret, d->secret_len, aad, strlen(aad), key,
                              size, len);
     if (rc != 0) {
@@ -202,12 +197,6 @@ static void failed_attempt(const struct config *cfg, int attempts_before, int64_
     }
 }
 
-static const char *result_label(enum db_delivery_result r)
-{
-    static const char *const names[] = {"delivered", "retry", "dead", "gone", "deferred"};
-    return names[r];
-}
-
 /* Index of (org, target) in keys[0..*n), added when missing. Keys stay
  * sorted, the order every worker locks breakers in. */
 static size_t key_index(struct db_breaker_key *keys, size_t *n, const char *org,
@@ -263,7 +252,7 @@ static int claim_and_start(struct outbox_worker *w)
     char errors[MAX_IN_FLIGHT][200];
     bool requeued[MAX_IN_FLIGHT] = {false}, gate = false;
     size_t n = 0, n_keys = 0, n_out = 0, n_requeued = 0;
-    int64_t now = now_ms();
+    int64_t now = core_now_ms();
 
     if (room <= 0)
         return 0;
@@ -358,7 +347,7 @@ static int claim_and_start(struct outbox_worker *w)
         log_warn("worker.gate_failed", "the breakers' state of this claim was not stored");
     for (size_t i = 0; i < n_out; i++)
         if (!requeued[i])
-            metrics_delivery_observe(result_label(outcomes[i].result), -1);
+            metrics_delivery_observe(outcomes[i].result, -1);
     db_deliveries_free(ds, n);
     return (int)(n - n_requeued);
 }
@@ -422,7 +411,7 @@ static size_t finish_sends(struct outbox_worker *w)
     struct db_breaker_key keys[MAX_IN_FLIGHT];
     struct core_breaker rows[MAX_IN_FLIGHT];
     size_t n = 0, n_keys = 0;
-    int64_t now = now_ms();
+    int64_t now = core_now_ms();
     CURLMsg *m;
     int left;
 
@@ -467,9 +456,9 @@ static size_t finish_sends(struct outbox_worker *w)
         double latency = outcomes[i].result == DB_DELIVERY_DELIVERED
                              ? (double)(now - done[i]->d.event_at_ms) / 1000.0
                              : -1;
-        metrics_delivery_observe(result_label(outcomes[i].result), latency);
+        metrics_delivery_observe(outcomes[i].result, latency);
         log_write(LOG_DEBUG, "delivery.sent", "%s %s", done[i]->d.id,
-                  result_label(outcomes[i].result));
+                  db_delivery_result_name(outcomes[i].result));
         send_free(w, done[i]);
     }
     return n;
@@ -512,7 +501,7 @@ static void *worker_main(void *arg)
 
     log_notice("worker.started", "delivering the outbox (poll every %d ms)", cfg->outbox_poll_ms);
     while (!atomic_load(&w->stop) || w->in_flight > 0) {
-        int64_t now = now_ms();
+        int64_t now = core_now_ms();
         bool stopping = atomic_load(&w->stop);
 
         if (db_session_ensure(w->db, now) != 0) {
@@ -624,7 +613,7 @@ static void *notifier_main(void *arg)
             break;
         if (fds[0].revents & POLLIN) {
             db_outbox_signal_clear();
-            if (db_session_ensure(n->db, now_ms()) == 0)
+            if (db_session_ensure(n->db, core_now_ms()) == 0)
                 db_session_notify(n->db);
             poll(NULL, 0, NOTIFIER_INTERVAL_MS);
         }
