@@ -77,7 +77,6 @@ SET search_path = pg_catalog, public, pg_temp
 AS $$
 DECLARE
     v_d deliveries;
-    v_type text;
 BEGIN
     -- Lock order as a 410's: the endpoint, then its delivery.
     PERFORM 1 FROM webhook_endpoints w JOIN deliveries d ON d.endpoint_id = w.id
@@ -105,9 +104,9 @@ BEGIN
                           locked_until = NULL
      WHERE id = p_delivery_id
     RETURNING * INTO v_d;
-    SELECT event_type INTO v_type FROM outbox_events WHERE id = v_d.event_id;
     PERFORM pg_notify('bookd_outbox', '');
-    RETURN bk_delivery_json(v_d, v_type);
+    RETURN (SELECT bk_delivery_json(v_d, ev.event_type) FROM outbox_events ev
+             WHERE ev.id = v_d.event_id);
 END
 $$;
 
