@@ -12,6 +12,7 @@
 --   BK003 invalid state (e.g. rescheduling a cancelled appointment)
 --   BK004 idempotency key reused with a different request
 --   BK005 the caller's lock keys do not cover the range (a caller bug)
+--   BK006 a cap on what a caller may hold is reached -> rate_limited
 -- Entry points are SECURITY DEFINER with search_path pinned to
 -- pg_catalog, public, pg_temp. The bk_* helpers have no SET clause (it
 -- would keep the planner from inlining the SQL ones and cost a GUC save
@@ -38,12 +39,37 @@ SELECT jsonb_build_object(
     'cancelledAt', bk_iso(a.cancelled_at), 'rescheduledTo', a.rescheduled_to)
 $$;
 
--- What a loser of a race learns about the winner.
+-- What a loser of a race learns about the winner: the appointment's id and
+-- times, or a hold's times and expiry, never whose it is.
 CREATE OR REPLACE FUNCTION bk_conflict_json(a public.appointments) RETURNS jsonb
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
-SELECT jsonb_build_object('id', a.id, 'scheduledAt', bk_iso(a.scheduled_at),
-                          'durationMinutes', a.duration_minutes)
+SELECT CASE WHEN a.status = 'held'
+            THEN jsonb_build_object('scheduledAt', bk_iso(a.scheduled_at),
+                                    'durationMinutes', a.duration_minutes,
+                                    'expiresAt', bk_iso(a.expires_at))
+            ELSE jsonb_build_object('id', a.id, 'scheduledAt', bk_iso(a.scheduled_at),
+                                    'durationMinutes', a.duration_minutes) END
+$$;
+
+-- The conflict as the API names it: {"conflictingHold": ...} for a hold,
+-- {"conflictingAppointment": ...} otherwise (API.md, "Conflicts with holds
+-- and external busy times").
+CREATE OR REPLACE FUNCTION bk_conflict_member(a public.appointments) RETURNS jsonb
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+SELECT jsonb_build_object(CASE WHEN a.status = 'held' THEN 'conflictingHold'
+                               ELSE 'conflictingAppointment' END,
+                          bk_conflict_json(a))
+$$;
+
+-- A hold as POST /api/holds answers it.
+CREATE OR REPLACE FUNCTION bk_hold_json(a public.appointments) RETURNS jsonb
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+SELECT jsonb_build_object('holdId', a.id, 'scheduledAt', bk_iso(a.scheduled_at),
+                          'durationMinutes', a.duration_minutes, 'providerId', a.provider_id,
+                          'serviceId', a.service_id, 'expiresAt', bk_iso(a.expires_at))
 $$;
 
 CREATE OR REPLACE FUNCTION bk_contact_json(c public.contacts) RETURNS jsonb

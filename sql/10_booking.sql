@@ -4,21 +4,50 @@
 -- down in docs/design.md, "Lock order"; the comments below say where each
 -- function stands in it.
 
--- The first confirmed appointment of the provider whose buffered range
--- overlaps [p_start, p_end), ignoring p_exclude_id. Uses the exclusion
--- constraint's GiST index.
+-- The first active row of the provider (a confirmed appointment, or a hold
+-- unexpired at p_now) whose buffered range overlaps [p_start, p_end),
+-- ignoring p_exclude_id. Uses the exclusion constraint's GiST index. The
+-- caller passes the clock (clock_timestamp() for "at once"): read here, it
+-- would make the function volatile and keep the planner from inlining it.
 CREATE OR REPLACE FUNCTION bk_find_conflict(p_org_id uuid, p_provider_id uuid,
                                             p_start timestamptz, p_end timestamptz,
-                                            p_exclude_id uuid)
+                                            p_exclude_id uuid, p_now timestamptz)
 RETURNS SETOF public.appointments
 LANGUAGE sql STABLE
 AS $$
 SELECT * FROM appointments
- WHERE provider_id = p_provider_id AND org_id = p_org_id AND status = 'confirmed'
+ WHERE provider_id = p_provider_id AND org_id = p_org_id AND status IN ('confirmed', 'held')
+   AND (expires_at IS NULL OR expires_at > p_now)
    AND tstzrange(buffered_start, buffered_end, '[)') && tstzrange(p_start, p_end, '[)')
    AND (p_exclude_id IS NULL OR id <> p_exclude_id)
  ORDER BY buffered_start
  LIMIT 1
+$$;
+
+-- Deletes the expired holds of the provider that overlap [p_start, p_end):
+-- they conflict with nothing, yet still sit in the exclusion constraint
+-- until removed. The caller holds the range's bucket locks. Adds the count
+-- to bk.expired_holds, which bk_finish reports (the holds metric).
+CREATE OR REPLACE FUNCTION bk_remove_expired_holds(p_org_id uuid, p_provider_id uuid,
+                                                   p_start timestamptz, p_end timestamptz)
+RETURNS int
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_removed int;
+BEGIN
+    DELETE FROM appointments
+     WHERE provider_id = p_provider_id AND org_id = p_org_id AND status = 'held'
+       AND expires_at <= clock_timestamp()
+       AND tstzrange(buffered_start, buffered_end, '[)') && tstzrange(p_start, p_end, '[)');
+    GET DIAGNOSTICS v_removed = ROW_COUNT;
+    IF v_removed > 0 THEN
+        PERFORM set_config('bk.expired_holds',
+                           (coalesce(nullif(current_setting('bk.expired_holds', true), ''), '0')::int
+                            + v_removed)::text, true);
+    END IF;
+    RETURN v_removed;
+END
 $$;
 
 -- Key-share locks the contact's row (docs/design.md, "Lock order") and says
@@ -81,8 +110,9 @@ BEGIN
 END
 $$;
 
--- The answer of a booking or reschedule that inserted nothing: the conflict
--- it met, or, when there was none to name after three rounds (each conflict
+-- The answer of a booking, hold or reschedule that wrote nothing: the
+-- conflict it met ("conflictingHold" for a hold, which never says whose),
+-- or, when there was none to name after three rounds (each conflict
 -- cancelled before it could be read), 55P03, which the caller reports as
 -- slot_busy.
 CREATE OR REPLACE FUNCTION bk_conflict_result(p_conflict public.appointments)
@@ -94,24 +124,74 @@ BEGIN
         RAISE EXCEPTION 'the slot kept changing while it was being booked'
             USING ERRCODE = '55P03';
     END IF;
-    RETURN jsonb_build_object('status', 'conflict',
-                              'conflictingAppointment', bk_conflict_json(p_conflict));
+    RETURN jsonb_build_object('status', 'conflict') || bk_conflict_member(p_conflict);
 END
 $$;
 
 -- Stores the result a replay of the key will return, and returns it with
--- the lock wait added (what the entry points answer).
+-- the lock wait added (what the entry points answer), and the count of
+-- expired holds this transaction removed, when there were any (counted by
+-- the caller; never part of a replay).
 CREATE OR REPLACE FUNCTION bk_finish(p_org_id uuid, p_actor text, p_key text, p_result jsonb,
                                      p_wait_us bigint)
 RETURNS jsonb
 LANGUAGE plpgsql
 AS $$
+DECLARE
+    v_expired text := nullif(current_setting('bk.expired_holds', true), '');
 BEGIN
     IF p_key IS NOT NULL THEN
         UPDATE idempotency_keys SET result = p_result
          WHERE org_id = p_org_id AND key_kind = bk_actor_kind(p_actor) AND key = p_key;
     END IF;
+    IF v_expired IS NOT NULL THEN
+        RETURN p_result || jsonb_build_object('lockWaitUs', p_wait_us,
+                                              'expiredHolds', v_expired::int);
+    END IF;
     RETURN p_result || jsonb_build_object('lockWaitUs', p_wait_us);
+END
+$$;
+
+-- The duration and buffers of a booking or hold with a service: the
+-- service's buffers, and its duration unless one is given. BK001 for an
+-- unknown service.
+CREATE OR REPLACE FUNCTION bk_service_shape(p_org_id uuid, p_service_id uuid, p_duration int,
+                                            OUT duration int, OUT before int, OUT after int)
+LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+    SELECT coalesce(p_duration, s.duration_minutes), s.buffer_before_minutes,
+           s.buffer_after_minutes
+      INTO duration, before, after
+      FROM services s WHERE s.org_id = p_org_id AND s.id = p_service_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'serviceId does not exist' USING ERRCODE = 'BK001', COLUMN = 'serviceId';
+    END IF;
+END
+$$;
+
+-- The public rules (the booking page, the voice agent): only the future,
+-- only inside the provider's working hours. BK001 naming scheduledAt.
+CREATE OR REPLACE FUNCTION bk_check_public_time(p_provider_id uuid, p_scheduled_at timestamptz,
+                                                p_duration int)
+RETURNS void
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    v_in_hours boolean;
+BEGIN
+    IF p_scheduled_at < now() THEN
+        RAISE EXCEPTION 'scheduledAt is in the past'
+            USING ERRCODE = 'BK001', COLUMN = 'scheduledAt';
+    END IF;
+    SELECT bk_within_working_hours(p.working_hours, o.timezone, p_scheduled_at, p_duration)
+      INTO v_in_hours
+      FROM providers p JOIN organizations o ON o.id = p.org_id
+     WHERE p.id = p_provider_id;
+    IF NOT v_in_hours THEN
+        RAISE EXCEPTION 'scheduledAt is outside the provider''s working hours'
+            USING ERRCODE = 'BK001', COLUMN = 'scheduledAt';
+    END IF;
 END
 $$;
 
@@ -159,7 +239,8 @@ BEGIN
         IF NOT pg_try_advisory_xact_lock(v_key) THEN
             IF NOT v_probed THEN
                 IF EXISTS (SELECT 1 FROM bk_find_conflict(p_org_id, p_provider_id, p_start,
-                                                           p_end, p_exclude_id)) THEN
+                                                           p_end, p_exclude_id,
+                                                           clock_timestamp())) THEN
                     RETURN -1;
                 END IF;
                 v_probed := true;
@@ -172,32 +253,101 @@ BEGIN
 END
 $$;
 
--- Inserts a confirmed appointment, or nothing when its buffered range
--- overlaps a confirmed one (then every field of the result is NULL). Under
--- the bucket locks only a committed appointment can overlap, and the
--- exclusion constraint's own check finds it: there is no separate probe on
--- the way to a booking. p_id NULL: a new id.
+-- Inserts a confirmed appointment, or a hold when p_expires_at is given,
+-- or nothing when its buffered range overlaps an active row (then every
+-- field of the result is NULL). Under the bucket locks only a committed row
+-- can overlap, and the exclusion constraint's own check finds it: there is
+-- no separate probe on the way to a booking. Only when that check refuses
+-- are expired holds in the range looked for, removed, and the insert tried
+-- once more, so they cost the common path nothing. p_id NULL: a new id.
 CREATE OR REPLACE FUNCTION bk_insert_appointment(
     p_id uuid, p_org_id uuid, p_provider_id uuid, p_contact_id uuid, p_service_id uuid,
     p_scheduled_at timestamptz, p_duration int, p_before int, p_after int, p_notes text,
-    p_metadata jsonb, p_rescheduled_from uuid)
+    p_metadata jsonb, p_rescheduled_from uuid, p_expires_at timestamptz DEFAULT NULL)
 RETURNS public.appointments
 LANGUAGE plpgsql
 AS $$
 DECLARE
     v_appt appointments;
 BEGIN
-    INSERT INTO appointments (id, org_id, provider_id, contact_id, service_id, scheduled_at,
-                              duration_minutes, ends_at, buffer_before_minutes,
-                              buffer_after_minutes, buffered_start, buffered_end, notes,
-                              metadata, rescheduled_from)
-    VALUES (coalesce(p_id, gen_random_uuid()), p_org_id, p_provider_id, p_contact_id,
-            p_service_id, p_scheduled_at, p_duration,
-            p_scheduled_at + p_duration * interval '1 minute', p_before, p_after,
-            p_scheduled_at - p_before * interval '1 minute',
-            p_scheduled_at + (p_duration + p_after) * interval '1 minute', p_notes,
-            coalesce(p_metadata, '{}'), p_rescheduled_from)
-    ON CONFLICT DO NOTHING
+    FOR v_try IN 1..2 LOOP
+        INSERT INTO appointments (id, org_id, provider_id, contact_id, service_id, scheduled_at,
+                                  duration_minutes, ends_at, buffer_before_minutes,
+                                  buffer_after_minutes, buffered_start, buffered_end, notes,
+                                  metadata, rescheduled_from, status, expires_at)
+        VALUES (coalesce(p_id, gen_random_uuid()), p_org_id, p_provider_id, p_contact_id,
+                p_service_id, p_scheduled_at, p_duration,
+                p_scheduled_at + p_duration * interval '1 minute', p_before, p_after,
+                p_scheduled_at - p_before * interval '1 minute',
+                p_scheduled_at + (p_duration + p_after) * interval '1 minute', p_notes,
+                coalesce(p_metadata, '{}'), p_rescheduled_from,
+                CASE WHEN p_expires_at IS NULL THEN 'confirmed' ELSE 'held' END, p_expires_at)
+        ON CONFLICT DO NOTHING
+        RETURNING * INTO v_appt;
+        EXIT WHEN v_appt.id IS NOT NULL OR v_try = 2
+               OR bk_remove_expired_holds(p_org_id, p_provider_id,
+                                          p_scheduled_at - p_before * interval '1 minute',
+                                          p_scheduled_at + (p_duration + p_after)
+                                                           * interval '1 minute') = 0;
+    END LOOP;
+    RETURN v_appt;
+END
+$$;
+
+-- Turns the caller's hold into the appointment being booked, under the
+-- booking's bucket locks (API.md, "Slot holds"). Returns:
+--   the confirmed appointment: converted, in place (same id; the row only
+--     takes the booking's values, so no second range needs checking while
+--     the booking's buffered range lies inside the hold's);
+--   the hold itself, still held: it is valid, but the booking's buffers
+--     reach past it onto a conflict, which the caller reports;
+--   nothing (every field NULL): the hold is unknown here (another
+--     organization's stays untouched), expired or already consumed, and the
+--     caller books as if no hold had been named.
+-- BK003 when the hold is for another provider, or the booked time
+-- [p_scheduled_at, + p_duration) is not inside the hold's time.
+CREATE OR REPLACE FUNCTION bk_convert_hold(
+    p_hold_id uuid, p_org_id uuid, p_provider_id uuid, p_contact_id uuid, p_service_id uuid,
+    p_scheduled_at timestamptz, p_duration int, p_before int, p_after int, p_notes text,
+    p_metadata jsonb)
+RETURNS public.appointments
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_hold appointments;
+    v_appt appointments;
+    v_start timestamptz := p_scheduled_at - p_before * interval '1 minute';
+    v_end timestamptz := p_scheduled_at + (p_duration + p_after) * interval '1 minute';
+BEGIN
+    SELECT * INTO v_hold FROM appointments
+     WHERE org_id = p_org_id AND id = p_hold_id AND status = 'held' FOR UPDATE;
+    IF NOT FOUND OR v_hold.expires_at <= clock_timestamp() THEN
+        RETURN v_appt;
+    END IF;
+    IF v_hold.provider_id <> p_provider_id THEN
+        RAISE EXCEPTION 'the hold is for another provider' USING ERRCODE = 'BK003';
+    END IF;
+    IF p_scheduled_at < v_hold.scheduled_at
+       OR p_scheduled_at + p_duration * interval '1 minute' > v_hold.ends_at THEN
+        RAISE EXCEPTION 'the booked time is outside its hold (% to %)',
+            bk_iso(v_hold.scheduled_at), bk_iso(v_hold.ends_at) USING ERRCODE = 'BK003';
+    END IF;
+    IF v_start < v_hold.buffered_start OR v_end > v_hold.buffered_end THEN
+        PERFORM bk_remove_expired_holds(p_org_id, p_provider_id, v_start, v_end);
+        IF EXISTS (SELECT 1 FROM bk_find_conflict(p_org_id, p_provider_id, v_start, v_end,
+                                                  p_hold_id, clock_timestamp())) THEN
+            RETURN v_hold;
+        END IF;
+    END IF;
+    UPDATE appointments
+       SET status = 'confirmed', expires_at = NULL, contact_id = p_contact_id,
+           service_id = p_service_id, scheduled_at = p_scheduled_at,
+           duration_minutes = p_duration,
+           ends_at = p_scheduled_at + p_duration * interval '1 minute',
+           buffer_before_minutes = p_before, buffer_after_minutes = p_after,
+           buffered_start = v_start, buffered_end = v_end, notes = p_notes,
+           metadata = coalesce(p_metadata, '{}'), created_at = now()
+     WHERE id = p_hold_id
     RETURNING * INTO v_appt;
     RETURN v_appt;
 END
@@ -227,21 +377,23 @@ END
 $$;
 
 -- Book: returns {"status":"booked","appointment":{...}} or
--- {"status":"conflict","conflictingAppointment":{...}}, plus "lockWaitUs",
--- plus "replayed":true when an idempotency key replays a stored result.
+-- {"status":"conflict","conflictingAppointment"|"conflictingHold":{...}},
+-- plus "lockWaitUs", plus "replayed":true when an idempotency key replays
+-- a stored result, plus "holdConverted":true when p_hold_id's hold became
+-- the appointment (bk_convert_hold).
 -- p_public: the caller is the public booking page or the voice agent, who
 -- may only book the future and inside the provider's working hours.
 --
 -- Lock order (docs/design.md): the contact is read first without a lock
 -- (for a clear 400), and key-share locked only after the insert, so a
 -- loser of a race writes nothing; with an idempotency key it is locked
--- before the key instead.
+-- before the key instead. A hold's row is locked after the buckets.
 CREATE OR REPLACE FUNCTION book_appointment_with_lock(
     p_org_id uuid, p_provider_id uuid, p_contact_id uuid, p_service_id uuid,
     p_scheduled_at timestamptz, p_duration_minutes int, p_notes text, p_metadata jsonb,
     p_lock_keys bigint[], p_lock_from timestamptz, p_lock_to timestamptz,
     p_lock_timeout_ms int, p_actor text, p_idempotency_key text, p_request_hash bytea,
-    p_public boolean DEFAULT false)
+    p_public boolean DEFAULT false, p_hold_id uuid DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
@@ -251,7 +403,6 @@ DECLARE
     v_replay jsonb;
     v_provider_ok boolean;
     v_contact_ok boolean;
-    v_service services;
     v_duration int := p_duration_minutes;
     v_before int := 0;
     v_after int := 0;
@@ -260,9 +411,10 @@ DECLARE
     v_wait_us bigint;
     v_conflict appointments;
     v_appt appointments;
+    v_exclude uuid;
+    v_converted boolean := false;
     v_json jsonb;
     v_result jsonb;
-    v_in_hours boolean;
 BEGIN
     SELECT EXISTS (SELECT 1 FROM providers WHERE org_id = p_org_id AND id = p_provider_id),
            EXISTS (SELECT 1 FROM contacts
@@ -288,49 +440,47 @@ BEGIN
         RAISE EXCEPTION 'contactId does not exist' USING ERRCODE = 'BK001', COLUMN = 'contactId';
     END IF;
     IF p_service_id IS NOT NULL THEN
-        SELECT * INTO v_service FROM services WHERE org_id = p_org_id AND id = p_service_id;
-        IF NOT FOUND THEN
-            RAISE EXCEPTION 'serviceId does not exist' USING ERRCODE = 'BK001', COLUMN = 'serviceId';
-        END IF;
-        v_duration := coalesce(v_duration, v_service.duration_minutes);
-        v_before := v_service.buffer_before_minutes;
-        v_after := v_service.buffer_after_minutes;
+        SELECT * INTO v_duration, v_before, v_after
+          FROM bk_service_shape(p_org_id, p_service_id, p_duration_minutes);
     END IF;
     IF v_duration IS NULL OR v_duration NOT BETWEEN 1 AND 1440 THEN
         PERFORM bk_require_between(v_duration, 1, 1440, 'durationMinutes');
     END IF;
-
     IF p_public THEN
-        IF p_scheduled_at < now() THEN
-            RAISE EXCEPTION 'scheduledAt is in the past'
-                USING ERRCODE = 'BK001', COLUMN = 'scheduledAt';
-        END IF;
-        SELECT bk_within_working_hours(p.working_hours, o.timezone, p_scheduled_at, v_duration)
-          INTO v_in_hours
-          FROM providers p JOIN organizations o ON o.id = p.org_id
-         WHERE p.id = p_provider_id;
-        IF NOT v_in_hours THEN
-            RAISE EXCEPTION 'scheduledAt is outside the provider''s working hours'
-                USING ERRCODE = 'BK001', COLUMN = 'scheduledAt';
-        END IF;
+        PERFORM bk_check_public_time(p_provider_id, p_scheduled_at, v_duration);
     END IF;
 
     v_start := p_scheduled_at - v_before * interval '1 minute';
     v_end := p_scheduled_at + (v_duration + v_after) * interval '1 minute';
     -- A conflict inserts nothing, and only then is the conflicting
     -- appointment looked up. A conflict cancelled in between (cancel takes
-    -- no bucket locks) sends the booking round again.
+    -- no bucket locks) sends the booking round again. The caller's own hold
+    -- is never the conflict reported.
     FOR v_round IN 1..3 LOOP
         v_wait_us := bk_take_bucket_locks(p_lock_keys, p_lock_from, p_lock_to, v_start, v_end,
-                                          p_lock_timeout_ms, p_org_id, p_provider_id, NULL);
+                                          p_lock_timeout_ms, p_org_id, p_provider_id,
+                                          p_hold_id);
         IF v_wait_us >= 0 THEN
-            v_appt := bk_insert_appointment(NULL, p_org_id, p_provider_id, p_contact_id,
-                                            p_service_id, p_scheduled_at, v_duration, v_before,
-                                            v_after, p_notes, p_metadata, NULL);
-            EXIT WHEN v_appt.id IS NOT NULL;
+            IF p_hold_id IS NOT NULL THEN
+                v_appt := bk_convert_hold(p_hold_id, p_org_id, p_provider_id, p_contact_id,
+                                          p_service_id, p_scheduled_at, v_duration, v_before,
+                                          v_after, p_notes, p_metadata);
+                v_converted := v_appt.status = 'confirmed';
+                IF v_appt.status = 'held' THEN
+                    v_exclude := p_hold_id;
+                END IF;
+            END IF;
+            IF v_appt.id IS NULL THEN
+                v_appt := bk_insert_appointment(NULL, p_org_id, p_provider_id, p_contact_id,
+                                                p_service_id, p_scheduled_at, v_duration,
+                                                v_before, v_after, p_notes, p_metadata, NULL);
+            END IF;
+            EXIT WHEN v_appt.status = 'confirmed';
+            v_appt := NULL;
         END IF;
         SELECT * INTO v_conflict
-          FROM bk_find_conflict(p_org_id, p_provider_id, v_start, v_end, NULL);
+          FROM bk_find_conflict(p_org_id, p_provider_id, v_start, v_end, v_exclude,
+                                clock_timestamp());
         EXIT WHEN FOUND;
     END LOOP;
 
@@ -345,11 +495,19 @@ BEGIN
         v_result := jsonb_build_object('status', 'booked', 'appointment', v_json);
         PERFORM bk_record_booked(p_org_id, p_actor, v_appt, v_json, NULL, 'appointment.booked',
                                  jsonb_build_object('appointment', v_json));
+        IF v_converted THEN
+            PERFORM bk_audit(p_org_id, p_actor, 'hold.converted', 'hold', p_hold_id,
+                             jsonb_build_object('appointmentId', v_appt.id));
+        END IF;
     ELSE
         v_result := bk_conflict_result(v_conflict);
         v_wait_us := greatest(v_wait_us, 0);
     END IF;
-    RETURN bk_finish(p_org_id, p_actor, p_idempotency_key, v_result, v_wait_us);
+    v_result := bk_finish(p_org_id, p_actor, p_idempotency_key, v_result, v_wait_us);
+    IF v_converted THEN
+        RETURN v_result || '{"holdConverted": true}';
+    END IF;
+    RETURN v_result;
 END
 $$;
 
@@ -370,7 +528,7 @@ DECLARE
 BEGIN
     PERFORM set_config('lock_timeout', greatest(coalesce(p_lock_timeout_ms, 2000), 1)::text, true);
     SELECT * INTO v_appt FROM appointments
-     WHERE org_id = p_org_id AND id = p_appointment_id FOR UPDATE;
+     WHERE org_id = p_org_id AND id = p_appointment_id AND status <> 'held' FOR UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'appointment not found' USING ERRCODE = 'BK002';
     END IF;
@@ -432,7 +590,8 @@ DECLARE
     v_result jsonb;
     v_contact_ok boolean;
 BEGIN
-    SELECT * INTO v_old FROM appointments WHERE org_id = p_org_id AND id = p_appointment_id;
+    SELECT * INTO v_old FROM appointments
+     WHERE org_id = p_org_id AND id = p_appointment_id AND status <> 'held';
     IF NOT FOUND THEN
         RAISE EXCEPTION 'appointment not found' USING ERRCODE = 'BK002';
     END IF;
@@ -490,7 +649,8 @@ BEGIN
             RETURNING * INTO v_old;
         END IF;
         SELECT * INTO v_conflict
-          FROM bk_find_conflict(p_org_id, v_provider, v_start, v_end, p_appointment_id);
+          FROM bk_find_conflict(p_org_id, v_provider, v_start, v_end, p_appointment_id,
+                                clock_timestamp());
         EXIT WHEN FOUND;
     END LOOP;
 
@@ -517,7 +677,7 @@ $$;
 -- Only the service's own role may call these; nothing is granted to PUBLIC.
 REVOKE EXECUTE ON FUNCTION
     book_appointment_with_lock(uuid, uuid, uuid, uuid, timestamptz, int, text, jsonb, bigint[],
-                               timestamptz, timestamptz, int, text, text, bytea, boolean),
+                               timestamptz, timestamptz, int, text, text, bytea, boolean, uuid),
     reschedule_appointment_with_lock(uuid, uuid, uuid, timestamptz, int, bigint[], timestamptz,
                                      timestamptz, int, text, text, bytea),
     cancel_appointment(uuid, uuid, text, int, text),
@@ -528,6 +688,8 @@ REVOKE EXECUTE ON FUNCTION
     bk_take_bucket_locks(bigint[], timestamptz, timestamptz, timestamptz, timestamptz, int,
                          uuid, uuid, uuid),
     bk_insert_appointment(uuid, uuid, uuid, uuid, uuid, timestamptz, int, int, int, text, jsonb,
-                          uuid),
+                          uuid, timestamptz),
+    bk_remove_expired_holds(uuid, uuid, timestamptz, timestamptz),
+    bk_convert_hold(uuid, uuid, uuid, uuid, uuid, timestamptz, int, int, int, text, jsonb),
     bk_record_booked(uuid, text, appointments, jsonb, uuid, text, jsonb)
 FROM PUBLIC;

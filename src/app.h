@@ -34,6 +34,7 @@ struct config {
     int connection_timeout_s;    /* idle/slow clients are dropped after this */
     size_t body_limit;
     struct rate_spec rate_admin, rate_public;
+    int public_holds_max;        /* unexpired holds of an organization the public key may make */
 
     /* Delivery (the outbox worker, webhooks, breakers). */
     bool no_worker;              /* serve without the in-process worker */

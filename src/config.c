@@ -52,6 +52,11 @@ static const struct setting settings[] = {
      "per admin key: requests per second/burst", RATE, AT(rate_admin), 0, 0},
     {"BOOKD_RATE_LIMIT_PUBLIC", "--rate-limit-public", "20/40",
      "per public key: requests per second/burst", RATE, AT(rate_public), 0, 0},
+    /* Holds cost nothing to make: without a cap, a script on the public
+     * booking page could hold a whole calendar. Admin keys are not capped. */
+    {"BOOKD_PUBLIC_HOLDS_MAX", "--public-holds-max", "100",
+     "per organization: unexpired holds made with the public key at once (0: no cap)", INT,
+     AT(public_holds_max), 0, 100000},
     {"BOOKD_NO_WORKER", "--no-worker", "false",
      "serve without the delivery worker (run `bookd worker` elsewhere)", FLAG, AT(no_worker), 0,
      0},

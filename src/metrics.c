@@ -46,6 +46,10 @@ static const double delivery_bounds[] = {0.01, 0.05, 0.1, 0.25, 0.5, 1,   2.5,
                                          5,    10,   30,  60,   300, 3600};
 #define DELIVERY_BUCKETS (sizeof delivery_bounds / sizeof delivery_bounds[0])
 static struct histogram delivery_latency;
+static const char *const hold_results[HOLD_RESULT_COUNT] = {
+    [HOLD_HELD] = "held",         [HOLD_CONVERTED] = "converted", [HOLD_EXPIRED] = "expired",
+    [HOLD_RELEASED] = "released", [HOLD_CONFLICT] = "conflict"};
+static atomic_ullong holds[HOLD_RESULT_COUNT];
 
 
 void metrics_set_routes(const char *const *patterns, int count)
@@ -119,6 +123,12 @@ double metrics_seconds_since(const struct timespec *t0)
 void metrics_idempotent_replay(void)
 {
     atomic_fetch_add_explicit(&replays, 1, memory_order_relaxed);
+}
+
+void metrics_holds_add(enum metrics_hold_result result, int n)
+{
+    if ((unsigned)result < HOLD_RESULT_COUNT && n > 0)
+        atomic_fetch_add_explicit(&holds[result], (unsigned long long)n, memory_order_relaxed);
 }
 
 /* A growing text buffer; on allocation failure it stays in a failed state. */
@@ -251,6 +261,11 @@ char *metrics_render(const struct db_pool_stats *pool, long long outbox_pending,
              "# TYPE bookd_outbox_pending gauge\n"
              "bookd_outbox_pending %lld\n",
              outbox_pending);
+    emit(&t, "# HELP bookd_holds_total Holds by what became of them.\n"
+             "# TYPE bookd_holds_total counter\n");
+    for (size_t r = 0; r < HOLD_RESULT_COUNT; r++)
+        emit(&t, "bookd_holds_total{result=\"%s\"} %llu\n", hold_results[r],
+             atomic_load_explicit(&holds[r], memory_order_relaxed));
     emit(&t, "# HELP bookd_webhook_deliveries_total Delivery attempts by result (deferred: held "
              "back by an open breaker).\n"
              "# TYPE bookd_webhook_deliveries_total counter\n");

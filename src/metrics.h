@@ -22,6 +22,16 @@ enum metrics_booking_result {
     BOOKING_RESULT_COUNT
 };
 
+/* What became of holds (bookd_holds_total{result}). */
+enum metrics_hold_result {
+    HOLD_HELD,      /* created */
+    HOLD_CONVERTED, /* turned into an appointment */
+    HOLD_EXPIRED,   /* its time ran out, then removed */
+    HOLD_RELEASED,  /* given back with DELETE */
+    HOLD_CONFLICT,  /* refused: the time was taken or held */
+    HOLD_RESULT_COUNT
+};
+
 /* Route labels are the patterns of the route table, set once at start. */
 void metrics_set_routes(const char *const *patterns, int count);
 
@@ -32,6 +42,7 @@ void metrics_http_observe(int route, enum http_method method, unsigned status, d
 void metrics_booking_observe(enum metrics_booking_result result, double seconds,
                              double lock_wait_seconds);
 void metrics_idempotent_replay(void);
+void metrics_holds_add(enum metrics_hold_result result, int n);
 
 /* A delivery's outcome; latency_seconds, from the event to its 2xx, < 0
  * if none. */

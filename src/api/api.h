@@ -21,6 +21,10 @@ struct db_org_ref api_org(const struct http_request *req);
 
 /* Replies for a db outcome that is not DB_OK (400, 404, 409, 422, 503, 500). */
 void api_reply_db_failure(struct http_response *resp, const struct db_result *res);
+/* 409 slot_unavailable naming what is in the way (api_conflict_add); a
+ * replayed answer says so. */
+void api_reply_conflict(struct http_request *req, struct http_response *resp,
+                        const struct db_result *res);
 
 /* `obj` (stolen: the reference is released either way) with `status` when
  * the db call gave DB_OK and an object; else the failure (a 500 for DB_OK
@@ -35,9 +39,11 @@ void api_reply_list(struct http_response *resp, const char *name, json_t *list,
  * as text (the booking path builds no JSON tree; core/json_text.h). */
 void api_appointment_write(struct core_json_buf *b, const struct db_appointment *a);
 
-/* {"id"?, "scheduledAt", "durationMinutes"}; ids only for admin keys. A new
- * reference (json_decref it, or hand it to a reply that steals it). */
-json_t *api_conflict_json(const struct db_conflict *c, bool with_id);
+/* Adds what is in the way to `body` (API.md, "Conflicts with holds and
+ * external busy times"): "conflictingAppointment" {"id"?, "scheduledAt",
+ * "durationMinutes"}, with the id for admin keys only, or "conflictingHold"
+ * {"scheduledAt", "durationMinutes", "expiresAt"}, which never says whose. */
+void api_conflict_add(json_t *body, const struct db_conflict *c, bool with_id);
 
 /* A new organization with freshly generated keys (shown once, stored as
  * hashes). Used by POST /api/orgs and by `bookd org create`. */
@@ -66,6 +72,11 @@ void api_appointments_list(struct http_request *req, struct http_response *resp)
 void api_appointments_get(struct http_request *req, struct http_response *resp);
 void api_appointments_cancel(struct http_request *req, struct http_response *resp);
 void api_appointments_reschedule(struct http_request *req, struct http_response *resp);
+/* Counts what a booking call did to holds (bookd_holds_total): a hold it
+ * converted, expired holds it removed from its way. */
+void api_holds_observe(const struct db_result *res);
+void api_holds_create(struct http_request *req, struct http_response *resp);
+void api_holds_release(struct http_request *req, struct http_response *resp);
 void api_availability_check(struct http_request *req, struct http_response *resp);
 void api_availability_slots(struct http_request *req, struct http_response *resp);
 void api_audit_list(struct http_request *req, struct http_response *resp);

@@ -78,19 +78,6 @@ static void observe_booking(const struct db_result *res, const struct timespec *
                                 : -1.0);
 }
 
-/* 409 slot_unavailable with the appointment in the way. */
-static void reply_conflict(struct http_request *req, struct http_response *resp,
-                           const struct db_result *res)
-{
-    json_t *body = json_pack("{s:s, s:s, s:o}", "error", "slot_unavailable", "message",
-                             "The requested time overlaps an existing appointment.",
-                             "conflictingAppointment",
-                             api_conflict_json(&res->conflict,
-                                               req->auth.principal == PRINCIPAL_ADMIN));
-    http_reply_json(resp, 409, body);
-    resp->replayed = res->replayed;
-}
-
 /*
  * The answer to a booking or a reschedule: {"appointmentId", with
  * "previousAppointmentId" for a reschedule, "appointment"} with `status`,
@@ -116,7 +103,7 @@ static void reply_outcome(struct http_request *req, struct http_response *resp,
         return;
     }
     if (res->outcome == DB_CONFLICT)
-        reply_conflict(req, resp, res);
+        api_reply_conflict(req, resp, res);
     else
         api_reply_db_failure(resp, res);
 }
@@ -124,9 +111,10 @@ static void reply_outcome(struct http_request *req, struct http_response *resp,
 void api_appointments_book(struct http_request *req, struct http_response *resp)
 {
     static const char *const fields[] = {"contactId", "scheduledAt", "durationMinutes",
-                                         "providerId", "serviceId", "notes", "metadata", NULL};
-    char contact[DB_ID_SIZE], provider[DB_ID_SIZE], service[DB_ID_SIZE];
-    bool has_provider = false, has_service = false, bad_key;
+                                         "providerId", "serviceId", "notes", "metadata",
+                                         "holdId",    NULL};
+    char contact[DB_ID_SIZE], provider[DB_ID_SIZE], service[DB_ID_SIZE], hold[DB_ID_SIZE];
+    bool has_provider = false, has_service = false, has_hold = false, bad_key;
     struct db_book_request br = {0};
     struct db_org_ref org = api_org(req);
     struct db_result res;
@@ -144,7 +132,8 @@ void api_appointments_book(struct http_request *req, struct http_response *resp)
         !api_body_uuid(req, resp, "providerId", false, provider, &has_provider) ||
         !api_body_uuid(req, resp, "serviceId", false, service, &has_service) ||
         !api_body_string(req, resp, "notes", false, CORE_NOTES_MAX_CHARS, &br.notes) ||
-        !api_body_object(req, resp, "metadata", METADATA_MAX_BYTES, &metadata))
+        !api_body_object(req, resp, "metadata", METADATA_MAX_BYTES, &metadata) ||
+        !api_body_uuid(req, resp, "holdId", false, hold, &has_hold))
         goto out;
     if (!br.duration_minutes && !has_service) {
         http_reply_invalid(resp, "durationMinutes",
@@ -155,6 +144,7 @@ void api_appointments_book(struct http_request *req, struct http_response *resp)
     br.provider_id = has_provider ? provider : NULL;
     br.service_id = has_service ? service : NULL;
     br.metadata_json = metadata;
+    br.hold_id = has_hold ? hold : NULL;
     br.actor = req->auth.actor;
     br.lock_timeout_ms = req->app->cfg.lock_timeout_ms;
     br.public_rules = req->auth.principal != PRINCIPAL_ADMIN;
@@ -165,6 +155,8 @@ void api_appointments_book(struct http_request *req, struct http_response *resp)
 
     db_book(req->app->pool, &org, &br, &res);
     observe_booking(&res, &started);
+    if (!res.replayed)
+        api_holds_observe(&res);
     reply_outcome(req, resp, &res, 201, false);
     db_result_cleanup(&res);
 out:
@@ -204,6 +196,8 @@ void api_appointments_reschedule(struct http_request *req, struct http_response 
 
     db_reschedule(req->app->pool, &org, &rr, &res);
     observe_booking(&res, &started);
+    if (!res.replayed)
+        api_holds_observe(&res);
     reply_outcome(req, resp, &res, 200, true);
     db_result_cleanup(&res);
 }

@@ -32,9 +32,8 @@ void api_availability_check(struct http_request *req, struct http_response *resp
     if (res.outcome == DB_OK) {
         body = json_pack("{s:b}", "available", 1);
     } else if (res.outcome == DB_CONFLICT) {
-        body = json_pack("{s:b, s:o}", "available", 0, "conflictingAppointment",
-                         api_conflict_json(&res.conflict,
-                                           req->auth.principal == PRINCIPAL_ADMIN));
+        body = json_pack("{s:b}", "available", 0);
+        api_conflict_add(body, &res.conflict, req->auth.principal == PRINCIPAL_ADMIN);
     } else {
         api_reply_db_failure(resp, &res);
         db_result_cleanup(&res);

@@ -6,6 +6,7 @@
 #include "api/api.h"
 #include "app.h"
 #include "core/time.h"
+#include "http/auth.h"
 #include "http/reply.h"
 
 struct db_org_ref api_org(const struct http_request *req)
@@ -29,6 +30,10 @@ void api_reply_db_failure(struct http_response *resp, const struct db_result *re
     case DB_IDEMPOTENCY_REUSED:
         http_reply_error(resp, 422, "idempotency_key_reused", "Idempotency-Key",
                          "This Idempotency-Key was already used with a different request.");
+        break;
+    case DB_LIMITED:
+        http_reply_error(resp, 429, "rate_limited", NULL, "%s.", res->message);
+        resp->retry_after = 60;
         break;
     case DB_BUSY:
         http_reply_error(resp, 409, "slot_busy", NULL,
@@ -125,12 +130,26 @@ static json_t *time_or_null(bool has, int64_t ms)
     return has && core_iso_format(ms, iso) == 0 ? json_string(iso) : json_null();
 }
 
-json_t *api_conflict_json(const struct db_conflict *c, bool with_id)
+void api_conflict_add(json_t *body, const struct db_conflict *c, bool with_id)
 {
     json_t *o = json_object();
-    if (with_id && c->id[0])
+    if (!c->hold && with_id && c->id[0])
         json_object_set_new(o, "id", json_string(c->id));
     json_object_set_new(o, "scheduledAt", time_or_null(true, c->scheduled_at_ms));
     json_object_set_new(o, "durationMinutes", json_integer(c->duration_minutes));
-    return o;
+    if (c->hold)
+        json_object_set_new(o, "expiresAt", time_or_null(true, c->expires_at_ms));
+    json_object_set_new(body, c->hold ? "conflictingHold" : "conflictingAppointment", o);
+}
+
+void api_reply_conflict(struct http_request *req, struct http_response *resp,
+                        const struct db_result *res)
+{
+    json_t *body = json_pack("{s:s, s:s}", "error", "slot_unavailable", "message",
+                             res->conflict.hold
+                                 ? "The requested time overlaps a time held for someone else."
+                                 : "The requested time overlaps an existing appointment.");
+    api_conflict_add(body, &res->conflict, req->auth.principal == PRINCIPAL_ADMIN);
+    http_reply_json(resp, 409, body);
+    resp->replayed = res->replayed;
 }

@@ -21,6 +21,8 @@ const struct http_route api_routes[] = {
     {HTTP_POST, "/api/appointments/{id}/cancel", SCOPE_ADMIN, api_appointments_cancel, true},
     {HTTP_POST, "/api/appointments/{id}/reschedule", SCOPE_ADMIN, api_appointments_reschedule,
      true},
+    {HTTP_POST, "/api/holds", SCOPE_PUBLIC, api_holds_create, true},
+    {HTTP_DELETE, "/api/holds/{id}", SCOPE_PUBLIC, api_holds_release, false},
     {HTTP_GET, "/api/availability/check", SCOPE_PUBLIC, api_availability_check, false},
     {HTTP_GET, "/api/availability", SCOPE_PUBLIC, api_availability_slots, false},
     {HTTP_GET, "/api/audit-log", SCOPE_ADMIN, api_audit_list, false},

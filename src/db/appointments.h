@@ -31,6 +31,7 @@ struct db_book_request {
     const unsigned char *request_hash; /* 32 bytes when idempotency_key is set */
     int lock_timeout_ms;          /* 0: 2000 */
     bool public_rules;            /* only the future, only in working hours */
+    const char *hold_id;          /* NULL: none; else the hold to convert */
 };
 
 struct db_reschedule_request {

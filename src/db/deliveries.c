@@ -142,9 +142,9 @@ int db_session_notify(struct db_session *s)
     return run_ok(s, "notify", "NOTIFY " CHANNEL, 0, NULL);
 }
 
-/* Runs `sql`, a function of two int parameters whose one value is an int,
- * into *out. */
-static int run_int(struct db_session *s, const char *what, const char *sql, int a, int b,
+/* Runs `sql`, a function of `n` (1 or 2) int parameters, a and b, whose
+ * one value is an int, into *out. */
+static int run_int(struct db_session *s, const char *what, const char *sql, int n, int a, int b,
                    int *out)
 {
     char p1[16], p2[16];
@@ -154,7 +154,7 @@ static int run_int(struct db_session *s, const char *what, const char *sql, int 
     *out = 0;
     snprintf(p1, sizeof p1, "%d", a);
     snprintf(p2, sizeof p2, "%d", b);
-    if (!(res = run(s, what, sql, 2, params)))
+    if (!(res = run(s, what, sql, n, params)))
         return -1;
     *out = db_int_value(PQgetvalue(res, 0, 0));
     PQclear(res);
@@ -163,7 +163,7 @@ static int run_int(struct db_session *s, const char *what, const char *sql, int 
 
 int db_outbox_fan_out(struct db_session *s, int limit, int first_delay_ms, int *processed)
 {
-    return run_int(s, "fan_out", "SELECT outbox_fan_out($1::int, $2::int)", limit,
+    return run_int(s, "fan_out", "SELECT outbox_fan_out($1::int, $2::int)", 2, limit,
                    first_delay_ms, processed);
 }
 
@@ -490,6 +490,11 @@ int db_deliveries_record(struct db_session *s, const struct db_delivery_outcome 
 
 int db_outbox_purge(struct db_session *s, int retention_days, int batch, int *removed)
 {
-    return run_int(s, "purge", "SELECT outbox_purge($1::int, $2::int)", retention_days, batch,
+    return run_int(s, "purge", "SELECT outbox_purge($1::int, $2::int)", 2, retention_days, batch,
                    removed);
+}
+
+int db_holds_purge(struct db_session *s, int batch, int *removed)
+{
+    return run_int(s, "holds_purge", "SELECT holds_purge($1::int)", 1, batch, 0, removed);
 }

@@ -113,5 +113,7 @@ int db_deliveries_record(struct db_session *s, const struct db_delivery_outcome 
 /* Deletes up to `batch` rows of each kind past their time; *removed says
  * how many in all. */
 int db_outbox_purge(struct db_session *s, int retention_days, int batch, int *removed);
+/* Deletes up to `batch` holds whose time is up (sql/15_holds.sql). */
+int db_holds_purge(struct db_session *s, int batch, int *removed);
 
 #endif

@@ -40,6 +40,9 @@ void db_map_error(const PGresult *pg, const struct db_conn *conn, const char *st
         snprintf(res->message, sizeof res->message, "%s", primary ? primary : "invalid state");
     } else if (strcmp(state, "BK004") == 0) {
         res->outcome = DB_IDEMPOTENCY_REUSED;
+    } else if (strcmp(state, "BK006") == 0) {
+        res->outcome = DB_LIMITED;
+        snprintf(res->message, sizeof res->message, "%s", primary ? primary : "limit reached");
     } else if (strcmp(state, "BK005") == 0) {
         /* Lock keys that do not cover the range the function computed: a
          * caller bug, or a cached service that no longer matches its row. */

@@ -25,6 +25,7 @@ enum db_outcome {
     DB_NOT_FOUND,           /* no such row (appointment, contact) in this organization */
     DB_INVALID_STATE,       /* e.g. rescheduling a cancelled appointment */
     DB_IDEMPOTENCY_REUSED,  /* same key, different request */
+    DB_LIMITED,             /* a cap on what a caller may hold is reached */
     DB_UNAVAILABLE,         /* database unreachable or pool exhausted */
     DB_ERROR,               /* anything else (logged) */
 };
@@ -60,10 +61,23 @@ struct db_appointment {
     char rescheduled_to[DB_ID_SIZE]; /* "" when none */
 };
 
+/* What is in the way: an appointment (id "" after 23P01), or a hold,
+ * which never says whose. */
 struct db_conflict {
+    bool hold;
     char id[DB_ID_SIZE];
     int64_t scheduled_at_ms;
     int duration_minutes;
+    int64_t expires_at_ms;           /* a hold's */
+};
+
+struct db_hold {
+    char id[DB_ID_SIZE];
+    char provider_id[DB_ID_SIZE];
+    char service_id[DB_ID_SIZE];     /* "" when none */
+    int64_t scheduled_at_ms;
+    int duration_minutes;
+    int64_t expires_at_ms;
 };
 
 struct db_result {
@@ -74,6 +88,10 @@ struct db_result {
     struct db_appointment appointment; /* OK: the booked / new / cancelled one */
     struct db_appointment previous;    /* reschedule OK: the old one */
     struct db_conflict conflict;       /* CONFLICT (id may be "" after 23P01) */
+    struct db_hold hold;               /* a hold made */
+    bool hold_converted;               /* a booking turned its hold into the appointment */
+    bool hold_expired;                 /* a release found the hold's time up */
+    int expired_holds;                 /* expired holds the call removed from its way */
     char field[32];                    /* INVALID: the API field at fault */
     char message[200];                 /* INVALID, INVALID_STATE: for the client */
     bool keys_refused;                 /* ERROR: BK005, lock keys not covering the range */

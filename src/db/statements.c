@@ -5,7 +5,13 @@ const struct db_statement db_statements[] = {
     {"book",
      "SELECT book_appointment_with_lock($1::uuid, $2::uuid, $3::uuid, $4::uuid,"
      " $5::timestamptz, $6::int, $7::text, $8::jsonb, $9::bigint[], $10::timestamptz,"
-     " $11::timestamptz, $12::int, $13::text, $14::text, $15::bytea, $16::boolean)::text"},
+     " $11::timestamptz, $12::int, $13::text, $14::text, $15::bytea, $16::boolean,"
+     " $17::uuid)::text"},
+    {"hold",
+     "SELECT hold_slot($1::uuid, $2::uuid, $3::uuid, $4::timestamptz, $5::int, $6::int,"
+     " $7::bigint[], $8::timestamptz, $9::timestamptz, $10::int, $11::text, $12::boolean,"
+     " $13::int)::text"},
+    {"hold_release", "SELECT release_hold($1::uuid, $2::uuid, $3::int, $4::text)::text"},
     {"reschedule",
      "SELECT reschedule_appointment_with_lock($1::uuid, $2::uuid, $3::uuid, $4::timestamptz,"
      " $5::int, $6::bigint[], $7::timestamptz, $8::timestamptz, $9::int, $10::text, $11::text,"
@@ -24,7 +30,7 @@ const struct db_statement db_statements[] = {
      "SELECT provider_id, (extract(epoch FROM buffered_start) * 1000)::bigint,"
      " (extract(epoch FROM buffered_end) * 1000)::bigint, duration_minutes,"
      " buffer_before_minutes, buffer_after_minutes"
-     " FROM appointments WHERE org_id = $1::uuid AND id = $2::uuid"},
+     " FROM appointments WHERE org_id = $1::uuid AND id = $2::uuid AND status <> 'held'"},
     {"key_lookup",
      "SELECT k.kind, k.id, o.id, p.id, o.timezone FROM api_keys k"
      " JOIN organizations o ON o.id = k.org_id"
@@ -54,11 +60,12 @@ const struct db_statement db_statements[] = {
     {"contact_erase", "SELECT erase_contact($1::uuid, $2::uuid, $3::text)::text"},
     {"appointment_get",
      "SELECT bk_appointment_json(a)::text FROM appointments a"
-     " WHERE a.org_id = $1::uuid AND a.id = $2::uuid"},
-    /* Keyset pagination on (scheduled_at, id): $6/$7 is the last row seen. */
+     " WHERE a.org_id = $1::uuid AND a.id = $2::uuid AND a.status <> 'held'"},
+    /* Keyset pagination on (scheduled_at, id): $6/$7 is the last row seen.
+     * Holds are not appointments: never listed, never found by id. */
     {"appointment_list",
      "SELECT coalesce(json_agg(bk_appointment_json(a) ORDER BY a.scheduled_at, a.id), '[]')::text"
-     " FROM (SELECT * FROM appointments WHERE org_id = $1::uuid"
+     " FROM (SELECT * FROM appointments WHERE org_id = $1::uuid AND status <> 'held'"
      " AND ($2::timestamptz IS NULL OR scheduled_at >= $2::timestamptz)"
      " AND ($3::timestamptz IS NULL OR scheduled_at < $3::timestamptz)"
      " AND ($4::uuid IS NULL OR provider_id = $4::uuid)"

@@ -535,6 +535,13 @@ static void *worker_main(void *arg)
                        0 &&
                    removed >= PURGE_BATCH && !atomic_load(&w->stop))
                 ;
+            /* Expired holds block nobody (every booking passes over them);
+             * this only keeps the table small. */
+            while (db_holds_purge(w->db, PURGE_BATCH, &removed) == 0 && removed > 0) {
+                metrics_holds_add(HOLD_EXPIRED, removed);
+                if (removed < PURGE_BATCH || atomic_load(&w->stop))
+                    break;
+            }
         }
         curl_multi_perform(w->multi, &running);
         /* A finished send frees room, perhaps for a target at its bound. */

@@ -6,7 +6,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 -- A session time zone far from UTC: the functions must print UTC anyway.
 SET LOCAL TimeZone = 'America/New_York';
-SELECT plan(47);
+SELECT plan(55);
 
 \ir fixtures.psql
 -- Tables and extension ------------------------------------------------------
@@ -45,8 +45,8 @@ SELECT is((SELECT contype FROM pg_constraint
 SELECT matches((SELECT pg_get_constraintdef(oid) FROM pg_constraint
                  WHERE conname = 'appointments_no_overlap'
                    AND conrelid = 'public.appointments'::regclass),
-               '^EXCLUDE USING gist \(provider_id WITH =, tstzrange\(buffered_start, buffered_end, ''\[\)''::text\) WITH &&\) WHERE \(\(\(status\)::text = ''confirmed''::text\)\)$',
-               'appointments_no_overlap: gist, same provider, [) buffered ranges, confirmed rows only');
+               '^EXCLUDE USING gist \(provider_id WITH =, tstzrange\(buffered_start, buffered_end, ''\[\)''::text\) WITH &&\) WHERE \(\(\(status\)::text = ANY \(ARRAY\[''confirmed''::text, ''held''::text\]\)\)\)$',
+               'appointments_no_overlap: gist, same provider, [) buffered ranges, confirmed and held rows');
 SELECT is((SELECT am.amname::text FROM pg_class c JOIN pg_am am ON am.oid = c.relam
             WHERE c.oid = 'public.appointments_no_overlap'::regclass),
           'gist', 'the constraint''s index is a GiST index');
@@ -61,8 +61,15 @@ SELECT ok((SELECT condeferrable AND condeferred FROM pg_constraint
 SELECT has_function('public', 'book_appointment_with_lock',
     ARRAY['uuid', 'uuid', 'uuid', 'uuid', 'timestamp with time zone', 'integer', 'text',
           'jsonb', 'bigint[]', 'timestamp with time zone', 'timestamp with time zone',
-          'integer', 'text', 'text', 'bytea', 'boolean'],
+          'integer', 'text', 'text', 'bytea', 'boolean', 'uuid'],
     'book_appointment_with_lock(...) exists with the expected signature');
+SELECT has_function('public', 'hold_slot',
+    ARRAY['uuid', 'uuid', 'uuid', 'timestamp with time zone', 'integer', 'integer', 'bigint[]',
+          'timestamp with time zone', 'timestamp with time zone', 'integer', 'text', 'boolean',
+          'integer'],
+    'hold_slot(...) exists with the expected signature');
+SELECT has_function('public', 'release_hold', ARRAY['uuid', 'uuid', 'integer', 'text'],
+    'release_hold(...) exists with the expected signature');
 SELECT has_function('public', 'check_availability',
     ARRAY['uuid', 'uuid', 'timestamp with time zone', 'integer', 'integer', 'integer', 'uuid'],
     'check_availability(...) exists with the expected signature');
@@ -79,7 +86,7 @@ SELECT ok(coalesce((SELECT bool_and(prosecdef) FROM pg_proc
                      WHERE pronamespace = 'public'::regnamespace AND proname = f), false),
           f || ' is SECURITY DEFINER')
   FROM unnest(ARRAY['book_appointment_with_lock', 'check_availability', 'cancel_appointment',
-                    'reschedule_appointment_with_lock']) f;
+                    'reschedule_appointment_with_lock', 'hold_slot', 'release_hold']) f;
 -- 'search_path=pg_catalog, public' (a trailing ', pg_temp' is accepted too).
 SELECT ok(coalesce((SELECT bool_and(EXISTS (
                         SELECT 1 FROM unnest(proconfig) c
@@ -89,7 +96,7 @@ SELECT ok(coalesce((SELECT bool_and(EXISTS (
                      WHERE pronamespace = 'public'::regnamespace AND proname = f), false),
           f || ' pins search_path = pg_catalog, public')
   FROM unnest(ARRAY['book_appointment_with_lock', 'check_availability', 'cancel_appointment',
-                    'reschedule_appointment_with_lock']) f;
+                    'reschedule_appointment_with_lock', 'hold_slot', 'release_hold']) f;
 -- A plan chosen once per connection, not one that flips with ANALYZE's
 -- sample between planning every call and a generic plan (sql/20_availability.sql).
 SELECT ok(coalesce((SELECT bool_and('plan_cache_mode=force_generic_plan' = ANY (proconfig))
@@ -97,7 +104,8 @@ SELECT ok(coalesce((SELECT bool_and('plan_cache_mode=force_generic_plan' = ANY (
                      WHERE pronamespace = 'public'::regnamespace AND proname = f), false),
           f || ' pins plan_cache_mode = force_generic_plan')
   FROM unnest(ARRAY['book_appointment_with_lock', 'check_availability', 'cancel_appointment',
-                    'reschedule_appointment_with_lock', 'free_slots']) f;
+                    'reschedule_appointment_with_lock', 'free_slots', 'hold_slot',
+                    'release_hold']) f;
 SELECT is_empty($$
     SELECT p.oid::regprocedure::text FROM pg_proc p
      WHERE p.pronamespace = 'public'::regnamespace AND p.prosecdef

@@ -1,0 +1,76 @@
+#include "db/holds.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db/booking.h"
+#include "db/service_cache.h"
+#include "db/services.h"
+
+static int hold_once(struct db_pool *pool, const struct db_org_ref *org,
+                     const struct db_hold_request *req, struct db_result *res)
+{
+    struct db_booking_range r = {
+        .provider_id = req->provider_id ? req->provider_id : org->default_provider_id,
+        .at_ms = req->scheduled_at_ms,
+        .duration = req->duration_minutes,
+    };
+    struct db_lock_set *ls;
+    char ttl[16], cap[16];
+    int service_duration = 0, rc;
+
+    memset(res, 0, sizeof *res);
+    if (req->service_id) {
+        if (db_service_range(pool, org->org_id, req->service_id, &service_duration, &r.before,
+                             &r.after, res) != 0)
+            return -1;
+        if (res->outcome != DB_OK)
+            return 0;
+    }
+    if (r.duration == 0)
+        r.duration = service_duration;
+    if (!(ls = db_lock_set_for(org, &r, req->lock_timeout_ms, NULL, res)))
+        return res->outcome == DB_INVALID ? 0 : -1;
+    snprintf(ttl, sizeof ttl, "%d", req->ttl_seconds);
+    snprintf(cap, sizeof cap, "%d", req->max_public_holds);
+    {
+        const char *params[] = {
+            org->org_id,   r.provider_id,    req->service_id, ls->at_text,
+            ls->duration_text, ttl,          ls->keys_text,   ls->from_text,
+            ls->to_text,   ls->timeout_text, req->actor,      req->public_rules ? "true" : "false",
+            cap,
+        };
+        rc = db_booking_run(pool, "hold", 13, params, res);
+    }
+    if (rc == 0)
+        db_booking_name_conflict(pool, org, &r, NULL, res);
+    free(ls);
+    return rc;
+}
+
+int db_hold_create(struct db_pool *pool, const struct db_org_ref *org,
+                   const struct db_hold_request *req, struct db_result *res)
+{
+    int rc = hold_once(pool, org, req, res);
+
+    /* As for a booking (db_book): a cached service that no longer matches
+     * its row is read again, once. */
+    if (rc != 0 && res->keys_refused && req->service_id) {
+        db_service_cache_forget(db_pool_services(pool), org->org_id, req->service_id);
+        rc = hold_once(pool, org, req, res);
+    }
+    return rc;
+}
+
+int db_hold_release(struct db_pool *pool, const struct db_org_ref *org, const char *hold_id,
+                    const char *actor, int lock_timeout_ms, struct db_result *res)
+{
+    char timeout[16];
+    const char *params[] = {org->org_id, hold_id, timeout, actor};
+
+    memset(res, 0, sizeof *res);
+    snprintf(timeout, sizeof timeout, "%d",
+             lock_timeout_ms > 0 ? lock_timeout_ms : DB_DEFAULT_LOCK_TIMEOUT_MS);
+    return db_booking_run(pool, "hold_release", 4, params, res);
+}
