@@ -319,36 +319,48 @@ DECLARE
     v_start timestamptz := p_scheduled_at - p_before * interval '1 minute';
     v_end timestamptz := p_scheduled_at + (p_duration + p_after) * interval '1 minute';
 BEGIN
-    SELECT * INTO v_hold FROM appointments
-     WHERE org_id = p_org_id AND id = p_hold_id AND status = 'held' FOR UPDATE;
-    IF NOT FOUND OR v_hold.expires_at <= clock_timestamp() THEN
-        RETURN v_appt;
-    END IF;
-    IF v_hold.provider_id <> p_provider_id THEN
-        RAISE EXCEPTION 'the hold is for another provider' USING ERRCODE = 'BK003';
-    END IF;
-    IF p_scheduled_at < v_hold.scheduled_at
-       OR p_scheduled_at + p_duration * interval '1 minute' > v_hold.ends_at THEN
-        RAISE EXCEPTION 'the booked time is outside its hold (% to %)',
-            bk_iso(v_hold.scheduled_at), bk_iso(v_hold.ends_at) USING ERRCODE = 'BK003';
-    END IF;
-    IF v_start < v_hold.buffered_start OR v_end > v_hold.buffered_end THEN
+    -- Round 1, the common case in one statement: a valid hold whose
+    -- buffered range holds the booking's, so nothing else can be in the
+    -- way. Round 2 runs only once the hold has been found valid, its row
+    -- locked, and the buffers that reach past it found free.
+    FOR v_round IN 1..2 LOOP
+        UPDATE appointments
+           SET status = 'confirmed', expires_at = NULL, contact_id = p_contact_id,
+               service_id = p_service_id, scheduled_at = p_scheduled_at,
+               duration_minutes = p_duration,
+               ends_at = p_scheduled_at + p_duration * interval '1 minute',
+               buffer_before_minutes = p_before, buffer_after_minutes = p_after,
+               buffered_start = v_start, buffered_end = v_end, notes = p_notes,
+               metadata = coalesce(p_metadata, '{}'), created_at = now()
+         WHERE org_id = p_org_id AND id = p_hold_id AND status = 'held'
+           AND expires_at > clock_timestamp() AND provider_id = p_provider_id
+           AND scheduled_at <= p_scheduled_at
+           AND ends_at >= p_scheduled_at + p_duration * interval '1 minute'
+           AND (v_round = 2 OR (buffered_start <= v_start AND buffered_end >= v_end))
+        RETURNING * INTO v_appt;
+        EXIT WHEN FOUND OR v_round = 2;
+
+        -- Why not: unknown, expired or consumed; another provider; outside
+        -- the hold; or buffers that reach past it, onto what may be taken.
+        SELECT * INTO v_hold FROM appointments
+         WHERE org_id = p_org_id AND id = p_hold_id AND status = 'held' FOR UPDATE;
+        IF NOT FOUND OR v_hold.expires_at <= clock_timestamp() THEN
+            RETURN v_appt;
+        END IF;
+        IF v_hold.provider_id <> p_provider_id THEN
+            RAISE EXCEPTION 'the hold is for another provider' USING ERRCODE = 'BK003';
+        END IF;
+        IF p_scheduled_at < v_hold.scheduled_at
+           OR p_scheduled_at + p_duration * interval '1 minute' > v_hold.ends_at THEN
+            RAISE EXCEPTION 'the booked time is outside its hold (% to %)',
+                bk_iso(v_hold.scheduled_at), bk_iso(v_hold.ends_at) USING ERRCODE = 'BK003';
+        END IF;
         PERFORM bk_remove_expired_holds(p_org_id, p_provider_id, v_start, v_end);
         IF EXISTS (SELECT 1 FROM bk_find_conflict(p_org_id, p_provider_id, v_start, v_end,
                                                   p_hold_id, clock_timestamp())) THEN
             RETURN v_hold;
         END IF;
-    END IF;
-    UPDATE appointments
-       SET status = 'confirmed', expires_at = NULL, contact_id = p_contact_id,
-           service_id = p_service_id, scheduled_at = p_scheduled_at,
-           duration_minutes = p_duration,
-           ends_at = p_scheduled_at + p_duration * interval '1 minute',
-           buffer_before_minutes = p_before, buffer_after_minutes = p_after,
-           buffered_start = v_start, buffered_end = v_end, notes = p_notes,
-           metadata = coalesce(p_metadata, '{}'), created_at = now()
-     WHERE id = p_hold_id
-    RETURNING * INTO v_appt;
+    END LOOP;
     RETURN v_appt;
 END
 $$;

@@ -9,8 +9,8 @@
 -- "conflictingAppointment"|"conflictingHold":{...}}, plus "lockWaitUs". The
 -- rules of booking apply (p_public: only the future, only in working
 -- hours). A public caller is refused (BK006) when the organization already
--- has p_max_public unexpired holds (0: no cap), so nobody can hold a whole
--- calendar from the booking page.
+-- has p_max_public unexpired holds, whoever made them (0: no cap), so nobody
+-- can hold a whole calendar from the booking page.
 CREATE OR REPLACE FUNCTION hold_slot(
     p_org_id uuid, p_provider_id uuid, p_service_id uuid, p_scheduled_at timestamptz,
     p_duration_minutes int, p_ttl_seconds int, p_lock_keys bigint[], p_lock_from timestamptz,
@@ -46,6 +46,15 @@ BEGIN
     PERFORM bk_require_between(p_ttl_seconds, 30, 900, 'ttlSeconds');
     IF p_public THEN
         PERFORM bk_check_public_time(p_provider_id, p_scheduled_at, v_duration);
+        -- Counted under a lock of the organization's (docs/design.md, "Lock
+        -- order", step 0): without it, public holds on different slots take
+        -- different bucket locks, all count below the cap, and all insert.
+        IF p_max_public > 0 THEN
+            PERFORM set_config('lock_timeout',
+                               greatest(coalesce(p_lock_timeout_ms, 2000), 1)::text, true);
+            -- The two-int form: a lock space apart from the bigint bucket keys.
+            PERFORM pg_advisory_xact_lock(1, hashtext(p_org_id::text));
+        END IF;
         IF p_max_public > 0 AND (SELECT count(*) FROM (
                 SELECT 1 FROM appointments
                  WHERE org_id = p_org_id AND status = 'held' AND expires_at > clock_timestamp()

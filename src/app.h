@@ -34,7 +34,7 @@ struct config {
     int connection_timeout_s;    /* idle/slow clients are dropped after this */
     size_t body_limit;
     struct rate_spec rate_admin, rate_public;
-    int public_holds_max;        /* unexpired holds of an organization the public key may make */
+    int public_holds_max;        /* a public hold is refused at this many unexpired holds */
 
     /* Delivery (the outbox worker, webhooks, breakers). */
     bool no_worker;              /* serve without the in-process worker */

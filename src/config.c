@@ -55,7 +55,8 @@ static const struct setting settings[] = {
     /* Holds cost nothing to make: without a cap, a script on the public
      * booking page could hold a whole calendar. Admin keys are not capped. */
     {"BOOKD_PUBLIC_HOLDS_MAX", "--public-holds-max", "100",
-     "per organization: unexpired holds made with the public key at once (0: no cap)", INT,
+     "the public key may not hold a time while its organization has this many unexpired holds "
+     "(0: no cap)", INT,
      AT(public_holds_max), 0, 100000},
     {"BOOKD_NO_WORKER", "--no-worker", "false",
      "serve without the delivery worker (run `bookd worker` elsewhere)", FLAG, AT(no_worker), 0,
