@@ -83,6 +83,7 @@ for i in $(seq "$orgs"); do
     -H 'Content-Type: application/json' -d '{"name":"Bench Patient"}' |
     sed -n 's/.*"id":"\([^"]*\)".*/\1/p')
   echo "$key $contact" >>"$work/orgs.txt"
+  echo "$key $contact $provider" >>"$work/hold_orgs.txt"
   echo "$i,$org_id,$provider,$contact" >>"$work/orgs.csv"
 done
 sql -c "\\copy bench_orgs FROM '$work/orgs.csv' WITH (FORMAT csv)"
@@ -202,6 +203,31 @@ done
 cpu_after=$(cpu_ticks)
 # Seconds per 1,000 bookings are milliseconds per booking.
 cpu_per_1000=$(ms_per $(( cpu_after - cpu_before )) "$booked_total")
+
+# Holds: a plain booking, a hold, and a hold then its conversion (two
+# requests, the voice agent's and the booking page's way to book), each on
+# distinct slots at 16 connections, interleaved. The machine's CPU per
+# operation is the steadier figure on a CPU-bound machine.
+echo "bench: holds, 16 connections" >&2
+hb_rate=() hh_rate=() hc_rate=() hb_cpu=() hh_cpu=() hc_cpu=() holds_non2xx=0
+for _ in $(seq "$runs"); do
+  for mode in book hold convert; do
+    script=bench/hold.lua data=$work/hold_orgs.txt
+    [[ $mode == book ]] && script=bench/book.lua data=$work/orgs.txt
+    line=$(wrk_run "$script" 16 BENCH_DATA="$data" BENCH_MODE=$mode \
+      BENCH_BASE_EPOCH=$(( $(date -u -d 2040-01-01 +%s) + run * 315360000 )))
+    run=$(( run + 1 ))
+    holds_non2xx=$(( holds_non2xx + $(field non2xx "$line") + $(field sockerr "$line") ))
+    rate=$(ok_per_second "$line") cpu=$(field machine_ms "$line")
+    case $mode in
+      book) hb_rate+=("$rate") hb_cpu+=("$cpu") ;;
+      hold) hh_rate+=("$rate") hh_cpu+=("$cpu") ;;
+      # Two requests a booking: bookings a second and CPU a booking.
+      convert) hc_rate+=("$(awk -v r="$rate" 'BEGIN { printf "%.0f", r / 2 }')")
+               hc_cpu+=("$(awk -v c="$cpu" 'BEGIN { printf "%.3f", c * 2 }')") ;;
+    esac
+  done
+done
 
 # The bookings above leave autovacuum work behind (hundreds of thousands of
 # new rows in several tables), which would run during the first read
@@ -395,6 +421,23 @@ for c in "${levels[@]}"; do (( ${http_rps[$c]} > best )) && best=${http_rps[$c]}
   for c in "${levels[@]}"; do
     echo "| $c | ${cpu_http[$c]} | ${cpu_func[$c]} | $(ratio "${cpu_func[$c]}" "${cpu_http[$c]}") | ${cpu_bookd[$c]} |"
   done
+  echo
+  echo "## Holds (16 connections)"
+  echo
+  echo "A plain booking next to a hold (POST /api/holds) and next to a hold then its conversion"
+  echo "(POST /api/appointments with the holdId: two requests a booking), each on distinct slots,"
+  echo "interleaved; machine ms is the machine's CPU an operation (a booking, a hold, or a hold"
+  echo "and its conversion). Targets: a hold costs no more than a booking; a hold and its"
+  echo "conversion no more than two bookings."
+  echo
+  echo "| | per second | machine ms each | ÷ a booking's machine ms |"
+  echo "|---|---|---|---|"
+  echo "| booking | $(median "${hb_rate[@]}") | $(median "${hb_cpu[@]}") | 1 |"
+  echo "| hold | $(median "${hh_rate[@]}") | $(median "${hh_cpu[@]}") | $(ratio "$(median "${hh_cpu[@]}")" "$(median "${hb_cpu[@]}")") |"
+  echo "| hold + conversion | $(median "${hc_rate[@]}") | $(median "${hc_cpu[@]}") | $(ratio "$(median "${hc_cpu[@]}")" "$(median "${hb_cpu[@]}")") |"
+  echo
+  echo "Run by run, machine ms ÷ a booking's: hold $(pair_ratios "${hh_cpu[*]}" "${hb_cpu[*]}"); hold + conversion $(pair_ratios "${hc_cpu[*]}" "${hb_cpu[*]}")."
+  echo "Non-2xx answers and socket errors in these runs: $holds_non2xx."
   echo
   echo "## Availability (GET /api/availability, a day with 30 appointments)"
   echo
