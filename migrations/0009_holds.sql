@@ -10,8 +10,14 @@
 --    also compares expires_at with the clock.
 -- 3. The partial index of holds serves the purge and the per-organization
 --    cap on holds.
--- 4. Audit entries of holds have entity type 'hold'.
--- 5. The helpers whose signatures changed are dropped; sql/ defines the
+-- 4. Holds are deleted (released, expired, purged), and deleting an
+--    appointments row makes PostgreSQL look for rows that point at it
+--    through rescheduled_to and rescheduled_from: without an index, two
+--    scans of the whole table per row deleted (a purge of 1,000 holds in a
+--    table of 260,000 rows ran for minutes). Partial indexes, so a booking
+--    that is not a reschedule adds no entry.
+-- 5. Audit entries of holds have entity type 'hold'.
+-- 6. The helpers whose signatures changed are dropped; sql/ defines the
 --    new ones.
 
 ALTER DOMAIN bk_appointment_status DROP CONSTRAINT bk_appointment_status_check;
@@ -39,6 +45,10 @@ ALTER TABLE appointments
     ) WHERE (status IN ('confirmed', 'held'));
 
 CREATE INDEX appointments_holds ON appointments (org_id, expires_at) WHERE status = 'held';
+CREATE INDEX appointments_rescheduled_to ON appointments (rescheduled_to)
+    WHERE rescheduled_to IS NOT NULL;
+CREATE INDEX appointments_rescheduled_from ON appointments (rescheduled_from)
+    WHERE rescheduled_from IS NOT NULL;
 
 ALTER TABLE audit_logs
     DROP CONSTRAINT audit_logs_entity_type_check,

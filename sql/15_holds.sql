@@ -15,7 +15,7 @@ CREATE OR REPLACE FUNCTION hold_slot(
     p_org_id uuid, p_provider_id uuid, p_service_id uuid, p_scheduled_at timestamptz,
     p_duration_minutes int, p_ttl_seconds int, p_lock_keys bigint[], p_lock_from timestamptz,
     p_lock_to timestamptz, p_lock_timeout_ms int, p_actor text, p_public boolean,
-    p_max_public int)
+    p_max_public int, p_idempotency_key text DEFAULT NULL, p_request_hash bytea DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
@@ -31,7 +31,28 @@ DECLARE
     v_conflict appointments;
     v_hold appointments;
     v_result jsonb;
+    v_replay jsonb;
 BEGIN
+    -- Lock order (docs/design.md): the organization's hold lock, the
+    -- idempotency key, the buckets. The key is claimed before anything is
+    -- judged, so a retry of a hold made a minute ago replays it rather than
+    -- being refused as in the past.
+    IF p_public AND p_max_public > 0 THEN
+        -- Public holds count the organization's holds one at a time:
+        -- without it, holds on different slots take different bucket locks,
+        -- all count below the cap, and all insert. The two-int form is a
+        -- lock space apart from the bigint bucket keys.
+        PERFORM set_config('lock_timeout',
+                           greatest(coalesce(p_lock_timeout_ms, 2000), 1)::text, true);
+        PERFORM pg_advisory_xact_lock(1, hashtext(p_org_id::text));
+    END IF;
+    IF p_idempotency_key IS NOT NULL THEN
+        v_replay := bk_claim_idempotency_key(p_org_id, p_actor, p_idempotency_key,
+                                             p_request_hash);
+        IF v_replay IS NOT NULL THEN
+            RETURN v_replay;
+        END IF;
+    END IF;
     IF p_scheduled_at IS NULL THEN
         RAISE EXCEPTION 'scheduledAt is required' USING ERRCODE = 'BK001', COLUMN = 'scheduledAt';
     END IF;
@@ -46,15 +67,6 @@ BEGIN
     PERFORM bk_require_between(p_ttl_seconds, 30, 900, 'ttlSeconds');
     IF p_public THEN
         PERFORM bk_check_public_time(p_provider_id, p_scheduled_at, v_duration);
-        -- Counted under a lock of the organization's (docs/design.md, "Lock
-        -- order", step 0): without it, public holds on different slots take
-        -- different bucket locks, all count below the cap, and all insert.
-        IF p_max_public > 0 THEN
-            PERFORM set_config('lock_timeout',
-                               greatest(coalesce(p_lock_timeout_ms, 2000), 1)::text, true);
-            -- The two-int form: a lock space apart from the bigint bucket keys.
-            PERFORM pg_advisory_xact_lock(1, hashtext(p_org_id::text));
-        END IF;
         IF p_max_public > 0 AND (SELECT count(*) FROM (
                 SELECT 1 FROM appointments
                  WHERE org_id = p_org_id AND status = 'held' AND expires_at > clock_timestamp()
@@ -92,7 +104,7 @@ BEGIN
         v_result := bk_conflict_result(v_conflict);
         v_wait_us := greatest(v_wait_us, 0);
     END IF;
-    RETURN bk_finish(p_org_id, p_actor, NULL, v_result, v_wait_us);
+    RETURN bk_finish(p_org_id, p_actor, p_idempotency_key, v_result, v_wait_us);
 END
 $$;
 
@@ -152,7 +164,7 @@ $$;
 
 REVOKE EXECUTE ON FUNCTION
     hold_slot(uuid, uuid, uuid, timestamptz, int, int, bigint[], timestamptz, timestamptz, int,
-              text, boolean, int),
+              text, boolean, int, text, bytea),
     release_hold(uuid, uuid, int, text),
     holds_purge(int)
 FROM PUBLIC;

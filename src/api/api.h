@@ -19,6 +19,12 @@ extern const int api_route_count;
 /* The caller's organization, as the db layer wants it. */
 struct db_org_ref api_org(const struct http_request *req);
 
+/* The hash an Idempotency-Key is stored with: the operation, the
+ * organization and the body as a JSON value (key order and spacing do not
+ * make two equal requests differ). */
+void api_request_hash(const struct http_request *req, const char *operation,
+                      unsigned char out[32]);
+
 /* Replies for a db outcome that is not DB_OK (400, 404, 409, 422, 503, 500). */
 void api_reply_db_failure(struct http_response *resp, const struct db_result *res);
 /* 409 slot_unavailable naming what is in the way (api_conflict_add); a

@@ -21,30 +21,6 @@
 #define LIST_LIMIT_DEFAULT 100
 #define LIST_LIMIT_MAX 500
 
-/*
- * The hash an Idempotency-Key is stored with: the operation and the body
- * as a JSON value (sorted keys, no white space), so key order and spacing
- * do not make two equal requests differ.
- */
-static void request_hash(const struct http_request *req, const char *operation,
-                         unsigned char out[32])
-{
-    char *canonical = json_dumps(req->json, JSON_COMPACT | JSON_SORT_KEYS);
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    unsigned int len = 32;
-
-    EVP_DigestInit_ex(ctx, core_sha256_md(), NULL);
-    EVP_DigestUpdate(ctx, operation, strlen(operation));
-    EVP_DigestUpdate(ctx, "\n", 1);
-    EVP_DigestUpdate(ctx, req->auth.org_id, strlen(req->auth.org_id));
-    EVP_DigestUpdate(ctx, "\n", 1);
-    if (canonical)
-        EVP_DigestUpdate(ctx, canonical, strlen(canonical));
-    EVP_DigestFinal_ex(ctx, out, &len);
-    EVP_MD_CTX_free(ctx);
-    free(canonical);
-}
-
 static void observe_booking(const struct db_result *res, const struct timespec *started)
 {
     enum metrics_booking_result r;
@@ -149,7 +125,7 @@ void api_appointments_book(struct http_request *req, struct http_response *resp)
     br.lock_timeout_ms = req->app->cfg.lock_timeout_ms;
     br.public_rules = req->auth.principal != PRINCIPAL_ADMIN;
     if (br.idempotency_key) {
-        request_hash(req, "POST /api/appointments", hash);
+        api_request_hash(req, "POST /api/appointments", hash);
         br.request_hash = hash;
     }
 
@@ -190,7 +166,7 @@ void api_appointments_reschedule(struct http_request *req, struct http_response 
     if (rr.idempotency_key) {
         snprintf(operation, sizeof operation, "POST /api/appointments/%s/reschedule",
                  req->params[0]);
-        request_hash(req, operation, hash);
+        api_request_hash(req, operation, hash);
         rr.request_hash = hash;
     }
 

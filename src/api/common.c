@@ -1,10 +1,15 @@
 /* What every resource file shares: the caller's organization, the mapping
- * of db outcomes to replies, and rendering of appointments. */
+ * of db outcomes to replies, rendering of appointments and conflicts, and
+ * the hash an Idempotency-Key is stored with. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <openssl/evp.h>
 
 #include "api/api.h"
 #include "app.h"
+#include "core/sha256.h"
 #include "core/time.h"
 #include "http/auth.h"
 #include "http/reply.h"
@@ -152,4 +157,28 @@ void api_reply_conflict(struct http_request *req, struct http_response *resp,
     api_conflict_add(body, &res->conflict, req->auth.principal == PRINCIPAL_ADMIN);
     http_reply_json(resp, 409, body);
     resp->replayed = res->replayed;
+}
+
+/*
+ * The hash an Idempotency-Key is stored with: the operation and the body
+ * as a JSON value (sorted keys, no white space), so key order and spacing
+ * do not make two equal requests differ.
+ */
+void api_request_hash(const struct http_request *req, const char *operation,
+                      unsigned char out[32])
+{
+    char *canonical = json_dumps(req->json, JSON_COMPACT | JSON_SORT_KEYS);
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    unsigned int len = 32;
+
+    EVP_DigestInit_ex(ctx, core_sha256_md(), NULL);
+    EVP_DigestUpdate(ctx, operation, strlen(operation));
+    EVP_DigestUpdate(ctx, "\n", 1);
+    EVP_DigestUpdate(ctx, req->auth.org_id, strlen(req->auth.org_id));
+    EVP_DigestUpdate(ctx, "\n", 1);
+    if (canonical)
+        EVP_DigestUpdate(ctx, canonical, strlen(canonical));
+    EVP_DigestFinal_ex(ctx, out, &len);
+    EVP_MD_CTX_free(ctx);
+    free(canonical);
 }

@@ -26,8 +26,9 @@ void api_holds_observe(const struct db_result *res)
     metrics_holds_add(HOLD_EXPIRED, res->expired_holds);
 }
 
-static void reply_hold(struct http_response *resp, const struct db_hold *h)
+static void reply_hold(struct http_response *resp, const struct db_result *res)
 {
+    const struct db_hold *h = &res->hold;
     char at[CORE_ISO_LEN + 1], expires[CORE_ISO_LEN + 1];
     json_t *body;
 
@@ -41,6 +42,7 @@ static void reply_hold(struct http_response *resp, const struct db_hold *h)
                      "serviceId", h->service_id[0] ? json_string(h->service_id) : json_null(),
                      "expiresAt", expires);
     http_reply_json(resp, 201, body);
+    resp->replayed = res->replayed;
 }
 
 void api_holds_create(struct http_request *req, struct http_response *resp)
@@ -48,12 +50,14 @@ void api_holds_create(struct http_request *req, struct http_response *resp)
     static const char *const fields[] = {"scheduledAt", "durationMinutes", "serviceId",
                                          "providerId",  "ttlSeconds",      NULL};
     char provider[DB_ID_SIZE], service[DB_ID_SIZE];
-    bool has_provider = false, has_service = false;
+    bool has_provider = false, has_service = false, bad_key;
     struct db_hold_request hr = {.ttl_seconds = HOLD_TTL_DEFAULT};
     struct db_org_ref org = api_org(req);
     struct db_result res;
+    unsigned char hash[32];
 
-    if (!api_body_only_fields(req, resp, fields) ||
+    hr.idempotency_key = api_header_idempotency_key(req, resp, &bad_key);
+    if (bad_key || !api_body_only_fields(req, resp, fields) ||
         !api_body_time(req, resp, "scheduledAt", true, &hr.scheduled_at_ms) ||
         !api_body_int(req, resp, "durationMinutes", false, CORE_DURATION_MIN, CORE_DURATION_MAX,
                       &hr.duration_minutes, NULL) ||
@@ -73,14 +77,22 @@ void api_holds_create(struct http_request *req, struct http_response *resp)
     hr.lock_timeout_ms = req->app->cfg.lock_timeout_ms;
     hr.public_rules = req->auth.principal != PRINCIPAL_ADMIN;
     hr.max_public_holds = req->app->cfg.public_holds_max;
+    if (hr.idempotency_key) {
+        api_request_hash(req, "POST /api/holds", hash);
+        hr.request_hash = hash;
+    }
 
     db_hold_create(req->app->pool, &org, &hr, &res);
-    api_holds_observe(&res);
+    if (res.replayed) {
+        metrics_idempotent_replay();
+    } else {
+        api_holds_observe(&res);
+        if (res.outcome == DB_OK || res.outcome == DB_CONFLICT)
+            metrics_holds_add(res.outcome == DB_OK ? HOLD_HELD : HOLD_CONFLICT, 1);
+    }
     if (res.outcome == DB_OK) {
-        metrics_holds_add(HOLD_HELD, 1);
-        reply_hold(resp, &res.hold);
+        reply_hold(resp, &res);
     } else if (res.outcome == DB_CONFLICT) {
-        metrics_holds_add(HOLD_CONFLICT, 1);
         api_reply_conflict(req, resp, &res);
     } else {
         api_reply_db_failure(resp, &res);

@@ -30,7 +30,8 @@ static int hold_once(struct db_pool *pool, const struct db_org_ref *org,
     }
     if (r.duration == 0)
         r.duration = service_duration;
-    if (!(ls = db_lock_set_for(org, &r, req->lock_timeout_ms, NULL, res)))
+    if (!(ls = db_lock_set_for(org, &r, req->lock_timeout_ms,
+                               req->idempotency_key ? req->request_hash : NULL, res)))
         return res->outcome == DB_INVALID ? 0 : -1;
     snprintf(ttl, sizeof ttl, "%d", req->ttl_seconds);
     snprintf(cap, sizeof cap, "%d", req->max_public_holds);
@@ -39,9 +40,10 @@ static int hold_once(struct db_pool *pool, const struct db_org_ref *org,
             org->org_id,   r.provider_id,    req->service_id, ls->at_text,
             ls->duration_text, ttl,          ls->keys_text,   ls->from_text,
             ls->to_text,   ls->timeout_text, req->actor,      req->public_rules ? "true" : "false",
-            cap,
+            cap,           req->idempotency_key,
+            req->idempotency_key ? ls->hash_text : NULL,
         };
-        rc = db_booking_run(pool, "hold", 13, params, res);
+        rc = db_booking_run(pool, "hold", 15, params, res);
     }
     if (rc == 0)
         db_booking_name_conflict(pool, org, &r, NULL, res);

@@ -23,9 +23,12 @@ struct db_hold_request {
     int lock_timeout_ms;          /* 0: 2000 */
     bool public_rules;            /* only the future, only in working hours, capped */
     int max_public_holds;         /* the cap on an organization's unexpired holds (0: none) */
+    const char *idempotency_key;  /* NULL: none */
+    const unsigned char *request_hash; /* 32 bytes when idempotency_key is set */
 };
 
-/* DB_OK with res->hold, DB_CONFLICT, DB_BUSY, DB_INVALID, DB_LIMITED. */
+/* DB_OK with res->hold, DB_CONFLICT, DB_BUSY, DB_INVALID, DB_LIMITED,
+ * DB_IDEMPOTENCY_REUSED; res->replayed for a replay of the key's answer. */
 int db_hold_create(struct db_pool *pool, const struct db_org_ref *org,
                    const struct db_hold_request *req, struct db_result *res);
 /* DB_OK (res->hold_expired when its time was already up) or DB_NOT_FOUND. */

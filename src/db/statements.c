@@ -10,7 +10,7 @@ const struct db_statement db_statements[] = {
     {"hold",
      "SELECT hold_slot($1::uuid, $2::uuid, $3::uuid, $4::timestamptz, $5::int, $6::int,"
      " $7::bigint[], $8::timestamptz, $9::timestamptz, $10::int, $11::text, $12::boolean,"
-     " $13::int)::text"},
+     " $13::int, $14::text, $15::bytea)::text"},
     {"hold_release", "SELECT release_hold($1::uuid, $2::uuid, $3::int, $4::text)::text"},
     {"reschedule",
      "SELECT reschedule_appointment_with_lock($1::uuid, $2::uuid, $3::uuid, $4::timestamptz,"

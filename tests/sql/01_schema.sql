@@ -6,7 +6,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 -- A session time zone far from UTC: the functions must print UTC anyway.
 SET LOCAL TimeZone = 'America/New_York';
-SELECT plan(55);
+SELECT plan(57);
 
 \ir fixtures.psql
 -- Tables and extension ------------------------------------------------------
@@ -37,6 +37,18 @@ SELECT col_is_pk('public', 'idempotency_keys', ARRAY['org_id', 'key_kind', 'key'
                  'idempotency keys are per organization and kind of key (PRIMARY KEY (org_id, key_kind, key))');
 SELECT col_type_is('public', 'audit_logs', 'id', 'uuid', 'audit entry ids are UUIDs');
 
+-- Deleting a row (a hold released, expired or purged) looks up the rows
+-- that point at it: both references are indexed, or each delete scans the
+-- table twice.
+SELECT ok(EXISTS (SELECT 1 FROM pg_index i
+                   WHERE i.indrelid = 'public.appointments'::regclass
+                     AND i.indkey[0] = (SELECT attnum FROM pg_attribute
+                                         WHERE attrelid = 'public.appointments'::regclass
+                                           AND attname = c)
+                     AND i.indnatts = 1),
+          'appointments.' || c || ' (a foreign key to appointments) is indexed')
+  FROM unnest(ARRAY['rescheduled_to', 'rescheduled_from']) c;
+
 -- The exclusion constraint --------------------------------------------------
 SELECT is((SELECT contype FROM pg_constraint
             WHERE conname = 'appointments_no_overlap'
@@ -66,7 +78,7 @@ SELECT has_function('public', 'book_appointment_with_lock',
 SELECT has_function('public', 'hold_slot',
     ARRAY['uuid', 'uuid', 'uuid', 'timestamp with time zone', 'integer', 'integer', 'bigint[]',
           'timestamp with time zone', 'timestamp with time zone', 'integer', 'text', 'boolean',
-          'integer'],
+          'integer', 'text', 'bytea'],
     'hold_slot(...) exists with the expected signature');
 SELECT has_function('public', 'release_hold', ARRAY['uuid', 'uuid', 'integer', 'text'],
     'release_hold(...) exists with the expected signature');
