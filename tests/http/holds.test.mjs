@@ -270,16 +270,20 @@ ctest('public key: a hold must be in the future and inside working hours (400 sc
 
 ctest('public key: 429 rate_limited with Retry-After once the organization has --public-holds-max unexpired holds; admin keys are not capped', async () => {
   const server = await startServer({ args: ['serve', '--public-holds-max', '2'] });
+  const own = { server, api: makeApi(server.url), adminToken: server.adminToken };
+  const api = own.api;
+  let stopped = false;
   try {
-    const api = makeApi(server.url);
-    const own = { api, adminToken: server.adminToken };
     const org = await createOrg(own, { timezone: TZ });
     const org2 = await createOrg(own, { timezone: TZ });
     const contact = await createContact(own, org.publicKey, { name: `Capped ${rnd()}` });
+    const mine = [server.adminToken, org.adminKey, org.publicKey, org.vapiSecret, org2.adminKey, org2.publicKey, org2.vapiSecret, contact.name];
     const day = nextWeekday(TZ, 'thu', 14);
     const at = (t) => ({ scheduledAt: local(day, t), durationMinutes: 30 });
     const h1 = await holdOk(org.publicKey, at('09:00'), 'public 1 of 2', own);
-    const h2 = await holdOk(org.publicKey, at('10:00'), 'public 2 of 2', own);
+    const idem = { 'Idempotency-Key': `cap-${rnd(8)}` };
+    const r2 = await api('POST', '/api/holds', { key: org.publicKey, body: at('10:00'), headers: idem });
+    const h2 = expectStatus(r2, 201, 'public 2 of 2');
     const auditBefore = await auditEntries(own, org.adminKey);
     const limited = await hold(org.publicKey, at('11:00'), own);
     expectError(limited, 429, 'rate_limited', undefined, 'the third public hold');
@@ -287,6 +291,14 @@ ctest('public key: 429 rate_limited with Retry-After once the organization has -
     assert.match(String(ra), /^\d+$/, `Retry-After is delta-seconds: ${ra}`);
     assert.ok(Number(ra) >= 1, `Retry-After ${ra} ≥ 1`);
     assert.deepEqual(await auditEntries(own, org.adminKey), auditBefore, 'the 429 wrote nothing');
+    // At the cap, a retry of a hold already made replays it (it holds nothing new).
+    const again = await api('POST', '/api/holds', { key: org.publicKey, body: at('10:00'), headers: idem });
+    expectStatus(again, 201, 'a retry at the cap');
+    assert.equal(again.raw, r2.raw, 'the same hold');
+    assert.equal(String(again.headers['idempotent-replayed']), 'true');
+    // A 429 is not stored: after a release the same key holds.
+    const idem3 = { 'Idempotency-Key': `cap-${rnd(8)}` };
+    expectError(await api('POST', '/api/holds', { key: org.publicKey, body: at('15:00'), headers: idem3 }), 429, 'rate_limited', undefined, 'at the cap, with a key');
     const free = await api('GET', '/api/availability/check', { key: org.publicKey, query: at('11:00') });
     assert.deepEqual(expectStatus(free, 200), { available: true }, 'the 429 held nothing');
 
@@ -302,14 +314,21 @@ ctest('public key: 429 rate_limited with Retry-After once the organization has -
     await releaseOk(org.adminKey, a2.holdId, 'release 3', own);
     const h3 = await holdOk(org.publicKey, at('13:00'), 'room again after releases', own);
     expectError(await hold(org.publicKey, at('14:00'), own), 429, 'rate_limited', undefined, 'full again');
+    await releaseOk(org.publicKey, h3.holdId, 'release 4', own);
+    const r3 = await api('POST', '/api/holds', { key: org.publicKey, body: at('15:00'), headers: idem3 });
+    expectStatus(r3, 201, 'the key of the 429, once there is room');
+    assert.notEqual(String(r3.headers['idempotent-replayed']), 'true', 'not a replay: the 429 was not stored');
+    const h3b = r3.body;
+    expectError(await hold(org.publicKey, at('14:00'), own), 429, 'rate_limited', undefined, 'full again');
     // A converted hold no longer counts.
     const conv = await api('POST', '/api/appointments', { key: org.publicKey, body: { contactId: contact.id, ...at('10:00'), holdId: h2.holdId } });
     assert.equal(expectStatus(conv, 201, 'convert with the public key').appointmentId, h2.holdId);
     const h4 = await holdOk(org.publicKey, at('14:00'), 'room after a conversion', own);
-    for (const [k, h] of [[org.publicKey, h3], [org.publicKey, h4], [org2.publicKey, o1]]) await releaseOk(k, h.holdId, 'cleanup', own);
+    for (const [k, h] of [[org.publicKey, h3b], [org.publicKey, h4], [org2.publicKey, o1]]) await releaseOk(k, h.holdId, 'cleanup', own);
+    stopped = true;
+    await stopAndCheckLogs(own, mine);
   } finally {
-    const info = await server.stop();
-    assert.ok(info.code === 0 || info.signal === 'SIGTERM', `the second server exited cleanly: ${JSON.stringify(info)}`);
+    if (!stopped) await server.stop();
   }
 }, { timeout: 60_000 });
 
@@ -407,7 +426,7 @@ ctest('DELETE /api/holds/{id} → 204 then 404; unknown, malformed or appointmen
   expectError(await release(admin(), H.holdId), 404, 'not_found', undefined, 'release twice');
   expectError(await release(pub(), H.holdId), 404, 'not_found', undefined, 'release twice with the public key');
   const A = await bookOk(ctx, admin(), { contactId: ctx.contact.id, providerId: p.id, scheduledAt: at, durationMinutes: 30 }, 'the released time, at once');
-  for (const id of [randomUUID(), 'nope', H.holdId.toUpperCase(), H.holdId.replace(/-/g, ''), `${H.holdId}x`, A.id]) {
+  for (const id of [randomUUID(), 'nope', H.holdId.replace(/-/g, ''), `${H.holdId}x`, A.id]) {
     expectError(await release(admin(), id), 404, 'not_found', undefined, `DELETE /api/holds/${id}`);
   }
   assert.deepEqual((await ctx.api('GET', `/api/appointments/${A.id}`, { key: admin() })).body, A, 'an appointment id is no hold id: A unchanged');
@@ -602,6 +621,72 @@ ctest('holds are not appointments: never in GET /api/appointments (any filter); 
   await releaseOk(admin(), H.holdId);
 });
 
+ctest('races: overlapping holds sent together have one winner; two conversions of one hold convert it once; a conversion racing DELETE ends one way or the other, never both', async () => {
+  const p = await provider();
+  const c = ctx.contact.id;
+  const ROUNDS = 15;
+  const base = Date.UTC(2034, 2, 6, 0, 0);
+  const at = (i, min = 0) => new Date(base + i * 3 * 3_600_000 + min * 60_000).toISOString();
+  const loser = (r) => r.status === 409 && r.body && (r.body.error === 'slot_unavailable' || r.body.error === 'slot_busy');
+  const problems = [];
+  const winners = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    const [a, b] = await Promise.all([
+      hold(admin(), { providerId: p.id, scheduledAt: at(i), durationMinutes: 60 }),
+      hold(admin(), { providerId: p.id, scheduledAt: at(i, 30), durationMinutes: 60 }),
+    ]);
+    const ok = [a, b].filter((r) => r.status === 201);
+    if (ok.length > 1) problems.push(`holds ${i}: both held`);
+    for (const [r, other] of [[a, b], [b, a]]) {
+      if (r.status !== 201 && !loser(r)) problems.push(`holds ${i}: unexpected ${r.status} ${r.raw.slice(0, 200)}`);
+      if (r.status === 409 && r.body.error === 'slot_unavailable' && other.status === 201) {
+        if (JSON.stringify(r.body.conflictingHold) !== JSON.stringify(conflictOf(other.body))) problems.push(`holds ${i}: names ${JSON.stringify(r.body.conflictingHold)}, the winner is ${JSON.stringify(conflictOf(other.body))}`);
+      }
+    }
+    winners.push(...ok.map((r) => r.body));
+  }
+  assert.ok(winners.length >= 1, 'some hold won');
+  for (const w of winners) await releaseOk(admin(), w.holdId);
+
+  const base2 = base + ROUNDS * 3 * 3_600_000;
+  for (let i = 0; i < ROUNDS; i++) {
+    const when = new Date(base2 + i * 3_600_000).toISOString();
+    const H = await holdOk(admin(), { providerId: p.id, scheduledAt: when, durationMinutes: 30 });
+    const body = { contactId: c, providerId: p.id, scheduledAt: when, durationMinutes: 30, holdId: H.holdId };
+    const [a, b] = await Promise.all([book(ctx, admin(), body), book(ctx, admin(), body)]);
+    const ok = [a, b].filter((r) => r.status === 201);
+    if (ok.length !== 1 && !(ok.length === 0 && [a, b].some((r) => r.body && r.body.error === 'slot_busy'))) problems.push(`convert twice ${i}: ${a.status} ${b.status}`);
+    if (ok.length === 1 && ok[0].body.appointmentId !== H.holdId) problems.push(`convert twice ${i}: the winner ${ok[0].body.appointmentId} is not the hold ${H.holdId}`);
+    for (const r of [a, b]) {
+      if (r.status !== 201 && !loser(r)) problems.push(`convert twice ${i}: unexpected ${r.status} ${r.raw.slice(0, 200)}`);
+      if (r.status === 409 && r.body.error === 'slot_unavailable' && !(r.body.conflictingAppointment && r.body.conflictingAppointment.id === H.holdId)) problems.push(`convert twice ${i}: the loser names ${r.raw.slice(0, 200)}`);
+    }
+    if (ok.length === 0) await release(admin(), H.holdId);
+  }
+
+  const base3 = base2 + ROUNDS * 3_600_000;
+  const outcomes = { converted: 0, released: 0 };
+  for (let i = 0; i < ROUNDS; i++) {
+    const when = new Date(base3 + i * 3_600_000).toISOString();
+    const H = await holdOk(admin(), { providerId: p.id, scheduledAt: when, durationMinutes: 30 });
+    const [b, d] = await Promise.all([
+      book(ctx, admin(), { contactId: c, providerId: p.id, scheduledAt: when, durationMinutes: 30, holdId: H.holdId }),
+      release(admin(), H.holdId),
+    ]);
+    if (b.status === 201 && d.status === 404 && b.body.appointmentId === H.holdId) outcomes.converted++;
+    else if (b.status === 201 && d.status === 204 && b.body.appointmentId !== H.holdId) outcomes.released++;
+    else if (!(b.status === 409 && b.body.error === 'slot_busy')) problems.push(`convert vs DELETE ${i}: booking ${b.status} ${b.raw.slice(0, 120)}, DELETE ${d.status}`);
+    if (b.status !== 201) await release(admin(), H.holdId);
+  }
+  assert.deepEqual(problems, [], problems.join('\n'));
+  const { all } = await listAll(ctx, admin(), { providerId: p.id });
+  assert.ok(all.every((x) => x.status === 'confirmed'));
+  const ids = new Set(all.map((x) => x.id));
+  assert.equal(ids.size, all.length);
+  const check3 = all.filter((x) => Date.parse(x.scheduledAt) >= base3);
+  assert.equal(check3.length, outcomes.converted + outcomes.released, `one appointment per round that booked: ${JSON.stringify(outcomes)}`);
+}, { timeout: 60_000 });
+
 // ------------------------------------------------------------------ audit, metrics, webhooks, idempotency
 
 ctest('audit log: hold.created / hold.released / hold.converted with entityType "hold", the key’s actor, no personal data; failed requests add nothing', async () => {
@@ -770,51 +855,146 @@ ctest('Idempotency-Key with holdId: the conversion is stored and replayed byte f
   assert.equal(r6.raw, r5.raw, 'byte-identical 409');
 });
 
+ctest('Idempotency-Key on POST /api/holds: a retry gets its own hold back byte for byte (not a conflict with it); a 409 is stored, a 400 is not; per kind of key; 422 for another body or another endpoint', async () => {
+  const p = await provider();
+  const day = nextWeekday(TZ, 'tue', 21);
+  const body = { providerId: p.id, scheduledAt: local(day, '10:00'), durationMinutes: 30 };
+  const post = (key, b, idem) => ctx.api('POST', '/api/holds', { key, body: b, headers: { 'Idempotency-Key': idem } });
+  const key = `hold-${rnd(8)}`;
+  const m0 = await scrape();
+  const auditBefore = await auditEntries(ctx, admin());
+  const r1 = await post(pub(), body, key);
+  const H = expectStatus(r1, 201, 'first');
+  assert.ok(!replayed(r1), 'the first answer is no replay');
+  const r2 = await post(pub(), { durationMinutes: 30, scheduledAt: body.scheduledAt, providerId: p.id }, key);
+  expectStatus(r2, 201, 'the retry');
+  assert.ok(replayed(r2), 'Idempotent-Replayed: true');
+  assert.equal(r2.raw, r1.raw, 'byte-identical: the same hold');
+  // Without the key the same request meets the hold.
+  assert.deepEqual(expectError(await hold(pub(), body), 409, 'slot_unavailable', undefined, 'no key').conflictingHold, conflictOf(H));
+  expectError(await post(pub(), { ...body, ttlSeconds: 60 }, key), 422, 'idempotency_key_reused', undefined, 'another body');
+  expectError(await book(ctx, pub(), { contactId: ctx.pubContact.id, ...body }, { 'Idempotency-Key': key }), 422, 'idempotency_key_reused', undefined, 'the key of a hold on POST /api/appointments');
+  // The admin key's keys are apart from the public key's: no replay, a conflict with the public hold.
+  const ra = await post(admin(), body, key);
+  assert.deepEqual(expectError(ra, 409, 'slot_unavailable', undefined, 'admin key, same key').conflictingHold, conflictOf(H));
+  assert.ok(!replayed(ra), 'not replayed across kinds of key');
+  const m1 = await scrape();
+  assert.deepEqual(holdDeltas(m0, m1), { held: 1, converted: 0, expired: 0, released: 0, conflict: 2 }, 'the replay holds nothing');
+  assert.equal(sumOf(m1.samples, 'bookd_idempotent_replays_total') - sumOf(m0.samples, 'bookd_idempotent_replays_total'), 1, 'one replay counted');
+  const auditAfter = await auditEntries(ctx, admin());
+  assert.deepEqual([auditAfter[0].action, auditAfter[0].entityId], ['hold.created', H.holdId]);
+  assert.deepEqual(auditAfter.slice(1), auditBefore.slice(0, auditAfter.length - 1), 'one audit entry in all');
+
+  // A stored 409 is replayed as it was, even once the hold is gone; the stored 201 too.
+  const key2 = `hold-${rnd(8)}`;
+  const r3 = await post(admin(), body, key2);
+  expectError(r3, 409, 'slot_unavailable', undefined, 'a conflict, stored');
+  await releaseOk(pub(), H.holdId);
+  const r4 = await post(admin(), body, key2);
+  assert.equal(r4.status, 409, 'the stored conflict');
+  assert.ok(replayed(r4));
+  assert.equal(r4.raw, r3.raw);
+  const r5 = await post(pub(), body, key);
+  assert.equal(r5.status, 201);
+  assert.ok(replayed(r5), 'the stored hold, although released');
+  assert.equal(r5.raw, r1.raw);
+  assert.deepEqual(await check(pub(), { scheduledAt: body.scheduledAt, durationMinutes: 30, providerId: p.id }), { available: true }, 'the replay held nothing again');
+
+  // A 400 is not stored: the corrected request with the same key is a new one.
+  const key3 = `hold-${rnd(8)}`;
+  expectError(await post(admin(), { ...body, ttlSeconds: 5 }, key3), 400, 'invalid_request', 'ttlSeconds');
+  const r6 = await post(admin(), body, key3);
+  expectStatus(r6, 201, 'the corrected request');
+  assert.ok(!replayed(r6));
+  await releaseOk(admin(), r6.body.holdId);
+  for (const [label, k] of [['empty', ''], ['256 characters', 'k'.repeat(256)], ['a tab inside', 'ab\tcd']]) {
+    expectError(await post(admin(), body, k), 400, 'invalid_request', undefined, `Idempotency-Key ${label}`);
+  }
+  assert.deepEqual(await check(pub(), { scheduledAt: body.scheduledAt, durationMinutes: 30, providerId: p.id }), { available: true }, 'the refused keys held nothing');
+});
+
 // ------------------------------------------------------------------ expiry (the one wait)
 
-ctest('an expired hold conflicts with nothing at once: bookings and holds go over it, DELETE → 404, its holdId books anew, free slots offer it (one wait of ~31 s)', async () => {
-  const p = await provider();
-  const day = nextWeekday(TZ, 'mon', 14);
-  const m0 = await scrape();
-  const H1 = await holdOk(pub(), { providerId: p.id, scheduledAt: local(day, '10:00'), durationMinutes: 60, ttlSeconds: 30 });
-  const H2 = await holdOk(pub(), { providerId: p.id, scheduledAt: local(day, '13:00'), durationMinutes: 30, ttlSeconds: 30 });
-  const H3 = await holdOk(admin(), { providerId: p.id, scheduledAt: local(day, '15:00'), durationMinutes: 30, ttlSeconds: 30 });
-  const H4 = await holdOk(pub(), { providerId: p.id, scheduledAt: local(day, '16:00'), durationMinutes: 30, ttlSeconds: 30 });
-  const e = expectError(await hold(pub(), { providerId: p.id, scheduledAt: local(day, '10:30'), durationMinutes: 30 }), 409, 'slot_unavailable', undefined, 'before expiry');
-  assert.deepEqual(e.conflictingHold, conflictOf(H1));
-  const q = { date: day, providerId: p.id, durationMinutes: 30, stepMinutes: 30 };
-  const grid = ['09:00', '09:30', '10:00', '10:30', '11:00', '11:30', '12:00', '12:30', '13:00', '13:30', '14:00', '14:30', '15:00', '15:30', '16:00', '16:30'].map((t) => local(day, t));
-  const heldAt = [local(day, '10:00'), local(day, '10:30'), local(day, '13:00'), local(day, '15:00'), local(day, '16:00')];
-  assert.deepEqual(await slotTimes(pub(), q, 'before expiry'), grid.filter((s) => !heldAt.includes(s)));
+ctest('an expired hold conflicts with nothing at once: bookings and holds go over it, DELETE → 404, its holdId books anew, free slots offer it, the public cap no longer counts it (one wait of ~31 s)', async () => {
+  // A second server with --public-holds-max 2 on the same database, for the
+  // cap. Each expired hold is counted once, by whichever server removed it
+  // (a request, or either server's worker): the two counts add up exactly.
+  const capped = await startServer({ args: ['serve', '--public-holds-max', '2'] });
+  const own = { server: capped, api: makeApi(capped.url), adminToken: capped.adminToken };
+  const scrapeCapped = async () => {
+    const res = await own.api('GET', '/metrics');
+    expectStatus(res, 200, 'GET /metrics of the capped server');
+    return parseMetrics(res.raw);
+  };
+  let stopped = false;
+  try {
+    const org = await createOrg(own, { timezone: TZ });
+    const mine = [capped.adminToken, org.adminKey, org.publicKey, org.vapiSecret];
+    const p = await provider();
+    const day = nextWeekday(TZ, 'mon', 14);
+    const m0 = await scrape();
+    const c0 = await scrapeCapped();
+    const H1 = await holdOk(pub(), { providerId: p.id, scheduledAt: local(day, '10:00'), durationMinutes: 60, ttlSeconds: 30 });
+    const H2 = await holdOk(pub(), { providerId: p.id, scheduledAt: local(day, '13:00'), durationMinutes: 30, ttlSeconds: 30 });
+    const H3 = await holdOk(admin(), { providerId: p.id, scheduledAt: local(day, '15:00'), durationMinutes: 30, ttlSeconds: 30 });
+    const H4 = await holdOk(pub(), { providerId: p.id, scheduledAt: local(day, '16:00'), durationMinutes: 30, ttlSeconds: 30 });
+    const H6 = await holdOk(admin(), { providerId: p.id, scheduledAt: local(day, '14:00'), durationMinutes: 60, ttlSeconds: 30 });
+    const R = await bookOk(ctx, admin(), { contactId: ctx.contact.id, providerId: p.id, scheduledAt: local(day, '11:30'), durationMinutes: 30 }, 'to be rescheduled onto H6');
+    const C1 = await holdOk(org.publicKey, { scheduledAt: local(day, '09:00'), durationMinutes: 30, ttlSeconds: 30 }, 'capped 1 of 2', own);
+    const C2 = await holdOk(org.publicKey, { scheduledAt: local(day, '09:30'), durationMinutes: 30, ttlSeconds: 30 }, 'capped 2 of 2', own);
+    expectError(await hold(org.publicKey, { scheduledAt: local(day, '11:00'), durationMinutes: 30 }, own), 429, 'rate_limited', undefined, 'at the cap before expiry');
+    const e = expectError(await hold(pub(), { providerId: p.id, scheduledAt: local(day, '10:30'), durationMinutes: 30 }), 409, 'slot_unavailable', undefined, 'before expiry');
+    assert.deepEqual(e.conflictingHold, conflictOf(H1));
+    const q = { date: day, providerId: p.id, durationMinutes: 30, stepMinutes: 30 };
+    const grid = ['09:00', '09:30', '10:00', '10:30', '11:00', '11:30', '12:00', '12:30', '13:00', '13:30', '14:00', '14:30', '15:00', '15:30', '16:00', '16:30'].map((t) => local(day, t));
+    const heldAt = ['10:00', '10:30', '11:30', '13:00', '14:00', '14:30', '15:00', '16:00'].map((t) => local(day, t));
+    assert.deepEqual(await slotTimes(pub(), q, 'before expiry'), grid.filter((s) => !heldAt.includes(s)));
 
-  const last = Math.max(...[H1, H2, H3, H4].map((h) => Date.parse(h.expiresAt)));
-  await sleep(Math.max(0, last - Date.now() + 1000));
+    const last = Math.max(...[H1, H2, H3, H4, H6, C1, C2].map((h) => Date.parse(h.expiresAt)));
+    await sleep(Math.max(0, last - Date.now() + 1000));
 
-  // The check and the grid see through them (whether or not the worker purged them yet).
-  assert.deepEqual(await check(pub(), { scheduledAt: local(day, '10:30'), durationMinutes: 30, providerId: p.id }), { available: true }, 'check after expiry');
-  assert.deepEqual(await slotTimes(pub(), q, 'after expiry'), grid, 'free slots offer every held time again');
-  // A booking goes over H1 at once.
-  const A = await bookOk(ctx, pub(), { contactId: ctx.pubContact.id, providerId: p.id, scheduledAt: local(day, '10:00'), durationMinutes: 30 }, 'booking over an expired hold');
-  // DELETE of an expired hold → 404.
-  expectError(await release(pub(), H2.holdId), 404, 'not_found', undefined, 'DELETE an expired hold');
-  // Its holdId: books normally, a new appointment.
-  const B = await bookOk(ctx, admin(), { contactId: ctx.contact.id, providerId: p.id, scheduledAt: local(day, '15:00'), durationMinutes: 30, holdId: H3.holdId }, 'booking with an expired holdId');
-  assert.notEqual(B.id, H3.holdId, 'not a conversion');
-  // A hold goes over H4.
-  const H5 = await holdOk(pub(), { providerId: p.id, scheduledAt: local(day, '16:00'), durationMinutes: 30 }, 'a hold over an expired hold');
-  assert.deepEqual(await slotTimes(pub(), q, 'at the end'), grid.filter((s) => ![local(day, '10:00'), local(day, '15:00'), local(day, '16:00')].includes(s)));
-  await releaseOk(pub(), H5.holdId);
-  for (const h of [H1, H2, H3, H4]) {
-    const trail = await auditEntries(ctx, admin(), { entityId: h.holdId });
-    assert.deepEqual(trail.map((x) => x.action), ['hold.created'], 'expiry is not audited, and nothing was converted or released');
+    // The check and the grid see through them (whether or not a worker purged them yet).
+    assert.deepEqual(await check(pub(), { scheduledAt: local(day, '10:30'), durationMinutes: 30, providerId: p.id }), { available: true }, 'check after expiry');
+    assert.deepEqual(await slotTimes(pub(), q, 'after expiry'), grid.filter((s) => s !== R.scheduledAt), 'free slots offer every held time again');
+    // A booking goes over H1 at once.
+    const A = await bookOk(ctx, pub(), { contactId: ctx.pubContact.id, providerId: p.id, scheduledAt: local(day, '10:00'), durationMinutes: 30 }, 'booking over an expired hold');
+    // DELETE of an expired hold → 404.
+    expectError(await release(pub(), H2.holdId), 404, 'not_found', undefined, 'DELETE an expired hold');
+    // Its holdId: books normally, a new appointment.
+    const B = await bookOk(ctx, admin(), { contactId: ctx.contact.id, providerId: p.id, scheduledAt: local(day, '15:00'), durationMinutes: 30, holdId: H3.holdId }, 'booking with an expired holdId');
+    assert.notEqual(B.id, H3.holdId, 'not a conversion');
+    // A hold goes over H4, a reschedule over H6.
+    const H5 = await holdOk(pub(), { providerId: p.id, scheduledAt: local(day, '16:00'), durationMinutes: 30 }, 'a hold over an expired hold');
+    const rs = await ctx.api('POST', `/api/appointments/${R.id}/reschedule`, { key: admin(), body: { scheduledAt: local(day, '14:00') } });
+    const R2 = expectStatus(rs, 200, 'a reschedule over an expired hold').appointment;
+    assert.deepEqual(await slotTimes(pub(), q, 'at the end'), grid.filter((s) => !['10:00', '14:00', '15:00', '16:00'].map((t) => local(day, t)).includes(s)));
+    await releaseOk(pub(), H5.holdId);
+    for (const h of [H1, H2, H3, H4, H6]) {
+      const trail = await auditEntries(ctx, admin(), { entityId: h.holdId });
+      assert.deepEqual(trail.map((x) => x.action), ['hold.created'], 'expiry is not audited, and nothing was converted or released');
+    }
+    assert.deepEqual((await listAll(ctx, admin(), { providerId: p.id, status: 'confirmed' })).all.map((x) => x.id), [A.id, R2.id, B.id]);
+
+    // Expired holds no longer count toward the public cap: one hold over both, and one more.
+    const C3 = await holdOk(org.publicKey, { scheduledAt: local(day, '09:00'), durationMinutes: 60 }, 'a public hold over both expired ones', own);
+    const C4 = await holdOk(org.publicKey, { scheduledAt: local(day, '11:00'), durationMinutes: 30 }, 'a second unexpired one', own);
+    expectError(await hold(org.publicKey, { scheduledAt: local(day, '12:00'), durationMinutes: 30 }, own), 429, 'rate_limited', undefined, 'at the cap again');
+    for (const h of [C3, C4]) await releaseOk(org.publicKey, h.holdId, 'release', own);
+
+    // Each expired hold counted once.
+    const seen = await waitUntil(async () => {
+      const d = holdDeltas(m0, await scrape());
+      const dc = holdDeltas(c0, await scrapeCapped());
+      return d.expired + dc.expired >= 7 ? { d, dc } : { ok: false, seen: { d, dc } };
+    }, { timeoutMs: 5000, what: 'seven expired holds counted' });
+    assert.equal(seen.d.expired + seen.dc.expired, 7, `seven expired holds in all: ${JSON.stringify(seen)}`);
+    assert.deepEqual({ ...seen.d, expired: 0 }, { held: 6, converted: 0, expired: 0, released: 1, conflict: 1 }, 'this server');
+    assert.deepEqual({ ...seen.dc, expired: 0 }, { held: 4, converted: 0, expired: 0, released: 2, conflict: 0 }, 'the capped server (a 429 is no conflict)');
+    stopped = true;
+    await stopAndCheckLogs(own, mine);
+  } finally {
+    if (!stopped) await capped.stop();
   }
-  assert.deepEqual((await listAll(ctx, admin(), { providerId: p.id })).all.map((x) => x.id), [A.id, B.id]);
-  // Each expired hold is counted once, whether a request or the worker removed it.
-  const seen = await waitUntil(async () => {
-    const d = holdDeltas(m0, await scrape());
-    return d.expired >= 4 ? d : { ok: false, seen: d };
-  }, { timeoutMs: 5000, what: 'four expired holds counted' });
-  assert.deepEqual(seen, { held: 5, converted: 0, expired: 4, released: 1, conflict: 1 });
 }, { timeout: 90_000 });
 
 ctest('SIGTERM stops bookd; its log holds no keys and no personal data', async () => {
