@@ -294,18 +294,54 @@ BEGIN
 END
 $$;
 
--- Turns the caller's hold into the appointment being booked, under the
--- booking's bucket locks (API.md, "Slot holds"). Returns:
---   the confirmed appointment: converted, in place (same id; the row only
---     takes the booking's values, so no second range needs checking while
---     the booking's buffered range lies inside the hold's);
---   the hold itself, still held: it is valid, but the booking's buffers
---     reach past it onto a conflict, which the caller reports;
+-- Turns the caller's hold into the appointment being booked, in place (the
+-- same row and id; API.md, "Slot holds"), when the hold is unexpired, the
+-- provider's, and its time holds the booked time [p_scheduled_at, +
+-- p_duration); with p_covered also only when its buffered range holds the
+-- booking's, so that nothing else can be in the way and no lock is needed
+-- (bk_convert_hold checks the rest under the bucket locks). Returns the
+-- confirmed appointment, or nothing (every field NULL).
+CREATE OR REPLACE FUNCTION bk_convert_hold_row(
+    p_hold_id uuid, p_org_id uuid, p_provider_id uuid, p_contact_id uuid, p_service_id uuid,
+    p_scheduled_at timestamptz, p_duration int, p_before int, p_after int, p_notes text,
+    p_metadata jsonb, p_covered boolean)
+RETURNS public.appointments
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_appt appointments;
+    v_start timestamptz := p_scheduled_at - p_before * interval '1 minute';
+    v_end timestamptz := p_scheduled_at + (p_duration + p_after) * interval '1 minute';
+BEGIN
+    UPDATE appointments
+       SET status = 'confirmed', expires_at = NULL, contact_id = p_contact_id,
+           service_id = p_service_id, scheduled_at = p_scheduled_at,
+           duration_minutes = p_duration,
+           ends_at = p_scheduled_at + p_duration * interval '1 minute',
+           buffer_before_minutes = p_before, buffer_after_minutes = p_after,
+           buffered_start = v_start, buffered_end = v_end, notes = p_notes,
+           metadata = coalesce(p_metadata, '{}'), created_at = now()
+     WHERE org_id = p_org_id AND id = p_hold_id AND status = 'held'
+       AND expires_at > clock_timestamp() AND provider_id = p_provider_id
+       AND scheduled_at <= p_scheduled_at
+       AND ends_at >= p_scheduled_at + p_duration * interval '1 minute'
+       AND (NOT p_covered OR (buffered_start <= v_start AND buffered_end >= v_end))
+    RETURNING * INTO v_appt;
+    RETURN v_appt;
+END
+$$;
+
+-- The conversion bk_convert_hold_row (p_covered) could not make, under the
+-- booking's bucket locks. Returns:
+--   the confirmed appointment: the booking lies inside the hold's time and
+--     its buffers, reaching past the hold's, meet nothing;
+--   the hold itself, still held: its buffers reach past it onto a
+--     conflict, which the caller reports;
 --   nothing (every field NULL): the hold is unknown here (another
 --     organization's stays untouched), expired or already consumed, and the
 --     caller books as if no hold had been named.
--- BK003 when the hold is for another provider, or the booked time
--- [p_scheduled_at, + p_duration) is not inside the hold's time.
+-- BK003 when the hold is for another provider, or the booked time is not
+-- inside the hold's time.
 CREATE OR REPLACE FUNCTION bk_convert_hold(
     p_hold_id uuid, p_org_id uuid, p_provider_id uuid, p_contact_id uuid, p_service_id uuid,
     p_scheduled_at timestamptz, p_duration int, p_before int, p_after int, p_notes text,
@@ -315,53 +351,31 @@ LANGUAGE plpgsql
 AS $$
 DECLARE
     v_hold appointments;
-    v_appt appointments;
     v_start timestamptz := p_scheduled_at - p_before * interval '1 minute';
     v_end timestamptz := p_scheduled_at + (p_duration + p_after) * interval '1 minute';
 BEGIN
-    -- Round 1, the common case in one statement: a valid hold whose
-    -- buffered range holds the booking's, so nothing else can be in the
-    -- way. Round 2 runs only once the hold has been found valid, its row
-    -- locked, and the buffers that reach past it found free.
-    FOR v_round IN 1..2 LOOP
-        UPDATE appointments
-           SET status = 'confirmed', expires_at = NULL, contact_id = p_contact_id,
-               service_id = p_service_id, scheduled_at = p_scheduled_at,
-               duration_minutes = p_duration,
-               ends_at = p_scheduled_at + p_duration * interval '1 minute',
-               buffer_before_minutes = p_before, buffer_after_minutes = p_after,
-               buffered_start = v_start, buffered_end = v_end, notes = p_notes,
-               metadata = coalesce(p_metadata, '{}'), created_at = now()
-         WHERE org_id = p_org_id AND id = p_hold_id AND status = 'held'
-           AND expires_at > clock_timestamp() AND provider_id = p_provider_id
-           AND scheduled_at <= p_scheduled_at
-           AND ends_at >= p_scheduled_at + p_duration * interval '1 minute'
-           AND (v_round = 2 OR (buffered_start <= v_start AND buffered_end >= v_end))
-        RETURNING * INTO v_appt;
-        EXIT WHEN FOUND OR v_round = 2;
-
-        -- Why not: unknown, expired or consumed; another provider; outside
-        -- the hold; or buffers that reach past it, onto what may be taken.
-        SELECT * INTO v_hold FROM appointments
-         WHERE org_id = p_org_id AND id = p_hold_id AND status = 'held' FOR UPDATE;
-        IF NOT FOUND OR v_hold.expires_at <= clock_timestamp() THEN
-            RETURN v_appt;
-        END IF;
-        IF v_hold.provider_id <> p_provider_id THEN
-            RAISE EXCEPTION 'the hold is for another provider' USING ERRCODE = 'BK003';
-        END IF;
-        IF p_scheduled_at < v_hold.scheduled_at
-           OR p_scheduled_at + p_duration * interval '1 minute' > v_hold.ends_at THEN
-            RAISE EXCEPTION 'the booked time is outside its hold (% to %)',
-                bk_iso(v_hold.scheduled_at), bk_iso(v_hold.ends_at) USING ERRCODE = 'BK003';
-        END IF;
-        PERFORM bk_remove_expired_holds(p_org_id, p_provider_id, v_start, v_end);
-        IF EXISTS (SELECT 1 FROM bk_find_conflict(p_org_id, p_provider_id, v_start, v_end,
-                                                  p_hold_id, clock_timestamp())) THEN
-            RETURN v_hold;
-        END IF;
-    END LOOP;
-    RETURN v_appt;
+    SELECT * INTO v_hold FROM appointments
+     WHERE org_id = p_org_id AND id = p_hold_id AND status = 'held' FOR UPDATE;
+    IF NOT FOUND OR v_hold.expires_at <= clock_timestamp() THEN
+        v_hold := NULL;
+        RETURN v_hold;
+    END IF;
+    IF v_hold.provider_id <> p_provider_id THEN
+        RAISE EXCEPTION 'the hold is for another provider' USING ERRCODE = 'BK003';
+    END IF;
+    IF p_scheduled_at < v_hold.scheduled_at
+       OR p_scheduled_at + p_duration * interval '1 minute' > v_hold.ends_at THEN
+        RAISE EXCEPTION 'the booked time is outside its hold (% to %)',
+            bk_iso(v_hold.scheduled_at), bk_iso(v_hold.ends_at) USING ERRCODE = 'BK003';
+    END IF;
+    PERFORM bk_remove_expired_holds(p_org_id, p_provider_id, v_start, v_end);
+    IF EXISTS (SELECT 1 FROM bk_find_conflict(p_org_id, p_provider_id, v_start, v_end,
+                                              p_hold_id, clock_timestamp())) THEN
+        RETURN v_hold;
+    END IF;
+    RETURN bk_convert_hold_row(p_hold_id, p_org_id, p_provider_id, p_contact_id, p_service_id,
+                               p_scheduled_at, p_duration, p_before, p_after, p_notes,
+                               p_metadata, false);
 END
 $$;
 
@@ -468,7 +482,22 @@ BEGIN
     -- appointment looked up. A conflict cancelled in between (cancel takes
     -- no bucket locks) sends the booking round again. The caller's own hold
     -- is never the conflict reported.
+    --
+    -- A hold that covers the booking is converted without bucket locks:
+    -- its row, inside the exclusion constraint, already keeps the range,
+    -- and the row lock the UPDATE takes is the only one this path takes
+    -- (docs/design.md, "Slot holds").
+    IF p_hold_id IS NOT NULL THEN
+        PERFORM set_config('lock_timeout', greatest(coalesce(p_lock_timeout_ms, 2000), 1)::text,
+                           true);
+        v_appt := bk_convert_hold_row(p_hold_id, p_org_id, p_provider_id, p_contact_id,
+                                      p_service_id, p_scheduled_at, v_duration, v_before,
+                                      v_after, p_notes, p_metadata, true);
+        v_converted := v_appt.id IS NOT NULL;
+        v_wait_us := 0;
+    END IF;
     FOR v_round IN 1..3 LOOP
+        EXIT WHEN v_converted;
         v_wait_us := bk_take_bucket_locks(p_lock_keys, p_lock_from, p_lock_to, v_start, v_end,
                                           p_lock_timeout_ms, p_org_id, p_provider_id,
                                           p_hold_id);
@@ -703,5 +732,7 @@ REVOKE EXECUTE ON FUNCTION
                           uuid, timestamptz),
     bk_remove_expired_holds(uuid, uuid, timestamptz, timestamptz),
     bk_convert_hold(uuid, uuid, uuid, uuid, uuid, timestamptz, int, int, int, text, jsonb),
+    bk_convert_hold_row(uuid, uuid, uuid, uuid, uuid, timestamptz, int, int, int, text, jsonb,
+                        boolean),
     bk_record_booked(uuid, text, appointments, jsonb, uuid, text, jsonb)
 FROM PUBLIC;

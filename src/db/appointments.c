@@ -8,8 +8,6 @@
 #include "db/booking.h"
 #include "db/outbox_signal.h"
 #include "db/query.h"
-#include "db/service_cache.h"
-#include "db/services.h"
 #include "log.h"
 
 /* A change that committed wrote its outbox event: wake the worker. */
@@ -19,30 +17,22 @@ static void signal_if_changed(const struct db_result *res)
         db_outbox_signal();
 }
 
-static int book_once(struct db_pool *pool, const struct db_org_ref *org,
-                     const struct db_book_request *req, struct db_result *res)
+static int book_once(struct db_pool *pool, const struct db_org_ref *org, const void *arg,
+                     struct db_result *res)
 {
+    const struct db_book_request *req = arg;
     struct db_booking_range r = {
         .provider_id = req->provider_id ? req->provider_id : org->default_provider_id,
         .at_ms = req->scheduled_at_ms,
         .duration = req->duration_minutes,
     };
     struct db_lock_set *ls;
-    int service_duration = 0, rc;
+    int rc;
 
     memset(res, 0, sizeof *res);
-    if (req->service_id) {
-        if (db_service_range(pool, org->org_id, req->service_id, &service_duration, &r.before,
-                             &r.after, res) != 0)
-            return -1;
-        if (res->outcome != DB_OK)
-            return 0;
-    }
-    if (r.duration == 0)
-        r.duration = service_duration;
-    if (!(ls = db_lock_set_for(org, &r, req->lock_timeout_ms,
-                            req->idempotency_key ? req->request_hash : NULL, res)))
-        return res->outcome == DB_INVALID ? 0 : -1;
+    if (!(ls = db_lock_set_for_new(pool, org, req->service_id, &r, req->lock_timeout_ms,
+                                   req->idempotency_key ? req->request_hash : NULL, res)))
+        return db_booking_not_run(res);
     {
         const char *params[] = {
             org->org_id,       r.provider_id,     req->contact_id,   req->service_id,
@@ -65,15 +55,7 @@ static int book_once(struct db_pool *pool, const struct db_org_ref *org,
 int db_book(struct db_pool *pool, const struct db_org_ref *org, const struct db_book_request *req,
             struct db_result *res)
 {
-    int rc = book_once(pool, org, req, res);
-
-    /* Lock keys computed from a cached service that no longer matches its
-     * row (edited by hand): read the row again and book once more. */
-    if (rc != 0 && res->keys_refused && req->service_id) {
-        db_service_cache_forget(db_pool_services(pool), org->org_id, req->service_id);
-        rc = book_once(pool, org, req, res);
-    }
-    return rc;
+    return db_booking_with_service(pool, org, req->service_id, book_once, req, res);
 }
 
 /* The old appointment's provider and buffered range, and what the new one
@@ -130,8 +112,8 @@ int db_reschedule(struct db_pool *pool, const struct db_org_ref *org,
         .old_end = old.end,
     };
     if (!(ls = db_lock_set_for(org, &r, req->lock_timeout_ms,
-                            req->idempotency_key ? req->request_hash : NULL, res)))
-        return res->outcome == DB_INVALID ? 0 : -1;
+                               req->idempotency_key ? req->request_hash : NULL, res)))
+        return db_booking_not_run(res);
     {
         const char *params[] = {
             org->org_id,       req->appointment_id, req->provider_id, ls->at_text,

@@ -7,6 +7,8 @@
 #include "core/json_text.h"
 #include "db/appointments.h"
 #include "db/query.h"
+#include "db/service_cache.h"
+#include "db/services.h"
 #include "log.h"
 
 /* Adds the keys of [start, end) on a provider; `is_new` marks the range
@@ -82,6 +84,45 @@ struct db_lock_set *db_lock_set_for(const struct db_org_ref *org,
     if (request_hash)
         db_hash_to_bytea(request_hash, ls->hash_text);
     return ls;
+}
+
+struct db_lock_set *db_lock_set_for_new(struct db_pool *pool, const struct db_org_ref *org,
+                                        const char *service_id, struct db_booking_range *r,
+                                        int lock_timeout_ms, const unsigned char *request_hash,
+                                        struct db_result *res)
+{
+    int service_duration = 0;
+
+    if (service_id) {
+        if (db_service_range(pool, org->org_id, service_id, &service_duration, &r->before,
+                             &r->after, res) != 0)
+            return NULL;
+        if (res->outcome != DB_OK)
+            return NULL;
+    }
+    if (r->duration == 0)
+        r->duration = service_duration;
+    return db_lock_set_for(org, r, lock_timeout_ms, request_hash, res);
+}
+
+int db_booking_not_run(const struct db_result *res)
+{
+    return res->outcome == DB_ERROR || res->outcome == DB_UNAVAILABLE ? -1 : 0;
+}
+
+int db_booking_with_service(struct db_pool *pool, const struct db_org_ref *org,
+                            const char *service_id,
+                            int (*once)(struct db_pool *, const struct db_org_ref *,
+                                        const void *, struct db_result *),
+                            const void *req, struct db_result *res)
+{
+    int rc = once(pool, org, req, res);
+
+    if (rc != 0 && res->keys_refused && service_id) {
+        db_service_cache_forget(db_pool_services(pool), org->org_id, service_id);
+        rc = once(pool, org, req, res);
+    }
+    return rc;
 }
 
 

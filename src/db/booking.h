@@ -52,6 +52,32 @@ struct db_lock_set *db_lock_set_for(const struct db_org_ref *org,
                                     const struct db_booking_range *r, int lock_timeout_ms,
                                     const unsigned char *request_hash, struct db_result *res);
 
+/*
+ * The lock set of a new booking or hold: r->provider_id, r->at_ms and
+ * r->duration (0: the service's) given; with a service, its duration and
+ * buffers fill *r first. NULL with res->outcome set when there is nothing
+ * to run: a refusal (DB_INVALID) or DB_ERROR / DB_UNAVAILABLE.
+ */
+struct db_lock_set *db_lock_set_for_new(struct db_pool *pool, const struct db_org_ref *org,
+                                        const char *service_id, struct db_booking_range *r,
+                                        int lock_timeout_ms, const unsigned char *request_hash,
+                                        struct db_result *res);
+
+/* What a db call answers when db_lock_set_for_new (or db_lock_set_for)
+ * gave nothing to run: 0 for a refusal, -1 for a failure. */
+int db_booking_not_run(const struct db_result *res);
+
+/*
+ * Runs `once` (a booking or a hold with `service_id`), and once more when
+ * the database refused lock keys computed from the cached service (edited
+ * by hand since): the cache forgets it and the row is read afresh.
+ */
+int db_booking_with_service(struct db_pool *pool, const struct db_org_ref *org,
+                            const char *service_id,
+                            int (*once)(struct db_pool *, const struct db_org_ref *,
+                                        const void *, struct db_result *),
+                            const void *req, struct db_result *res);
+
 /* Runs a booking function (book, hold, ...) and reads its answer into
  * *res. 0 when the database answered (a refusal is an answer), -1 with
  * DB_UNAVAILABLE / DB_ERROR. */

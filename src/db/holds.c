@@ -5,12 +5,11 @@
 #include <string.h>
 
 #include "db/booking.h"
-#include "db/service_cache.h"
-#include "db/services.h"
 
-static int hold_once(struct db_pool *pool, const struct db_org_ref *org,
-                     const struct db_hold_request *req, struct db_result *res)
+static int hold_once(struct db_pool *pool, const struct db_org_ref *org, const void *arg,
+                     struct db_result *res)
 {
+    const struct db_hold_request *req = arg;
     struct db_booking_range r = {
         .provider_id = req->provider_id ? req->provider_id : org->default_provider_id,
         .at_ms = req->scheduled_at_ms,
@@ -18,21 +17,12 @@ static int hold_once(struct db_pool *pool, const struct db_org_ref *org,
     };
     struct db_lock_set *ls;
     char ttl[16], cap[16];
-    int service_duration = 0, rc;
+    int rc;
 
     memset(res, 0, sizeof *res);
-    if (req->service_id) {
-        if (db_service_range(pool, org->org_id, req->service_id, &service_duration, &r.before,
-                             &r.after, res) != 0)
-            return -1;
-        if (res->outcome != DB_OK)
-            return 0;
-    }
-    if (r.duration == 0)
-        r.duration = service_duration;
-    if (!(ls = db_lock_set_for(org, &r, req->lock_timeout_ms,
-                               req->idempotency_key ? req->request_hash : NULL, res)))
-        return res->outcome == DB_INVALID ? 0 : -1;
+    if (!(ls = db_lock_set_for_new(pool, org, req->service_id, &r, req->lock_timeout_ms,
+                                   req->idempotency_key ? req->request_hash : NULL, res)))
+        return db_booking_not_run(res);
     snprintf(ttl, sizeof ttl, "%d", req->ttl_seconds);
     snprintf(cap, sizeof cap, "%d", req->max_public_holds);
     {
@@ -54,15 +44,7 @@ static int hold_once(struct db_pool *pool, const struct db_org_ref *org,
 int db_hold_create(struct db_pool *pool, const struct db_org_ref *org,
                    const struct db_hold_request *req, struct db_result *res)
 {
-    int rc = hold_once(pool, org, req, res);
-
-    /* As for a booking (db_book): a cached service that no longer matches
-     * its row is read again, once. */
-    if (rc != 0 && res->keys_refused && req->service_id) {
-        db_service_cache_forget(db_pool_services(pool), org->org_id, req->service_id);
-        rc = hold_once(pool, org, req, res);
-    }
-    return rc;
+    return db_booking_with_service(pool, org, req->service_id, hold_once, req, res);
 }
 
 int db_hold_release(struct db_pool *pool, const struct db_org_ref *org, const char *hold_id,
