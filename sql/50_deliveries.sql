@@ -145,18 +145,24 @@ $$;
 -- Claims up to p_limit due deliveries for p_lease_ms: another worker skips
 -- them until the lease runs out. Returns what sending needs; event_at is
 -- the event's time, in the API's form and in ms since the epoch.
+-- The due rows are chosen once (MATERIALIZED): as a subquery in FROM, a
+-- plan that scanned it again for each row of the join would lock and
+-- lease the next p_limit rows each time, since the rows leased by the first
+-- scan no longer qualify (seen: 512 rows for a limit of 256, which
+-- overflowed the worker's arrays).
 CREATE OR REPLACE FUNCTION deliveries_claim(p_limit int, p_lease_ms int)
 RETURNS TABLE (id uuid, org_id uuid, target text, attempts int, url text, secret bytea,
                event_type text, payload jsonb, event_at text, event_at_ms bigint)
 LANGUAGE sql SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
 AS $$
+WITH due AS MATERIALIZED (
+    SELECT c.id FROM deliveries c
+     WHERE c.status IN ('pending', 'failed') AND c.next_attempt_at <= now()
+       AND (c.locked_until IS NULL OR c.locked_until <= now())
+     ORDER BY c.next_attempt_at LIMIT p_limit FOR UPDATE SKIP LOCKED)
 UPDATE deliveries d SET locked_until = now() + p_lease_ms * interval '1 millisecond'
-  FROM (SELECT c.id FROM deliveries c
-         WHERE c.status IN ('pending', 'failed') AND c.next_attempt_at <= now()
-           AND (c.locked_until IS NULL OR c.locked_until <= now())
-         ORDER BY c.next_attempt_at LIMIT p_limit FOR UPDATE SKIP LOCKED) due,
-       outbox_events ev, webhook_endpoints w
+  FROM due, outbox_events ev, webhook_endpoints w
  WHERE d.id = due.id AND ev.id = d.event_id AND w.id = d.endpoint_id AND w.disabled_at IS NULL
 RETURNING d.id, d.org_id, d.target, d.attempts, w.url, w.secret, ev.event_type, ev.payload,
           bk_iso(ev.created_at), (extract(epoch FROM ev.created_at) * 1000)::bigint

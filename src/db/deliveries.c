@@ -194,6 +194,12 @@ int db_deliveries_claim(struct db_session *s, int limit, int lease_ms, struct db
                     2, params)))
         return -1;
     n = PQntuples(res);
+    if (n > limit) {
+        /* Never more than asked: the caller's arrays are sized by it. The
+         * rest stay leased, and are claimed again when the lease runs out. */
+        log_warn("worker.claim_overrun", "claimed %d deliveries, asked for %d", n, limit);
+        n = limit;
+    }
     if (n > 0 && !(*out = calloc((size_t)n, sizeof **out))) {
         PQclear(res);
         return -1;
