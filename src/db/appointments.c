@@ -239,4 +239,3 @@ int db_free_slots(struct db_pool *pool, const struct db_org_ref *org, const char
     snprintf(s, sizeof s, "%d", step);
     return run_text(pool, "free_slots", 7, params, out, res);
 }
-
