@@ -36,6 +36,25 @@ BEGIN
 END
 $$;
 
+-- POST /api/orgs/me/vapi-secret: the organization's Vapi secret replaced by
+-- the one whose SHA-256 is p_secret_hash; the old one stops at once (Vapi
+-- secrets are looked up on every request, never cached).
+CREATE OR REPLACE FUNCTION rotate_vapi_secret(p_org_id uuid, p_secret_hash bytea, p_actor text)
+RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, public, pg_temp
+AS $$
+BEGIN
+    UPDATE organizations SET vapi_secret_hash = p_secret_hash WHERE id = p_org_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'organization not found' USING ERRCODE = 'BK002';
+    END IF;
+    PERFORM bk_audit(p_org_id, p_actor, 'organization.vapi_secret_rotated', 'organization',
+                     p_org_id, '{}');
+    RETURN '{}';
+END
+$$;
+
 -- POST /api/providers. The C side validates the working-hours format; an
 -- omitted one (NULL) is Monday-Friday 09:00-17:00, as for the default
 -- provider of a new organization.
@@ -149,6 +168,7 @@ $$;
 -- Only the service's own role may call these; nothing is granted to PUBLIC.
 REVOKE EXECUTE ON FUNCTION
     create_organization(text, text, bytea, bytea, bytea),
+    rotate_vapi_secret(uuid, bytea, text),
     create_provider(uuid, text, jsonb, text),
     set_working_hours(uuid, uuid, jsonb, text),
     create_service(uuid, text, int, int, int, text),

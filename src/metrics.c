@@ -50,6 +50,15 @@ static const char *const hold_results[HOLD_RESULT_COUNT] = {
     [HOLD_HELD] = "held",         [HOLD_CONVERTED] = "converted", [HOLD_EXPIRED] = "expired",
     [HOLD_RELEASED] = "released", [HOLD_CONFLICT] = "conflict"};
 static atomic_ullong holds[HOLD_RESULT_COUNT];
+static const char *const vapi_tools[VAPI_TOOL_COUNT] = {
+    [VAPI_TOOL_CHECK] = "checkAvailability",          [VAPI_TOOL_BOOK] = "bookAppointment",
+    [VAPI_TOOL_CANCEL] = "cancelAppointment",         [VAPI_TOOL_RESCHEDULE] = "rescheduleAppointment",
+    [VAPI_TOOL_UNKNOWN] = "unknown"};
+static const char *const vapi_results[VAPI_RESULT_COUNT] = {
+    [VAPI_RESULT_OK] = "ok", [VAPI_RESULT_ERROR] = "error", [VAPI_RESULT_REPLAYED] = "replayed",
+    [VAPI_RESULT_FAILED] = "failed"};
+static atomic_ullong vapi_calls[VAPI_TOOL_COUNT][VAPI_RESULT_COUNT];
+static struct histogram vapi_duration;
 
 
 void metrics_set_routes(const char *const *patterns, int count)
@@ -129,6 +138,15 @@ void metrics_holds_add(enum metrics_hold_result result, int n)
 {
     if ((unsigned)result < HOLD_RESULT_COUNT && n > 0)
         atomic_fetch_add_explicit(&holds[result], (unsigned long long)n, memory_order_relaxed);
+}
+
+void metrics_vapi_observe(enum metrics_vapi_tool tool, enum metrics_vapi_result result,
+                          double seconds)
+{
+    if ((unsigned)tool >= VAPI_TOOL_COUNT || (unsigned)result >= VAPI_RESULT_COUNT)
+        return;
+    atomic_fetch_add_explicit(&vapi_calls[tool][result], 1, memory_order_relaxed);
+    histogram_observe(&vapi_duration, seconds);
 }
 
 /* A growing text buffer; on allocation failure it stays in a failed state. */
@@ -266,6 +284,16 @@ char *metrics_render(const struct db_pool_stats *pool, long long outbox_pending,
     for (size_t r = 0; r < HOLD_RESULT_COUNT; r++)
         emit(&t, "bookd_holds_total{result=\"%s\"} %llu\n", hold_results[r],
              atomic_load_explicit(&holds[r], memory_order_relaxed));
+    emit(&t, "# HELP bookd_vapi_tool_calls_total The voice agent's tool calls by tool and by "
+             "how they were answered.\n# TYPE bookd_vapi_tool_calls_total counter\n");
+    for (size_t tool = 0; tool < VAPI_TOOL_COUNT; tool++)
+        for (size_t r = 0; r < VAPI_RESULT_COUNT; r++)
+            emit(&t, "bookd_vapi_tool_calls_total{tool=\"%s\",result=\"%s\"} %llu\n",
+                 vapi_tools[tool], vapi_results[r],
+                 atomic_load_explicit(&vapi_calls[tool][r], memory_order_relaxed));
+    emit(&t, "# HELP bookd_vapi_tool_call_duration_seconds Time to answer one tool call.\n"
+             "# TYPE bookd_vapi_tool_call_duration_seconds histogram\n");
+    emit_histogram(&t, "bookd_vapi_tool_call_duration_seconds", "", &vapi_duration);
     emit(&t, "# HELP bookd_webhook_deliveries_total Delivery attempts by result (deferred: held "
              "back by an open breaker).\n"
              "# TYPE bookd_webhook_deliveries_total counter\n");

@@ -32,6 +32,23 @@ enum metrics_hold_result {
     HOLD_RESULT_COUNT
 };
 
+/* The voice agent's tools (bookd_vapi_tool_calls_total{tool,result}). */
+enum metrics_vapi_tool {
+    VAPI_TOOL_CHECK,
+    VAPI_TOOL_BOOK,
+    VAPI_TOOL_CANCEL,
+    VAPI_TOOL_RESCHEDULE,
+    VAPI_TOOL_UNKNOWN,
+    VAPI_TOOL_COUNT
+};
+enum metrics_vapi_result {
+    VAPI_RESULT_OK,       /* answered with a result */
+    VAPI_RESULT_ERROR,    /* answered with an error sentence (bad or missing arguments) */
+    VAPI_RESULT_REPLAYED, /* a retry: the stored answer again */
+    VAPI_RESULT_FAILED,   /* the database could not be reached: "please hold on" */
+    VAPI_RESULT_COUNT
+};
+
 /* Route labels are the patterns of the route table, set once at start. */
 void metrics_set_routes(const char *const *patterns, int count);
 
@@ -43,6 +60,8 @@ void metrics_booking_observe(enum metrics_booking_result result, double seconds,
                              double lock_wait_seconds);
 void metrics_idempotent_replay(void);
 void metrics_holds_add(enum metrics_hold_result result, int n);
+void metrics_vapi_observe(enum metrics_vapi_tool tool, enum metrics_vapi_result result,
+                          double seconds);
 
 /* A delivery's outcome; latency_seconds, from the event to its 2xx, < 0
  * if none. */

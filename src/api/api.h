@@ -24,6 +24,9 @@ struct db_org_ref api_org(const struct http_request *req);
  * make two equal requests differ). */
 void api_request_hash(const struct http_request *req, const char *operation,
                       unsigned char out[32]);
+/* The same over any JSON value (a Vapi tool call's arguments). */
+void api_request_hash_of(const char *org_id, const char *operation, json_t *value,
+                         unsigned char out[32]);
 
 /* Replies for a db outcome that is not DB_OK (400, 404, 409, 422, 503, 500). */
 void api_reply_db_failure(struct http_response *resp, const struct db_result *res);
@@ -65,6 +68,7 @@ int api_org_provision(struct db_pool *pool, const char *name, const char *timezo
 json_t *api_org_json(const char *name, const char *timezone, const struct api_org_secrets *s);
 
 void api_orgs_create(struct http_request *req, struct http_response *resp);
+void api_orgs_rotate_vapi_secret(struct http_request *req, struct http_response *resp);
 void api_providers_create(struct http_request *req, struct http_response *resp);
 void api_providers_list(struct http_request *req, struct http_response *resp);
 void api_providers_set_hours(struct http_request *req, struct http_response *resp);
@@ -83,6 +87,7 @@ void api_appointments_reschedule(struct http_request *req, struct http_response 
 void api_holds_observe(const struct db_result *res);
 void api_holds_create(struct http_request *req, struct http_response *resp);
 void api_holds_release(struct http_request *req, struct http_response *resp);
+void api_vapi_webhook(struct http_request *req, struct http_response *resp);
 void api_availability_check(struct http_request *req, struct http_response *resp);
 void api_availability_slots(struct http_request *req, struct http_response *resp);
 void api_audit_list(struct http_request *req, struct http_response *resp);

@@ -159,26 +159,27 @@ void api_reply_conflict(struct http_request *req, struct http_response *resp,
     resp->replayed = res->replayed;
 }
 
-/*
- * The hash an Idempotency-Key is stored with: the operation and the body
- * as a JSON value (sorted keys, no white space), so key order and spacing
- * do not make two equal requests differ.
- */
-void api_request_hash(const struct http_request *req, const char *operation,
-                      unsigned char out[32])
+void api_request_hash_of(const char *org_id, const char *operation, json_t *value,
+                         unsigned char out[32])
 {
-    char *canonical = json_dumps(req->json, JSON_COMPACT | JSON_SORT_KEYS);
+    char *canonical = json_dumps(value, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     unsigned int len = 32;
 
     EVP_DigestInit_ex(ctx, core_sha256_md(), NULL);
     EVP_DigestUpdate(ctx, operation, strlen(operation));
     EVP_DigestUpdate(ctx, "\n", 1);
-    EVP_DigestUpdate(ctx, req->auth.org_id, strlen(req->auth.org_id));
+    EVP_DigestUpdate(ctx, org_id, strlen(org_id));
     EVP_DigestUpdate(ctx, "\n", 1);
     if (canonical)
         EVP_DigestUpdate(ctx, canonical, strlen(canonical));
     EVP_DigestFinal_ex(ctx, out, &len);
     EVP_MD_CTX_free(ctx);
     free(canonical);
+}
+
+void api_request_hash(const struct http_request *req, const char *operation,
+                      unsigned char out[32])
+{
+    api_request_hash_of(req->auth.org_id, operation, req->json, out);
 }

@@ -1,5 +1,6 @@
-/* Creating an organization: the one thing the operator's token may do.
- * Its keys and Vapi secret are generated here, shown once, stored hashed. */
+/* Creating an organization (the one thing the operator's token may do), and
+ * replacing its Vapi secret. Keys and secrets are generated here, shown
+ * once, stored hashed. */
 #include <string.h>
 
 #include <openssl/crypto.h>
@@ -62,4 +63,24 @@ void api_orgs_create(struct http_request *req, struct http_response *resp)
     else
         api_reply_db_failure(resp, &res);
     OPENSSL_cleanse(&secrets, sizeof secrets);
+}
+
+void api_orgs_rotate_vapi_secret(struct http_request *req, struct http_response *resp)
+{
+    char secret[64];
+    unsigned char hash[32];
+    struct db_result res;
+
+    memset(&res, 0, sizeof res);
+    if (http_new_secret("vapi_", secret, sizeof secret) != 0) {
+        res.outcome = DB_ERROR;
+    } else {
+        core_sha256(secret, strlen(secret), hash);
+        db_org_rotate_vapi_secret(req->app->pool, req->auth.org_id, hash, req->auth.actor, &res);
+    }
+    if (res.outcome == DB_OK)
+        http_reply_json(resp, 200, json_pack("{s:s}", "vapiSecret", secret));
+    else
+        api_reply_db_failure(resp, &res);
+    OPENSSL_cleanse(secret, sizeof secret);
 }

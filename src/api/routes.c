@@ -7,6 +7,7 @@ const struct http_route api_routes[] = {
     {HTTP_GET, "/metrics", SCOPE_OPEN, api_ops_metrics, false},
     {HTTP_GET, "/openapi.json", SCOPE_OPEN, api_ops_openapi, false},
     {HTTP_POST, "/api/orgs", SCOPE_SERVER_ADMIN, api_orgs_create, true},
+    {HTTP_POST, "/api/orgs/me/vapi-secret", SCOPE_ADMIN, api_orgs_rotate_vapi_secret, false},
     {HTTP_GET, "/api/providers", SCOPE_PUBLIC, api_providers_list, false},
     {HTTP_POST, "/api/providers", SCOPE_ADMIN, api_providers_create, true},
     {HTTP_PUT, "/api/providers/{id}/working-hours", SCOPE_ADMIN, api_providers_set_hours, true},
@@ -32,6 +33,7 @@ const struct http_route api_routes[] = {
     {HTTP_GET, "/api/webhook-deliveries", SCOPE_ADMIN, api_deliveries_list, false},
     {HTTP_POST, "/api/webhook-deliveries/{id}/retry", SCOPE_ADMIN, api_deliveries_retry, true},
     {HTTP_GET, "/api/breakers", SCOPE_ADMIN, api_breakers_list, false},
+    {HTTP_POST, "/api/webhooks/vapi", SCOPE_VAPI, api_vapi_webhook, true},
 };
 
 const int api_route_count = (int)(sizeof api_routes / sizeof api_routes[0]);

@@ -1,5 +1,5 @@
-/* Looking up who owns an API key, by the key's SHA-256 (the key itself is
- * never stored); http/auth.c caches the answers. */
+/* Looking up who owns an API key or a Vapi secret, by its SHA-256 (the key
+ * itself is never stored); http/auth.c caches the answers for API keys. */
 #ifndef BOOKD_DB_KEYS_H
 #define BOOKD_DB_KEYS_H
 
@@ -10,6 +10,7 @@
 
 struct db_key_owner {
     bool is_admin;
+    bool is_vapi;                 /* the organization's Vapi secret (no key id) */
     char key_id[DB_ID_SIZE];
     char org_id[DB_ID_SIZE];
     char default_provider_id[DB_ID_SIZE];
@@ -24,5 +25,8 @@ enum db_key_result { DB_KEY_FOUND, DB_KEY_UNKNOWN, DB_KEY_ERROR };
  * when DB_KEY_FOUND. */
 enum db_key_result db_key_lookup(struct db_pool *pool, const unsigned char *hash,
                                  struct db_key_owner *out);
+/* The same for an organization's Vapi secret. */
+enum db_key_result db_vapi_secret_lookup(struct db_pool *pool, const unsigned char *hash,
+                                         struct db_key_owner *out);
 
 #endif

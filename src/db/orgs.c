@@ -32,3 +32,18 @@ int db_org_create(struct db_pool *pool, const char *name, const char *timezone,
     json_decref(root);
     return rc;
 }
+
+int db_org_rotate_vapi_secret(struct db_pool *pool, const char *org_id,
+                              const unsigned char *secret_hash, const char *actor,
+                              struct db_result *res)
+{
+    char hash[67];
+    const char *params[] = {org_id, hash, actor};
+    json_t *root = NULL;
+    int rc;
+
+    db_hash_to_bytea(secret_hash, hash);
+    rc = db_fetch_json(pool, "vapi_secret_rotate", 3, params, &root, res);
+    json_decref(root);
+    return rc;
+}

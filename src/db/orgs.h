@@ -24,4 +24,10 @@ int db_org_create(struct db_pool *pool, const char *name, const char *timezone,
                   const unsigned char *public_key_hash, struct db_org_created *out,
                   struct db_result *res);
 
+/* Replaces the organization's Vapi secret by the one whose SHA-256 is
+ * `secret_hash` (32 bytes); the old one stops at once. */
+int db_org_rotate_vapi_secret(struct db_pool *pool, const char *org_id,
+                              const unsigned char *secret_hash, const char *actor,
+                              struct db_result *res);
+
 #endif

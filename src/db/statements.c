@@ -36,6 +36,40 @@ const struct db_statement db_statements[] = {
      " JOIN organizations o ON o.id = k.org_id"
      " JOIN providers p ON p.org_id = o.id AND p.is_default"
      " WHERE k.key_hash = $1::bytea AND k.revoked_at IS NULL"},
+    /* The same columns for an organization's Vapi secret: kind 'vapi', no key id. */
+    {"vapi_lookup",
+     "SELECT 'vapi', '', o.id, p.id, o.timezone FROM organizations o"
+     " JOIN providers p ON p.org_id = o.id AND p.is_default"
+     " WHERE o.vapi_secret_hash = $1::bytea"},
+    {"vapi_secret_rotate", "SELECT rotate_vapi_secret($1::uuid, $2::bytea, $3::text)::text"},
+    /* The voice agent (sql/60_vapi.sql, db/vapi.c). */
+    {"vapi_offer",
+     "SELECT vapi_offer($1::uuid, $2::uuid, $3::int, $4::int, $5::int, $6::timestamptz,"
+     " $7::date, $8::int)::text"},
+    {"vapi_say_time",
+     "SELECT vapi_say_time($2::timestamptz, timezone) FROM organizations WHERE id = $1::uuid"},
+    {"vapi_contact", "SELECT vapi_contact($1::uuid, $2::text, $3::text, $4::text, $5::text)"},
+    {"vapi_find", "SELECT unnest(vapi_find_appointments($1::uuid, $2::text, $3::timestamptz))"},
+    {"vapi_service",
+     "SELECT id FROM services WHERE org_id = $1::uuid AND lower(name) = lower($2::text)"
+     " ORDER BY id LIMIT 1"},
+    {"vapi_hold_get",
+     "SELECT hold_id, (extract(epoch FROM scheduled_at) * 1000)::bigint FROM vapi_call_holds"
+     " WHERE org_id = $1::uuid AND call_id = $2::text"},
+    {"vapi_hold_set",
+     "INSERT INTO vapi_call_holds (org_id, call_id, hold_id, scheduled_at)"
+     " VALUES ($1::uuid, $2::text, $3::uuid, $4::timestamptz) ON CONFLICT (org_id, call_id)"
+     " DO UPDATE SET hold_id = EXCLUDED.hold_id, scheduled_at = EXCLUDED.scheduled_at,"
+     " created_at = now() RETURNING 1"},
+    {"vapi_hold_forget",
+     "DELETE FROM vapi_call_holds WHERE org_id = $1::uuid AND call_id = $2::text RETURNING 1"},
+    {"vapi_answer_get",
+     "SELECT is_error, answer FROM vapi_tool_results"
+     " WHERE org_id = $1::uuid AND tool_call_id = $2::text"},
+    {"vapi_answer_put",
+     "INSERT INTO vapi_tool_results (org_id, tool_call_id, is_error, answer)"
+     " VALUES ($1::uuid, $2::text, $3::boolean, $4::text) ON CONFLICT DO NOTHING"
+     " RETURNING is_error, answer"},
     {"org_create",
      "SELECT create_organization($1::text, $2::text, $3::bytea, $4::bytea, $5::bytea)::text"},
     {"provider_create", "SELECT create_provider($1::uuid, $2::text, $3::jsonb, $4::text)::text"},

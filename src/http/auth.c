@@ -70,23 +70,40 @@ int http_new_secret(const char *prefix, char *out, size_t out_size)
     return 0;
 }
 
+/* The key of "Bearer <key>" and its length, or NULL. */
+static const char *bearer(const char *authorization, size_t *len)
+{
+    const char *key;
+
+    if (!authorization || strncasecmp(authorization, "Bearer ", 7) != 0)
+        return NULL;
+    key = authorization + 7;
+    while (*key == ' ')
+        key++;
+    *len = strnlen(key, MAX_KEY_LEN + 1);
+    return *len == 0 || *len > MAX_KEY_LEN ? NULL : key;
+}
+
+/* Fills *out from a found owner. */
+static void set_owner(struct http_auth *out, const struct db_key_owner *owner)
+{
+    memcpy(out->key_id, owner->key_id, DB_ID_SIZE);
+    memcpy(out->org_id, owner->org_id, DB_ID_SIZE);
+    memcpy(out->default_provider_id, owner->default_provider_id, DB_ID_SIZE);
+    snprintf(out->timezone, sizeof out->timezone, "%s", owner->timezone);
+}
+
 enum auth_result http_authenticate(struct app *app, const char *authorization,
                                    struct http_auth *out)
 {
     unsigned char hash[32];
     const char *key;
-    size_t len;
+    size_t len = 0;
     struct db_key_owner owner;
     bool known = false;
 
     memset(out, 0, sizeof *out);
-    if (!authorization || strncasecmp(authorization, "Bearer ", 7) != 0)
-        return AUTH_UNKNOWN;
-    key = authorization + 7;
-    while (*key == ' ')
-        key++;
-    len = strnlen(key, MAX_KEY_LEN + 1);
-    if (len == 0 || len > MAX_KEY_LEN)
+    if (!(key = bearer(authorization, &len)))
         return AUTH_UNKNOWN;
     core_sha256(key, len, hash);
 
@@ -117,12 +134,40 @@ enum auth_result http_authenticate(struct app *app, const char *authorization,
         return AUTH_UNAVAILABLE;
     }
     out->principal = owner.is_admin ? PRINCIPAL_ADMIN : PRINCIPAL_PUBLIC;
-    memcpy(out->key_id, owner.key_id, DB_ID_SIZE);
-    memcpy(out->org_id, owner.org_id, DB_ID_SIZE);
-    memcpy(out->default_provider_id, owner.default_provider_id, DB_ID_SIZE);
-    snprintf(out->timezone, sizeof out->timezone, "%s", owner.timezone);
+    set_owner(out, &owner);
     snprintf(out->actor, sizeof out->actor, "%s:%s", owner.is_admin ? "admin_key" : "public_key",
              owner.key_id);
     http_key_cache_put(app->auth->keys, hash, time(NULL), CACHE_TTL_S, out);
+    return AUTH_OK;
+}
+
+enum auth_result http_authenticate_vapi(struct app *app, const char *vapi_secret,
+                                        const char *authorization, struct http_auth *out)
+{
+    unsigned char hash[32];
+    const char *key = vapi_secret;
+    size_t len = key ? strnlen(key, MAX_KEY_LEN + 1) : 0;
+    struct db_key_owner owner;
+
+    memset(out, 0, sizeof *out);
+    if (!key)
+        key = bearer(authorization, &len);
+    /* Only secrets of bookd's own form can be stored: anything else costs
+     * no lookup. The lookup is by digest, so it takes the same time
+     * whatever the secret. */
+    if (!key || len == 0 || len > MAX_KEY_LEN || strncmp(key, "vapi_", 5) != 0)
+        return AUTH_UNKNOWN;
+    core_sha256(key, len, hash);
+    switch (db_vapi_secret_lookup(app->pool, hash, &owner)) {
+    case DB_KEY_FOUND:
+        break;
+    case DB_KEY_UNKNOWN:
+        return AUTH_UNKNOWN;
+    default:
+        return AUTH_UNAVAILABLE;
+    }
+    out->principal = PRINCIPAL_VAPI;
+    set_owner(out, &owner);
+    snprintf(out->actor, sizeof out->actor, "vapi");
     return AUTH_OK;
 }

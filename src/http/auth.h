@@ -25,6 +25,14 @@ enum auth_result { AUTH_OK, AUTH_UNKNOWN, AUTH_UNAVAILABLE };
 enum auth_result http_authenticate(struct app *app, const char *authorization,
                                    struct http_auth *out);
 
+/*
+ * Resolves an organization's Vapi secret, sent as `x-vapi-secret` or as
+ * `Authorization: Bearer`, to PRINCIPAL_VAPI in *out. Looked up every
+ * time, never cached: a rotated secret stops at once, in every instance.
+ */
+enum auth_result http_authenticate_vapi(struct app *app, const char *vapi_secret,
+                                        const char *authorization, struct http_auth *out);
+
 /* A new random secret: prefix + 43 base64url characters (32 random bytes).
  * `out` must hold at least strlen(prefix) + 44 bytes. 0 or -1. */
 int http_new_secret(const char *prefix, char *out, size_t out_size);

@@ -16,7 +16,13 @@
 enum http_method { HTTP_GET, HTTP_POST, HTTP_PUT, HTTP_DELETE, HTTP_HEAD, HTTP_OTHER };
 
 /* Who is calling, established by http/auth.c before the handler runs. */
-enum http_principal { PRINCIPAL_NONE, PRINCIPAL_SERVER_ADMIN, PRINCIPAL_ADMIN, PRINCIPAL_PUBLIC };
+enum http_principal {
+    PRINCIPAL_NONE,
+    PRINCIPAL_SERVER_ADMIN,
+    PRINCIPAL_ADMIN,
+    PRINCIPAL_PUBLIC,
+    PRINCIPAL_VAPI, /* the organization's Vapi secret: POST /api/webhooks/vapi only */
+};
 
 struct http_auth {
     enum http_principal principal;
@@ -24,7 +30,7 @@ struct http_auth {
     char org_id[DB_ID_SIZE];
     char default_provider_id[DB_ID_SIZE];
     char timezone[64];
-    char actor[64]; /* "admin_key:<id>" or "public_key:<id>" for the audit log */
+    char actor[64]; /* "admin_key:<id>", "public_key:<id>" or "vapi" for the audit log */
 };
 
 #define HTTP_MAX_PATH_PARAMS 2

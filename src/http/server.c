@@ -106,14 +106,26 @@ static bool authorize(struct app *app, const struct http_route *route, struct ht
     enum auth_result ar;
     enum http_principal p;
 
-    if (route->scope == SCOPE_OPEN || route->scope == SCOPE_VAPI)
+    if (route->scope == SCOPE_OPEN)
         return true;
-    ar = http_authenticate(app, http_header(req, "Authorization"), &req->auth);
+    /* The Vapi secret opens its one route and nothing else; no key opens
+     * that route. */
+    ar = route->scope == SCOPE_VAPI
+             ? http_authenticate_vapi(app, http_header(req, "x-vapi-secret"),
+                                      http_header(req, "Authorization"), &req->auth)
+             : http_authenticate(app, http_header(req, "Authorization"), &req->auth);
     if (ar == AUTH_UNAVAILABLE) {
         http_reply_unavailable(resp);
         return false;
     }
     p = req->auth.principal;
+    if (route->scope == SCOPE_VAPI) {
+        if (ar == AUTH_OK && p == PRINCIPAL_VAPI)
+            return true;
+        http_reply_error(resp, 401, "unauthorized", NULL,
+                         "The organization's Vapi secret is required (x-vapi-secret).");
+        return false;
+    }
     if (ar != AUTH_OK || p == PRINCIPAL_NONE ||
         (route->scope == SCOPE_SERVER_ADMIN) != (p == PRINCIPAL_SERVER_ADMIN)) {
         http_reply_error(resp, 401, "unauthorized", NULL,

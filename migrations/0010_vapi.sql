@@ -1,0 +1,36 @@
+-- The Vapi voice agent (API.md, "Vapi"): audit entries about the
+-- organization itself (its Vapi secret rotated) have entity type
+-- 'organization'.
+
+ALTER TABLE audit_logs
+    DROP CONSTRAINT audit_logs_entity_type_check,
+    ADD CONSTRAINT audit_logs_entity_type_check CHECK (entity_type IN (
+        'appointment', 'contact', 'provider', 'service', 'webhook_endpoint', 'hold',
+        'organization'));
+
+-- What a call holds: the time checkAvailability offered first and holds for
+-- the caller, so that bookAppointment in the same call converts it and a
+-- later offer releases it. Call ids are Vapi's; no personal data.
+CREATE TABLE vapi_call_holds (
+    org_id       uuid NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+    call_id      text NOT NULL CHECK (length(call_id) BETWEEN 1 AND 200),
+    hold_id      uuid NOT NULL,
+    scheduled_at timestamptz NOT NULL,
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (org_id, call_id)
+);
+
+-- The answer given to a tool call, so that Vapi's retry of the same
+-- toolCallId gets it again byte for byte. Answers name times only.
+CREATE TABLE vapi_tool_results (
+    org_id       uuid NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+    tool_call_id text NOT NULL CHECK (length(tool_call_id) BETWEEN 1 AND 200),
+    is_error     boolean NOT NULL,
+    answer       text NOT NULL,
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (org_id, tool_call_id)
+);
+CREATE INDEX vapi_tool_results_age ON vapi_tool_results (created_at);
+
+-- bookAppointment finds the caller by phone.
+CREATE INDEX contacts_phone ON contacts (org_id, phone) WHERE erased_at IS NULL;

@@ -1,0 +1,187 @@
+-- The voice agent (API.md, "Vapi"; src/api/vapi.c): what a tool call needs
+-- from the database besides the booking functions, and the words its
+-- answers are made of. Times are said in the organization's time zone, in
+-- English, the way a voice reads them: "2:00 pm on Tuesday 27 January".
+
+-- "2:00 pm" and "Tuesday 27 January" of an instant in a time zone.
+CREATE OR REPLACE FUNCTION vapi_say_clock(p_ts timestamptz, p_tz text) RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$ SELECT to_char(p_ts AT TIME ZONE p_tz, 'FMHH12:MI am') $$;
+
+CREATE OR REPLACE FUNCTION vapi_say_day(p_day date) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT to_char(p_day, 'FMDay FMDD FMMonth') $$;
+
+-- "2:00 pm on Tuesday 27 January".
+CREATE OR REPLACE FUNCTION vapi_say_time(p_ts timestamptz, p_tz text) RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+SELECT vapi_say_clock(p_ts, p_tz) || ' on ' || vapi_say_day((p_ts AT TIME ZONE p_tz)::date)
+$$;
+
+-- When a provider works, as a sentence's end: "Monday to Friday from 9:00
+-- am to 5:00 pm", days with the same windows grouped when they follow one
+-- another ("Monday from 9:00 am to 12:00 pm and 1:00 pm to 5:00 pm;
+-- Wednesday from ...").
+CREATE OR REPLACE FUNCTION vapi_say_hours(p_hours jsonb) RETURNS text
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+DECLARE
+    v_keys text[] := ARRAY['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
+    v_names text[] := ARRAY['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday',
+                            'Saturday', 'Sunday'];
+    v_parts text[] := '{}';
+    v_day int := 1;
+    v_last int;
+    v_windows jsonb;
+    v_said text;
+BEGIN
+    WHILE v_day <= 7 LOOP
+        v_windows := coalesce(p_hours -> v_keys[v_day], '[]');
+        v_last := v_day;
+        WHILE v_last < 7 AND coalesce(p_hours -> v_keys[v_last + 1], '[]') = v_windows LOOP
+            v_last := v_last + 1;
+        END LOOP;
+        IF jsonb_array_length(v_windows) > 0 THEN
+            SELECT string_agg(to_char((w ->> 0)::time, 'FMHH12:MI am') || ' to '
+                              || to_char((w ->> 1)::time, 'FMHH12:MI am'), ' and ' ORDER BY n)
+              INTO v_said
+              FROM jsonb_array_elements(v_windows) WITH ORDINALITY AS t (w, n);
+            v_parts := v_parts || (CASE v_last - v_day
+                                        WHEN 0 THEN v_names[v_day]
+                                        WHEN 1 THEN v_names[v_day] || ' and ' || v_names[v_last]
+                                        ELSE v_names[v_day] || ' to ' || v_names[v_last] END
+                                   || ' from ' || v_said);
+        END IF;
+        v_day := v_last + 1;
+    END LOOP;
+    IF cardinality(v_parts) = 0 THEN
+        RETURN 'on no day at the moment';
+    END IF;
+    RETURN array_to_string(v_parts, '; ');
+END
+$$;
+
+-- The times to offer a caller: {"day": "Tuesday 27 January", "requestedFree":
+-- bool, "requestedClock": "2:00 pm" (null without p_at), "reason": null |
+-- "past" | "closed", "hours": vapi_say_hours(...),
+-- "offers": [{"at": ISO, "clock": "2:00 pm"}, ...]}. With p_at: that time
+-- alone when it is free, else up to p_limit free times of its day nearest
+-- it; with p_date alone: the day's first p_limit free times. Free means
+-- what free_slots offers the public (the future, inside working hours,
+-- clear of appointments and unexpired holds), on a 15-minute grid.
+CREATE OR REPLACE FUNCTION vapi_offer(p_org_id uuid, p_provider_id uuid, p_duration int,
+                                      p_before int, p_after int, p_at timestamptz,
+                                      p_date date, p_limit int)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, public, pg_temp
+AS $$
+DECLARE
+    v_tz text;
+    v_hours jsonb;
+    v_day date;
+    v_free boolean := false;
+    v_reason text;
+    v_offers jsonb;
+BEGIN
+    SELECT o.timezone, p.working_hours INTO v_tz, v_hours
+      FROM organizations o JOIN providers p ON p.org_id = o.id
+     WHERE o.id = p_org_id AND p.id = p_provider_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'providerId does not exist' USING ERRCODE = 'BK001', COLUMN = 'providerId';
+    END IF;
+    v_day := coalesce(p_date, (p_at AT TIME ZONE v_tz)::date);
+    IF p_at IS NOT NULL AND p_at < now() OR v_day < (now() AT TIME ZONE v_tz)::date THEN
+        v_reason := 'past';
+    ELSIF p_at IS NOT NULL AND NOT bk_within_working_hours(v_hours, v_tz, p_at, p_duration) THEN
+        v_reason := 'closed';
+    END IF;
+
+    WITH free AS (
+        SELECT s.slot_start FROM free_slots(p_org_id, p_provider_id, v_day, p_duration,
+                                            p_before, p_after, 15, now()) s)
+    SELECT EXISTS (SELECT 1 FROM free WHERE slot_start = p_at),
+           coalesce((SELECT jsonb_agg(jsonb_build_object('at', bk_iso(c.slot_start),
+                                                         'clock', vapi_say_clock(c.slot_start, v_tz))
+                                      ORDER BY c.slot_start)
+                       FROM (SELECT f.slot_start FROM free f
+                              ORDER BY CASE WHEN p_at IS NULL THEN 0
+                                            ELSE abs(extract(epoch FROM f.slot_start - p_at)) END,
+                                       f.slot_start
+                              LIMIT p_limit) c), '[]')
+      INTO v_free, v_offers;
+    IF v_free THEN
+        v_offers := jsonb_build_array(jsonb_build_object('at', bk_iso(p_at),
+                                                         'clock', vapi_say_clock(p_at, v_tz)));
+    END IF;
+    RETURN jsonb_build_object('day', vapi_say_day(v_day), 'requestedFree', v_free,
+                              'requestedClock', vapi_say_clock(p_at, v_tz),
+                              'reason', v_reason, 'hours', vapi_say_hours(v_hours),
+                              'offers', v_offers);
+END
+$$;
+
+-- bookAppointment's contact: the organization's first contact with this
+-- phone, or a new one (create_contact: audited, validated there).
+CREATE OR REPLACE FUNCTION vapi_contact(p_org_id uuid, p_name text, p_phone text, p_email text,
+                                        p_actor text)
+RETURNS uuid
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, public, pg_temp
+AS $$
+DECLARE
+    v_id uuid;
+BEGIN
+    SELECT id INTO v_id FROM contacts
+     WHERE org_id = p_org_id AND phone = p_phone AND erased_at IS NULL
+     ORDER BY created_at, id LIMIT 1;
+    IF FOUND THEN
+        RETURN v_id;
+    END IF;
+    RETURN (create_contact(p_org_id, p_name, p_phone, p_email, p_actor) ->> 'id')::uuid;
+END
+$$;
+
+-- cancelAppointment and rescheduleAppointment without an id: the confirmed
+-- appointments at p_at of contacts with this phone (none, one, or several).
+CREATE OR REPLACE FUNCTION vapi_find_appointments(p_org_id uuid, p_phone text, p_at timestamptz)
+RETURNS uuid[]
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, public, pg_temp
+AS $$
+SELECT coalesce(array_agg(a.id ORDER BY a.id), '{}')
+  FROM appointments a JOIN contacts c ON c.org_id = a.org_id AND c.id = a.contact_id
+ WHERE a.org_id = p_org_id AND a.status = 'confirmed' AND a.scheduled_at = p_at
+   AND c.phone = p_phone AND c.erased_at IS NULL
+$$;
+
+-- Housekeeping: answers and call holds older than a day (a call does not
+-- last that long, and Vapi retries within seconds). Returns how many.
+CREATE OR REPLACE FUNCTION vapi_purge(p_batch int)
+RETURNS int
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, public, pg_temp
+AS $$
+DECLARE
+    v_results int;
+    v_holds int;
+BEGIN
+    DELETE FROM vapi_tool_results
+     WHERE ctid = ANY (ARRAY(SELECT ctid FROM vapi_tool_results
+                              WHERE created_at < now() - interval '24 hours' LIMIT p_batch));
+    GET DIAGNOSTICS v_results = ROW_COUNT;
+    DELETE FROM vapi_call_holds
+     WHERE ctid = ANY (ARRAY(SELECT ctid FROM vapi_call_holds
+                              WHERE created_at < now() - interval '24 hours' LIMIT p_batch));
+    GET DIAGNOSTICS v_holds = ROW_COUNT;
+    RETURN v_results + v_holds;
+END
+$$;
+
+REVOKE EXECUTE ON FUNCTION
+    vapi_offer(uuid, uuid, int, int, int, timestamptz, date, int),
+    vapi_contact(uuid, text, text, text, text),
+    vapi_find_appointments(uuid, text, timestamptz),
+    vapi_purge(int)
+FROM PUBLIC;

@@ -1,0 +1,45 @@
+/*
+ * What the voice agent's webhook (api/vapi.c) and its tools
+ * (api/vapi_tools.c) share: one tool call being answered, and its answer.
+ */
+#ifndef BOOKD_API_VAPI_H
+#define BOOKD_API_VAPI_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+
+#include <jansson.h>
+
+#include "db/result.h"
+#include "http/request.h"
+
+struct vapi_call {
+    struct http_request *req;
+    struct db_org_ref org;
+    const char *call_id;      /* message.call.id; NULL: none (then nothing is held) */
+    const char *caller;       /* the caller's number, NULL if unknown */
+    const char *tool_call_id; /* this call's id: its answer and booking are stored under it */
+    json_t *args;             /* its arguments (an object, checked before a tool runs) */
+};
+
+/* One sentence, read aloud: a result, or an error (bad or missing
+ * arguments). `failed`: the database could not be reached, so the answer
+ * asks the caller to hold on and is not kept for a retry. */
+struct vapi_answer {
+    bool error;
+    bool failed;
+    char text[600];
+};
+
+/* Sets the answer (printf-style), on one line. */
+void api_vapi_say(struct vapi_answer *a, bool error, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* "Please hold on": the database did not answer. */
+void api_vapi_say_busy(struct vapi_answer *a);
+
+void api_vapi_check_availability(struct vapi_call *call, struct vapi_answer *answer);
+void api_vapi_book(struct vapi_call *call, struct vapi_answer *answer);
+void api_vapi_cancel(struct vapi_call *call, struct vapi_answer *answer);
+void api_vapi_reschedule(struct vapi_call *call, struct vapi_answer *answer);
+
+#endif

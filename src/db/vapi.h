@@ -1,0 +1,75 @@
+/*
+ * What the voice agent's tool calls need from the database besides the
+ * booking functions (sql/60_vapi.sql): times to offer and the words for
+ * them, the caller's contact, appointments by phone, the hold a call
+ * keeps, and the answers given, which a retry of a tool call gets again.
+ */
+#ifndef BOOKD_DB_VAPI_H
+#define BOOKD_DB_VAPI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "db/pool.h"
+#include "db/result.h"
+
+#define DB_VAPI_OFFERS 3
+
+struct db_vapi_offer {
+    int64_t at_ms;
+    char clock[24]; /* "2:00 pm" */
+};
+
+struct db_vapi_offers {
+    char day[48];             /* "Tuesday 27 January" */
+    char hours[400];          /* "Monday to Friday from 9:00 am to 5:00 pm" */
+    char requested_clock[24]; /* the time asked for, "" without one */
+    bool requested_free;
+    bool past, closed;        /* the time asked for is in the past / outside hours */
+    struct db_vapi_offer offers[DB_VAPI_OFFERS];
+    int n;
+};
+
+/* The free times to offer on the day of `at_ms` (has_at) or of `date`
+ * (YYYY-MM-DD): that time alone when free, else the nearest. */
+int db_vapi_offer(struct db_pool *pool, const char *org_id, const char *provider_id,
+                  int duration, int before, int after, bool has_at, int64_t at_ms,
+                  const char *date, struct db_vapi_offers *out, struct db_result *res);
+
+/* "2:00 pm on Tuesday 27 January" in the organization's time zone. */
+int db_vapi_say_time(struct db_pool *pool, const char *org_id, int64_t at_ms, char *out,
+                     size_t size, struct db_result *res);
+
+/* The organization's contact with this phone, or a new one. */
+int db_vapi_contact(struct db_pool *pool, const char *org_id, const char *name,
+                    const char *phone, const char *email, const char *actor,
+                    char id[DB_ID_SIZE], struct db_result *res);
+
+/* Up to `max` confirmed appointments at `at_ms` of contacts with this
+ * phone; *n says how many there are (up to max + 1: "several"). */
+int db_vapi_find_appointments(struct db_pool *pool, const char *org_id, const char *phone,
+                              int64_t at_ms, char (*ids)[DB_ID_SIZE], int max, int *n,
+                              struct db_result *res);
+
+/* A service by its name, any case: DB_OK with its id, or DB_NOT_FOUND. */
+int db_vapi_service(struct db_pool *pool, const char *org_id, const char *name,
+                    char id[DB_ID_SIZE], struct db_result *res);
+
+/* The hold a call keeps: DB_OK with its id and time, or DB_NOT_FOUND. */
+int db_vapi_call_hold(struct db_pool *pool, const char *org_id, const char *call_id,
+                      char hold_id[DB_ID_SIZE], int64_t *at_ms, struct db_result *res);
+int db_vapi_call_hold_set(struct db_pool *pool, const char *org_id, const char *call_id,
+                          const char *hold_id, int64_t at_ms, struct db_result *res);
+int db_vapi_call_hold_forget(struct db_pool *pool, const char *org_id, const char *call_id,
+                             struct db_result *res);
+
+/* The answer given to a tool call: DB_OK with *answer (malloc'd) and
+ * *is_error, or DB_NOT_FOUND. */
+int db_vapi_answer_get(struct db_pool *pool, const char *org_id, const char *tool_call_id,
+                       bool *is_error, char **answer, struct db_result *res);
+/* Stores an answer unless one is stored already (a concurrent retry), and
+ * hands back the one stored, which every retry then gets. */
+int db_vapi_answer_put(struct db_pool *pool, const char *org_id, const char *tool_call_id,
+                       bool *is_error, char **answer, struct db_result *res);
+
+#endif
