@@ -34,3 +34,19 @@ CREATE INDEX vapi_tool_results_age ON vapi_tool_results (created_at);
 
 -- bookAppointment finds the caller by phone.
 CREATE INDEX contacts_phone ON contacts (org_id, phone) WHERE erased_at IS NULL;
+
+-- The calls Vapi reported (status-update, end-of-call-report) for GET
+-- /api/calls: ids, status, times, how it ended, what it booked. Nothing a
+-- caller said: no transcript, no recording, no number.
+CREATE TABLE vapi_calls (
+    org_id          uuid NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+    call_id         text NOT NULL CHECK (length(call_id) BETWEEN 1 AND 200),
+    status          text NOT NULL CHECK (length(status) BETWEEN 1 AND 40),
+    started_at      timestamptz,
+    ended_at        timestamptz,
+    ended_reason    text CHECK (length(ended_reason) <= 100),
+    appointment_ids uuid[] NOT NULL DEFAULT '{}',
+    updated_at      timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (org_id, call_id)
+);
+CREATE INDEX vapi_calls_recent ON vapi_calls (org_id, updated_at DESC);

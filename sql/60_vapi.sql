@@ -156,9 +156,45 @@ SELECT coalesce(array_agg(a.id ORDER BY a.id), '{}')
    AND c.phone = p_phone AND c.erased_at IS NULL
 $$;
 
+-- A status-update or end-of-call-report: the call's row, made or updated.
+-- A start or end time once known is kept; the status is the latest told.
+CREATE OR REPLACE FUNCTION vapi_record_call(p_org_id uuid, p_call_id text, p_status text,
+                                            p_started_at timestamptz, p_ended_at timestamptz,
+                                            p_ended_reason text)
+RETURNS void
+LANGUAGE sql SECURITY DEFINER
+SET search_path = pg_catalog, public, pg_temp
+AS $$
+INSERT INTO vapi_calls AS c (org_id, call_id, status, started_at, ended_at, ended_reason)
+VALUES (p_org_id, p_call_id, p_status, p_started_at, p_ended_at, p_ended_reason)
+ON CONFLICT (org_id, call_id) DO UPDATE
+   SET status = CASE WHEN c.status = 'ended' THEN c.status ELSE EXCLUDED.status END,
+       started_at = coalesce(c.started_at, EXCLUDED.started_at),
+       ended_at = coalesce(EXCLUDED.ended_at, c.ended_at),
+       ended_reason = coalesce(EXCLUDED.ended_reason, c.ended_reason),
+       updated_at = now()
+$$;
+
+-- An appointment booked during a call, for the call's appointmentIds (the
+-- call's row is made if Vapi has not reported it yet).
+CREATE OR REPLACE FUNCTION vapi_call_booked(p_org_id uuid, p_call_id text, p_appointment_id uuid)
+RETURNS void
+LANGUAGE sql SECURITY DEFINER
+SET search_path = pg_catalog, public, pg_temp
+AS $$
+INSERT INTO vapi_calls AS c (org_id, call_id, status, appointment_ids)
+VALUES (p_org_id, p_call_id, 'in-progress', ARRAY[p_appointment_id])
+ON CONFLICT (org_id, call_id) DO UPDATE
+   SET appointment_ids = CASE WHEN p_appointment_id = ANY (c.appointment_ids)
+                              THEN c.appointment_ids
+                              ELSE c.appointment_ids || p_appointment_id END,
+       updated_at = now()
+$$;
+
 -- Housekeeping: answers and call holds older than a day (a call does not
--- last that long, and Vapi retries within seconds). Returns how many.
-CREATE OR REPLACE FUNCTION vapi_purge(p_batch int)
+-- last that long, and Vapi retries within seconds), and calls older than
+-- BOOKD_DELIVERY_RETENTION_DAYS (p_retention_days). Returns how many.
+CREATE OR REPLACE FUNCTION vapi_purge(p_retention_days int, p_batch int)
 RETURNS int
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
@@ -166,6 +202,7 @@ AS $$
 DECLARE
     v_results int;
     v_holds int;
+    v_calls int;
 BEGIN
     DELETE FROM vapi_tool_results
      WHERE ctid = ANY (ARRAY(SELECT ctid FROM vapi_tool_results
@@ -175,7 +212,12 @@ BEGIN
      WHERE ctid = ANY (ARRAY(SELECT ctid FROM vapi_call_holds
                               WHERE created_at < now() - interval '24 hours' LIMIT p_batch));
     GET DIAGNOSTICS v_holds = ROW_COUNT;
-    RETURN v_results + v_holds;
+    DELETE FROM vapi_calls
+     WHERE ctid = ANY (ARRAY(SELECT ctid FROM vapi_calls
+                              WHERE updated_at < now() - p_retention_days * interval '1 day'
+                              LIMIT p_batch));
+    GET DIAGNOSTICS v_calls = ROW_COUNT;
+    RETURN v_results + v_holds + v_calls;
 END
 $$;
 
@@ -183,5 +225,7 @@ REVOKE EXECUTE ON FUNCTION
     vapi_offer(uuid, uuid, int, int, int, timestamptz, date, int),
     vapi_contact(uuid, text, text, text, text),
     vapi_find_appointments(uuid, text, timestamptz),
-    vapi_purge(int)
+    vapi_record_call(uuid, text, text, timestamptz, timestamptz, text),
+    vapi_call_booked(uuid, text, uuid),
+    vapi_purge(int, int)
 FROM PUBLIC;

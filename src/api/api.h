@@ -88,6 +88,7 @@ void api_holds_observe(const struct db_result *res);
 void api_holds_create(struct http_request *req, struct http_response *resp);
 void api_holds_release(struct http_request *req, struct http_response *resp);
 void api_vapi_webhook(struct http_request *req, struct http_response *resp);
+void api_vapi_calls_list(struct http_request *req, struct http_response *resp);
 void api_availability_check(struct http_request *req, struct http_response *resp);
 void api_availability_slots(struct http_request *req, struct http_response *resp);
 void api_audit_list(struct http_request *req, struct http_response *resp);

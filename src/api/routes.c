@@ -34,6 +34,7 @@ const struct http_route api_routes[] = {
     {HTTP_POST, "/api/webhook-deliveries/{id}/retry", SCOPE_ADMIN, api_deliveries_retry, true},
     {HTTP_GET, "/api/breakers", SCOPE_ADMIN, api_breakers_list, false},
     {HTTP_POST, "/api/webhooks/vapi", SCOPE_VAPI, api_vapi_webhook, true},
+    {HTTP_GET, "/api/calls", SCOPE_ADMIN, api_vapi_calls_list, false},
 };
 
 const int api_route_count = (int)(sizeof api_routes / sizeof api_routes[0]);

@@ -9,16 +9,20 @@
  * (db_vapi_answer_put), so Vapi's retry of a call gets the same sentence
  * byte for byte; a booking is also stored with the toolCallId as its
  * idempotency key, in its own transaction, so a retry never books twice.
- * The tools themselves are in api/vapi_tools.c.
+ * The tools themselves are in api/vapi_tools.c. status-update and
+ * end-of-call-report are recorded for GET /api/calls.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "api/api.h"
+#include "api/params.h"
 #include "api/vapi.h"
 #include "app.h"
+#include "core/time.h"
 #include "db/vapi.h"
 #include "http/reply.h"
 #include "metrics.h"
@@ -194,6 +198,71 @@ static json_t *tool_calls(json_t *message)
     return out;
 }
 
+/* An instant Vapi gave as ms since the epoch or as an ISO string; 0 if
+ * neither. */
+static int64_t instant(json_t *v)
+{
+    int64_t ms = 0;
+    const char *s = json_string_value(v);
+
+    if (json_is_integer(v) && json_integer_value(v) > 0)
+        return (int64_t)json_integer_value(v);
+    if (json_is_real(v) && json_real_value(v) > 0)
+        return (int64_t)json_real_value(v);
+    return s && core_rfc3339_parse(s, strlen(s), &ms) == 0 ? ms : 0;
+}
+
+/* A short status-like word from Vapi: kept when it is at most `max`
+ * characters of letters, digits and '-', '_', '.'; else NULL. */
+static const char *word(json_t *v, size_t max)
+{
+    const char *s = json_string_value(v);
+    size_t n = s ? strlen(s) : 0;
+
+    if (n == 0 || n > max)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)s[i]) && !strchr("-_.", s[i]))
+            return NULL;
+    return s;
+}
+
+/*
+ * status-update and end-of-call-report, recorded for GET /api/calls: the
+ * status, when the call started and ended, and why it ended. Nothing else
+ * of the message (it carries the transcript, recordings and the caller's
+ * number) is read. The call object inside is a snapshot from the call's
+ * creation, so times come from the message itself. Best effort: Vapi does
+ * not retry these, and the caller is not waiting on them.
+ */
+static void record_call(struct http_request *req, json_t *message, const char *type)
+{
+    const char *call_id = member_string(json_object_get(message, "call"), "id");
+    const char *status = NULL, *reason = word(json_object_get(message, "endedReason"), 100);
+    int64_t started = 0, ended = 0, at = instant(json_object_get(message, "timestamp"));
+    struct db_result res;
+
+    if (!call_id || !*call_id || strlen(call_id) > MAX_CALL_ID)
+        return;
+    if (strcmp(type, "end-of-call-report") == 0) {
+        status = "ended";
+        started = instant(json_object_get(message, "startedAt"));
+        ended = instant(json_object_get(message, "endedAt"));
+        if (!ended)
+            ended = at;
+    } else if (strcmp(type, "status-update") == 0) {
+        status = word(json_object_get(message, "status"), 40);
+        if (status && strcmp(status, "in-progress") == 0)
+            started = at;
+        if (status && strcmp(status, "ended") == 0)
+            ended = at;
+    }
+    if (!status)
+        return;
+    db_vapi_record_call(req->app->pool, req->auth.org_id, call_id, status, started, ended,
+                        reason, &res);
+}
+
 void api_vapi_webhook(struct http_request *req, struct http_response *resp)
 {
     json_t *message = json_object_get(req->json, "message"), *calls, *results, *c;
@@ -211,6 +280,7 @@ void api_vapi_webhook(struct http_request *req, struct http_response *resp)
         return;
     }
     if (strcmp(type, "tool-calls") != 0) {
+        record_call(req, message, type);
         http_reply_json(resp, 200, json_object());
         return;
     }
@@ -236,4 +306,16 @@ void api_vapi_webhook(struct http_request *req, struct http_response *resp)
     }
     json_decref(calls);
     http_reply_json(resp, 200, json_pack("{s:o}", "results", results));
+}
+
+void api_vapi_calls_list(struct http_request *req, struct http_response *resp)
+{
+    int limit = 50;
+    json_t *calls = NULL;
+    struct db_result res;
+
+    if (!api_query_int(req, resp, "limit", false, 1, 500, &limit, NULL))
+        return;
+    db_vapi_call_list(req->app->pool, req->auth.org_id, limit, &calls, &res);
+    api_reply_list(resp, "calls", calls, &res);
 }

@@ -461,9 +461,12 @@ void api_vapi_book(struct vapi_call *call, struct vapi_answer *a)
     br.request_hash = hash;
     db_book(pool, &call->org, &br, &res);
     if (res.outcome == DB_OK) {
-        struct db_result forgot;
+        struct db_result other;
         if (hold[0])
-            db_vapi_call_hold_forget(pool, call->org.org_id, call->call_id, &forgot);
+            db_vapi_call_hold_forget(pool, call->org.org_id, call->call_id, &other);
+        if (call->call_id)
+            db_vapi_call_booked(pool, call->org.org_id, call->call_id, res.appointment.id,
+                                &other);
         say_at(call, res.appointment.scheduled_at_ms, "Booked for %s.", a);
     } else {
         booking_refused(call, &s, at, &res, a);

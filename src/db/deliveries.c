@@ -504,3 +504,9 @@ int db_holds_purge(struct db_session *s, int batch, int *removed)
 {
     return run_int(s, "holds_purge", "SELECT holds_purge($1::int)", 1, batch, 0, removed);
 }
+
+int db_vapi_purge(struct db_session *s, int retention_days, int batch, int *removed)
+{
+    return run_int(s, "vapi_purge", "SELECT vapi_purge($1::int, $2::int)", 2, retention_days,
+                   batch, removed);
+}

@@ -115,5 +115,8 @@ int db_deliveries_record(struct db_session *s, const struct db_delivery_outcome 
 int db_outbox_purge(struct db_session *s, int retention_days, int batch, int *removed);
 /* Deletes up to `batch` holds whose time is up (sql/15_holds.sql). */
 int db_holds_purge(struct db_session *s, int batch, int *removed);
+/* The voice agent's answers and call holds past a day, calls past the
+ * retention (sql/60_vapi.sql). */
+int db_vapi_purge(struct db_session *s, int retention_days, int batch, int *removed);
 
 #endif

@@ -70,6 +70,17 @@ const struct db_statement db_statements[] = {
      "INSERT INTO vapi_tool_results (org_id, tool_call_id, is_error, answer)"
      " VALUES ($1::uuid, $2::text, $3::boolean, $4::text) ON CONFLICT DO NOTHING"
      " RETURNING is_error, answer"},
+    {"vapi_call_record",
+     "SELECT vapi_record_call($1::uuid, $2::text, $3::text, $4::timestamptz, $5::timestamptz,"
+     " $6::text)::text"},
+    {"vapi_call_booked", "SELECT vapi_call_booked($1::uuid, $2::text, $3::uuid)::text"},
+    {"vapi_call_list",
+     "SELECT coalesce(json_agg(json_build_object('id', call_id, 'status', status,"
+     " 'startedAt', bk_iso(started_at), 'endedAt', bk_iso(ended_at),"
+     " 'endedReason', ended_reason, 'appointmentIds', appointment_ids)"
+     " ORDER BY updated_at DESC, call_id), '[]')::text"
+     " FROM (SELECT * FROM vapi_calls WHERE org_id = $1::uuid"
+     " ORDER BY updated_at DESC, call_id LIMIT $2::int) c"},
     {"org_create",
      "SELECT create_organization($1::text, $2::text, $3::bytea, $4::bytea, $5::bytea)::text"},
     {"provider_create", "SELECT create_provider($1::uuid, $2::text, $3::jsonb, $4::text)::text"},

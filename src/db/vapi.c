@@ -241,3 +241,42 @@ int db_vapi_answer_put(struct db_pool *pool, const char *org_id, const char *too
     free(*answer);
     return db_vapi_answer_get(pool, org_id, tool_call_id, is_error, answer, res);
 }
+
+int db_vapi_record_call(struct db_pool *pool, const char *org_id, const char *call_id,
+                        const char *status, int64_t started_ms, int64_t ended_ms,
+                        const char *ended_reason, struct db_result *res)
+{
+    char started[CORE_ISO_LEN + 1], ended[CORE_ISO_LEN + 1], *text = NULL;
+    const char *params[] = {org_id, call_id, status, started, ended, ended_reason};
+    int rc;
+
+    memset(res, 0, sizeof *res);
+    if (!started_ms || core_iso_format(started_ms, started) != 0)
+        params[3] = NULL;
+    if (!ended_ms || core_iso_format(ended_ms, ended) != 0)
+        params[4] = NULL;
+    rc = db_fetch_text(pool, "vapi_call_record", 6, params, &text, res);
+    free(text);
+    return rc;
+}
+
+int db_vapi_call_booked(struct db_pool *pool, const char *org_id, const char *call_id,
+                        const char *appointment_id, struct db_result *res)
+{
+    const char *params[] = {org_id, call_id, appointment_id};
+    char *text = NULL;
+    int rc = db_fetch_text(pool, "vapi_call_booked", 3, params, &text, res);
+
+    free(text);
+    return rc;
+}
+
+int db_vapi_call_list(struct db_pool *pool, const char *org_id, int limit, json_t **out,
+                      struct db_result *res)
+{
+    char lim[16];
+    const char *params[] = {org_id, lim};
+
+    snprintf(lim, sizeof lim, "%d", limit);
+    return db_fetch_json(pool, "vapi_call_list", 2, params, out, res);
+}

@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "db/pool.h"
 #include "db/result.h"
 
@@ -71,5 +73,17 @@ int db_vapi_answer_get(struct db_pool *pool, const char *org_id, const char *too
  * hands back the one stored, which every retry then gets. */
 int db_vapi_answer_put(struct db_pool *pool, const char *org_id, const char *tool_call_id,
                        bool *is_error, char **answer, struct db_result *res);
+
+/* A status-update or end-of-call-report. status: at most 40 characters;
+ * times in ms since the epoch, 0 when not given; ended_reason may be NULL. */
+int db_vapi_record_call(struct db_pool *pool, const char *org_id, const char *call_id,
+                        const char *status, int64_t started_ms, int64_t ended_ms,
+                        const char *ended_reason, struct db_result *res);
+/* An appointment booked during the call, for its appointmentIds. */
+int db_vapi_call_booked(struct db_pool *pool, const char *org_id, const char *call_id,
+                        const char *appointment_id, struct db_result *res);
+/* GET /api/calls: the latest `limit` calls as a JSON array (a new reference). */
+int db_vapi_call_list(struct db_pool *pool, const char *org_id, int limit, json_t **out,
+                      struct db_result *res);
 
 #endif

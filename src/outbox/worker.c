@@ -542,6 +542,10 @@ static void *worker_main(void *arg)
                 if (removed < PURGE_BATCH || atomic_load(&w->stop))
                     break;
             }
+            while (db_vapi_purge(w->db, cfg->delivery_retention_days, PURGE_BATCH, &removed) ==
+                       0 &&
+                   removed >= PURGE_BATCH && !atomic_load(&w->stop))
+                ;
         }
         curl_multi_perform(w->multi, &running);
         /* A finished send frees room, perhaps for a target at its bound. */
