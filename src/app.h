@@ -34,6 +34,7 @@ struct config {
     int connection_timeout_s;    /* idle/slow clients are dropped after this */
     size_t body_limit;
     struct rate_spec rate_admin, rate_public;
+    int vapi_deadline_ms;        /* a Vapi tool call not answered by then: "one moment" */
     int public_holds_max;        /* a public hold is refused at this many unexpired holds */
 
     /* Delivery (the outbox worker, webhooks, breakers). */

@@ -56,7 +56,7 @@ static const char *const vapi_tools[VAPI_TOOL_COUNT] = {
     [VAPI_TOOL_UNKNOWN] = "unknown"};
 static const char *const vapi_results[VAPI_RESULT_COUNT] = {
     [VAPI_RESULT_OK] = "ok", [VAPI_RESULT_ERROR] = "error", [VAPI_RESULT_REPLAYED] = "replayed",
-    [VAPI_RESULT_FAILED] = "failed"};
+    [VAPI_RESULT_FAILED] = "failed", [VAPI_RESULT_LATE] = "late"};
 static atomic_ullong vapi_calls[VAPI_TOOL_COUNT][VAPI_RESULT_COUNT];
 static struct histogram vapi_duration;
 

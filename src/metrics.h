@@ -46,6 +46,7 @@ enum metrics_vapi_result {
     VAPI_RESULT_ERROR,    /* answered with an error sentence (bad or missing arguments) */
     VAPI_RESULT_REPLAYED, /* a retry: the stored answer again */
     VAPI_RESULT_FAILED,   /* the database could not be reached: "please hold on" */
+    VAPI_RESULT_LATE,     /* not done by the deadline: "one moment" (the job goes on) */
     VAPI_RESULT_COUNT
 };
 

@@ -13,6 +13,8 @@
  * end-of-call-report are recorded for GET /api/calls.
  */
 #include <ctype.h>
+#include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,71 +102,198 @@ void api_vapi_say_busy(struct vapi_answer *a)
     a->failed = true;
 }
 
+/* The tool a call names, for the metrics. */
+static enum metrics_vapi_tool tool_metric(json_t *c)
+{
+    json_t *args, *parsed;
+    const char *name = read_call(c, &args, &parsed);
+    enum metrics_vapi_tool metric = VAPI_TOOL_UNKNOWN;
+
+    for (size_t i = 0; name && i < sizeof tools / sizeof tools[0]; i++)
+        if (strcmp(name, tools[i].name) == 0)
+            metric = tools[i].metric;
+    json_decref(parsed);
+    return metric;
+}
+
 /*
- * Runs one tool call, or answers its retry with the stored answer, and
- * appends {"toolCallId", "result"|"error"} to `results`.
+ * Runs one tool call, or answers its retry with the stored answer, into
+ * *a; the call's id is in call->tool_call_id, `c` is the call.
  */
-static void answer_call(struct vapi_call *call, json_t *c, json_t *results)
+static void answer_call(struct vapi_call *call, json_t *c, struct vapi_answer *a)
 {
     struct timespec started;
-    struct vapi_answer a = {0};
     enum metrics_vapi_tool metric = VAPI_TOOL_UNKNOWN;
     enum metrics_vapi_result outcome = VAPI_RESULT_OK;
     json_t *parsed = NULL;
     struct db_result res;
     char *stored = NULL;
     bool stored_error = false;
-    const char *name;
 
     clock_gettime(CLOCK_MONOTONIC, &started);
-    call->tool_call_id = member_string(c, "id");
-    name = read_call(c, &call->args, &parsed);
-    for (size_t i = 0; name && i < sizeof tools / sizeof tools[0]; i++)
-        if (strcmp(name, tools[i].name) == 0)
-            metric = tools[i].metric;
+    metric = tool_metric(c);
+    read_call(c, &call->args, &parsed);
 
-    if (!call->tool_call_id || !*call->tool_call_id ||
-        strlen(call->tool_call_id) > MAX_CALL_ID) {
-        api_vapi_say(&a, true, "I could not tell which request this was; please ask again.");
-    } else if (db_vapi_answer_get(call->req->app->pool, call->org.org_id, call->tool_call_id,
+    if (!call->tool_call_id) {
+        api_vapi_say(a, true, "I could not tell which request this was; please ask again.");
+    } else if (db_vapi_answer_get(call->app->pool, call->org.org_id, call->tool_call_id,
                                   &stored_error, &stored, &res) != 0) {
-        api_vapi_say_busy(&a);
+        api_vapi_say_busy(a);
     } else if (stored) {
         outcome = VAPI_RESULT_REPLAYED;
     } else if (metric == VAPI_TOOL_UNKNOWN) {
-        api_vapi_say(&a, true, "Sorry, I can't do that here; I can check times, book, cancel "
-                               "or move an appointment.");
+        api_vapi_say(a, true, "Sorry, I can't do that here; I can check times, book, cancel "
+                              "or move an appointment.");
     } else if (!json_is_object(call->args)) {
-        api_vapi_say(&a, true, "I could not read the details of that request; please ask "
-                               "again.");
+        api_vapi_say(a, true, "I could not read the details of that request; please ask "
+                              "again.");
     } else {
         for (size_t i = 0; i < sizeof tools / sizeof tools[0]; i++)
             if (tools[i].metric == metric)
-                tools[i].run(call, &a);
+                tools[i].run(call, a);
     }
 
-    if (!stored && call->tool_call_id && !a.failed) {
+    if (!stored && call->tool_call_id && !a->failed) {
         /* Kept for a retry; a concurrent retry that stored first wins. */
-        stored_error = a.error;
-        stored = strdup(a.text);
-        if (!stored || db_vapi_answer_put(call->req->app->pool, call->org.org_id,
-                                          call->tool_call_id, &stored_error, &stored, &res) != 0) {
+        stored_error = a->error;
+        stored = strdup(a->text);
+        if (!stored || db_vapi_answer_put(call->app->pool, call->org.org_id, call->tool_call_id,
+                                          &stored_error, &stored, &res) != 0) {
             free(stored);
             stored = NULL;
         }
     }
     if (stored) {
-        a.error = stored_error;
-        snprintf(a.text, sizeof a.text, "%s", stored);
+        a->error = stored_error;
+        snprintf(a->text, sizeof a->text, "%s", stored);
     }
     if (outcome != VAPI_RESULT_REPLAYED)
-        outcome = a.failed ? VAPI_RESULT_FAILED : a.error ? VAPI_RESULT_ERROR : VAPI_RESULT_OK;
+        outcome = a->failed ? VAPI_RESULT_FAILED : a->error ? VAPI_RESULT_ERROR : VAPI_RESULT_OK;
     metrics_vapi_observe(metric, outcome, metrics_seconds_since(&started));
-    json_array_append_new(results, json_pack("{s:s, s:s}", "toolCallId",
-                                             call->tool_call_id ? call->tool_call_id : "",
-                                             a.error ? "error" : "result", a.text));
     free(stored);
     json_decref(parsed);
+}
+
+/*
+ * One tool call on a thread of its own, so that the caller on the line
+ * hears something before Vapi gives up on the request even when the
+ * database is slow: past the deadline the webhook answers "please hold
+ * on" and leaves the job to finish. The job owns copies of everything it
+ * reads; whoever is last (the job, or the webhook that waited) frees it.
+ * A job that finishes late still stores its answer, which Vapi's retry
+ * of the call then gets.
+ */
+struct job {
+    pthread_mutex_t lock;
+    pthread_cond_t finished;
+    bool done, abandoned;
+    struct vapi_call call;
+    char org_id[DB_ID_SIZE], default_provider_id[DB_ID_SIZE];
+    char *call_id, *caller, *tool_call_id;
+    json_t *tool_call;
+    struct vapi_answer answer;
+};
+
+static void job_free(struct job *j)
+{
+    pthread_mutex_destroy(&j->lock);
+    pthread_cond_destroy(&j->finished);
+    free(j->call_id);
+    free(j->caller);
+    free(j->tool_call_id);
+    json_decref(j->tool_call);
+    free(j);
+}
+
+static void *job_main(void *arg)
+{
+    struct job *j = arg;
+    bool abandoned;
+
+    answer_call(&j->call, j->tool_call, &j->answer);
+    pthread_mutex_lock(&j->lock);
+    j->done = true;
+    abandoned = j->abandoned;
+    pthread_cond_signal(&j->finished);
+    pthread_mutex_unlock(&j->lock);
+    if (abandoned)
+        job_free(j);
+    return NULL;
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+/* A job for call `c` of the message described by `call`. */
+static struct job *job_new(const struct vapi_call *call, json_t *c)
+{
+    struct job *j = calloc(1, sizeof *j);
+    const char *id = member_string(c, "id");
+
+    if (!j)
+        return NULL;
+    pthread_mutex_init(&j->lock, NULL);
+    pthread_cond_init(&j->finished, NULL);
+    snprintf(j->org_id, sizeof j->org_id, "%s", call->org.org_id);
+    snprintf(j->default_provider_id, sizeof j->default_provider_id, "%s",
+             call->org.default_provider_id);
+    j->call_id = dup_or_null(call->call_id);
+    j->caller = dup_or_null(call->caller);
+    if (id && *id && strlen(id) <= MAX_CALL_ID)
+        j->tool_call_id = strdup(id);
+    j->tool_call = json_deep_copy(c);
+    j->call = (struct vapi_call){
+        .app = call->app,
+        .org = {j->org_id, j->default_provider_id},
+        .call_id = j->call_id,
+        .caller = j->caller,
+        .tool_call_id = j->tool_call_id,
+    };
+    return j;
+}
+
+/*
+ * Answers call `c` into *a by the deadline (CLOCK_REALTIME): the call's
+ * own answer, or, past the deadline, a request to hold on.
+ */
+static void answer_by(const struct vapi_call *call, json_t *c, const struct timespec *deadline,
+                      struct vapi_answer *a)
+{
+    struct job *j = job_new(call, c);
+    pthread_t thread;
+    pthread_attr_t attr;
+    bool late = false;
+
+    memset(a, 0, sizeof *a);
+    if (!j) {
+        api_vapi_say_busy(a);
+        return;
+    }
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&thread, &attr, job_main, j) != 0) {
+        pthread_attr_destroy(&attr);
+        answer_call(&j->call, j->tool_call, a); /* no thread to be had: here, then */
+        job_free(j);
+        return;
+    }
+    pthread_attr_destroy(&attr);
+    pthread_mutex_lock(&j->lock);
+    while (!j->done && !late)
+        late = pthread_cond_timedwait(&j->finished, &j->lock, deadline) == ETIMEDOUT;
+    if (j->done) {
+        *a = j->answer;
+        pthread_mutex_unlock(&j->lock);
+        job_free(j);
+        return;
+    }
+    j->abandoned = true;
+    pthread_mutex_unlock(&j->lock);
+    metrics_vapi_observe(tool_metric(c), VAPI_RESULT_LATE, 0);
+    api_vapi_say(a, true, "One moment please, I'm still working on that; please ask me again "
+                          "in a few seconds.");
 }
 
 /* The calls of a tool-calls message: message.toolCallList, else the
@@ -268,7 +397,8 @@ void api_vapi_webhook(struct http_request *req, struct http_response *resp)
     json_t *message = json_object_get(req->json, "message"), *calls, *results, *c;
     json_t *vapi_call = json_object_get(message, "call");
     const char *type = member_string(message, "type");
-    struct vapi_call call = {.req = req, .org = api_org(req)};
+    struct vapi_call call = {.app = req->app, .org = api_org(req)};
+    struct timespec deadline;
     size_t i;
 
     if (!json_is_object(message)) {
@@ -291,9 +421,18 @@ void api_vapi_webhook(struct http_request *req, struct http_response *resp)
     if (!call.caller)
         call.caller = member_string(json_object_get(message, "customer"), "number");
 
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += req->app->cfg.vapi_deadline_ms / 1000;
+    deadline.tv_nsec += (long)(req->app->cfg.vapi_deadline_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
     calls = tool_calls(message);
     results = json_array();
     json_array_foreach(calls, i, c) {
+        struct vapi_answer a;
+        const char *id = member_string(c, "id");
         if (i >= MAX_CALLS) {
             json_array_append_new(
                 results, json_pack("{s:s, s:s}", "toolCallId",
@@ -302,7 +441,9 @@ void api_vapi_webhook(struct http_request *req, struct http_response *resp)
                                             "again one at a time."));
             continue;
         }
-        answer_call(&call, json_is_object(c) ? c : json_null(), results);
+        answer_by(&call, json_is_object(c) ? c : json_null(), &deadline, &a);
+        json_array_append_new(results, json_pack("{s:s, s:s}", "toolCallId", id ? id : "",
+                                                 a.error ? "error" : "result", a.text));
     }
     json_decref(calls);
     http_reply_json(resp, 200, json_pack("{s:o}", "results", results));

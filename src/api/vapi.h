@@ -11,10 +11,11 @@
 #include <jansson.h>
 
 #include "db/result.h"
-#include "http/request.h"
+
+struct app;
 
 struct vapi_call {
-    struct http_request *req;
+    struct app *app;
     struct db_org_ref org;
     const char *call_id;      /* message.call.id; NULL: none (then nothing is held) */
     const char *caller;       /* the caller's number, NULL if unknown */

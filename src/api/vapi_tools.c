@@ -82,7 +82,7 @@ static bool arg_time(const struct vapi_call *call, const char *name, const char 
 /* providerId, and durationMinutes or serviceName (default 30 minutes). */
 static bool read_shape(const struct vapi_call *call, struct shape *s, struct vapi_answer *a)
 {
-    struct db_pool *pool = call->req->app->pool;
+    struct db_pool *pool = call->app->pool;
     const char *provider = json_string_value(arg(call, "providerId"));
     json_t *duration = arg(call, "durationMinutes");
     bool bad = false;
@@ -156,7 +156,7 @@ static bool read_phone(const struct vapi_call *call, const char **phone, struct 
  * another time. */
 static void release_call_hold(const struct vapi_call *call)
 {
-    struct db_pool *pool = call->req->app->pool;
+    struct db_pool *pool = call->app->pool;
     struct db_result res;
     char hold[DB_ID_SIZE];
     int64_t at = 0;
@@ -165,7 +165,7 @@ static void release_call_hold(const struct vapi_call *call)
         db_vapi_call_hold(pool, call->org.org_id, call->call_id, hold, &at, &res) != 0 ||
         res.outcome != DB_OK)
         return;
-    db_hold_release(pool, &call->org, hold, ACTOR, call->req->app->cfg.lock_timeout_ms, &res);
+    db_hold_release(pool, &call->org, hold, ACTOR, call->app->cfg.lock_timeout_ms, &res);
     db_result_cleanup(&res);
     db_vapi_call_hold_forget(pool, call->org.org_id, call->call_id, &res);
 }
@@ -175,7 +175,7 @@ static void release_call_hold(const struct vapi_call *call)
  * holds reached); the offer is then made without a hold. */
 static bool hold_for_call(const struct vapi_call *call, const struct shape *s, int64_t at_ms)
 {
-    struct db_pool *pool = call->req->app->pool;
+    struct db_pool *pool = call->app->pool;
     struct db_hold_request hr = {
         .provider_id = s->provider_id,
         .service_id = s->service_id,
@@ -183,9 +183,9 @@ static bool hold_for_call(const struct vapi_call *call, const struct shape *s, i
         .duration_minutes = s->duration,
         .ttl_seconds = CALL_HOLD_TTL_S,
         .actor = ACTOR,
-        .lock_timeout_ms = call->req->app->cfg.lock_timeout_ms,
+        .lock_timeout_ms = call->app->cfg.lock_timeout_ms,
         .public_rules = true,
-        .max_public_holds = call->req->app->cfg.public_holds_max,
+        .max_public_holds = call->app->cfg.public_holds_max,
     };
     struct db_result res, other;
     bool held;
@@ -229,7 +229,7 @@ static void offer(const struct vapi_call *call, const struct shape *s, bool has_
     char list[128], asked[96] = "", held[64] = "";
 
     release_call_hold(call);
-    if (db_vapi_offer(call->req->app->pool, call->org.org_id,
+    if (db_vapi_offer(call->app->pool, call->org.org_id,
                       s->provider_id ? s->provider_id : call->org.default_provider_id,
                       s->duration, s->before, s->after, has_at, at_ms, date, &o, &res) != 0) {
         api_vapi_say_busy(a);
@@ -313,7 +313,7 @@ static void say_at(const struct vapi_call *call, int64_t at_ms, const char *fmt,
     char when[96];
     struct db_result res;
 
-    if (db_vapi_say_time(call->req->app->pool, call->org.org_id, at_ms, when, sizeof when,
+    if (db_vapi_say_time(call->app->pool, call->org.org_id, at_ms, when, sizeof when,
                          &res) != 0 ||
         !when[0]) {
         api_vapi_say_busy(a);
@@ -329,7 +329,7 @@ static void lost_time(const struct vapi_call *call, const struct shape *s, int64
     char when[96], lead[160];
     struct db_result res;
 
-    if (db_vapi_say_time(call->req->app->pool, call->org.org_id, at, when, sizeof when, &res) !=
+    if (db_vapi_say_time(call->app->pool, call->org.org_id, at, when, sizeof when, &res) !=
         0) {
         api_vapi_say_busy(a);
         return;
@@ -339,7 +339,7 @@ static void lost_time(const struct vapi_call *call, const struct shape *s, int64
     {
         struct db_vapi_offers o;
         char list[128], held[64] = "";
-        if (db_vapi_offer(call->req->app->pool, call->org.org_id,
+        if (db_vapi_offer(call->app->pool, call->org.org_id,
                           s->provider_id ? s->provider_id : call->org.default_provider_id,
                           s->duration, s->before, s->after, true, at, NULL, &o, &res) != 0) {
             api_vapi_say_busy(a);
@@ -397,7 +397,7 @@ static void booking_refused(const struct vapi_call *call, const struct shape *s,
 
 void api_vapi_book(struct vapi_call *call, struct vapi_answer *a)
 {
-    struct db_pool *pool = call->req->app->pool;
+    struct db_pool *pool = call->app->pool;
     struct shape s;
     struct db_book_request br = {0};
     struct db_result res;
@@ -453,7 +453,7 @@ void api_vapi_book(struct vapi_call *call, struct vapi_answer *a)
     br.scheduled_at_ms = at;
     br.duration_minutes = s.service_id && !arg(call, "durationMinutes") ? 0 : s.duration;
     br.actor = ACTOR;
-    br.lock_timeout_ms = call->req->app->cfg.lock_timeout_ms;
+    br.lock_timeout_ms = call->app->cfg.lock_timeout_ms;
     br.public_rules = true;
     br.hold_id = hold[0] ? hold : NULL;
     br.idempotency_key = call->tool_call_id;
@@ -502,7 +502,7 @@ static bool find_appointment(const struct vapi_call *call, char id[DB_ID_SIZE],
                   a) ||
         !read_phone(call, &phone, a))
         return false;
-    if (db_vapi_find_appointments(call->req->app->pool, call->org.org_id, phone, at, ids, 1, &n,
+    if (db_vapi_find_appointments(call->app->pool, call->org.org_id, phone, at, ids, 1, &n,
                                   &res) != 0) {
         api_vapi_say_busy(a);
         return false;
@@ -526,8 +526,8 @@ void api_vapi_cancel(struct vapi_call *call, struct vapi_answer *a)
 
     if (!find_appointment(call, id, a))
         return;
-    db_cancel(call->req->app->pool, &call->org, id, "cancelled by phone", ACTOR,
-              call->req->app->cfg.lock_timeout_ms, &res);
+    db_cancel(call->app->pool, &call->org, id, "cancelled by phone", ACTOR,
+              call->app->cfg.lock_timeout_ms, &res);
     if (res.outcome == DB_OK && res.unchanged)
         say_at(call, res.appointment.scheduled_at_ms,
                "Your appointment at %s was already cancelled.", a);
@@ -541,7 +541,7 @@ void api_vapi_cancel(struct vapi_call *call, struct vapi_answer *a)
 
 void api_vapi_reschedule(struct vapi_call *call, struct vapi_answer *a)
 {
-    struct db_pool *pool = call->req->app->pool;
+    struct db_pool *pool = call->app->pool;
     struct db_reschedule_request rr = {0};
     struct db_vapi_offers o;
     struct db_result res;
@@ -572,7 +572,7 @@ void api_vapi_reschedule(struct vapi_call *call, struct vapi_answer *a)
     rr.scheduled_at_ms = at;
     rr.duration_minutes = arg(call, "durationMinutes") ? s.duration : 0;
     rr.actor = ACTOR;
-    rr.lock_timeout_ms = call->req->app->cfg.lock_timeout_ms;
+    rr.lock_timeout_ms = call->app->cfg.lock_timeout_ms;
     rr.idempotency_key = call->tool_call_id;
     api_request_hash_of(call->org.org_id, "vapi rescheduleAppointment", call->args, hash);
     rr.request_hash = hash;
