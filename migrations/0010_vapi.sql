@@ -21,23 +21,31 @@ CREATE TABLE vapi_call_holds (
 );
 
 -- The answer given to a tool call, so that Vapi's retry of the same
--- toolCallId gets it again byte for byte. Answers name times only.
+-- toolCallId gets it again byte for byte, and, for a booking, the call and
+-- the appointment (GET /api/calls lists a call's appointments from here:
+-- no second write on the voice agent's hot path). Answers name times only.
+-- Kept as long as calls are; purged in the order written (no index: the
+-- oldest rows are the first in the table).
 CREATE TABLE vapi_tool_results (
-    org_id       uuid NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
-    tool_call_id text NOT NULL CHECK (length(tool_call_id) BETWEEN 1 AND 200),
-    is_error     boolean NOT NULL,
-    answer       text NOT NULL,
-    created_at   timestamptz NOT NULL DEFAULT now(),
+    org_id         uuid NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+    tool_call_id   text NOT NULL CHECK (length(tool_call_id) BETWEEN 1 AND 200),
+    is_error       boolean NOT NULL,
+    answer         text NOT NULL,
+    call_id        text CHECK (length(call_id) BETWEEN 1 AND 200),
+    appointment_id uuid,
+    created_at     timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (org_id, tool_call_id)
 );
-CREATE INDEX vapi_tool_results_age ON vapi_tool_results (created_at);
+CREATE INDEX vapi_tool_results_call ON vapi_tool_results (org_id, call_id)
+    WHERE appointment_id IS NOT NULL;
 
 -- bookAppointment finds the caller by phone.
 CREATE INDEX contacts_phone ON contacts (org_id, phone) WHERE erased_at IS NULL;
 
 -- The calls Vapi reported (status-update, end-of-call-report) for GET
--- /api/calls: ids, status, times, how it ended, what it booked. Nothing a
--- caller said: no transcript, no recording, no number.
+-- /api/calls: ids, status, times, how it ended (what it booked is in
+-- vapi_tool_results). Nothing a caller said: no transcript, no recording,
+-- no number.
 CREATE TABLE vapi_calls (
     org_id          uuid NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
     call_id         text NOT NULL CHECK (length(call_id) BETWEEN 1 AND 200),
@@ -45,7 +53,6 @@ CREATE TABLE vapi_calls (
     started_at      timestamptz,
     ended_at        timestamptz,
     ended_reason    text CHECK (length(ended_reason) <= 100),
-    appointment_ids uuid[] NOT NULL DEFAULT '{}',
     updated_at      timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (org_id, call_id)
 );

@@ -156,8 +156,100 @@ SELECT coalesce(array_agg(a.id ORDER BY a.id), '{}')
    AND c.phone = p_phone AND c.erased_at IS NULL
 $$;
 
+-- bookAppointment in one round trip, the voice agent's hot path (API.md,
+-- "Vapi"): the answer already given to this toolCallId, if any (a retry);
+-- else the caller's contact (found by phone or made), the call's hold when
+-- it is for this time (converted), the booking by the public rules
+-- (book_appointment_with_lock, whose errors roll everything back), and the
+-- answer stored with the call and the appointment in the same transaction.
+-- The stored answer is the tool call's idempotency key: a concurrent twin
+-- that booked too is rolled back by BK004 when it finds the answer taken
+-- (its caller then reads that answer), and one that lost the slot to its
+-- twin reads the twin's answer.
+-- Returns {"answer", "isError", "replayed"?, ...} once answered. Raises,
+-- leaving nothing behind: 23P01 when the time is taken (the caller answers
+-- with what is free instead); BK003 when the call holds a time other than
+-- this one, or this time for less than is booked (the caller releases that
+-- hold, which could be in this booking's way, and calls again); the
+-- booking's own BK001 for the public rules.
+CREATE OR REPLACE FUNCTION vapi_book(
+    p_org_id uuid, p_call_id text, p_tool_call_id text, p_name text, p_phone text,
+    p_email text, p_notes text, p_provider_id uuid, p_service_id uuid,
+    p_scheduled_at timestamptz, p_duration int, p_lock_keys bigint[], p_lock_from timestamptz,
+    p_lock_to timestamptz, p_lock_timeout_ms int)
+RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, public, pg_temp
+SET plan_cache_mode = force_generic_plan
+AS $$
+DECLARE
+    v_answer jsonb;
+    v_contact uuid;
+    v_hold vapi_call_holds;
+    v_result jsonb;
+    v_text text;
+BEGIN
+    v_answer := vapi_answer(p_org_id, p_tool_call_id);
+    IF v_answer IS NOT NULL THEN
+        RETURN v_answer;
+    END IF;
+    PERFORM set_config('lock_timeout', greatest(coalesce(p_lock_timeout_ms, 2000), 1)::text,
+                       true);
+    v_contact := vapi_contact(p_org_id, p_name, p_phone, p_email, 'vapi');
+    IF p_call_id IS NOT NULL THEN
+        SELECT * INTO v_hold FROM vapi_call_holds
+         WHERE org_id = p_org_id AND call_id = p_call_id;
+        IF FOUND AND v_hold.scheduled_at <> p_scheduled_at THEN
+            RAISE EXCEPTION 'the call holds another time' USING ERRCODE = 'BK003';
+        END IF;
+    END IF;
+    v_result := book_appointment_with_lock(
+        p_org_id, p_provider_id, v_contact, p_service_id, p_scheduled_at, p_duration, p_notes,
+        NULL, p_lock_keys, p_lock_from, p_lock_to, p_lock_timeout_ms, 'vapi', NULL, NULL, true,
+        v_hold.hold_id);
+    -- Not booked: nothing stays, not even a contact made for it. A twin
+    -- that answered meanwhile is read by the caller (BK004); else the
+    -- slot is taken (23P01, as the exclusion constraint says it), and the
+    -- caller answers with what is free.
+    IF v_result ->> 'status' <> 'booked' THEN
+        IF vapi_answer(p_org_id, p_tool_call_id) IS NOT NULL THEN
+            RAISE EXCEPTION 'this tool call was answered meanwhile' USING ERRCODE = 'BK004';
+        END IF;
+        RAISE EXCEPTION 'the time is taken' USING ERRCODE = '23P01';
+    END IF;
+    SELECT 'Booked for ' || vapi_say_time((v_result -> 'appointment' ->> 'scheduledAt')
+                                              ::timestamptz, timezone) || '.'
+      INTO v_text FROM organizations WHERE id = p_org_id;
+    INSERT INTO vapi_tool_results (org_id, tool_call_id, is_error, answer, call_id,
+                                   appointment_id)
+    VALUES (p_org_id, p_tool_call_id, false, v_text, p_call_id,
+            (v_result -> 'appointment' ->> 'id')::uuid)
+    ON CONFLICT DO NOTHING;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'this tool call was answered meanwhile' USING ERRCODE = 'BK004';
+    END IF;
+    IF v_hold.hold_id IS NOT NULL THEN
+        DELETE FROM vapi_call_holds WHERE org_id = p_org_id AND call_id = p_call_id;
+    END IF;
+    RETURN jsonb_build_object('answer', v_text, 'isError', false,
+                              'expiredHolds', v_result -> 'expiredHolds',
+                              'holdConverted', v_result -> 'holdConverted');
+END
+$$;
+
+-- The answer stored for a tool call, as vapi_book returns a retry's, or
+-- NULL.
+CREATE OR REPLACE FUNCTION vapi_answer(p_org_id uuid, p_tool_call_id text)
+RETURNS jsonb
+LANGUAGE sql STABLE
+AS $$
+SELECT jsonb_build_object('answer', answer, 'isError', is_error, 'replayed', true)
+  FROM vapi_tool_results WHERE org_id = p_org_id AND tool_call_id = p_tool_call_id
+$$;
+
 -- A status-update or end-of-call-report: the call's row, made or updated.
--- A start or end time once known is kept; the status is the latest told.
+-- A start time once known is kept; the end time, reason and status are the
+-- latest told, except that an ended call stays ended.
 CREATE OR REPLACE FUNCTION vapi_record_call(p_org_id uuid, p_call_id text, p_status text,
                                             p_started_at timestamptz, p_ended_at timestamptz,
                                             p_ended_reason text)
@@ -175,25 +267,28 @@ ON CONFLICT (org_id, call_id) DO UPDATE
        updated_at = now()
 $$;
 
--- An appointment booked during a call, for the call's appointmentIds (the
--- call's row is made if Vapi has not reported it yet).
-CREATE OR REPLACE FUNCTION vapi_call_booked(p_org_id uuid, p_call_id text, p_appointment_id uuid)
-RETURNS void
-LANGUAGE sql SECURITY DEFINER
+-- GET /api/calls: the latest p_limit calls, most recently updated first,
+-- each with the appointments booked during it.
+CREATE OR REPLACE FUNCTION vapi_call_list(p_org_id uuid, p_limit int)
+RETURNS jsonb
+LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
 AS $$
-INSERT INTO vapi_calls AS c (org_id, call_id, status, appointment_ids)
-VALUES (p_org_id, p_call_id, 'in-progress', ARRAY[p_appointment_id])
-ON CONFLICT (org_id, call_id) DO UPDATE
-   SET appointment_ids = CASE WHEN p_appointment_id = ANY (c.appointment_ids)
-                              THEN c.appointment_ids
-                              ELSE c.appointment_ids || p_appointment_id END,
-       updated_at = now()
+SELECT coalesce(jsonb_agg(jsonb_build_object(
+           'id', c.call_id, 'status', c.status, 'startedAt', bk_iso(c.started_at),
+           'endedAt', bk_iso(c.ended_at), 'endedReason', c.ended_reason,
+           'appointmentIds', coalesce((SELECT jsonb_agg(r.appointment_id ORDER BY r.created_at)
+                                         FROM vapi_tool_results r
+                                        WHERE r.org_id = c.org_id AND r.call_id = c.call_id
+                                          AND r.appointment_id IS NOT NULL), '[]'))
+           ORDER BY c.updated_at DESC, c.call_id), '[]')
+  FROM (SELECT * FROM vapi_calls WHERE org_id = p_org_id
+         ORDER BY updated_at DESC, call_id LIMIT p_limit) c
 $$;
 
--- Housekeeping: answers and call holds older than a day (a call does not
--- last that long, and Vapi retries within seconds), and calls older than
--- BOOKD_DELIVERY_RETENTION_DAYS (p_retention_days). Returns how many.
+-- Housekeeping: call holds older than a day (a call does not last that
+-- long), calls and answers older than BOOKD_DELIVERY_RETENTION_DAYS
+-- (p_retention_days). Returns how many.
 CREATE OR REPLACE FUNCTION vapi_purge(p_retention_days int, p_batch int)
 RETURNS int
 LANGUAGE plpgsql SECURITY DEFINER
@@ -206,7 +301,8 @@ DECLARE
 BEGIN
     DELETE FROM vapi_tool_results
      WHERE ctid = ANY (ARRAY(SELECT ctid FROM vapi_tool_results
-                              WHERE created_at < now() - interval '24 hours' LIMIT p_batch));
+                              WHERE created_at < now() - p_retention_days * interval '1 day'
+                              LIMIT p_batch));
     GET DIAGNOSTICS v_results = ROW_COUNT;
     DELETE FROM vapi_call_holds
      WHERE ctid = ANY (ARRAY(SELECT ctid FROM vapi_call_holds
@@ -224,8 +320,10 @@ $$;
 REVOKE EXECUTE ON FUNCTION
     vapi_offer(uuid, uuid, int, int, int, timestamptz, date, int),
     vapi_contact(uuid, text, text, text, text),
+    vapi_book(uuid, text, text, text, text, text, text, uuid, uuid, timestamptz, int, bigint[],
+              timestamptz, timestamptz, int),
     vapi_find_appointments(uuid, text, timestamptz),
     vapi_record_call(uuid, text, text, timestamptz, timestamptz, text),
-    vapi_call_booked(uuid, text, uuid),
+    vapi_call_list(uuid, int),
     vapi_purge(int, int)
 FROM PUBLIC;

@@ -32,15 +32,18 @@
 #define MAX_CALLS 16
 #define MAX_CALL_ID 200
 
+/* stores_own: the tool looks for a retry's answer and stores its own in
+ * its transaction (one round trip on the voice agent's hot path). */
 static const struct {
     const char *name;
     enum metrics_vapi_tool metric;
     void (*run)(struct vapi_call *call, struct vapi_answer *answer);
+    bool stores_own;
 } tools[] = {
-    {"checkAvailability", VAPI_TOOL_CHECK, api_vapi_check_availability},
-    {"bookAppointment", VAPI_TOOL_BOOK, api_vapi_book},
-    {"cancelAppointment", VAPI_TOOL_CANCEL, api_vapi_cancel},
-    {"rescheduleAppointment", VAPI_TOOL_RESCHEDULE, api_vapi_reschedule},
+    {"checkAvailability", VAPI_TOOL_CHECK, api_vapi_check_availability, false},
+    {"bookAppointment", VAPI_TOOL_BOOK, api_vapi_book, true},
+    {"cancelAppointment", VAPI_TOOL_CANCEL, api_vapi_cancel, false},
+    {"rescheduleAppointment", VAPI_TOOL_RESCHEDULE, api_vapi_reschedule, false},
 };
 
 /* A string member of `o` (which may be NULL), or NULL. */
@@ -128,16 +131,19 @@ static void answer_call(struct vapi_call *call, json_t *c, struct vapi_answer *a
     json_t *parsed = NULL;
     struct db_result res;
     char *stored = NULL;
-    bool stored_error = false;
+    bool stored_error = false, own = false;
 
     clock_gettime(CLOCK_MONOTONIC, &started);
     metric = tool_metric(c);
     read_call(c, &call->args, &parsed);
 
+    for (size_t i = 0; i < sizeof tools / sizeof tools[0]; i++)
+        if (tools[i].metric == metric)
+            own = tools[i].stores_own;
     if (!call->tool_call_id) {
         api_vapi_say(a, true, "I could not tell which request this was; please ask again.");
-    } else if (db_vapi_answer_get(call->app->pool, call->org.org_id, call->tool_call_id,
-                                  &stored_error, &stored, &res) != 0) {
+    } else if (!own && db_vapi_answer_get(call->app->pool, call->org.org_id, call->tool_call_id,
+                                          &stored_error, &stored, &res) != 0) {
         api_vapi_say_busy(a);
     } else if (stored) {
         outcome = VAPI_RESULT_REPLAYED;
@@ -153,7 +159,9 @@ static void answer_call(struct vapi_call *call, json_t *c, struct vapi_answer *a
                 tools[i].run(call, a);
     }
 
-    if (!stored && call->tool_call_id && !a->failed) {
+    if (a->replayed)
+        outcome = VAPI_RESULT_REPLAYED;
+    if (!stored && call->tool_call_id && !a->failed && !a->stored) {
         /* Kept for a retry; a concurrent retry that stored first wins. */
         stored_error = a->error;
         stored = strdup(a->text);

@@ -25,10 +25,14 @@ struct vapi_call {
 
 /* One sentence, read aloud: a result, or an error (bad or missing
  * arguments). `failed`: the database could not be reached, so the answer
- * asks the caller to hold on and is not kept for a retry. */
+ * asks the caller to hold on and is not kept for a retry. A tool that
+ * stores its answer in its own transaction says so (`stored`), and looks
+ * for a retry's answer there too. */
 struct vapi_answer {
     bool error;
     bool failed;
+    bool stored;   /* the tool stored it itself (bookAppointment: with the booking) */
+    bool replayed; /* ... and it is the answer a retry gets */
     char text[600];
 };
 

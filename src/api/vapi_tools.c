@@ -11,6 +11,7 @@
  * booking the held time converts it.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/api.h"
@@ -22,6 +23,7 @@
 #include "db/holds.h"
 #include "db/services.h"
 #include "db/vapi.h"
+#include "metrics.h"
 
 #define DEFAULT_DURATION 30
 #define CALL_HOLD_TTL_S 300
@@ -399,11 +401,10 @@ void api_vapi_book(struct vapi_call *call, struct vapi_answer *a)
 {
     struct db_pool *pool = call->app->pool;
     struct shape s;
-    struct db_book_request br = {0};
+    struct db_vapi_booking br = {0};
+    struct db_vapi_booked booked;
     struct db_result res;
-    char contact[DB_ID_SIZE], hold[DB_ID_SIZE] = "";
-    unsigned char hash[32];
-    int64_t at = 0, held_at = 0;
+    int64_t at = 0;
     bool has_at, bad = false;
     const char *phone = NULL;
     const char *name = arg_text(call, "name", CORE_NAME_MAX_CHARS, &bad);
@@ -429,45 +430,44 @@ void api_vapi_book(struct vapi_call *call, struct vapi_answer *a)
                               "again, or book without it.");
         return;
     }
-    if (db_vapi_contact(pool, call->org.org_id, name, phone, email, ACTOR, contact, &res) != 0) {
-        api_vapi_say_busy(a);
-        return;
-    }
-    if (res.outcome != DB_OK || !contact[0]) {
-        api_vapi_say(a, true, "I could not save the caller's details; please check the name "
-                              "and number.");
-        return;
-    }
-    /* The time this call holds is converted when it is the one booked, and
-     * given back when the caller chose another (it might overlap it). */
-    if (call->call_id && db_vapi_call_hold(pool, call->org.org_id, call->call_id, hold,
-                                           &held_at, &res) == 0 &&
-        res.outcome == DB_OK && held_at != at) {
-        release_call_hold(call);
-        hold[0] = '\0';
-    }
-
-    br.contact_id = contact;
+    br.call_id = call->call_id;
+    br.tool_call_id = call->tool_call_id;
+    br.name = name;
+    br.phone = phone;
+    br.email = email;
     br.provider_id = s.provider_id;
     br.service_id = s.service_id;
     br.scheduled_at_ms = at;
-    br.duration_minutes = s.service_id && !arg(call, "durationMinutes") ? 0 : s.duration;
-    br.actor = ACTOR;
+    br.duration = s.service_id && !arg(call, "durationMinutes") ? 0 : s.duration;
     br.lock_timeout_ms = call->app->cfg.lock_timeout_ms;
-    br.public_rules = true;
-    br.hold_id = hold[0] ? hold : NULL;
-    br.idempotency_key = call->tool_call_id;
-    api_request_hash_of(call->org.org_id, "vapi bookAppointment", call->args, hash);
-    br.request_hash = hash;
-    db_book(pool, &call->org, &br, &res);
-    if (res.outcome == DB_OK) {
-        struct db_result other;
-        if (hold[0])
-            db_vapi_call_hold_forget(pool, call->org.org_id, call->call_id, &other);
-        if (call->call_id)
-            db_vapi_call_booked(pool, call->org.org_id, call->call_id, res.appointment.id,
-                                &other);
-        say_at(call, res.appointment.scheduled_at_ms, "Booked for %s.", a);
+    db_vapi_book(pool, &call->org, &br, &booked, &res);
+    if (res.outcome == DB_INVALID_STATE) {
+        /* The call holds another time, which could be in this one's way:
+         * the caller chose this one instead. */
+        release_call_hold(call);
+        db_vapi_book(pool, &call->org, &br, &booked, &res);
+    }
+    if (res.outcome == DB_IDEMPOTENCY_REUSED) {
+        /* A twin of this tool call booked and answered first: its answer. */
+        char *text = NULL;
+        bool is_error = false;
+        if (db_vapi_answer_get(pool, call->org.org_id, call->tool_call_id, &is_error, &text,
+                               &res) == 0 &&
+            text) {
+            api_vapi_say(a, is_error, "%s", text);
+            a->stored = a->replayed = true;
+        } else {
+            api_vapi_say_busy(a);
+        }
+        free(text);
+    } else if (res.outcome == DB_OK) {
+        api_vapi_say(a, booked.is_error, "%s", booked.answer);
+        a->stored = true;
+        a->replayed = booked.replayed;
+        if (booked.hold_converted)
+            metrics_holds_add(HOLD_CONVERTED, 1);
+        metrics_holds_add(HOLD_EXPIRED, booked.expired_holds);
+        free(booked.answer);
     } else {
         booking_refused(call, &s, at, &res, a);
     }
@@ -554,10 +554,37 @@ void api_vapi_reschedule(struct vapi_call *call, struct vapi_answer *a)
     if (!arg_time(call, "newScheduledAt", "new date and time", true, &at, &has_at, a) ||
         !read_shape(call, &s, a) || !find_appointment(call, id, a))
         return;
+    /* What the new time must hold: the appointment's own provider, length
+     * and buffers, unless the call changes them. */
+    db_appointment_get(pool, &call->org, id, &res);
+    if (res.outcome != DB_OK) {
+        booking_refused(call, NULL, 0, &res, a);
+        db_result_cleanup(&res);
+        return;
+    }
+    if (!s.provider_id) {
+        memcpy(s.provider, res.appointment.provider_id, DB_ID_SIZE);
+        s.provider_id = s.provider;
+    }
+    if (!arg(call, "durationMinutes") && !s.service_id) {
+        int length = 0;
+        s.duration = res.appointment.duration_minutes;
+        if (res.appointment.service_id[0]) {
+            memcpy(s.service, res.appointment.service_id, DB_ID_SIZE);
+            s.service_id = s.service;
+        }
+        db_result_cleanup(&res);
+        if (s.service_id && (db_service_range(pool, call->org.org_id, s.service_id, &length,
+                                              &s.before, &s.after, &res) != 0 ||
+                             res.outcome != DB_OK)) {
+            api_vapi_say_busy(a);
+            return;
+        }
+    }
+    db_result_cleanup(&res);
     /* The public rules, which a reschedule does not apply by itself. */
-    if (db_vapi_offer(pool, call->org.org_id,
-                      s.provider_id ? s.provider_id : call->org.default_provider_id, s.duration,
-                      s.before, s.after, true, at, NULL, &o, &res) != 0) {
+    if (db_vapi_offer(pool, call->org.org_id, s.provider_id, s.duration, s.before, s.after, true,
+                      at, NULL, &o, &res) != 0) {
         api_vapi_say_busy(a);
         return;
     }

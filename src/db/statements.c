@@ -46,6 +46,10 @@ const struct db_statement db_statements[] = {
     {"vapi_offer",
      "SELECT vapi_offer($1::uuid, $2::uuid, $3::int, $4::int, $5::int, $6::timestamptz,"
      " $7::date, $8::int)::text"},
+    {"vapi_book",
+     "SELECT vapi_book($1::uuid, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text,"
+     " $8::uuid, $9::uuid, $10::timestamptz, $11::int, $12::bigint[], $13::timestamptz,"
+     " $14::timestamptz, $15::int)::text"},
     {"vapi_say_time",
      "SELECT vapi_say_time($2::timestamptz, timezone) FROM organizations WHERE id = $1::uuid"},
     {"vapi_contact", "SELECT vapi_contact($1::uuid, $2::text, $3::text, $4::text, $5::text)"},
@@ -73,14 +77,7 @@ const struct db_statement db_statements[] = {
     {"vapi_call_record",
      "SELECT vapi_record_call($1::uuid, $2::text, $3::text, $4::timestamptz, $5::timestamptz,"
      " $6::text)::text"},
-    {"vapi_call_booked", "SELECT vapi_call_booked($1::uuid, $2::text, $3::uuid)::text"},
-    {"vapi_call_list",
-     "SELECT coalesce(json_agg(json_build_object('id', call_id, 'status', status,"
-     " 'startedAt', bk_iso(started_at), 'endedAt', bk_iso(ended_at),"
-     " 'endedReason', ended_reason, 'appointmentIds', appointment_ids)"
-     " ORDER BY updated_at DESC, call_id), '[]')::text"
-     " FROM (SELECT * FROM vapi_calls WHERE org_id = $1::uuid"
-     " ORDER BY updated_at DESC, call_id LIMIT $2::int) c"},
+    {"vapi_call_list", "SELECT vapi_call_list($1::uuid, $2::int)::text"},
     {"org_create",
      "SELECT create_organization($1::text, $2::text, $3::bytea, $4::bytea, $5::bytea)::text"},
     {"provider_create", "SELECT create_provider($1::uuid, $2::text, $3::jsonb, $4::text)::text"},

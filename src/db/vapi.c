@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/time.h"
+#include "db/booking.h"
 #include "db/query.h"
 
 static void copy_string(json_t *v, char *out, size_t size)
@@ -58,6 +59,73 @@ int db_vapi_offer(struct db_pool *pool, const char *org_id, const char *provider
     }
     json_decref(root);
     return 0;
+}
+
+static int book_once(struct db_pool *pool, const struct db_org_ref *org, const void *arg,
+                     struct db_result *res);
+
+struct book_call {
+    const struct db_vapi_booking *req;
+    struct db_vapi_booked *out;
+};
+
+int db_vapi_book(struct db_pool *pool, const struct db_org_ref *org,
+                 const struct db_vapi_booking *req, struct db_vapi_booked *out,
+                 struct db_result *res)
+{
+    struct book_call call = {req, out};
+    return db_booking_with_service(pool, org, req->service_id, book_once, &call, res);
+}
+
+static int book_once(struct db_pool *pool, const struct db_org_ref *org, const void *arg,
+                     struct db_result *res)
+{
+    const struct book_call *call = arg;
+    const struct db_vapi_booking *req = call->req;
+    struct db_vapi_booked *out = call->out;
+    struct db_booking_range r = {
+        .provider_id = req->provider_id ? req->provider_id : org->default_provider_id,
+        .at_ms = req->scheduled_at_ms,
+        .duration = req->duration,
+    };
+    struct db_lock_set *ls;
+    json_t *root = NULL, *answer;
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    memset(res, 0, sizeof *res);
+    if (!(ls = db_lock_set_for_new(pool, org, req->service_id, &r, req->lock_timeout_ms, NULL,
+                                   res)))
+        return db_booking_not_run(res);
+    {
+        const char *params[] = {
+            org->org_id,   req->call_id,      req->tool_call_id, req->name,
+            req->phone,    req->email,        req->notes,        r.provider_id,
+            req->service_id, ls->at_text,     ls->duration_text, ls->keys_text,
+            ls->from_text, ls->to_text,       ls->timeout_text,
+        };
+        rc = db_fetch_json(pool, "vapi_book", 15, params, &root, res);
+    }
+    free(ls);
+    if (rc != 0 || res->outcome != DB_OK)
+        goto out;
+    if (json_is_string(answer = json_object_get(root, "answer"))) {
+        out->answer = strdup(json_string_value(answer));
+        out->is_error = json_is_true(json_object_get(root, "isError"));
+        out->replayed = json_is_true(json_object_get(root, "replayed"));
+        out->hold_converted = json_is_true(json_object_get(root, "holdConverted"));
+        if (json_is_integer(json_object_get(root, "expiredHolds")))
+            out->expired_holds = (int)json_integer_value(json_object_get(root, "expiredHolds"));
+        if (!out->answer) {
+            res->outcome = DB_ERROR;
+            rc = -1;
+        }
+    } else {
+        res->outcome = DB_CONFLICT; /* nothing stored: the caller offers what is free */
+    }
+out:
+    json_decref(root);
+    return rc;
 }
 
 int db_vapi_say_time(struct db_pool *pool, const char *org_id, int64_t at_ms, char *out,
@@ -256,17 +324,6 @@ int db_vapi_record_call(struct db_pool *pool, const char *org_id, const char *ca
     if (!ended_ms || core_iso_format(ended_ms, ended) != 0)
         params[4] = NULL;
     rc = db_fetch_text(pool, "vapi_call_record", 6, params, &text, res);
-    free(text);
-    return rc;
-}
-
-int db_vapi_call_booked(struct db_pool *pool, const char *org_id, const char *call_id,
-                        const char *appointment_id, struct db_result *res)
-{
-    const char *params[] = {org_id, call_id, appointment_id};
-    char *text = NULL;
-    int rc = db_fetch_text(pool, "vapi_call_booked", 3, params, &text, res);
-
     free(text);
     return rc;
 }

@@ -38,6 +38,32 @@ int db_vapi_offer(struct db_pool *pool, const char *org_id, const char *provider
                   int duration, int before, int after, bool has_at, int64_t at_ms,
                   const char *date, struct db_vapi_offers *out, struct db_result *res);
 
+/* bookAppointment in one round trip (sql/60_vapi.sql, vapi_book). */
+struct db_vapi_booking {
+    const char *call_id;      /* NULL: none */
+    const char *tool_call_id;
+    const char *name, *phone, *email, *notes;
+    const char *provider_id;  /* NULL: the organization's default */
+    const char *service_id;   /* NULL: none */
+    int64_t scheduled_at_ms;
+    int duration;             /* 0: the service's */
+    int lock_timeout_ms;
+};
+struct db_vapi_booked {
+    char *answer;             /* malloc'd: the sentence stored for the tool call */
+    bool is_error, replayed, hold_converted;
+    int expired_holds;
+};
+/* DB_OK with *out (answered: booked, or a retry's stored answer);
+ * DB_CONFLICT (nothing stored: the caller answers with what is free);
+ * DB_INVALID (the public rules, a bad name, ...); DB_INVALID_STATE when
+ * the call holds another time (release it, then call again);
+ * DB_IDEMPOTENCY_REUSED when a concurrent twin answered first (read its
+ * answer); DB_BUSY; DB_UNAVAILABLE. */
+int db_vapi_book(struct db_pool *pool, const struct db_org_ref *org,
+                 const struct db_vapi_booking *req, struct db_vapi_booked *out,
+                 struct db_result *res);
+
 /* "2:00 pm on Tuesday 27 January" in the organization's time zone. */
 int db_vapi_say_time(struct db_pool *pool, const char *org_id, int64_t at_ms, char *out,
                      size_t size, struct db_result *res);
@@ -79,9 +105,6 @@ int db_vapi_answer_put(struct db_pool *pool, const char *org_id, const char *too
 int db_vapi_record_call(struct db_pool *pool, const char *org_id, const char *call_id,
                         const char *status, int64_t started_ms, int64_t ended_ms,
                         const char *ended_reason, struct db_result *res);
-/* An appointment booked during the call, for its appointmentIds. */
-int db_vapi_call_booked(struct db_pool *pool, const char *org_id, const char *call_id,
-                        const char *appointment_id, struct db_result *res);
 /* GET /api/calls: the latest `limit` calls as a JSON array (a new reference). */
 int db_vapi_call_list(struct db_pool *pool, const char *org_id, int limit, json_t **out,
                       struct db_result *res);

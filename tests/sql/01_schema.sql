@@ -163,7 +163,7 @@ SELECT throws_ok($$
     $$, '23514', NULL, 'service buffers are limited to 0..240');
 SELECT throws_ok($$
     INSERT INTO audit_logs (org_id, actor, action, entity_type, entity_id)
-    VALUES ('11111111-1111-4111-8111-111111111111', 'system', 'x', 'organization',
+    VALUES ('11111111-1111-4111-8111-111111111111', 'system', 'x', 'bogus',
             gen_random_uuid())
     $$, '23514', NULL, 'audit_logs.entity_type is restricted');
 SELECT throws_ok($$

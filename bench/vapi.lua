@@ -1,0 +1,56 @@
+-- wrk: bookings through the voice agent (POST /api/webhooks/vapi, one
+-- bookAppointment tool call a request), on distinct slots inside working
+-- hours, since Vapi books by the public rules: the organizations are in UTC
+-- with the default hours, and slot k is the (k mod 16)th half hour from
+-- 09:00 of the (k div 16)th weekday from BENCH_BASE_EPOCH (a Monday).
+-- Every request is its own call and tool call (ids made from the slot), so
+-- nothing is a retry. BENCH_DATA lists "vapiSecret phone" per line.
+local secrets, phones = {}, {}
+for line in io.lines(os.getenv("BENCH_DATA")) do
+  local s, p = line:match("^(%S+) (%S+)$")
+  secrets[#secrets + 1] = s
+  phones[#phones + 1] = p
+end
+local n_orgs = #secrets
+local base = tonumber(os.getenv("BENCH_BASE_EPOCH"))
+local threads = tonumber(os.getenv("BENCH_THREADS"))
+local counter = 0
+
+local next_id = 0
+function setup(thread)
+  thread:set("id", next_id)
+  next_id = next_id + 1
+end
+
+local function slot_time(k)
+  local day = math.floor(k / 16)
+  local week, weekday = math.floor(day / 5), day % 5
+  return base + (week * 7 + weekday) * 86400 + 9 * 3600 + (k % 16) * 1800
+end
+
+function request()
+  local slot = id + threads * counter
+  counter = counter + 1
+  local org = slot % n_orgs + 1
+  local k = math.floor(slot / n_orgs)
+  local body = '{"message":{"type":"tool-calls","call":{"id":"bench-' .. slot ..
+    '","customer":{"number":"' .. phones[org] .. '"}},"toolCallList":[{"id":"bench-tc-' ..
+    base .. '-' .. slot .. '","type":"function","function":{"name":"bookAppointment",' ..
+    '"arguments":{"scheduledAt":"' .. os.date("!%Y-%m-%dT%H:%M:%SZ", slot_time(k)) ..
+    '","name":"Bench Caller","durationMinutes":30}}}]}}'
+  return "POST /api/webhooks/vapi HTTP/1.1\r\n" ..
+         "Host: " .. wrk.headers["Host"] .. "\r\n" ..
+         "x-vapi-secret: " .. secrets[org] .. "\r\n" ..
+         "Content-Type: application/json\r\n" ..
+         "Content-Length: " .. #body .. "\r\n\r\n" .. body
+end
+
+-- Every answer is a 200; a booking is one whose result says "Booked".
+local booked = 0
+function response(status, headers, body)
+  if body:find('"result":"Booked for', 1, true) then
+    booked = booked + 1
+  end
+end
+
+dofile("bench/report.lua")
