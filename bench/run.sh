@@ -84,6 +84,8 @@ for i in $(seq "$orgs"); do
     sed -n 's/.*"id":"\([^"]*\)".*/\1/p')
   echo "$key $contact" >>"$work/orgs.txt"
   echo "$key $contact $provider" >>"$work/hold_orgs.txt"
+  echo "$(sed -n 's/.*"vapiSecret":"\([^"]*\)".*/\1/p' <<<"$org") +4477009$(printf %05d "$i")" \
+    >>"$work/vapi_orgs.txt"
   echo "$i,$org_id,$provider,$contact" >>"$work/orgs.csv"
 done
 sql -c "\\copy bench_orgs FROM '$work/orgs.csv' WITH (FORMAT csv)"
@@ -229,6 +231,27 @@ for _ in $(seq "$runs"); do
   done
 done
 
+# The voice agent: bookings through POST /api/webhooks/vapi (one
+# bookAppointment tool call a request, inside working hours, since Vapi books
+# by the public rules) next to plain bookings, at 16 connections,
+# interleaved. Each Vapi run starts on its own Monday, 400 weeks apart.
+echo "bench: voice agent, 16 connections" >&2
+vb_rate=() vv_rate=() vb_cpu=() vv_cpu=() vv_p99=() vv_booked=0 vv_answers=0
+vapi_monday=$(date -u -d 2045-01-02 +%s) # a Monday
+for r in $(seq "$runs"); do
+  line=$(wrk_run bench/book.lua 16 BENCH_DATA="$work/orgs.txt" \
+    BENCH_BASE_EPOCH=$(( $(date -u -d 2040-01-01 +%s) + run * 315360000 )))
+  run=$(( run + 1 ))
+  vb_rate+=("$(ok_per_second "$line")") vb_cpu+=("$(field machine_ms "$line")")
+  m0=$(machine_ticks)
+  out=$(env BENCH_DATA="$work/vapi_orgs.txt" BENCH_THREADS=2 \
+    BENCH_BASE_EPOCH=$(( vapi_monday + r * 400 * 7 * 86400 )) \
+    wrk -t2 -c16 -d"${seconds}s" --timeout 10s -s bench/vapi.lua "$base")
+  vline=$(grep '^BENCH ' <<<"$out") booked=$(sed -n 's/^BENCH_VAPI booked=//p' <<<"$out")
+  vv_booked=$(( vv_booked + booked )) vv_answers=$(( vv_answers + $(field requests "$vline") ))
+  vv_rate+=("$(per_second "$booked" "$vline")") vv_p99+=("$(field p99_ms "$vline")")
+  vv_cpu+=("$(ms_per $(( $(machine_ticks) - m0 )) "$booked")")
+done
 # The bookings above leave autovacuum work behind (hundreds of thousands of
 # new rows in several tables), which would run during the first read
 # measurements and land on whichever side happens to run then. Done here,
@@ -438,6 +461,19 @@ for c in "${levels[@]}"; do (( ${http_rps[$c]} > best )) && best=${http_rps[$c]}
   echo
   echo "Run by run, machine ms ÷ a booking's: hold $(pair_ratios "${hh_cpu[*]}" "${hb_cpu[*]}"); hold + conversion $(pair_ratios "${hc_cpu[*]}" "${hb_cpu[*]}")."
   echo "Non-2xx answers and socket errors in these runs: $holds_non2xx."
+  echo
+  echo "## Voice agent (16 connections)"
+  echo
+  echo "Bookings through \`POST /api/webhooks/vapi\` (one \`bookAppointment\` tool call a request:"
+  echo "the contact found by phone or made, the answer stored under the toolCallId, the"
+  echo "booking by the public rules) next to plain \`POST /api/appointments\` bookings, interleaved."
+  echo "Target: at least 0.8 of the plain rate, p99 under 100 ms."
+  echo
+  echo "| plain bookings/s | Vapi bookings/s | Vapi ÷ plain | Vapi p99 ms | machine ms a booking, plain | machine ms a booking, Vapi | answers | of them booked |"
+  echo "|---|---|---|---|---|---|---|---|"
+  echo "| $(median "${vb_rate[@]}") | $(median "${vv_rate[@]}") | $(ratio "$(median "${vv_rate[@]}")" "$(median "${vb_rate[@]}")") | $(median "${vv_p99[@]}") | $(median "${vb_cpu[@]}") | $(median "${vv_cpu[@]}") | $vv_answers | $vv_booked |"
+  echo
+  echo "Run by run, Vapi ÷ plain: $(pair_ratios "${vv_rate[*]}" "${vb_rate[*]}"); p99 ms: ${vv_p99[*]}."
   echo
   echo "## Availability (GET /api/availability, a day with 30 appointments)"
   echo

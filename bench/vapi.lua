@@ -16,10 +16,11 @@ local base = tonumber(os.getenv("BENCH_BASE_EPOCH"))
 local threads = tonumber(os.getenv("BENCH_THREADS"))
 local counter = 0
 
-local next_id = 0
+local next_id, all_threads = 0, {}
 function setup(thread)
   thread:set("id", next_id)
   next_id = next_id + 1
+  all_threads[#all_threads + 1] = thread
 end
 
 local function slot_time(k)
@@ -54,3 +55,14 @@ function response(status, headers, body)
 end
 
 dofile("bench/report.lua")
+
+-- The BENCH line, and before it how many requests booked.
+local report = done
+done = function(summary, latency, requests)
+  local n = 0
+  for _, t in ipairs(all_threads) do
+    n = n + t:get("booked")
+  end
+  io.write(string.format("BENCH_VAPI booked=%d\n", n))
+  report(summary, latency, requests)
+end

@@ -119,15 +119,14 @@ static bool authorize(struct app *app, const struct http_route *route, struct ht
         return false;
     }
     p = req->auth.principal;
-    if (route->scope == SCOPE_VAPI) {
-        if (ar == AUTH_OK && p == PRINCIPAL_VAPI)
-            return true;
+    if (route->scope == SCOPE_VAPI && (ar != AUTH_OK || p != PRINCIPAL_VAPI)) {
         http_reply_error(resp, 401, "unauthorized", NULL,
                          "The organization's Vapi secret is required (x-vapi-secret).");
         return false;
     }
-    if (ar != AUTH_OK || p == PRINCIPAL_NONE ||
-        (route->scope == SCOPE_SERVER_ADMIN) != (p == PRINCIPAL_SERVER_ADMIN)) {
+    if (route->scope != SCOPE_VAPI &&
+        (ar != AUTH_OK || p == PRINCIPAL_NONE ||
+         (route->scope == SCOPE_SERVER_ADMIN) != (p == PRINCIPAL_SERVER_ADMIN))) {
         http_reply_error(resp, 401, "unauthorized", NULL,
                          "A valid API key is required (Authorization: Bearer <key>).");
         return false;
@@ -137,10 +136,15 @@ static bool authorize(struct app *app, const struct http_route *route, struct ht
                          "This key is a public key; this route needs the admin key.");
         return false;
     }
-    if (p == PRINCIPAL_ADMIN || p == PRINCIPAL_PUBLIC) {
+    if (p == PRINCIPAL_ADMIN || p == PRINCIPAL_PUBLIC || p == PRINCIPAL_VAPI) {
+        /* Vapi is limited as an admin key is, per organization (its
+         * secret has no key id; ids are unique across keys and
+         * organizations). */
         const struct rate_spec *spec =
-            p == PRINCIPAL_ADMIN ? &app->cfg.rate_admin : &app->cfg.rate_public;
-        int wait = http_rate_limit_take(app->limiter, req->auth.key_id, spec);
+            p == PRINCIPAL_PUBLIC ? &app->cfg.rate_public : &app->cfg.rate_admin;
+        int wait = http_rate_limit_take(app->limiter,
+                                        p == PRINCIPAL_VAPI ? req->auth.org_id : req->auth.key_id,
+                                        spec);
         if (wait > 0) {
             http_reply_error(resp, 429, "rate_limited", NULL,
                              "Too many requests for this key; retry after %d s.", wait);
