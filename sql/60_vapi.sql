@@ -123,12 +123,13 @@ END
 $$;
 
 -- bookAppointment's contact: the organization's first contact with this
--- phone, or a new one (create_contact: audited, validated there).
+-- phone, or a new one (create_contact: audited, validated there). A helper
+-- of vapi_book, run under its rights and search_path: a SET clause here
+-- would cost a save and restore on the voice agent's hot path.
 CREATE OR REPLACE FUNCTION vapi_contact(p_org_id uuid, p_name text, p_phone text, p_email text,
                                         p_actor text)
 RETURNS uuid
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, public, pg_temp
+LANGUAGE plpgsql
 AS $$
 DECLARE
     v_id uuid;

@@ -52,7 +52,6 @@ const struct db_statement db_statements[] = {
      " $14::timestamptz, $15::int)::text"},
     {"vapi_say_time",
      "SELECT vapi_say_time($2::timestamptz, timezone) FROM organizations WHERE id = $1::uuid"},
-    {"vapi_contact", "SELECT vapi_contact($1::uuid, $2::text, $3::text, $4::text, $5::text)"},
     {"vapi_find", "SELECT unnest(vapi_find_appointments($1::uuid, $2::text, $3::timestamptz))"},
     {"vapi_service",
      "SELECT id FROM services WHERE org_id = $1::uuid AND lower(name) = lower($2::text)"

@@ -148,19 +148,6 @@ int db_vapi_say_time(struct db_pool *pool, const char *org_id, int64_t at_ms, ch
     return rc;
 }
 
-int db_vapi_contact(struct db_pool *pool, const char *org_id, const char *name,
-                    const char *phone, const char *email, const char *actor,
-                    char id[DB_ID_SIZE], struct db_result *res)
-{
-    const char *params[] = {org_id, name, phone, email, actor};
-    char *text = NULL;
-    int rc = db_fetch_text(pool, "vapi_contact", 5, params, &text, res);
-
-    snprintf(id, DB_ID_SIZE, "%s", text ? text : "");
-    free(text);
-    return rc;
-}
-
 int db_vapi_find_appointments(struct db_pool *pool, const char *org_id, const char *phone,
                               int64_t at_ms, char (*ids)[DB_ID_SIZE], int max, int *n,
                               struct db_result *res)

@@ -68,11 +68,6 @@ int db_vapi_book(struct db_pool *pool, const struct db_org_ref *org,
 int db_vapi_say_time(struct db_pool *pool, const char *org_id, int64_t at_ms, char *out,
                      size_t size, struct db_result *res);
 
-/* The organization's contact with this phone, or a new one. */
-int db_vapi_contact(struct db_pool *pool, const char *org_id, const char *name,
-                    const char *phone, const char *email, const char *actor,
-                    char id[DB_ID_SIZE], struct db_result *res);
-
 /* Up to `max` confirmed appointments at `at_ms` of contacts with this
  * phone; *n says how many there are (up to max + 1: "several"). */
 int db_vapi_find_appointments(struct db_pool *pool, const char *org_id, const char *phone,
