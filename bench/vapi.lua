@@ -47,7 +47,7 @@ function request()
 end
 
 -- Every answer is a 200; a booking is one whose result says "Booked".
-local booked = 0
+booked = 0 -- a global: done() reads it from each thread
 function response(status, headers, body)
   if body:find('"result":"Booked for', 1, true) then
     booked = booked + 1
