@@ -24,8 +24,7 @@ CREATE TABLE vapi_call_holds (
 -- toolCallId gets it again byte for byte, and, for a booking, the call and
 -- the appointment (GET /api/calls lists a call's appointments from here:
 -- no second write on the voice agent's hot path). Answers name times only.
--- Kept as long as calls are; purged in the order written (no index: the
--- oldest rows are the first in the table).
+-- Kept as long as calls are (purged by age, through its index).
 CREATE TABLE vapi_tool_results (
     org_id         uuid NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
     tool_call_id   text NOT NULL CHECK (length(tool_call_id) BETWEEN 1 AND 200),
@@ -38,6 +37,7 @@ CREATE TABLE vapi_tool_results (
 );
 CREATE INDEX vapi_tool_results_call ON vapi_tool_results (org_id, call_id)
     WHERE appointment_id IS NOT NULL;
+CREATE INDEX vapi_tool_results_age ON vapi_tool_results (created_at);
 
 -- bookAppointment finds the caller by phone.
 CREATE INDEX contacts_phone ON contacts (org_id, phone) WHERE erased_at IS NULL;
@@ -57,3 +57,5 @@ CREATE TABLE vapi_calls (
     PRIMARY KEY (org_id, call_id)
 );
 CREATE INDEX vapi_calls_recent ON vapi_calls (org_id, updated_at DESC);
+CREATE INDEX vapi_calls_age ON vapi_calls (updated_at);
+CREATE INDEX vapi_call_holds_age ON vapi_call_holds (created_at);

@@ -75,7 +75,8 @@ SELECT CASE WHEN position('_key:' IN p_actor) > 0 THEN split_part(p_actor, '_key
 $$;
 
 -- Claims an idempotency key for this transaction. Returns NULL when the key
--- is new (or expired), so the caller goes on; otherwise the stored result
+-- is new (or expired), or there is none (p_key NULL), so the caller goes
+-- on; otherwise the stored result
 -- of the first request, marked as a replay (that waited for no lock), which
 -- the entry point returns as it is. A concurrent twin blocks on the
 -- key's primary key until the first request commits (or aborts), so it
@@ -91,6 +92,9 @@ DECLARE
     v_hash bytea;
     v_result jsonb;
 BEGIN
+    IF p_key IS NULL THEN
+        RETURN NULL;
+    END IF;
     INSERT INTO idempotency_keys AS k (org_id, key_kind, key, request_hash, result)
     VALUES (p_org_id, v_kind, p_key, p_request_hash, '{}')
     ON CONFLICT (org_id, key_kind, key) DO UPDATE
@@ -638,12 +642,9 @@ BEGIN
     END IF;
     v_contact_ok := bk_lock_contact(p_org_id, v_old.contact_id);
 
-    IF p_idempotency_key IS NOT NULL THEN
-        v_replay := bk_claim_idempotency_key(p_org_id, p_actor, p_idempotency_key,
-                                             p_request_hash);
-        IF v_replay IS NOT NULL THEN
-            RETURN v_replay;
-        END IF;
+    v_replay := bk_claim_idempotency_key(p_org_id, p_actor, p_idempotency_key, p_request_hash);
+    IF v_replay IS NOT NULL THEN
+        RETURN v_replay;
     END IF;
 
     IF p_scheduled_at IS NULL THEN

@@ -46,12 +46,9 @@ BEGIN
                            greatest(coalesce(p_lock_timeout_ms, 2000), 1)::text, true);
         PERFORM pg_advisory_xact_lock(1, hashtext(p_org_id::text));
     END IF;
-    IF p_idempotency_key IS NOT NULL THEN
-        v_replay := bk_claim_idempotency_key(p_org_id, p_actor, p_idempotency_key,
-                                             p_request_hash);
-        IF v_replay IS NOT NULL THEN
-            RETURN v_replay;
-        END IF;
+    v_replay := bk_claim_idempotency_key(p_org_id, p_actor, p_idempotency_key, p_request_hash);
+    IF v_replay IS NOT NULL THEN
+        RETURN v_replay;
     END IF;
     IF p_scheduled_at IS NULL THEN
         RAISE EXCEPTION 'scheduledAt is required' USING ERRCODE = 'BK001', COLUMN = 'scheduledAt';

@@ -61,9 +61,9 @@ static const struct setting settings[] = {
     /* Vapi waits for a tool call's answer for a limited time, then the
      * caller hears nothing useful: answer before that, whatever the
      * database does. */
-    {"BOOKD_VAPI_DEADLINE_MS", "--vapi-deadline-ms", "5000",
+    {"BOOKD_VAPI_DEADLINE_MS", "--vapi-deadline-ms", "4000",
      "a Vapi tool call not answered by then is answered \"one moment\" (it goes on)", INT,
-     AT(vapi_deadline_ms), 100, 7000},
+     AT(vapi_deadline_ms), 100, 6000},
     {"BOOKD_NO_WORKER", "--no-worker", "false",
      "serve without the delivery worker (run `bookd worker` elsewhere)", FLAG, AT(no_worker), 0,
      0},

@@ -119,6 +119,7 @@ static int serve(struct app *app)
     struct outbox_notifier *notifier = NULL;
     sigset_t stop_signals;
     int sig = 0;
+    bool vapi_done;
 
     block_stop_signals(&stop_signals);
     if (check_secrets(app) != 0)
@@ -154,9 +155,15 @@ static int serve(struct app *app)
     sigwait(&stop_signals, &sig);
     log_notice("serve.stopping", "signal %d: finishing requests in flight", sig);
     http_server_stop(server, SHUTDOWN_GRACE_MS);
+    /* Voice-agent calls answered "one moment" may still be at work on the
+     * pool; one that does not finish keeps the pool (the process ends). */
+    vapi_done = api_vapi_jobs_wait(SHUTDOWN_GRACE_MS);
+    if (!vapi_done)
+        log_warn("serve.vapi_calls_left", "voice agent calls still running at exit");
     outbox_worker_stop(worker);
     outbox_notifier_stop(notifier);
-    db_pool_free(app->pool);
+    if (vapi_done)
+        db_pool_free(app->pool);
     http_auth_cache_free(app->auth);
     http_rate_limiter_free(app->limiter);
     log_notice("serve.stopped", "bye");

@@ -89,6 +89,9 @@ void api_holds_create(struct http_request *req, struct http_response *resp);
 void api_holds_release(struct http_request *req, struct http_response *resp);
 void api_vapi_webhook(struct http_request *req, struct http_response *resp);
 void api_vapi_calls_list(struct http_request *req, struct http_response *resp);
+/* Waits up to timeout_ms for the voice agent's tool calls still running
+ * (a call answered "one moment" goes on); false if some still are. */
+bool api_vapi_jobs_wait(int timeout_ms);
 void api_availability_check(struct http_request *req, struct http_response *resp);
 void api_availability_slots(struct http_request *req, struct http_response *resp);
 void api_audit_list(struct http_request *req, struct http_response *resp);

@@ -15,6 +15,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,12 @@
 
 #define MAX_CALLS 16
 #define MAX_CALL_ID 200
+/* Tool calls running at once in this process, late ones included: past
+ * this the database is clearly not keeping up, and a caller is asked to
+ * hold on rather than given one more thread. */
+#define MAX_JOBS 64
+
+static atomic_int live_jobs;
 
 /* stores_own: the tool looks for a retry's answer and stores its own in
  * its transaction (one round trip on the voice agent's hot path). */
@@ -226,7 +233,19 @@ static void *job_main(void *arg)
     pthread_mutex_unlock(&j->lock);
     if (abandoned)
         job_free(j);
+    atomic_fetch_sub(&live_jobs, 1);
     return NULL;
+}
+
+bool api_vapi_jobs_wait(int timeout_ms)
+{
+    for (int waited = 0; atomic_load(&live_jobs) > 0; waited += 10) {
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        if (waited >= timeout_ms)
+            return false;
+        nanosleep(&ts, NULL);
+    }
+    return true;
 }
 
 static char *dup_or_null(const char *s)
@@ -242,8 +261,13 @@ static struct job *job_new(const struct vapi_call *call, json_t *c)
 
     if (!j)
         return NULL;
+    pthread_condattr_t attr;
+
     pthread_mutex_init(&j->lock, NULL);
-    pthread_cond_init(&j->finished, NULL);
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&j->finished, &attr);
+    pthread_condattr_destroy(&attr);
     snprintf(j->org_id, sizeof j->org_id, "%s", call->org.org_id);
     snprintf(j->default_provider_id, sizeof j->default_provider_id, "%s",
              call->org.default_provider_id);
@@ -262,20 +286,43 @@ static struct job *job_new(const struct vapi_call *call, json_t *c)
     return j;
 }
 
+static void say_one_moment(struct vapi_answer *a)
+{
+    api_vapi_say(a, true, "One moment please, I'm still working on that; please ask me again "
+                          "in a few seconds.");
+    a->failed = true;
+}
+
+static bool past(const struct timespec *deadline)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return now.tv_sec > deadline->tv_sec ||
+           (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec);
+}
+
 /*
- * Answers call `c` into *a by the deadline (CLOCK_REALTIME): the call's
- * own answer, or, past the deadline, a request to hold on.
+ * Answers call `c` into *a by the deadline (CLOCK_MONOTONIC): the call's
+ * own answer, or, past the deadline, a request to hold on. A call whose
+ * turn comes after the deadline is not started (the calls of a message
+ * run one after another, in order).
  */
 static void answer_by(const struct vapi_call *call, json_t *c, const struct timespec *deadline,
                       struct vapi_answer *a)
 {
-    struct job *j = job_new(call, c);
+    struct job *j;
     pthread_t thread;
     pthread_attr_t attr;
     bool late = false;
 
     memset(a, 0, sizeof *a);
-    if (!j) {
+    if (past(deadline)) {
+        metrics_vapi_observe(tool_metric(c), VAPI_RESULT_LATE, 0);
+        say_one_moment(a);
+        return;
+    }
+    if (atomic_fetch_add(&live_jobs, 1) >= MAX_JOBS || !(j = job_new(call, c))) {
+        atomic_fetch_sub(&live_jobs, 1);
         api_vapi_say_busy(a);
         return;
     }
@@ -283,8 +330,9 @@ static void answer_by(const struct vapi_call *call, json_t *c, const struct time
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     if (pthread_create(&thread, &attr, job_main, j) != 0) {
         pthread_attr_destroy(&attr);
-        answer_call(&j->call, j->tool_call, a); /* no thread to be had: here, then */
         job_free(j);
+        atomic_fetch_sub(&live_jobs, 1);
+        api_vapi_say_busy(a);
         return;
     }
     pthread_attr_destroy(&attr);
@@ -300,8 +348,7 @@ static void answer_by(const struct vapi_call *call, json_t *c, const struct time
     j->abandoned = true;
     pthread_mutex_unlock(&j->lock);
     metrics_vapi_observe(tool_metric(c), VAPI_RESULT_LATE, 0);
-    api_vapi_say(a, true, "One moment please, I'm still working on that; please ask me again "
-                          "in a few seconds.");
+    say_one_moment(a);
 }
 
 /* The calls of a tool-calls message: message.toolCallList, else the
@@ -429,7 +476,7 @@ void api_vapi_webhook(struct http_request *req, struct http_response *resp)
     if (!call.caller)
         call.caller = member_string(json_object_get(message, "customer"), "number");
 
-    clock_gettime(CLOCK_REALTIME, &deadline);
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
     deadline.tv_sec += req->app->cfg.vapi_deadline_ms / 1000;
     deadline.tv_nsec += (long)(req->app->cfg.vapi_deadline_ms % 1000) * 1000000L;
     if (deadline.tv_nsec >= 1000000000L) {

@@ -169,7 +169,10 @@ static void release_call_hold(const struct vapi_call *call)
         return;
     db_hold_release(pool, &call->org, hold, ACTOR, call->app->cfg.lock_timeout_ms, &res);
     db_result_cleanup(&res);
-    db_vapi_call_hold_forget(pool, call->org.org_id, call->call_id, &res);
+    /* Forgotten only once it is gone (released, or already expired or
+     * converted), so a release that could not run is tried again. */
+    if (res.outcome == DB_OK || res.outcome == DB_NOT_FOUND)
+        db_vapi_call_hold_forget(pool, call->org.org_id, call->call_id, &res);
 }
 
 /* Holds `at_ms` for the call (which keeps no other hold by now). False
@@ -190,6 +193,7 @@ static bool hold_for_call(const struct vapi_call *call, const struct shape *s, i
         .max_public_holds = call->app->cfg.public_holds_max,
     };
     struct db_result res, other;
+    char replaced[DB_ID_SIZE] = "";
     bool held;
 
     if (!call->call_id)
@@ -197,11 +201,17 @@ static bool hold_for_call(const struct vapi_call *call, const struct shape *s, i
     db_hold_create(pool, &call->org, &hr, &res);
     held = res.outcome == DB_OK;
     if (held && db_vapi_call_hold_set(pool, call->org.org_id, call->call_id, res.hold.id, at_ms,
-                                      &other) != 0) {
+                                      replaced, &other) != 0) {
         /* A hold the call does not know of would only be in the way. */
         db_hold_release(pool, &call->org, res.hold.id, ACTOR, hr.lock_timeout_ms, &other);
         db_result_cleanup(&other);
         held = false;
+    }
+    if (held && replaced[0]) {
+        /* The call kept another hold after all (a retry of this call ran
+         * beside it): the call keeps one, this. */
+        db_hold_release(pool, &call->org, replaced, ACTOR, hr.lock_timeout_ms, &other);
+        db_result_cleanup(&other);
     }
     db_result_cleanup(&res);
     return held;
@@ -373,14 +383,19 @@ static void booking_refused(const struct vapi_call *call, const struct shape *s,
         lost_time(call, s, at, a);
         break;
     case DB_BUSY:
+        /* Not kept for a retry: the retry may well get the time. */
         api_vapi_say(a, false, "Someone else is booking that time right now; please ask me "
                                "again in a moment.");
+        a->failed = true;
         break;
     case DB_INVALID:
         if (strcmp(res->field, "scheduledAt") == 0)
             refused_time(call, s, at, a);
-        else
+        else if (res->field[0])
             api_vapi_say(a, true, "I could not book that: the %s is not valid.", res->field);
+        else
+            api_vapi_say(a, true, "I could not book that; please check the details and ask me "
+                                  "again.");
         break;
     case DB_IDEMPOTENCY_REUSED:
         api_vapi_say(a, true, "That request was already answered; please ask again.");
@@ -502,6 +517,13 @@ static bool find_appointment(const struct vapi_call *call, char id[DB_ID_SIZE],
                   a) ||
         !read_phone(call, &phone, a))
         return false;
+    /* Without the appointment's reference, only the number the call comes
+     * from may change an appointment: a number said aloud proves nothing. */
+    if (call->caller && strcmp(phone, call->caller) != 0) {
+        api_vapi_say(a, true, "For your security I can only change appointments booked with "
+                              "the number you are calling from, or by their reference.");
+        return false;
+    }
     if (db_vapi_find_appointments(call->app->pool, call->org.org_id, phone, at, ids, 1, &n,
                                   &res) != 0) {
         api_vapi_say_busy(a);

@@ -59,11 +59,14 @@ const struct db_statement db_statements[] = {
     {"vapi_hold_get",
      "SELECT hold_id, (extract(epoch FROM scheduled_at) * 1000)::bigint FROM vapi_call_holds"
      " WHERE org_id = $1::uuid AND call_id = $2::text"},
+    /* The hold it replaced, if any (NULL otherwise). */
     {"vapi_hold_set",
-     "INSERT INTO vapi_call_holds (org_id, call_id, hold_id, scheduled_at)"
+     "WITH old AS (SELECT hold_id FROM vapi_call_holds"
+     " WHERE org_id = $1::uuid AND call_id = $2::text FOR UPDATE)"
+     " INSERT INTO vapi_call_holds (org_id, call_id, hold_id, scheduled_at)"
      " VALUES ($1::uuid, $2::text, $3::uuid, $4::timestamptz) ON CONFLICT (org_id, call_id)"
      " DO UPDATE SET hold_id = EXCLUDED.hold_id, scheduled_at = EXCLUDED.scheduled_at,"
-     " created_at = now() RETURNING 1"},
+     " created_at = now() RETURNING (SELECT hold_id FROM old)"},
     {"vapi_hold_forget",
      "DELETE FROM vapi_call_holds WHERE org_id = $1::uuid AND call_id = $2::text RETURNING 1"},
     {"vapi_answer_get",

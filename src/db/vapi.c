@@ -228,12 +228,14 @@ int db_vapi_call_hold(struct db_pool *pool, const char *org_id, const char *call
 }
 
 int db_vapi_call_hold_set(struct db_pool *pool, const char *org_id, const char *call_id,
-                          const char *hold_id, int64_t at_ms, struct db_result *res)
+                          const char *hold_id, int64_t at_ms, char replaced[DB_ID_SIZE],
+                          struct db_result *res)
 {
     char at[CORE_ISO_LEN + 1];
     const char *params[] = {org_id, call_id, hold_id, at};
     PGresult *pg;
 
+    replaced[0] = '\0';
     memset(res, 0, sizeof *res);
     if (core_iso_format(at_ms, at) != 0) {
         res->outcome = DB_ERROR;
@@ -241,6 +243,8 @@ int db_vapi_call_hold_set(struct db_pool *pool, const char *org_id, const char *
     }
     if (!(pg = db_run_rows(pool, "vapi_hold_set", 4, params, res)))
         return -1;
+    if (PQntuples(pg) == 1 && !PQgetisnull(pg, 0, 0))
+        snprintf(replaced, DB_ID_SIZE, "%s", PQgetvalue(pg, 0, 0));
     PQclear(pg);
     return 0;
 }

@@ -81,8 +81,11 @@ int db_vapi_service(struct db_pool *pool, const char *org_id, const char *name,
 /* The hold a call keeps: DB_OK with its id and time, or DB_NOT_FOUND. */
 int db_vapi_call_hold(struct db_pool *pool, const char *org_id, const char *call_id,
                       char hold_id[DB_ID_SIZE], int64_t *at_ms, struct db_result *res);
+/* Records the call's hold; `replaced` gets the one it kept before ("" if
+ * none), which the caller releases. */
 int db_vapi_call_hold_set(struct db_pool *pool, const char *org_id, const char *call_id,
-                          const char *hold_id, int64_t at_ms, struct db_result *res);
+                          const char *hold_id, int64_t at_ms, char replaced[DB_ID_SIZE],
+                          struct db_result *res);
 int db_vapi_call_hold_forget(struct db_pool *pool, const char *org_id, const char *call_id,
                              struct db_result *res);
 
