@@ -117,21 +117,36 @@ AS $$ SELECT (ARRAY['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'])[extract(is
 -- never ends after 23:59, so an appointment crossing midnight is outside.
 -- This is the rule free_slots() applies to its grid, so every slot it
 -- offers passes this check. NULL arguments give false. No table is read,
--- so definer rights would grant nothing: not SECURITY DEFINER.
+-- so definer rights would grant nothing: not SECURITY DEFINER. PL/pgSQL,
+-- not SQL: a SQL function that cannot be inlined (this one's EXISTS
+-- cannot) is planned again at every call, which cost a public booking
+-- about 0.2 ms (1,500 bookings in one transaction: 0.74-0.83 s with the
+-- public rules against 0.46 s without).
 CREATE OR REPLACE FUNCTION bk_within_working_hours(p_working_hours jsonb, p_timezone text,
                                                    p_start timestamptz, p_duration_minutes int)
 RETURNS boolean
-LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 AS $$
-SELECT EXISTS (
-    SELECT 1
-      FROM (SELECT p_start AT TIME ZONE p_timezone AS ls,
-                   (p_start + make_interval(mins => p_duration_minutes))
-                       AT TIME ZONE p_timezone AS le) t,
-           jsonb_array_elements(p_working_hours -> bk_weekday_key(t.ls::date)) w
-     WHERE p_duration_minutes > 0
-       AND t.ls >= t.ls::date + (w ->> 0)::time
-       AND t.le <= t.ls::date + (w ->> 1)::time)
+DECLARE
+    v_ls timestamp;
+    v_le timestamp;
+    v_window jsonb;
+BEGIN
+    IF p_duration_minutes IS NULL OR p_duration_minutes <= 0 OR p_start IS NULL
+       OR p_timezone IS NULL THEN
+        RETURN false;
+    END IF;
+    v_ls := p_start AT TIME ZONE p_timezone;
+    v_le := (p_start + make_interval(mins => p_duration_minutes)) AT TIME ZONE p_timezone;
+    FOR v_window IN SELECT jsonb_array_elements(p_working_hours -> bk_weekday_key(v_ls::date))
+    LOOP
+        IF v_ls >= v_ls::date + (v_window ->> 0)::time
+           AND v_le <= v_ls::date + (v_window ->> 1)::time THEN
+            RETURN true;
+        END IF;
+    END LOOP;
+    RETURN false;
+END
 $$;
 
 -- Checks ----------------------------------------------------------------------
