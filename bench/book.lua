@@ -19,11 +19,7 @@ local threads = tonumber(os.getenv("BENCH_THREADS"))
 local counter = 0
 local heads, tail = {}, '","durationMinutes":30}'
 
-local next_id = 0
-function setup(thread)
-  thread:set("id", next_id)
-  next_id = next_id + 1
-end
+dofile("bench/threads.lua")
 
 function init(args)
   for org = 1, n_orgs do

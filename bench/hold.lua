@@ -23,11 +23,7 @@ local hold_tail = '","durationMinutes":30,"ttlSeconds":300}'
 local pending = {} -- conversions waiting for a connection, first in first out
 local first, last = 1, 0
 
-local next_id = 0
-function setup(thread)
-  thread:set("id", next_id)
-  next_id = next_id + 1
-end
+dofile("bench/threads.lua")
 
 local function head(path, key, length)
   return "POST " .. path .. " HTTP/1.1\r\n" ..

@@ -19,11 +19,7 @@ local base = tonumber(os.getenv("BENCH_BASE_EPOCH"))
 local threads = tonumber(os.getenv("BENCH_THREADS"))
 local counter = 0
 
-local next_id = 0
-function setup(thread)
-  thread:set("id", next_id)
-  next_id = next_id + 1
-end
+dofile("bench/threads.lua")
 
 local function slot_time(k)
   local day = math.floor(k / 16)

@@ -41,12 +41,13 @@ static atomic_int live_jobs;
 
 /* stores_own: the tool looks for a retry's answer and stores its own in
  * its transaction (one round trip on the voice agent's hot path). */
-static const struct {
+struct tool {
     const char *name;
     enum metrics_vapi_tool metric;
     void (*run)(struct vapi_call *call, struct vapi_answer *answer);
     bool stores_own;
-} tools[] = {
+};
+static const struct tool tools[] = {
     {"checkAvailability", VAPI_TOOL_CHECK, api_vapi_check_availability, false},
     {"bookAppointment", VAPI_TOOL_BOOK, api_vapi_book, true},
     {"cancelAppointment", VAPI_TOOL_CANCEL, api_vapi_cancel, false},
@@ -60,22 +61,41 @@ static const char *member_string(json_t *o, const char *name)
 }
 
 /*
- * The name and arguments of one tool call, in any of the shapes Vapi sends:
- * {"id","name","arguments"|"parameters"} or {"id","type":"function",
- * "function":{"name","arguments"}}, the arguments an object or a JSON
- * string of one (under "parameters" too, as some of Vapi's own examples
- * have it). *parsed is a new reference when a string was parsed.
+ * The tool a call names, in any of the shapes Vapi sends: {"id","name",
+ * "arguments"|"parameters"} or {"id","type":"function","function":{"name",
+ * "arguments"}}; NULL for a tool bookd does not have.
  */
-static const char *read_call(json_t *c, json_t **args, json_t **parsed)
+static const struct tool *find_tool(json_t *c)
 {
     json_t *fn = json_object_get(c, "function");
     const char *name = member_string(c, "name");
-    json_t *a;
 
-    *parsed = NULL;
     if (!name && json_is_object(fn))
         name = member_string(fn, "name");
-    a = json_object_get(c, "arguments");
+    for (size_t i = 0; name && i < sizeof tools / sizeof tools[0]; i++)
+        if (strcmp(name, tools[i].name) == 0)
+            return &tools[i];
+    return NULL;
+}
+
+static enum metrics_vapi_tool tool_metric(json_t *c)
+{
+    const struct tool *t = find_tool(c);
+    return t ? t->metric : VAPI_TOOL_UNKNOWN;
+}
+
+/*
+ * A call's arguments: an object, or a JSON string of one, under
+ * "arguments" or "parameters", of the call or of its "function" (some of
+ * Vapi's own examples have function.parameters). *parsed is a new
+ * reference when a string was parsed.
+ */
+static json_t *call_args(json_t *c, json_t **parsed)
+{
+    json_t *fn = json_object_get(c, "function");
+    json_t *a = json_object_get(c, "arguments");
+
+    *parsed = NULL;
     if (!a)
         a = json_object_get(c, "parameters");
     if (!a && json_is_object(fn))
@@ -86,8 +106,7 @@ static const char *read_call(json_t *c, json_t **args, json_t **parsed)
         *parsed = json_loads(json_string_value(a), JSON_REJECT_DUPLICATES, NULL);
         a = *parsed;
     }
-    *args = a ? a : json_null();
-    return name;
+    return a ? a : json_null();
 }
 
 void api_vapi_say(struct vapi_answer *a, bool error, const char *fmt, ...)
@@ -112,20 +131,6 @@ void api_vapi_say_busy(struct vapi_answer *a)
     a->failed = true;
 }
 
-/* The tool a call names, for the metrics. */
-static enum metrics_vapi_tool tool_metric(json_t *c)
-{
-    json_t *args, *parsed;
-    const char *name = read_call(c, &args, &parsed);
-    enum metrics_vapi_tool metric = VAPI_TOOL_UNKNOWN;
-
-    for (size_t i = 0; name && i < sizeof tools / sizeof tools[0]; i++)
-        if (strcmp(name, tools[i].name) == 0)
-            metric = tools[i].metric;
-    json_decref(parsed);
-    return metric;
-}
-
 /*
  * Runs one tool call, or answers its retry with the stored answer, into
  * *a; the call's id is in call->tool_call_id, `c` is the call.
@@ -133,37 +138,31 @@ static enum metrics_vapi_tool tool_metric(json_t *c)
 static void answer_call(struct vapi_call *call, json_t *c, struct vapi_answer *a)
 {
     struct timespec started;
-    enum metrics_vapi_tool metric = VAPI_TOOL_UNKNOWN;
+    const struct tool *tool = find_tool(c);
     enum metrics_vapi_result outcome = VAPI_RESULT_OK;
-    json_t *parsed = NULL;
+    json_t *parsed;
     struct db_result res;
     char *stored = NULL;
-    bool stored_error = false, own = false;
+    bool stored_error = false;
 
     clock_gettime(CLOCK_MONOTONIC, &started);
-    metric = tool_metric(c);
-    read_call(c, &call->args, &parsed);
-
-    for (size_t i = 0; i < sizeof tools / sizeof tools[0]; i++)
-        if (tools[i].metric == metric)
-            own = tools[i].stores_own;
+    call->args = call_args(c, &parsed);
     if (!call->tool_call_id) {
         api_vapi_say(a, true, "I could not tell which request this was; please ask again.");
-    } else if (!own && db_vapi_answer_get(call->app->pool, call->org.org_id, call->tool_call_id,
-                                          &stored_error, &stored, &res) != 0) {
+    } else if (!(tool && tool->stores_own) &&
+               db_vapi_answer_get(call->app->pool, call->org.org_id, call->tool_call_id,
+                                  &stored_error, &stored, &res) != 0) {
         api_vapi_say_busy(a);
     } else if (stored) {
         outcome = VAPI_RESULT_REPLAYED;
-    } else if (metric == VAPI_TOOL_UNKNOWN) {
+    } else if (!tool) {
         api_vapi_say(a, true, "Sorry, I can't do that here; I can check times, book, cancel "
                               "or move an appointment.");
     } else if (!json_is_object(call->args)) {
         api_vapi_say(a, true, "I could not read the details of that request; please ask "
                               "again.");
     } else {
-        for (size_t i = 0; i < sizeof tools / sizeof tools[0]; i++)
-            if (tools[i].metric == metric)
-                tools[i].run(call, a);
+        tool->run(call, a);
     }
 
     if (a->replayed)
@@ -184,7 +183,8 @@ static void answer_call(struct vapi_call *call, json_t *c, struct vapi_answer *a
     }
     if (outcome != VAPI_RESULT_REPLAYED)
         outcome = a->failed ? VAPI_RESULT_FAILED : a->error ? VAPI_RESULT_ERROR : VAPI_RESULT_OK;
-    metrics_vapi_observe(metric, outcome, metrics_seconds_since(&started));
+    metrics_vapi_observe(tool ? tool->metric : VAPI_TOOL_UNKNOWN, outcome,
+                         metrics_seconds_since(&started));
     free(stored);
     json_decref(parsed);
 }
@@ -488,15 +488,11 @@ void api_vapi_webhook(struct http_request *req, struct http_response *resp)
     json_array_foreach(calls, i, c) {
         struct vapi_answer a;
         const char *id = member_string(c, "id");
-        if (i >= MAX_CALLS) {
-            json_array_append_new(
-                results, json_pack("{s:s, s:s}", "toolCallId",
-                                   member_string(c, "id") ? member_string(c, "id") : "",
-                                   "error", "That is too many requests at once; please ask "
-                                            "again one at a time."));
-            continue;
-        }
-        answer_by(&call, json_is_object(c) ? c : json_null(), &deadline, &a);
+        if (i < MAX_CALLS)
+            answer_by(&call, json_is_object(c) ? c : json_null(), &deadline, &a);
+        else
+            api_vapi_say(&a, true, "That is too many requests at once; please ask again one "
+                                   "at a time.");
         json_array_append_new(results, json_pack("{s:s, s:s}", "toolCallId", id ? id : "",
                                                  a.error ? "error" : "result", a.text));
     }

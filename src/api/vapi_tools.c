@@ -231,10 +231,11 @@ static void say_list(const struct db_vapi_offers *o, char *out, size_t size)
 /*
  * The answer about free times on the day of `at_ms` (has_at) or of `date`:
  * that time when it is free, else the nearest, holding the first for the
- * call. `lead` opens the sentence (a booking that lost its time).
+ * call. `lost`: a booking of `at_ms` just lost it to someone else, which
+ * the answer says first.
  */
 static void offer(const struct vapi_call *call, const struct shape *s, bool has_at,
-                  int64_t at_ms, const char *date, const char *lead, struct vapi_answer *a)
+                  int64_t at_ms, const char *date, bool lost, struct vapi_answer *a)
 {
     struct db_vapi_offers o;
     struct db_result res;
@@ -253,14 +254,14 @@ static void offer(const struct vapi_call *call, const struct shape *s, bool has_
     }
     if (has_at)
         snprintf(asked, sizeof asked, "%s on %s", o.requested_clock, o.day);
-    if (o.past) {
-        api_vapi_say(a, false, "%s%s is in the past; please choose a later time.", lead,
+    if (o.past && !lost) {
+        api_vapi_say(a, false, "%s is in the past; please choose a later time.",
                      has_at ? asked : o.day);
         return;
     }
-    if (has_at && o.requested_free) {
+    if (has_at && o.requested_free && !lost) {
         bool kept = hold_for_call(call, s, o.offers[0].at_ms);
-        api_vapi_say(a, false, "%s%s is free%s. Shall I book it?", lead, asked,
+        api_vapi_say(a, false, "%s is free%s. Shall I book it?", asked,
                      kept ? ", and I'm holding it for you" : "");
         return;
     }
@@ -268,23 +269,31 @@ static void offer(const struct vapi_call *call, const struct shape *s, bool has_
         if (hold_for_call(call, s, o.offers[i].at_ms))
             snprintf(held, sizeof held, "; I'm holding %s for you", o.offers[i].clock);
     say_list(&o, list, sizeof list);
-    if (o.n == 0) {
-        api_vapi_say(a, false, "%s%s%sThere is nothing free on %s. The practice is open %s.",
-                     lead, has_at && !o.closed ? asked : "",
-                     has_at && !o.closed ? " is taken. " : "", o.day, o.hours);
+    if (lost && o.n == 0) {
+        api_vapi_say(a, false, "Sorry, %s has just been taken. There is nothing else free on %s.",
+                     asked, o.day);
+    } else if (lost) {
+        api_vapi_say(a, false,
+                     "Sorry, %s has just been taken. The nearest free times that day are %s%s. "
+                     "Which would you like?",
+                     asked, list, held);
+    } else if (o.n == 0) {
+        api_vapi_say(a, false, "%s%sThere is nothing free on %s. The practice is open %s.",
+                     has_at && !o.closed ? asked : "", has_at && !o.closed ? " is taken. " : "",
+                     o.day, o.hours);
     } else if (has_at && o.closed) {
         api_vapi_say(a, false,
-                     "%sWe are not open at %s; the practice is open %s. The nearest free "
-                     "times that day are %s%s. Which would you like?",
-                     lead, asked, o.hours, list, held);
+                     "We are not open at %s; the practice is open %s. The nearest free times "
+                     "that day are %s%s. Which would you like?",
+                     asked, o.hours, list, held);
     } else if (has_at) {
         api_vapi_say(a, false,
-                     "%s%s is taken. The nearest free times that day are %s%s. Which would "
-                     "you like?",
-                     lead, asked, list, held);
+                     "%s is taken. The nearest free times that day are %s%s. Which would you "
+                     "like?",
+                     asked, list, held);
     } else {
-        api_vapi_say(a, false, "%sOn %s I have %s free%s. Which would you like?", lead, o.day,
-                     list, held);
+        api_vapi_say(a, false, "On %s I have %s free%s. Which would you like?", o.day, list,
+                     held);
     }
 }
 
@@ -308,14 +317,7 @@ void api_vapi_check_availability(struct vapi_call *call, struct vapi_answer *a)
                               "year-month-day, like 2027-01-26.");
         return;
     }
-    offer(call, &s, has_at, at, has_at ? NULL : date, "", a);
-}
-
-/* The public rules refused the time: say why, with what is free. */
-static void refused_time(const struct vapi_call *call, const struct shape *s, int64_t at,
-                         struct vapi_answer *a)
-{
-    offer(call, s, true, at, NULL, "", a);
+    offer(call, &s, has_at, at, has_at ? NULL : date, false, a);
 }
 
 /* "Booked for 2:00 pm on Tuesday 27 January." and the like. */
@@ -334,42 +336,6 @@ static void say_at(const struct vapi_call *call, int64_t at_ms, const char *fmt,
     api_vapi_say(a, false, fmt, when);
 }
 
-/* A time taken meanwhile: say so, with what is free nearest it. */
-static void lost_time(const struct vapi_call *call, const struct shape *s, int64_t at,
-                      struct vapi_answer *a)
-{
-    char when[96], lead[160];
-    struct db_result res;
-
-    if (db_vapi_say_time(call->app->pool, call->org.org_id, at, when, sizeof when, &res) !=
-        0) {
-        api_vapi_say_busy(a);
-        return;
-    }
-    snprintf(lead, sizeof lead, "Sorry, %s has just been taken. ", when);
-    release_call_hold(call);
-    {
-        struct db_vapi_offers o;
-        char list[128], held[64] = "";
-        if (db_vapi_offer(call->app->pool, call->org.org_id,
-                          s->provider_id ? s->provider_id : call->org.default_provider_id,
-                          s->duration, s->before, s->after, true, at, NULL, &o, &res) != 0) {
-            api_vapi_say_busy(a);
-            return;
-        }
-        for (int i = 0; i < o.n && !held[0]; i++)
-            if (hold_for_call(call, s, o.offers[i].at_ms))
-                snprintf(held, sizeof held, "; I'm holding %s for you", o.offers[i].clock);
-        say_list(&o, list, sizeof list);
-        if (o.n == 0)
-            api_vapi_say(a, false, "%sThere is nothing else free on %s.", lead, o.day);
-        else
-            api_vapi_say(a, false,
-                         "%sThe nearest free times that day are %s%s. Which would you like?",
-                         lead, list, held);
-    }
-}
-
 /* The outcome of a booking or a reschedule that did not go through. */
 static void booking_refused(const struct vapi_call *call, const struct shape *s, int64_t at,
                             const struct db_result *res, struct vapi_answer *a)
@@ -380,7 +346,7 @@ static void booking_refused(const struct vapi_call *call, const struct shape *s,
     }
     switch (res->outcome) {
     case DB_CONFLICT:
-        lost_time(call, s, at, a);
+        offer(call, s, true, at, NULL, true, a);
         break;
     case DB_BUSY:
         /* Not kept for a retry: the retry may well get the time. */
@@ -390,7 +356,7 @@ static void booking_refused(const struct vapi_call *call, const struct shape *s,
         break;
     case DB_INVALID:
         if (strcmp(res->field, "scheduledAt") == 0)
-            refused_time(call, s, at, a);
+            offer(call, s, true, at, NULL, false, a);
         else if (res->field[0])
             api_vapi_say(a, true, "I could not book that: the %s is not valid.", res->field);
         else
@@ -611,7 +577,7 @@ void api_vapi_reschedule(struct vapi_call *call, struct vapi_answer *a)
         return;
     }
     if (o.past || o.closed) {
-        refused_time(call, &s, at, a);
+        offer(call, &s, true, at, NULL, false, a);
         return;
     }
     /* A time this call holds would be in the appointment's way. */

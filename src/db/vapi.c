@@ -121,7 +121,9 @@ static int book_once(struct db_pool *pool, const struct db_org_ref *org, const v
             rc = -1;
         }
     } else {
-        res->outcome = DB_CONFLICT; /* nothing stored: the caller offers what is free */
+        /* vapi_book answers, or raises: nothing else can come back. */
+        res->outcome = DB_ERROR;
+        rc = -1;
     }
 out:
     json_decref(root);

@@ -55,7 +55,8 @@ struct db_vapi_booked {
     int expired_holds;
 };
 /* DB_OK with *out (answered: booked, or a retry's stored answer);
- * DB_CONFLICT (nothing stored: the caller answers with what is free);
+ * DB_CONFLICT when the time is taken (nothing stored: the caller answers
+ * with what is free);
  * DB_INVALID (the public rules, a bad name, ...); DB_INVALID_STATE when
  * the call holds another time (release it, then call again);
  * DB_IDEMPOTENCY_REUSED when a concurrent twin answered first (read its
