@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The two kinds of "busy": a slot whose bucket lock is held past the lock
-# timeout answers 409 slot_busy with Retry-After and writes nothing; a pool
+# timeout answers 409 slot_busy with Retry-After and writes nothing, to a
+# booking and to a hold alike; a pool
 # whose connections are all held past the pool wait answers 503 unavailable
 # with Retry-After. The bucket's key is computed here by PostgreSQL from
 # the documented formula (first 8 bytes of SHA-256 of orgId + "_" + iso),
@@ -12,7 +13,7 @@ work=$(mktemp -d)
 source "$(dirname "$0")/lib.sh"
 trap 'stop_bookd; rm -rf "$work"' EXIT
 
-echo "1..11"
+echo "1..13"
 start_bookd BOOKD_ADMIN_TOKEN=busy-token BOOKD_LOCK_TIMEOUT_MS=300 BOOKD_POOL_SIZE=2 \
   BOOKD_POOL_WAIT_MS=200
 org=$(curl -s -X POST "$base/api/orgs" -H 'Authorization: Bearer busy-token' \
@@ -39,7 +40,17 @@ code=$(book 10:00 "$work/busy")
 [[ $code == 409 ]] && grep -q '"error":"slot_busy"' "$work/busy" &&
   grep -qi '^Retry-After:' "$work/busy.headers"
 ok $? "a bucket held past the lock timeout answers 409 slot_busy with Retry-After (got $code)"
+# A hold of that time waits for the same bucket, and answers the same.
+code=$(curl -s -o "$work/hold" -D "$work/hold.headers" -w '%{http_code}' --max-time 20 \
+  -X POST "$base/api/holds" -H "Authorization: Bearer $key" -H 'Content-Type: application/json' \
+  -d '{"scheduledAt":"2031-05-05T10:00:00Z","durationMinutes":30}')
+[[ $code == 409 ]] && grep -q '"error":"slot_busy"' "$work/hold" &&
+  grep -qi '^Retry-After:' "$work/hold.headers"
+ok $? "a hold of a bucket held past the lock timeout answers 409 slot_busy with Retry-After (got $code)"
 release_holder
+[[ $(q "SELECT count(*) FROM appointments WHERE org_id = '$org_id' AND status = 'held'") == 0 &&
+   $(q "SELECT count(*) FROM audit_logs WHERE org_id = '$org_id' AND action = 'hold.created'") == 0 ]]
+ok $? "the busy hold wrote no hold and no audit entry"
 [[ $(q "SELECT count(*) FROM appointments WHERE org_id = '$org_id'") == 0 &&
    $(q "SELECT count(*) FROM audit_logs WHERE org_id = '$org_id' AND action = 'appointment.booked'") == 0 ]]
 ok $? "slot_busy wrote no appointment and no audit entry"
