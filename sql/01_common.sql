@@ -44,7 +44,10 @@ $$;
 CREATE OR REPLACE FUNCTION bk_conflict_json(a public.appointments) RETURNS jsonb
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
-SELECT CASE WHEN a.status = 'held'
+SELECT CASE WHEN a.status = 'busy'
+            THEN jsonb_build_object('start', bk_iso(a.buffered_start),
+                                    'end', bk_iso(a.buffered_end), 'source', 'google')
+            WHEN a.status = 'held'
             THEN jsonb_build_object('scheduledAt', bk_iso(a.scheduled_at),
                                     'durationMinutes', a.duration_minutes,
                                     'expiresAt', bk_iso(a.expires_at))
@@ -58,8 +61,9 @@ $$;
 CREATE OR REPLACE FUNCTION bk_conflict_member(a public.appointments) RETURNS jsonb
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
-SELECT jsonb_build_object(CASE WHEN a.status = 'held' THEN 'conflictingHold'
-                               ELSE 'conflictingAppointment' END,
+SELECT jsonb_build_object(CASE a.status WHEN 'held' THEN 'conflictingHold'
+                                        WHEN 'busy' THEN 'conflictingBusy'
+                                        ELSE 'conflictingAppointment' END,
                           bk_conflict_json(a))
 $$;
 

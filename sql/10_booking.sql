@@ -4,8 +4,28 @@
 -- down in docs/design.md, "Lock order"; the comments below say where each
 -- function stands in it.
 
--- The first active row of the provider (a confirmed appointment, or a hold
--- unexpired at p_now) whose buffered range overlaps [p_start, p_end),
+-- The first busy time imported from the provider's calendar (API.md,
+-- "Integrations") overlapping [p_start, p_end), as a row of appointments
+-- with status 'busy' and no id (its times are the busy time's), so that
+-- every conflict path reports it as it reports an appointment
+-- (bk_conflict_member: "conflictingBusy").
+CREATE OR REPLACE FUNCTION bk_find_busy(p_provider_id uuid, p_start timestamptz,
+                                        p_end timestamptz)
+RETURNS SETOF public.appointments
+LANGUAGE sql STABLE
+AS $$
+SELECT (jsonb_populate_record(NULL::public.appointments, jsonb_build_object(
+           'provider_id', p_provider_id, 'scheduled_at', lower(b.during),
+           'ends_at', upper(b.during), 'buffered_start', lower(b.during),
+           'buffered_end', upper(b.during), 'status', 'busy'))).*
+  FROM busy_times b
+ WHERE b.provider_id = p_provider_id AND b.during && tstzrange(p_start, p_end, '[)')
+ ORDER BY lower(b.during)
+ LIMIT 1
+$$;
+
+-- The first active row of the provider (a confirmed appointment, a hold
+-- unexpired at p_now, or a busy time) whose buffered range overlaps [p_start, p_end),
 -- ignoring p_exclude_id. Uses the exclusion constraint's GiST index. The
 -- caller passes the clock (clock_timestamp() for "at once"): read here, it
 -- would make the function volatile and keep the planner from inlining it.
@@ -15,12 +35,17 @@ CREATE OR REPLACE FUNCTION bk_find_conflict(p_org_id uuid, p_provider_id uuid,
 RETURNS SETOF public.appointments
 LANGUAGE sql STABLE
 AS $$
-SELECT * FROM appointments
- WHERE provider_id = p_provider_id AND org_id = p_org_id AND status IN ('confirmed', 'held')
-   AND (expires_at IS NULL OR expires_at > p_now)
-   AND tstzrange(buffered_start, buffered_end, '[)') && tstzrange(p_start, p_end, '[)')
-   AND (p_exclude_id IS NULL OR id <> p_exclude_id)
- ORDER BY buffered_start
+SELECT * FROM (
+    (SELECT * FROM appointments
+      WHERE provider_id = p_provider_id AND org_id = p_org_id AND status IN ('confirmed', 'held')
+        AND (expires_at IS NULL OR expires_at > p_now)
+        AND tstzrange(buffered_start, buffered_end, '[)') && tstzrange(p_start, p_end, '[)')
+        AND (p_exclude_id IS NULL OR id <> p_exclude_id)
+      ORDER BY buffered_start
+      LIMIT 1)
+    UNION ALL
+    SELECT * FROM bk_find_busy(p_provider_id, p_start, p_end)) c
+ ORDER BY c.buffered_start
  LIMIT 1
 $$;
 
@@ -124,7 +149,7 @@ RETURNS jsonb
 LANGUAGE plpgsql
 AS $$
 BEGIN
-    IF p_conflict.id IS NULL THEN
+    IF p_conflict.id IS NULL AND p_conflict.status IS DISTINCT FROM 'busy' THEN
         RAISE EXCEPTION 'the slot kept changing while it was being booked'
             USING ERRCODE = '55P03';
     END IF;
@@ -258,8 +283,8 @@ END
 $$;
 
 -- Inserts a confirmed appointment, or a hold when p_expires_at is given,
--- or nothing when its buffered range overlaps an active row (then every
--- field of the result is NULL). Under the bucket locks only a committed row
+-- or nothing when its buffered range overlaps an active row or a busy time
+-- (then every field of the result is NULL). Under the bucket locks only a committed row
 -- can overlap, and the exclusion constraint's own check finds it: there is
 -- no separate probe on the way to a booking. Only when that check refuses
 -- are expired holds in the range looked for, removed, and the insert tried
@@ -274,6 +299,16 @@ AS $$
 DECLARE
     v_appt appointments;
 BEGIN
+    -- Busy times imported from the provider's calendar are outside the
+    -- exclusion constraint: one probe of their index, under the same locks.
+    PERFORM 1 FROM busy_times
+      WHERE provider_id = p_provider_id
+        AND during && tstzrange(p_scheduled_at - p_before * interval '1 minute',
+                                p_scheduled_at + (p_duration + p_after) * interval '1 minute',
+                                '[)');
+    IF FOUND THEN
+        RETURN v_appt;
+    END IF;
     FOR v_try IN 1..2 LOOP
         INSERT INTO appointments (id, org_id, provider_id, contact_id, service_id, scheduled_at,
                                   duration_minutes, ends_at, buffer_before_minutes,
@@ -594,6 +629,7 @@ BEGIN
                                         'scheduledAt', bk_iso(v_appt.scheduled_at)));
     PERFORM bk_emit(p_org_id, 'appointment.cancelled', v_appt.id,
                     jsonb_build_object('appointment', v_json));
+    PERFORM bk_void_reminders(v_appt.id);
     RETURN jsonb_build_object('status', 'cancelled', 'appointment', v_json);
 END
 $$;
@@ -708,6 +744,7 @@ BEGIN
                                  'appointment.rescheduled',
                                  jsonb_build_object('appointment', v_result -> 'appointment',
                                                     'previousAppointmentId', v_old.id));
+        PERFORM bk_void_reminders(v_old.id);
     ELSE
         v_result := bk_conflict_result(v_conflict);
         v_wait_us := greatest(v_wait_us, 0);

@@ -122,6 +122,11 @@ BEGIN
        AND a.status IN ('confirmed', 'held') AND (a.expires_at IS NULL OR a.expires_at > now())
        AND tstzrange(a.buffered_start, a.buffered_end, '[)')
            && tstzrange(v_from - v_before, v_to + v_after, '[)');
+    -- Busy times imported from the provider's calendar (usually none).
+    SELECT v_busy || coalesce(array_agg(b.during), '{}') INTO v_busy
+      FROM busy_times b
+     WHERE b.provider_id = p_provider_id
+       AND b.during && tstzrange(v_from - v_before, v_to + v_after, '[)');
 
     RETURN QUERY
     SELECT DISTINCT c.s                     -- overlapping windows, equal offsets: one slot

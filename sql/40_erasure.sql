@@ -62,6 +62,7 @@ BEGIN
                                             'erasure', true));
         PERFORM bk_emit(p_org_id, 'appointment.cancelled', v_appt.id,
                         jsonb_build_object('appointment', v_json));
+        PERFORM bk_void_reminders(v_appt.id);
     END LOOP;
 
     -- All the others (past, cancelled, rescheduled) keep status and times.

@@ -110,9 +110,70 @@ BEGIN
 END
 $$;
 
+-- What an event means for one of its organization's integrations: the
+-- deliveries to make (target, action, appointment, due time or NULL for
+-- at once). Google: the event inserted on booking, deleted on cancel, both
+-- on reschedule (the old appointment's deleted, the new one's inserted),
+-- for a provider with a linked calendar. Twilio: a notice of each change
+-- and a reminder reminderHoursBefore the start; Vapi: a reminder call
+-- reminderCallHoursBefore the start. A reminder whose time has already
+-- come is not made (the notice just sent says as much).
+CREATE OR REPLACE FUNCTION bk_integration_actions(ev public.outbox_events,
+                                                  i public.integrations)
+RETURNS TABLE (target text, action text, appointment_id uuid, at timestamptz)
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    v_appt uuid := (ev.payload -> 'appointment' ->> 'id')::uuid;
+    v_start timestamptz := (ev.payload -> 'appointment' ->> 'scheduledAt')::timestamptz;
+    v_hours int;
+    v_remind timestamptz;
+BEGIN
+    IF ev.event_type NOT IN ('appointment.booked', 'appointment.cancelled',
+                             'appointment.rescheduled') THEN
+        RETURN;
+    END IF;
+    target := i.kind;
+    IF i.kind = 'google' THEN
+        IF NOT EXISTS (SELECT 1 FROM provider_calendars c
+                        WHERE c.provider_id = (ev.payload -> 'appointment' ->> 'providerId')::uuid)
+        THEN
+            RETURN;
+        END IF;
+        IF ev.event_type = 'appointment.rescheduled' THEN
+            RETURN QUERY SELECT i.kind, 'google.delete',
+                                (ev.payload ->> 'previousAppointmentId')::uuid, NULL::timestamptz;
+        END IF;
+        action := CASE ev.event_type WHEN 'appointment.cancelled' THEN 'google.delete'
+                                     ELSE 'google.insert' END;
+        appointment_id := v_appt;
+        RETURN NEXT;
+        RETURN;
+    END IF;
+    IF i.kind = 'twilio' THEN
+        action := 'sms.' || split_part(ev.event_type, '.', 2);
+        appointment_id := v_appt;
+        RETURN NEXT;
+    END IF;
+    IF ev.event_type = 'appointment.cancelled' THEN
+        RETURN;
+    END IF;
+    v_hours := CASE i.kind WHEN 'twilio' THEN (i.settings ->> 'reminderHoursBefore')::int
+                           ELSE (i.settings ->> 'reminderCallHoursBefore')::int END;
+    v_remind := v_start - v_hours * interval '1 hour';
+    IF v_hours > 0 AND v_remind > now() THEN
+        action := CASE i.kind WHEN 'twilio' THEN 'sms.reminder' ELSE 'call.reminder' END;
+        appointment_id := v_appt;
+        at := v_remind;
+        RETURN NEXT;
+    END IF;
+END
+$$;
+
 -- The worker's fan-out: up to p_limit events not yet processed become one
 -- delivery per subscribed, enabled endpoint of their organization, due
--- after p_first_delay_ms; the events are then processed. Concurrent
+-- after p_first_delay_ms, and the deliveries of its integrations
+-- (bk_integration_actions); the events are then processed. Concurrent
 -- workers take different events (SKIP LOCKED); a delivery exists at most
 -- once per event and target. Returns the number of events processed.
 CREATE OR REPLACE FUNCTION outbox_fan_out(p_limit int, p_first_delay_ms int)
@@ -136,7 +197,16 @@ BEGIN
       JOIN webhook_endpoints w ON w.org_id = ev.org_id AND w.disabled_at IS NULL
                               AND ev.event_type = ANY (w.events)
      WHERE ev.id = ANY (v_ids)
-    ON CONFLICT (event_id, target) DO NOTHING;
+    ON CONFLICT (event_id, target, action) DO NOTHING;
+    -- The organization's integrations (none: no row joins).
+    INSERT INTO deliveries (org_id, event_id, target, action, appointment_id, next_attempt_at)
+    SELECT ev.org_id, ev.id, x.target, x.action, x.appointment_id,
+           coalesce(x.at, now() + greatest(p_first_delay_ms, 0) * interval '1 millisecond')
+      FROM outbox_events ev
+      JOIN integrations i ON i.org_id = ev.org_id
+      CROSS JOIN LATERAL bk_integration_actions(ev, i) x
+     WHERE ev.id = ANY (v_ids)
+    ON CONFLICT (event_id, target, action) DO NOTHING;
     UPDATE outbox_events SET processed_at = now() WHERE id = ANY (v_ids);
     RETURN cardinality(v_ids);
 END
@@ -150,9 +220,17 @@ $$;
 -- lease the next p_limit rows each time, since the rows leased by the first
 -- scan no longer qualify (seen: 512 rows for a limit of 256, which
 -- overflowed the worker's arrays).
+--
+-- A delivery to an integration is claimed only while that integration is
+-- connected and not stopped, and a Google delete only once no insert of
+-- the same appointment waits (they would cross: the delete first, then
+-- the insert of an event nobody deletes). Its payload is what sending
+-- needs (bk_delivery_context, with the integration's public settings);
+-- its secret the integration's; token Google's access token, if any.
 CREATE OR REPLACE FUNCTION deliveries_claim(p_limit int, p_lease_ms int)
 RETURNS TABLE (id uuid, org_id uuid, target text, attempts int, url text, secret bytea,
-               event_type text, payload jsonb, event_at text, event_at_ms bigint)
+               event_type text, payload jsonb, event_at text, event_at_ms bigint,
+               action text, token bytea, token_expires_ms bigint)
 LANGUAGE sql SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
 AS $$
@@ -160,12 +238,29 @@ WITH due AS MATERIALIZED (
     SELECT c.id FROM deliveries c
      WHERE c.status IN ('pending', 'failed') AND c.next_attempt_at <= now()
        AND (c.locked_until IS NULL OR c.locked_until <= now())
+       AND (c.endpoint_id IS NOT NULL
+            OR EXISTS (SELECT 1 FROM integrations i
+                        WHERE i.org_id = c.org_id AND i.kind = c.target AND i.stopped_at IS NULL))
+       AND (c.action <> 'google.delete'
+            OR NOT EXISTS (SELECT 1 FROM deliveries p
+                            WHERE p.appointment_id = c.appointment_id
+                              AND p.status IN ('pending', 'failed')
+                              AND p.action = 'google.insert'))
      ORDER BY c.next_attempt_at LIMIT p_limit FOR UPDATE SKIP LOCKED)
 UPDATE deliveries d SET locked_until = now() + p_lease_ms * interval '1 millisecond'
-  FROM due, outbox_events ev, webhook_endpoints w
- WHERE d.id = due.id AND ev.id = d.event_id AND w.id = d.endpoint_id AND w.disabled_at IS NULL
-RETURNING d.id, d.org_id, d.target, d.attempts, w.url, w.secret, ev.event_type, ev.payload,
-          bk_iso(ev.created_at), (extract(epoch FROM ev.created_at) * 1000)::bigint
+  FROM due
+  JOIN deliveries c ON c.id = due.id
+  JOIN outbox_events ev ON ev.id = c.event_id
+  LEFT JOIN webhook_endpoints w ON w.id = c.endpoint_id
+  LEFT JOIN integrations i ON c.endpoint_id IS NULL AND i.org_id = c.org_id AND i.kind = c.target
+ WHERE d.id = due.id AND (w.disabled_at IS NULL AND w.id IS NOT NULL OR i.org_id IS NOT NULL)
+RETURNING d.id, d.org_id, d.target, d.attempts, w.url, coalesce(w.secret, i.secret),
+          ev.event_type,
+          CASE WHEN d.endpoint_id IS NULL
+               THEN bk_delivery_context(d) || jsonb_build_object('settings', i.settings)
+               ELSE ev.payload END,
+          bk_iso(ev.created_at), (extract(epoch FROM ev.created_at) * 1000)::bigint,
+          d.action, i.token, (extract(epoch FROM i.token_expires_at) * 1000)::bigint
 $$;
 
 -- Writes back what became of claimed deliveries, one array element each
@@ -179,7 +274,13 @@ $$;
 --              waiting deliveries are dead;
 --   defer      not sent (the target's breaker is open): due again at
 --              p_next_ms[i], no attempt counted.
--- p_next_ms holds those times in ms since the epoch.
+--   void       nothing to send (bk_delivery_context said why, in p_errors);
+--   stop       the integration refused the credentials: it is stopped
+--              (its deliveries wait, kept, for new settings), no attempt
+--              counted.
+-- p_next_ms holds those times in ms since the epoch. An integration's
+-- lastError or lastSuccessAt follows its outcomes, and a Google insert or
+-- delete done keeps the event id with the appointment.
 CREATE OR REPLACE FUNCTION deliveries_record(p_ids uuid[], p_results text[], p_codes int[],
                                              p_errors text[], p_next_ms bigint[])
 RETURNS void
@@ -187,17 +288,43 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
 AS $$
 BEGIN
+    -- Integrations first: every writer locks an integration before its
+    -- deliveries (integration_put, integration_delete).
+    IF EXISTS (SELECT 1 FROM unnest(p_ids) u (id) JOIN deliveries d ON d.id = u.id
+                WHERE d.endpoint_id IS NULL) THEN
+        PERFORM bk_integration_status(x.org_id, x.target, x.result = 'delivered', x.error,
+                                      x.result = 'stop')
+           FROM (SELECT DISTINCT ON (d.org_id, d.target) d.org_id, d.target, r.result, r.error
+                   FROM unnest(p_ids, p_results, p_errors) r (id, result, error)
+                   JOIN deliveries d ON d.id = r.id
+                  WHERE d.endpoint_id IS NULL
+                    AND r.result IN ('delivered', 'retry', 'dead', 'stop')
+                  ORDER BY d.org_id, d.target, r.result = 'stop' DESC,
+                           r.result = 'delivered') x
+          ORDER BY x.org_id, x.target;
+        UPDATE appointments a
+           SET google_event_id = CASE d.action WHEN 'google.insert'
+                                      THEN 'bk' || replace(a.id::text, '-', '') END
+          FROM unnest(p_ids, p_results) r (id, result)
+          JOIN deliveries d ON d.id = r.id
+         WHERE r.result = 'delivered' AND d.action IN ('google.insert', 'google.delete')
+           AND a.id = d.appointment_id;
+    END IF;
     UPDATE deliveries d
        SET status = CASE r.result WHEN 'delivered' THEN 'delivered' WHEN 'retry' THEN 'failed'
-                                  WHEN 'defer' THEN d.status ELSE 'dead' END,
-           attempts = d.attempts + CASE WHEN r.result = 'defer' THEN 0 ELSE 1 END,
+                                  WHEN 'void' THEN 'void'
+                                  WHEN 'defer' THEN d.status WHEN 'stop' THEN d.status
+                                  ELSE 'dead' END,
+           attempts = d.attempts + CASE WHEN r.result IN ('defer', 'stop', 'void') THEN 0
+                                        ELSE 1 END,
            next_attempt_at = CASE WHEN r.result IN ('retry', 'defer') THEN r.next
+                                  WHEN r.result = 'stop' THEN now()
                                   ELSE d.next_attempt_at END,
            last_status_code = CASE WHEN r.result = 'defer' THEN d.last_status_code
                                    ELSE r.code END,
            last_error = CASE WHEN r.result = 'defer' THEN d.last_error
                              ELSE left(r.error, 300) END,
-           delivered_at = CASE WHEN r.result = 'delivered' THEN now() END,
+           delivered_at = CASE WHEN r.result IN ('delivered', 'void') THEN now() END,
            locked_until = NULL
       FROM (SELECT u.id, u.result, u.code, u.error, to_timestamp(u.next_ms / 1000.0) AS next
               FROM unnest(p_ids, p_results, p_codes, p_errors, p_next_ms)
@@ -244,7 +371,7 @@ BEGIN
     GET DIAGNOSTICS v_keys = ROW_COUNT;
     DELETE FROM deliveries
      WHERE id IN (SELECT id FROM deliveries
-                   WHERE status = 'delivered'
+                   WHERE status IN ('delivered', 'void')
                      AND delivered_at < now() - p_retention_days * interval '1 day'
                    LIMIT p_batch);
     GET DIAGNOSTICS v_deliveries = ROW_COUNT;

@@ -48,6 +48,15 @@ struct config {
     int delivery_lease_ms;       /* a claimed delivery is another worker's after this */
     int delivery_retention_days; /* delivered deliveries are purged after this */
     struct core_breaker_config breaker;
+
+    /* Integrations (Google Calendar, Twilio, Vapi): base URLs and the
+     * busy-time import. */
+    const char *google_api_base;
+    const char *google_token_url;
+    const char *twilio_api_base;
+    const char *vapi_api_base;
+    int google_sync_seconds;     /* each linked calendar imported this often */
+    int google_sync_days;        /* busy times imported this far ahead */
 };
 
 struct auth_cache;

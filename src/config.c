@@ -93,6 +93,22 @@ static const struct setting settings[] = {
     {"BOOKD_DELIVERY_RETENTION_DAYS", "--delivery-retention-days", "30",
      "delivered deliveries are purged after this many days", INT, AT(delivery_retention_days),
      1, 3650},
+    /* Where the integrations are (API.md, "Integrations"): tests point
+     * them at local fakes. Operator settings, so not subject to the
+     * webhooks' private-address rule. */
+    {"BOOKD_GOOGLE_API_BASE", "--google-api-base", "https://www.googleapis.com",
+     "Google Calendar API base URL", TEXT, AT(google_api_base), 0, 0},
+    {"BOOKD_GOOGLE_TOKEN_URL", "--google-token-url", "https://oauth2.googleapis.com/token",
+     "Google OAuth2 token URL", TEXT, AT(google_token_url), 0, 0},
+    {"BOOKD_TWILIO_API_BASE", "--twilio-api-base", "https://api.twilio.com",
+     "Twilio API base URL", TEXT, AT(twilio_api_base), 0, 0},
+    {"BOOKD_VAPI_API_BASE", "--vapi-api-base", "https://api.vapi.ai", "Vapi API base URL", TEXT,
+     AT(vapi_api_base), 0, 0},
+    {"BOOKD_GOOGLE_SYNC_SECONDS", "--google-sync-seconds", "300",
+     "import each linked calendar's busy times this often", INT, AT(google_sync_seconds), 1,
+     86400},
+    {"BOOKD_GOOGLE_SYNC_DAYS", "--google-sync-days", "60",
+     "import busy times this many days ahead", INT, AT(google_sync_days), 1, 366},
     {"BOOKD_BREAKER_WINDOW", "--breaker-window", "20", "circuit breaker: calls remembered", U32,
      AT(breaker.window), 1, CORE_BREAKER_WINDOW_MAX},
     {"BOOKD_BREAKER_MIN_CALLS", "--breaker-min-calls", "10",

@@ -38,9 +38,13 @@ static atomic_ullong replays;
 static const char *const delivery_results[] = {
     [DB_DELIVERY_DELIVERED] = "delivered", [DB_DELIVERY_RETRY] = "retry",
     [DB_DELIVERY_DEAD] = "dead",           [DB_DELIVERY_GONE] = "gone",
-    [DB_DELIVERY_DEFER] = "deferred"};
+    [DB_DELIVERY_DEFER] = "deferred",      [DB_DELIVERY_VOID] = "void",
+    [DB_DELIVERY_STOP] = "stopped"};
 #define DELIVERY_RESULTS (sizeof delivery_results / sizeof delivery_results[0])
-static atomic_ullong deliveries[DELIVERY_RESULTS];
+static const char *const target_names[METRICS_TARGET_COUNT] = {
+    [METRICS_WEBHOOK] = "webhook", [METRICS_GOOGLE] = "google", [METRICS_TWILIO] = "twilio",
+    [METRICS_VAPI] = "vapi"};
+static atomic_ullong deliveries[METRICS_TARGET_COUNT][DELIVERY_RESULTS];
 /* Event to 2xx: from milliseconds to the hours of the retry schedule. */
 static const double delivery_bounds[] = {0.01, 0.05, 0.1, 0.25, 0.5, 1,   2.5,
                                          5,    10,   30,  60,   300, 3600};
@@ -86,11 +90,20 @@ static void histogram_observe(struct histogram *h, double seconds)
     observe_in(h, bounds, BUCKETS, seconds);
 }
 
-void metrics_delivery_observe(enum db_delivery_result result, double latency_seconds)
+enum metrics_target metrics_target_of(const char *target)
 {
-    if ((size_t)result >= DELIVERY_RESULTS)
+    for (int t = METRICS_GOOGLE; t < METRICS_TARGET_COUNT; t++)
+        if (strcmp(target, target_names[t]) == 0)
+            return (enum metrics_target)t;
+    return METRICS_WEBHOOK;
+}
+
+void metrics_delivery_observe(enum metrics_target target, enum db_delivery_result result,
+                              double latency_seconds)
+{
+    if ((size_t)result >= DELIVERY_RESULTS || (size_t)target >= METRICS_TARGET_COUNT)
         return;
-    atomic_fetch_add_explicit(&deliveries[result], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&deliveries[target][result], 1, memory_order_relaxed);
     if (latency_seconds >= 0)
         observe_in(&delivery_latency, delivery_bounds, DELIVERY_BUCKETS, latency_seconds);
 }
@@ -298,8 +311,20 @@ char *metrics_render(const struct db_pool_stats *pool, long long outbox_pending,
              "back by an open breaker).\n"
              "# TYPE bookd_webhook_deliveries_total counter\n");
     for (size_t r = 0; r < DELIVERY_RESULTS; r++)
-        emit(&t, "bookd_webhook_deliveries_total{result=\"%s\"} %llu\n", delivery_results[r],
-             atomic_load_explicit(&deliveries[r], memory_order_relaxed));
+        if (r != DB_DELIVERY_VOID && r != DB_DELIVERY_STOP)
+            emit(&t, "bookd_webhook_deliveries_total{result=\"%s\"} %llu\n",
+                 delivery_results[r],
+                 atomic_load_explicit(&deliveries[METRICS_WEBHOOK][r], memory_order_relaxed));
+    emit(&t, "# HELP bookd_integration_deliveries_total Deliveries to Google, Twilio and Vapi by "
+             "result (void: nothing to send; stopped: credentials refused).\n"
+             "# TYPE bookd_integration_deliveries_total counter\n");
+    for (int k = METRICS_GOOGLE; k < METRICS_TARGET_COUNT; k++)
+        for (size_t r = 0; r < DELIVERY_RESULTS; r++)
+            if (r != DB_DELIVERY_GONE)
+                emit(&t, "bookd_integration_deliveries_total{integration=\"%s\",result=\"%s\"} "
+                         "%llu\n",
+                     target_names[k], delivery_results[r],
+                     atomic_load_explicit(&deliveries[k][r], memory_order_relaxed));
     emit(&t, "# HELP bookd_delivery_latency_seconds Time from an event to its delivery's 2xx.\n"
              "# TYPE bookd_delivery_latency_seconds histogram\n");
     emit_histogram_in(&t, "bookd_delivery_latency_seconds", "", &delivery_latency,

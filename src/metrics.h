@@ -66,7 +66,13 @@ void metrics_vapi_observe(enum metrics_vapi_tool tool, enum metrics_vapi_result 
 
 /* A delivery's outcome; latency_seconds, from the event to its 2xx, < 0
  * if none. */
-void metrics_delivery_observe(enum db_delivery_result result, double latency_seconds);
+/* The kinds of delivery target, counted apart. */
+enum metrics_target { METRICS_WEBHOOK, METRICS_GOOGLE, METRICS_TWILIO, METRICS_VAPI,
+                      METRICS_TARGET_COUNT };
+/* The kind of a delivery's target ("webhook:<id>", "google", ...). */
+enum metrics_target metrics_target_of(const char *target);
+void metrics_delivery_observe(enum metrics_target target, enum db_delivery_result result,
+                              double latency_seconds);
 
 /* Seconds on the monotonic clock since *t0 (taken with CLOCK_MONOTONIC). */
 double metrics_seconds_since(const struct timespec *t0);

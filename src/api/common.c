@@ -138,6 +138,13 @@ static json_t *time_or_null(bool has, int64_t ms)
 void api_conflict_add(json_t *body, const struct db_conflict *c, bool with_id)
 {
     json_t *o = json_object();
+    if (c->busy) {
+        json_object_set_new(o, "start", time_or_null(true, c->scheduled_at_ms));
+        json_object_set_new(o, "end", time_or_null(true, c->end_ms));
+        json_object_set_new(o, "source", json_string("google"));
+        json_object_set_new(body, "conflictingBusy", o);
+        return;
+    }
     if (!c->hold && with_id && c->id[0])
         json_object_set_new(o, "id", json_string(c->id));
     json_object_set_new(o, "scheduledAt", time_or_null(true, c->scheduled_at_ms));
@@ -151,7 +158,10 @@ void api_reply_conflict(struct http_request *req, struct http_response *resp,
                         const struct db_result *res)
 {
     json_t *body = json_pack("{s:s, s:s}", "error", "slot_unavailable", "message",
-                             res->conflict.hold
+                             res->conflict.busy
+                                 ? "The requested time overlaps a busy time in the provider's "
+                                   "calendar."
+                             : res->conflict.hold
                                  ? "The requested time overlaps a time held for someone else."
                                  : "The requested time overlaps an existing appointment.");
     api_conflict_add(body, &res->conflict, req->auth.principal == PRINCIPAL_ADMIN);

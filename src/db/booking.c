@@ -229,6 +229,20 @@ static int parse_conflict(const struct core_json_span *o, bool hold, struct db_c
     return hold ? span_time(&v[3], &c->expires_at_ms) : 0;
 }
 
+/* {"start","end","source"}: a busy time from the provider's calendar. */
+static int parse_busy(const struct core_json_span *o, struct db_conflict *c)
+{
+    static const char *const names[] = {"start", "end"};
+    struct core_json_span v[2];
+
+    if (core_json_members(o, names, 2, v) != 0)
+        return -1;
+    c->busy = true;
+    return span_time(&v[0], &c->scheduled_at_ms) != 0 || span_time(&v[1], &c->end_ms) != 0
+               ? -1
+               : 0;
+}
+
 static int parse_hold(const struct core_json_span *o, struct db_hold *h)
 {
     enum { ID, PROVIDER, SERVICE, DURATION, SCHEDULED_AT, EXPIRES_AT, N_FIELDS };
@@ -258,6 +272,7 @@ static int parse_result(const char *text, struct db_result *res)
         LOCK_WAIT,
         CONFLICT,
         CONFLICT_HOLD,
+        CONFLICT_BUSY,
         APPOINTMENT,
         PREVIOUS,
         HOLD,
@@ -267,7 +282,7 @@ static int parse_result(const char *text, struct db_result *res)
     };
     static const char *const names[N_FIELDS] = {
         "status",       "available",       "replayed",     "lockWaitUs",
-        "conflictingAppointment",          "conflictingHold",
+        "conflictingAppointment",          "conflictingHold", "conflictingBusy",
         "appointment",  "previousAppointment",             "hold",
         "holdConverted", "expiredHolds"};
     struct core_json_span root, v[N_FIELDS];
@@ -295,6 +310,8 @@ static int parse_result(const char *text, struct db_result *res)
             rc = parse_conflict(&v[CONFLICT_HOLD], true, &res->conflict);
         else if (v[CONFLICT].start)
             rc = parse_conflict(&v[CONFLICT], false, &res->conflict);
+        else if (v[CONFLICT_BUSY].start)
+            rc = parse_busy(&v[CONFLICT_BUSY], &res->conflict);
         goto out;
     }
     res->outcome = DB_OK;

@@ -7,6 +7,7 @@
 #include <libpq-fe.h>
 
 #include "core/json_text.h"
+#include "db/arrays.h"
 #include "db/query.h"
 #include "log.h"
 
@@ -77,6 +78,13 @@ static PGresult *run(struct db_session *s, const char *what, const char *sql, in
     }
     return NULL;
 }
+
+PGresult *db_session_exec(struct db_session *s, const char *what, const char *sql, int n,
+                          const char *const *values)
+{
+    return run(s, what, sql, n, values);
+}
+
 
 static int run_ok(struct db_session *s, const char *what, const char *sql, int n,
                   const char *const *values)
@@ -190,7 +198,8 @@ int db_deliveries_claim(struct db_session *s, int limit, int lease_ms, struct db
     snprintf(lease, sizeof lease, "%d", lease_ms);
     if (!(res = run(s, "claim",
                     "SELECT id, org_id, target, attempts, url, secret, event_type, payload,"
-                    " event_at, event_at_ms FROM deliveries_claim($1::int, $2::int)",
+                    " event_at, event_at_ms, action, token, token_expires_ms"
+                    " FROM deliveries_claim($1::int, $2::int)",
                     2, params)))
         return -1;
     n = PQntuples(res);
@@ -218,6 +227,12 @@ int db_deliveries_claim(struct db_session *s, int limit, int lease_ms, struct db
         d->payload = strdup(PQgetvalue(res, i, 7));
         snprintf(d->event_at, sizeof d->event_at, "%s", PQgetvalue(res, i, 8));
         d->event_at_ms = strtoll(PQgetvalue(res, i, 9), NULL, 10);
+        snprintf(d->action, sizeof d->action, "%s", PQgetvalue(res, i, 10));
+        if (PQgetisnull(res, i, 11) ||
+            db_bytea_from_text(PQgetvalue(res, i, 11), d->token, sizeof d->token,
+                               &d->token_len) != 0)
+            d->token_len = 0;
+        d->token_expires_ms = strtoll(PQgetvalue(res, i, 12), NULL, 10);
         if (!d->url || !d->payload) {
             free(d->url);
             free(d->payload);
@@ -230,81 +245,12 @@ int db_deliveries_claim(struct db_session *s, int limit, int lease_ms, struct db
     return 0;
 }
 
-/*
- * Up to MAX_ARRAYS PostgreSQL array literals built side by side, one
- * element of each per row, for the statements that take a batch as
- * unnest($1::...[], $2::...[], ...): one round trip for a whole claim.
- */
-#define MAX_ARRAYS 10
-
-struct arrays {
-    int n;
-    struct core_json_buf b[MAX_ARRAYS];
-    char *text[MAX_ARRAYS]; /* after arrays_finish: the literals, owned */
-};
-
-static void arrays_init(struct arrays *a, int n)
-{
-    memset(a, 0, sizeof *a);
-    a->n = n;
-    for (int k = 0; k < n; k++)
-        CORE_JSON_BUF_LITERAL(&a->b[k], "{");
-}
-
-/* Appends one element to array k: NULL, or the text in double quotes with
- * " and \ escaped. */
-static void arrays_add(struct arrays *a, int k, const char *text)
-{
-    struct core_json_buf *b = &a->b[k];
-
-    if (b->len > 1)
-        CORE_JSON_BUF_LITERAL(b, ",");
-    if (!text) {
-        CORE_JSON_BUF_LITERAL(b, "NULL");
-        return;
-    }
-    CORE_JSON_BUF_LITERAL(b, "\"");
-    for (const char *p = text; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            CORE_JSON_BUF_LITERAL(b, "\\");
-        core_json_buf_raw(b, p, 1);
-    }
-    CORE_JSON_BUF_LITERAL(b, "\"");
-}
-
-static void arrays_add_int(struct arrays *a, int k, long long v)
-{
-    char num[32];
-    snprintf(num, sizeof num, "%lld", v);
-    arrays_add(a, k, num);
-}
-
-/* Closes the literals into a->text; 0, or -1 when memory ran out. */
-static int arrays_finish(struct arrays *a)
-{
-    int rc = 0;
-    for (int k = 0; k < a->n; k++) {
-        CORE_JSON_BUF_LITERAL(&a->b[k], "}");
-        if (!(a->text[k] = core_json_buf_take(&a->b[k], NULL)))
-            rc = -1;
-    }
-    return rc;
-}
-
-static void arrays_free(struct arrays *a)
-{
-    for (int k = 0; k < a->n; k++) {
-        free(a->text[k]);
-        free(a->b[k].data); /* NULL once taken */
-    }
-}
-
 /* Arrays 0 and 1 of `a`: the keys' org ids and targets. */
-static void add_keys(struct arrays *a, const struct db_breaker_key *keys, size_t n)
+static void add_keys(struct db_arrays *a, const struct db_breaker_key *keys, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        arrays_add(a, 0, keys[i].org_id);
-        arrays_add(a, 1, keys[i].target);
+        db_arrays_add(a, 0, keys[i].org_id);
+        db_arrays_add(a, 1, keys[i].target);
     }
 }
 
@@ -320,15 +266,15 @@ static void add_keys(struct arrays *a, const struct db_breaker_key *keys, size_t
 static int read_breakers(struct db_session *s, const struct db_breaker_key *keys, size_t n,
                          struct core_breaker *rows, bool lock)
 {
-    struct arrays a;
+    struct db_arrays a;
     PGresult *res = NULL;
     int rc = -1;
 
     memset(rows, 0, n * sizeof *rows);
-    arrays_init(&a, 2);
+    db_arrays_init(&a, 2);
     add_keys(&a, keys, n);
-    if (arrays_finish(&a) != 0) {
-        arrays_free(&a);
+    if (db_arrays_finish(&a) != 0) {
+        db_arrays_free(&a);
         return -1;
     }
     {
@@ -355,7 +301,7 @@ static int read_breakers(struct db_session *s, const struct db_breaker_key *keys
     rc = 0;
 out:
     PQclear(res);
-    arrays_free(&a);
+    db_arrays_free(&a);
     if (rc != 0 && lock)
         db_breakers_rollback(s);
     return rc;
@@ -392,6 +338,10 @@ const char *db_delivery_result_name(enum db_delivery_result r)
         return "gone";
     case DB_DELIVERY_DEFER:
         return "defer";
+    case DB_DELIVERY_VOID:
+        return "void";
+    case DB_DELIVERY_STOP:
+        return "stop";
     }
     return "dead";
 }
@@ -400,25 +350,25 @@ const char *db_delivery_result_name(enum db_delivery_result r)
 static int save_breakers(struct db_session *s, const struct db_breaker_key *keys, size_t n,
                          const struct core_breaker *rows)
 {
-    struct arrays a;
+    struct db_arrays a;
     int rc = -1;
 
     if (n == 0)
         return 0;
-    arrays_init(&a, 10);
+    db_arrays_init(&a, 10);
     add_keys(&a, keys, n);
     for (size_t i = 0; i < n; i++) {
         const struct core_breaker *b = &rows[i];
-        arrays_add_int(&a, 2, b->state);
-        arrays_add_int(&a, 3, (long long)b->window_bits);
-        arrays_add_int(&a, 4, b->window_calls);
-        arrays_add_int(&a, 5, b->consecutive_failures);
-        arrays_add_int(&a, 6, b->opened_at_ms);
-        arrays_add_int(&a, 7, b->trials_in_flight);
-        arrays_add_int(&a, 8, b->trials_succeeded);
-        arrays_add_int(&a, 9, b->trial_claimed_at_ms);
+        db_arrays_add_int(&a, 2, b->state);
+        db_arrays_add_int(&a, 3, (long long)b->window_bits);
+        db_arrays_add_int(&a, 4, b->window_calls);
+        db_arrays_add_int(&a, 5, b->consecutive_failures);
+        db_arrays_add_int(&a, 6, b->opened_at_ms);
+        db_arrays_add_int(&a, 7, b->trials_in_flight);
+        db_arrays_add_int(&a, 8, b->trials_succeeded);
+        db_arrays_add_int(&a, 9, b->trial_claimed_at_ms);
     }
-    if (arrays_finish(&a) == 0)
+    if (db_arrays_finish(&a) == 0)
         rc = run_ok(s, "breakers",
                     "UPDATE breakers b SET state = u.st, window_bits = u.wb,"
                     " window_calls = u.wc, consecutive_failures = u.cf,"
@@ -431,7 +381,7 @@ static int save_breakers(struct db_session *s, const struct db_breaker_key *keys
                     " u (o, t, st, wb, wc, cf, oa, ti, ts, tc)"
                     " WHERE b.org_id = u.o AND b.target = u.t",
                     10, (const char *const *)a.text);
-    arrays_free(&a);
+    db_arrays_free(&a);
     return rc;
 }
 
@@ -446,7 +396,7 @@ static int record_outcomes(struct db_session *s, const struct db_delivery_outcom
                            size_t n)
 {
     struct db_delivery_outcome *o;
-    struct arrays a;
+    struct db_arrays a;
     int rc = -1;
 
     if (n == 0)
@@ -455,23 +405,23 @@ static int record_outcomes(struct db_session *s, const struct db_delivery_outcom
         return -1;
     memcpy(o, outcomes, n * sizeof *o);
     qsort(o, n, sizeof *o, by_id);
-    arrays_init(&a, 5);
+    db_arrays_init(&a, 5);
     for (size_t i = 0; i < n; i++) {
-        arrays_add(&a, 0, o[i].id);
-        arrays_add(&a, 1, db_delivery_result_name(o[i].result));
+        db_arrays_add(&a, 0, o[i].id);
+        db_arrays_add(&a, 1, db_delivery_result_name(o[i].result));
         if (o[i].status_code)
-            arrays_add_int(&a, 2, o[i].status_code);
+            db_arrays_add_int(&a, 2, o[i].status_code);
         else
-            arrays_add(&a, 2, NULL);
-        arrays_add(&a, 3, o[i].error);
-        arrays_add_int(&a, 4, o[i].next_attempt_ms);
+            db_arrays_add(&a, 2, NULL);
+        db_arrays_add(&a, 3, o[i].error);
+        db_arrays_add_int(&a, 4, o[i].next_attempt_ms);
     }
-    if (arrays_finish(&a) == 0)
+    if (db_arrays_finish(&a) == 0)
         rc = run_ok(s, "record",
                     "SELECT deliveries_record($1::uuid[], $2::text[], $3::int[], $4::text[],"
                     " $5::bigint[])",
                     5, (const char *const *)a.text);
-    arrays_free(&a);
+    db_arrays_free(&a);
     free(o);
     return rc;
 }

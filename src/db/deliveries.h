@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <libpq-fe.h>
+
 #include "core/breaker.h"
 #include "db/result.h"
 #include "db/webhooks.h"
@@ -33,6 +35,11 @@ int db_session_socket(struct db_session *s);
 bool db_session_drain(struct db_session *s);
 /* NOTIFY the outbox channel: wakes the workers of other processes. */
 int db_session_notify(struct db_session *s);
+/* Runs `sql` with text parameters on the session; the result (PQclear it)
+ * or NULL, logged as `what`. A lost connection is dropped, to be made
+ * again by db_session_ensure. */
+PGresult *db_session_exec(struct db_session *s, const char *what, const char *sql, int n,
+                          const char *const *values);
 
 /* Fans out up to `limit` events; *processed says how many. */
 int db_outbox_fan_out(struct db_session *s, int limit, int first_delay_ms, int *processed);
@@ -40,13 +47,19 @@ int db_outbox_fan_out(struct db_session *s, int limit, int first_delay_ms, int *
 struct db_delivery {
     char id[DB_ID_SIZE];
     char org_id[DB_ID_SIZE];
-    char target[80];
+    char target[80];               /* "webhook:<id>", "google", "twilio", "vapi" */
+    char action[24];               /* "webhook", "google.insert", "sms.booked", ... */
     int attempts;                  /* made before this one */
-    char *url;                     /* owned */
-    unsigned char secret[256];     /* sealed signing key */
+    char *url;                     /* owned; "" for an integration */
+    unsigned char secret[2048];    /* sealed: the signing key, or the integration's secrets */
     size_t secret_len;
+    unsigned char token[2560];     /* sealed Google access token, if any */
+    size_t token_len;
+    int64_t token_expires_ms;
     char event_type[64];
-    char *payload;                 /* the event's JSON, owned */
+    /* owned: the event's JSON, or for an integration what sending needs
+     * (sql/45_integrations.sql, bk_delivery_context, with "settings") */
+    char *payload;
     char event_at[32];             /* the event's time, API form */
     int64_t event_at_ms;
 };
@@ -66,10 +79,12 @@ enum db_delivery_result {
     DB_DELIVERY_DEAD,
     DB_DELIVERY_GONE,
     DB_DELIVERY_DEFER,
+    DB_DELIVERY_VOID,              /* nothing to send (error says why) */
+    DB_DELIVERY_STOP,              /* credentials refused: the integration stops */
 };
 
 /* The name deliveries_record reads ("delivered", "retry", "dead", "gone",
- * "defer"). Static. */
+ * "defer", "void", "stop"). Static. */
 const char *db_delivery_result_name(enum db_delivery_result r);
 
 struct db_delivery_outcome {

@@ -65,10 +65,12 @@ struct db_appointment {
  * which never says whose. */
 struct db_conflict {
     bool hold;
+    bool busy;                       /* a busy time from the provider's calendar */
     char id[DB_ID_SIZE];
-    int64_t scheduled_at_ms;
+    int64_t scheduled_at_ms;         /* a busy time's start */
     int duration_minutes;
     int64_t expires_at_ms;           /* a hold's */
+    int64_t end_ms;                  /* a busy time's */
 };
 
 struct db_hold {

@@ -9,12 +9,68 @@
 #include "db/query.h"
 #include "log.h"
 
-#define SEALED_MAX 512
+#define SEALED_MAX 4096
 
 void db_webhook_secret_aad(const char *endpoint_id, char out[DB_SECRET_AAD_SIZE])
 {
     snprintf(out, DB_SECRET_AAD_SIZE, "webhook_endpoints.secret:%.40s", endpoint_id);
 }
+
+void db_integration_secret_aad(const char *org_id, const char *kind,
+                               char out[DB_SECRET_AAD_SIZE])
+{
+    snprintf(out, DB_SECRET_AAD_SIZE, "integrations.secret:%.40s:%.10s", org_id, kind);
+}
+
+void db_integration_token_aad(const char *org_id, char out[DB_SECRET_AAD_SIZE])
+{
+    snprintf(out, DB_SECRET_AAD_SIZE, "integrations.token:%.40s:google", org_id);
+}
+
+/*
+ * Every sealed column: its rows (two text parts naming the row, then the
+ * sealed value), locked, in one order; the statement that writes a row back
+ * ($1, $2 the parts, $3 the value, $4 the key id); how the row's associated
+ * data is made from its parts.
+ */
+struct sealed_column {
+    const char *what;
+    const char *select_sql;
+    const char *update_sql;
+    void (*aad)(const char *a, const char *b, char out[DB_SECRET_AAD_SIZE]);
+};
+
+static void webhook_aad(const char *id, const char *unused, char out[DB_SECRET_AAD_SIZE])
+{
+    (void)unused;
+    db_webhook_secret_aad(id, out);
+}
+
+static void token_aad(const char *org, const char *unused, char out[DB_SECRET_AAD_SIZE])
+{
+    (void)unused;
+    db_integration_token_aad(org, out);
+}
+
+static const struct sealed_column columns[] = {
+    {"webhook endpoint",
+     "SELECT id::text, '', secret FROM webhook_endpoints ORDER BY id FOR UPDATE",
+     "UPDATE webhook_endpoints SET secret = $3::bytea, secret_key_id = $4 WHERE id = $1::uuid",
+     webhook_aad},
+    {"integration",
+     "SELECT org_id::text, kind, secret FROM integrations"
+     " ORDER BY org_id, kind FOR UPDATE",
+     "UPDATE integrations SET secret = $3::bytea, secret_key_id = $4"
+     " WHERE org_id = $1::uuid AND kind = $2",
+     db_integration_secret_aad},
+    {"access token",
+     "SELECT org_id::text, kind, token FROM integrations"
+     " WHERE token IS NOT NULL ORDER BY org_id, kind FOR UPDATE",
+     "UPDATE integrations SET token = $3::bytea, token_key_id = $4"
+     " WHERE org_id = $1::uuid AND kind = $2",
+     token_aad},
+};
+#define COLUMN_COUNT (sizeof columns / sizeof columns[0])
 
 int db_secrets_census(const char *conninfo, const struct core_secret_key *key, long *stored,
                       long *other)
@@ -30,8 +86,13 @@ int db_secrets_census(const char *conninfo, const struct core_secret_key *key, l
         core_secret_key_id_hex(key, id);
     if (PQstatus(pg) == CONNECTION_OK)
         res = PQexecParams(pg,
-                           "SELECT count(*), count(*) FILTER (WHERE secret_key_id <> $1)"
-                           " FROM webhook_endpoints",
+                           "SELECT sum(n), sum(o) FROM ("
+                           " SELECT count(*) n, count(*) FILTER (WHERE secret_key_id <> $1) o"
+                           " FROM webhook_endpoints"
+                           " UNION ALL SELECT count(*), count(*) FILTER (WHERE secret_key_id <> $1)"
+                           " FROM integrations"
+                           " UNION ALL SELECT count(token), count(*) FILTER (WHERE token_key_id <> $1)"
+                           " FROM integrations) c",
                            1, NULL, params, NULL, NULL, 0);
     if (res && PQresultStatus(res) == PGRES_TUPLES_OK) {
         *stored = strtol(PQgetvalue(res, 0, 0), NULL, 10);
@@ -46,25 +107,27 @@ int db_secrets_census(const char *conninfo, const struct core_secret_key *key, l
     return rc;
 }
 
-/* Re-seals the secret of row `i` of `rows` and writes it back. */
-static int reseal_row(PGconn *pg, PGresult *rows, int i, const struct core_secret_key *old_key,
+/* Re-seals the value of row `i` of `rows` (a column's select) and writes
+ * it back. */
+static int reseal_row(PGconn *pg, const struct sealed_column *col, PGresult *rows, int i,
+                      const struct core_secret_key *old_key,
                       const struct core_secret_key *new_key, long *count)
 {
-    const char *id = PQgetvalue(rows, i, 0);
+    const char *a = PQgetvalue(rows, i, 0), *b = PQgetvalue(rows, i, 1);
     unsigned char sealed[SEALED_MAX], resealed[SEALED_MAX];
     size_t sealed_len, resealed_len;
     char aad[DB_SECRET_AAD_SIZE], bytea[2 * SEALED_MAX + 3];
     char key_id[CORE_SECRETBOX_KEY_ID_HEX_LEN + 1];
     char have[CORE_SECRETBOX_KEY_ID_HEX_LEN + 1];
-    const char *params[] = {id, bytea, key_id};
+    const char *params[] = {a, b, bytea, key_id};
     PGresult *res;
     int ok;
 
-    db_webhook_secret_aad(id, aad);
+    col->aad(a, b, aad);
     core_secret_key_id_hex(new_key, key_id);
-    if (db_bytea_from_text(PQgetvalue(rows, i, 1), sealed, sizeof sealed, &sealed_len) != 0 ||
+    if (db_bytea_from_text(PQgetvalue(rows, i, 2), sealed, sizeof sealed, &sealed_len) != 0 ||
         core_secretbox_key_id(sealed, sealed_len, have) != 0) {
-        log_error("secrets.rotate_failed", "endpoint %s: its stored secret is unreadable", id);
+        log_error("secrets.rotate_failed", "%s %s: its stored secret is unreadable", col->what, a);
         return -1;
     }
     if (strcmp(have, key_id) == 0)
@@ -72,15 +135,12 @@ static int reseal_row(PGconn *pg, PGresult *rows, int i, const struct core_secre
     if (core_secretbox_reseal(old_key, new_key, sealed, sealed_len, aad, strlen(aad), resealed,
                               sizeof resealed, &resealed_len) != 0) {
         log_error("secrets.rotate_failed",
-                  "endpoint %s: its secret does not open with the current key (sealed under %s)",
-                  id, have);
+                  "%s %s: its secret does not open with the current key (sealed under %s)",
+                  col->what, a, have);
         return -1;
     }
     db_bytes_to_bytea(resealed, resealed_len, bytea);
-    res = PQexecParams(pg,
-                       "UPDATE webhook_endpoints SET secret = $2::bytea, secret_key_id = $3"
-                       " WHERE id = $1::uuid",
-                       3, NULL, params, NULL, NULL, 0);
+    res = PQexecParams(pg, col->update_sql, 4, NULL, params, NULL, NULL, 0);
     ok = PQresultStatus(res) == PGRES_COMMAND_OK;
     PQclear(res);
     *count += ok;
@@ -100,14 +160,18 @@ int db_secrets_rotate(const char *conninfo, const struct core_secret_key *old_ke
         goto out;
     }
     PQclear(PQexec(pg, "BEGIN"));
-    rows = PQexec(pg, "SELECT id, secret FROM webhook_endpoints ORDER BY id FOR UPDATE");
-    if (PQresultStatus(rows) != PGRES_TUPLES_OK) {
-        log_error("secrets.rotate_failed", "%s", PQresultErrorMessage(rows));
-        goto out;
-    }
-    for (int i = 0; i < PQntuples(rows); i++)
-        if (reseal_row(pg, rows, i, old_key, new_key, count) != 0)
+    for (size_t c = 0; c < COLUMN_COUNT; c++) {
+        rows = PQexec(pg, columns[c].select_sql);
+        if (PQresultStatus(rows) != PGRES_TUPLES_OK) {
+            log_error("secrets.rotate_failed", "%s", PQresultErrorMessage(rows));
             goto out;
+        }
+        for (int i = 0; i < PQntuples(rows); i++)
+            if (reseal_row(pg, &columns[c], rows, i, old_key, new_key, count) != 0)
+                goto out;
+        PQclear(rows);
+        rows = NULL;
+    }
     r = PQexec(pg, "COMMIT");
     rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : -1;
     PQclear(r);

@@ -1,8 +1,11 @@
 /*
  * The secrets bookd stores sealed (core/secretbox) and the key they are
  * sealed under: what `bookd serve` checks before it starts, and what
- * `bookd secrets rotate` re-seals. Today: the webhook endpoints' signing
- * keys (webhook_endpoints.secret, bound to "webhook_endpoints.secret:<id>").
+ * `bookd secrets rotate` re-seals: the webhook endpoints' signing keys
+ * (webhook_endpoints.secret, bound to "webhook_endpoints.secret:<id>"), the
+ * integrations' credentials (integrations.secret, bound to
+ * "integrations.secret:<org>:<kind>") and Google's access tokens
+ * (integrations.token, bound to "integrations.token:<org>:google").
  */
 #ifndef BOOKD_DB_SECRETS_H
 #define BOOKD_DB_SECRETS_H
@@ -17,6 +20,10 @@
  * another row does not open. */
 #define DB_SECRET_AAD_SIZE 96
 void db_webhook_secret_aad(const char *endpoint_id, char out[DB_SECRET_AAD_SIZE]);
+/* The same for an integration's credentials and Google's access token. */
+void db_integration_secret_aad(const char *org_id, const char *kind,
+                               char out[DB_SECRET_AAD_SIZE]);
+void db_integration_token_aad(const char *org_id, char out[DB_SECRET_AAD_SIZE]);
 
 /*
  * How many stored secrets there are, and how many of them are sealed under

@@ -143,9 +143,17 @@ const struct db_statement db_statements[] = {
      " ORDER BY d.created_at DESC, d.id DESC), '[]')::text"
      " FROM (SELECT * FROM deliveries WHERE org_id = $1::uuid"
      " AND ($2::text IS NULL OR status = $2::text)"
-     " AND ($3::uuid IS NULL OR endpoint_id = $3::uuid)"
+     " AND endpoint_id IS NOT NULL AND ($3::uuid IS NULL OR endpoint_id = $3::uuid)"
      " ORDER BY created_at DESC, id DESC LIMIT $4::int) d"
      " JOIN outbox_events ev ON ev.id = d.event_id"},
+    /* Integrations (sql/45_integrations.sql). */
+    {"integrations_get", "SELECT integrations_get($1::uuid)::text"},
+    {"integration_put",
+     "SELECT integration_put($1::uuid, $2::text, $3::jsonb, $4::bytea, $5::text, $6::text)::text"},
+    {"integration_delete", "SELECT integration_delete($1::uuid, $2::text, $3::text)::text"},
+    {"calendar_link", "SELECT calendar_link($1::uuid, $2::uuid, $3::text, $4::text)::text"},
+    {"calendar_unlink", "SELECT calendar_unlink($1::uuid, $2::uuid, $3::text)::text"},
+    {"calendar_sync", "SELECT calendar_sync_request($1::uuid, $2::uuid)::text"},
     {"delivery_retry", "SELECT retry_delivery($1::uuid, $2::uuid, $3::text)::text"},
     /* The organization's breakers as stored (core/breaker.h's fields). */
     {"breaker_list",

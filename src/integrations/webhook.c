@@ -7,29 +7,6 @@
 #include "core/json_text.h"
 #include "integrations/webhook_sign.h"
 
-void integ_request_cleanup(struct integ_request *r)
-{
-    if (!r)
-        return;
-    curl_slist_free_all(r->headers);
-    free(r->body);
-    memset(r, 0, sizeof *r);
-}
-
-/* Appends "name: value" to the list; false when out of memory. */
-static bool add_header(struct curl_slist **list, const char *name, const char *value)
-{
-    char line[512];
-    struct curl_slist *next;
-
-    if ((size_t)snprintf(line, sizeof line, "%s: %s", name, value) >= sizeof line)
-        return false;
-    if (!(next = curl_slist_append(*list, line)))
-        return false;
-    *list = next;
-    return true;
-}
-
 int integ_webhook_request(const char *delivery_id, const char *event_type, const char *event_at,
                           const char *payload, const unsigned char *key, size_t key_len,
                           int64_t now_s, struct integ_request *out)
@@ -51,12 +28,12 @@ int integ_webhook_request(const char *delivery_id, const char *event_type, const
     if (integ_webhook_id(delivery_id, strlen(delivery_id), msg_id, sizeof msg_id) != 0 ||
         integ_webhook_sign(key, key_len, msg_id, now_s, out->body, out->body_len, signature,
                            sizeof signature) != 0 ||
-        !add_header(&out->headers, "Content-Type", "application/json") ||
-        !add_header(&out->headers, "webhook-id", msg_id) ||
-        !add_header(&out->headers, "webhook-timestamp", ts) ||
-        !add_header(&out->headers, "webhook-signature", signature) ||
+        !integ_request_header(out, "Content-Type", "application/json") ||
+        !integ_request_header(out, "webhook-id", msg_id) ||
+        !integ_request_header(out, "webhook-timestamp", ts) ||
+        !integ_request_header(out, "webhook-signature", signature) ||
         /* No "Expect: 100-continue" round trip for a body of a few KiB. */
-        !add_header(&out->headers, "Expect", "")) {
+        !integ_request_header(out, "Expect", "")) {
         integ_request_cleanup(out);
         return -1;
     }

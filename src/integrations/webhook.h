@@ -9,13 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <curl/curl.h>
-
-struct integ_request {
-    struct curl_slist *headers; /* owned */
-    char *body;                 /* owned */
-    size_t body_len;
-};
+#include "integrations/request.h"
 
 /*
  * Builds the request for delivery `delivery_id` (a UUID: its webhook-id,
@@ -27,6 +21,5 @@ struct integ_request {
 int integ_webhook_request(const char *delivery_id, const char *event_type, const char *event_at,
                           const char *payload, const unsigned char *key, size_t key_len,
                           int64_t now_s, struct integ_request *out);
-void integ_request_cleanup(struct integ_request *r);
 
 #endif

@@ -26,6 +26,8 @@
 #include "integrations/webhook_sign.h"
 #include "log.h"
 #include "metrics.h"
+#include "outbox/integ_send.h"
+#include "outbox/send.h"
 
 #define MAX_IN_FLIGHT 256     /* sends at once, all targets */
 #define MAX_PER_TARGET 64     /* sends at once to one target */
@@ -33,18 +35,11 @@
 #define PURGE_EVERY_MS 60000
 #define PURGE_BATCH 1000
 #define MAX_RESPONSE_BYTES 65536
+#define MAX_ANSWER_BYTES (4 * 1024 * 1024) /* a kept answer: a token, an events page */
+#define SYNC_BATCH 8          /* calendar imports claimed at once */
+#define SYNC_EVERY_MS 1000    /* looks for calendars due for an import */
 #define SECRET_RETRY_MS 30000  /* a secret that does not open: looked at again then */
 #define REQUEUE_MS 100        /* a target's sends beyond its bound: claimable again then */
-
-struct send {
-    CURL *easy;
-    struct db_delivery d;
-    struct integ_request req;
-    char error[CURL_ERROR_SIZE];
-    const char *refused;      /* the address class refused at connect, or NULL */
-    bool allow_private;
-    size_t response_bytes;
-};
 
 struct outbox_worker {
     const struct app *app;
@@ -105,13 +100,18 @@ static int open_secret(const struct app *app, const struct db_delivery *d, unsig
     return 0;
 }
 
-/* Whatever the receiver answers, kept to a bound and thrown away. */
-static size_t discard_body(char *data, size_t size, size_t n, void *userdata)
+/* Whatever the receiver answers, read to a bound: thrown away, or kept
+ * when the send needs it (a token grant, a page of events). */
+static size_t read_answer(char *data, size_t size, size_t n, void *userdata)
 {
     struct send *s = userdata;
-    (void)data;
     s->response_bytes += size * n;
-    return s->response_bytes > MAX_RESPONSE_BYTES ? 0 : size * n;
+    if (!s->keep_answer)
+        return s->response_bytes > MAX_RESPONSE_BYTES ? 0 : size * n;
+    if (s->response_bytes > MAX_ANSWER_BYTES)
+        return 0;
+    core_json_buf_raw(&s->answer, data, size * n);
+    return size * n;
 }
 
 /*
@@ -147,34 +147,56 @@ static void send_free(struct outbox_worker *w, struct send *s)
         }
     }
     integ_request_cleanup(&s->req);
+    outbox_integ_cleanup(s);
     free(s->d.url);
     free(s->d.payload);
     OPENSSL_cleanse(s->d.secret, sizeof s->d.secret);
+    OPENSSL_cleanse(s->d.token, sizeof s->d.token);
+    OPENSSL_cleanse(s->job.secret, sizeof s->job.secret);
+    OPENSSL_cleanse(s->job.token, sizeof s->job.token);
     free(s);
 }
 
-/* Sets up the easy handle of one send; 0 or -1. */
+/*
+ * Sets up the easy handle of one send (a spare one, or the send's own for
+ * its next request) and adds it to the multi handle; 0 or -1. Integrations'
+ * base URLs are the operator's settings: only webhook URLs, which
+ * organizations choose, are held to the private-address rule.
+ */
 static int send_prepare(struct outbox_worker *w, struct send *s)
 {
     const struct config *cfg = &w->app->cfg;
-    CURL *e = w->n_spare > 0 ? w->spare[--w->n_spare] : curl_easy_init();
+    CURL *e = s->easy ? s->easy : w->n_spare > 0 ? w->spare[--w->n_spare] : curl_easy_init();
+    const char *method = s->req.method ? s->req.method : "POST";
 
     if (!e)
         return -1;
+    if (s->easy)
+        curl_easy_reset(e);
     s->easy = e;
-    s->allow_private = cfg->webhook_allow_private;
-    curl_easy_setopt(e, CURLOPT_URL, s->d.url);
+    s->error[0] = '\0';
+    s->response_bytes = 0;
+    s->allow_private = s->kind != SEND_WEBHOOK || cfg->webhook_allow_private;
+    curl_easy_setopt(e, CURLOPT_URL, s->req.url ? s->req.url : s->d.url);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)cfg->webhook_timeout_ms);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)cfg->webhook_timeout_ms);
-    curl_easy_setopt(e, CURLOPT_POST, 1L);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDS, s->req.body);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)s->req.body_len);
+    if (strcmp(method, "POST") == 0) {
+        curl_easy_setopt(e, CURLOPT_POST, 1L);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, s->req.body ? s->req.body : "");
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)s->req.body_len);
+    } else if (strcmp(method, "DELETE") == 0) {
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, "DELETE");
+    }
+    if (s->req.userpwd) {
+        curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+        curl_easy_setopt(e, CURLOPT_USERPWD, s->req.userpwd);
+    }
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, s->req.headers);
     curl_easy_setopt(e, CURLOPT_USERAGENT, "bookd/" BOOKD_VERSION);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard_body);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, read_answer);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, s);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, s->error);
     curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_checked);
@@ -183,8 +205,7 @@ static int send_prepare(struct outbox_worker *w, struct send *s)
     return curl_multi_add_handle(w->multi, e) == CURLM_OK ? 0 : -1;
 }
 
-/* The outcome of a failed attempt: retried per the schedule, or dead. */
-static void failed_attempt(const struct config *cfg, int attempts_before, int64_t now,
+void outbox_failed_attempt(const struct config *cfg, int attempts_before, int64_t now,
                            struct db_delivery_outcome *o)
 {
     int64_t delay;
@@ -234,6 +255,53 @@ static int in_flight_to(const struct outbox_worker *w, const struct db_delivery 
 }
 
 /*
+ * A send for a claimed delivery to an integration, its context read and
+ * its credentials opened (outbox_integ_open), with its own copies of the
+ * delivery's strings (the claim's rows stay the caller's). NULL with *o
+ * set when there is nothing to send now (void, deferred), or out of memory
+ * (*o untouched).
+ */
+static struct send *integ_send_new(struct outbox_worker *w, const struct db_delivery *d,
+                                   int64_t now, struct db_delivery_outcome *o, char *error,
+                                   size_t error_size)
+{
+    struct send *s = calloc(1, sizeof *s);
+
+    if (!s)
+        return NULL;
+    s->d = *d;
+    s->d.url = strdup(d->url ? d->url : "");
+    s->d.payload = strdup(d->payload ? d->payload : "{}");
+    if (!s->d.url || !s->d.payload) {
+        send_free(NULL, s);
+        return NULL;
+    }
+    if (outbox_integ_open(w->app, s, now, o, error, error_size) != 0) {
+        o->id = d->id;
+        send_free(NULL, s);
+        return NULL;
+    }
+    return s;
+}
+
+/* True when `s` would start with a token grant while a send for the same
+ * organization already makes one: it waits for that token (one grant, not
+ * one per delivery). */
+static bool granting_for(const struct outbox_worker *w, const struct send *s)
+{
+    const char *org = s->kind == SEND_SYNC ? s->job.org_id : s->d.org_id;
+    if (!outbox_integ_granting(s))
+        return false;
+    for (int i = 0; i < w->in_flight; i++) {
+        const struct send *o = w->sends[i];
+        if (outbox_integ_granting(o) &&
+            strcmp(o->kind == SEND_SYNC ? o->job.org_id : o->d.org_id, org) == 0)
+            return true;
+    }
+    return false;
+}
+
+/*
  * Claims due deliveries and starts the sends that their breakers let
  * through. In one transaction with the breakers locked: what a breaker
  * holds back is deferred to its probe time (no attempt counted); a
@@ -250,6 +318,7 @@ static int claim_and_start(struct outbox_worker *w)
     struct core_breaker rows[MAX_IN_FLIGHT];
     struct db_delivery_outcome outcomes[MAX_IN_FLIGHT];
     char errors[MAX_IN_FLIGHT][200];
+    const char *targets[MAX_IN_FLIGHT];
     bool requeued[MAX_IN_FLIGHT] = {false}, gate = false;
     size_t n = 0, n_keys = 0, n_out = 0, n_requeued = 0;
     int64_t now = core_now_ms();
@@ -280,31 +349,41 @@ static int claim_and_start(struct outbox_worker *w)
         struct db_delivery_outcome *o = &outcomes[n_out];
         unsigned char key[INTEG_WEBHOOK_KEY_MAX];
         size_t key_len = 0;
-        struct send *s;
+        struct send *s = NULL;
+        bool webhook = outbox_send_kind(d->target) == SEND_WEBHOOK;
 
         memset(o, 0, sizeof *o);
         o->id = d->id;
-        if (open_secret(w->app, d, key, sizeof key, &key_len, errors[n_out],
-                        sizeof errors[n_out]) != 0) {
-            /* This process's key is not the one the secret is sealed under
-             * (a rotation under way): no attempt is counted against the
-             * delivery; a worker with the right key, or this one restarted
-             * with it, sends it. */
-            log_warn("worker.secret_unreadable", "delivery %s: %s", d->id, errors[n_out]);
-            o->result = DB_DELIVERY_DEFER;
-            o->next_attempt_ms = now + SECRET_RETRY_MS;
-            n_out++;
+        targets[n_out] = d->target;
+        if (webhook ? open_secret(w->app, d, key, sizeof key, &key_len, errors[n_out],
+                                  sizeof errors[n_out]) != 0
+                    : (s = integ_send_new(w, d, now, o, errors[n_out],
+                                          sizeof errors[n_out])) == NULL) {
+            if (webhook) {
+                /* This process's key is not the one the secret is sealed
+                 * under (a rotation under way): no attempt is counted
+                 * against the delivery; a worker with the right key, or
+                 * this one restarted with it, sends it. */
+                log_warn("worker.secret_unreadable", "delivery %s: %s", d->id, errors[n_out]);
+                o->result = DB_DELIVERY_DEFER;
+                o->next_attempt_ms = now + SECRET_RETRY_MS;
+            }
+            /* An integration's: void, deferred, or out of memory (left to
+             * its lease: nothing recorded). */
+            n_out += o->result == DB_DELIVERY_VOID || o->result == DB_DELIVERY_DEFER;
             continue;
         }
-        if (in_flight_to(w, d) >= MAX_PER_TARGET) {
-            /* For a claim after one of the target's sends finished: not a
-             * deferral, and not counted as claimed (a slow target must not
-             * keep the worker claiming and putting back in a loop). */
+        if (in_flight_to(w, d) >= MAX_PER_TARGET || (s && granting_for(w, s))) {
+            /* For a claim after one of the target's sends finished (or the
+             * organization's token grant): not a deferral, and not counted
+             * as claimed (a slow target must not keep the worker claiming
+             * and putting back in a loop). */
             o->result = DB_DELIVERY_DEFER;
             o->next_attempt_ms = now + REQUEUE_MS;
             requeued[n_out++] = true;
             n_requeued++;
             OPENSSL_cleanse(key, sizeof key);
+            send_free(w, s);
             continue;
         }
         if (!core_breaker_allow(&rows[k], &cfg->breaker, now)) {
@@ -318,15 +397,17 @@ static int claim_and_start(struct outbox_worker *w)
                                      : probe;
             n_out++;
             OPENSSL_cleanse(key, sizeof key);
+            send_free(w, s);
             continue;
         }
-        if ((s = calloc(1, sizeof *s)) != NULL) {
+        if (webhook && (s = calloc(1, sizeof *s)) != NULL) {
             s->d = *d; /* the send owns the delivery's strings from here */
             memset(d, 0, sizeof *d);
         }
         if (!s ||
-            integ_webhook_request(s->d.id, s->d.event_type, s->d.event_at, s->d.payload, key,
-                                  key_len, now / 1000, &s->req) != 0 ||
+            (webhook ? integ_webhook_request(s->d.id, s->d.event_type, s->d.event_at,
+                                             s->d.payload, key, key_len, now / 1000, &s->req)
+                     : outbox_integ_build(w->app, s)) != 0 ||
             send_prepare(w, s) != 0) {
             /* Out of memory: not sent; the lease runs out and it is claimed
              * again. A trial slot it took is given back unused. */
@@ -347,9 +428,54 @@ static int claim_and_start(struct outbox_worker *w)
         log_warn("worker.gate_failed", "the breakers' state of this claim was not stored");
     for (size_t i = 0; i < n_out; i++)
         if (!requeued[i])
-            metrics_delivery_observe(outcomes[i].result, -1);
+            metrics_delivery_observe(metrics_target_of(targets[i]), outcomes[i].result, -1);
     db_deliveries_free(ds, n);
     return (int)(n - n_requeued);
+}
+
+/*
+ * Starts the busy-time imports of calendars that are due (leased to this
+ * worker). An import goes through Google's breaker like a delivery: while
+ * it is open the import is not made (its error says so) and the last busy
+ * times stand.
+ */
+static void start_syncs(struct outbox_worker *w, int64_t now)
+{
+    const struct config *cfg = &w->app->cfg;
+    struct db_calendar_job *jobs = NULL;
+    size_t n = 0;
+    int room = MAX_IN_FLIGHT - w->in_flight;
+
+    if (room <= 0 || db_calendar_sync_claim(w->db, room < SYNC_BATCH ? room : SYNC_BATCH,
+                                            cfg->delivery_lease_ms, &jobs, &n) != 0)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        struct db_breaker_key key;
+        struct core_breaker row;
+        struct send *s = calloc(1, sizeof *s);
+
+        if (!s)
+            break; /* the rest are left to their lease */
+        s->job = jobs[i];
+        jobs[i].settings = NULL; /* the send owns it */
+        snprintf(key.org_id, sizeof key.org_id, "%s", s->job.org_id);
+        snprintf(key.target, sizeof key.target, "google");
+        if (db_breakers_peek(w->db, &key, 1, &row) == 0 && row.state == CORE_BREAKER_OPEN &&
+            core_breaker_next_probe_ms(&row, &cfg->breaker, now) > now) {
+            s->kind = SEND_SYNC;
+            db_calendar_sync_store(w->db, s->job.provider_id,
+                                   "not imported: Google's circuit breaker is open", NULL, NULL,
+                                   NULL, 0, cfg->google_sync_seconds);
+            send_free(w, s);
+            continue;
+        }
+        if (outbox_sync_start(w->app, w->db, s, now) != 0 || send_prepare(w, s) != 0) {
+            send_free(w, s);
+            continue;
+        }
+        w->sends[w->in_flight++] = s;
+    }
+    db_calendar_jobs_free(jobs, n);
 }
 
 /* What one finished send means for its delivery and for its breaker. */
@@ -377,7 +503,7 @@ static void judge(const struct config *cfg, struct send *s, CURLcode code, int64
             snprintf(error, error_size, "%.190s", s->error[0] ? s->error : curl_easy_strerror(code));
         o->error = error;
         *breaker_failure = true;
-        failed_attempt(cfg, s->d.attempts, now, o);
+        outbox_failed_attempt(cfg, s->d.attempts, now, o);
         return;
     }
     o->status_code = (int)status;
@@ -395,7 +521,7 @@ static void judge(const struct config *cfg, struct send *s, CURLcode code, int64
     snprintf(error, error_size, "HTTP %ld%s", status,
              status >= 300 && status < 400 ? ": redirects are not followed" : "");
     o->error = error;
-    failed_attempt(cfg, s->d.attempts, now, o);
+    outbox_failed_attempt(cfg, s->d.attempts, now, o);
 }
 
 /* Collects the finished sends and writes their outcomes back, with the
@@ -405,12 +531,12 @@ static size_t finish_sends(struct outbox_worker *w)
     const struct config *cfg = &w->app->cfg;
     struct send *done[MAX_IN_FLIGHT];
     CURLcode codes[MAX_IN_FLIGHT];
-    struct db_delivery_outcome outcomes[MAX_IN_FLIGHT];
+    struct db_delivery_outcome outcomes[MAX_IN_FLIGHT], kept[MAX_IN_FLIGHT];
     char errors[MAX_IN_FLIGHT][200];
     bool failures[MAX_IN_FLIGHT];
     struct db_breaker_key keys[MAX_IN_FLIGHT];
     struct core_breaker rows[MAX_IN_FLIGHT];
-    size_t n = 0, n_keys = 0;
+    size_t n = 0, n_keys = 0, n_kept = 0;
     int64_t now = core_now_ms();
     CURLMsg *m;
     int left;
@@ -432,34 +558,78 @@ static size_t finish_sends(struct outbox_worker *w)
     if (n == 0)
         return 0;
     for (size_t i = 0; i < n; i++) {
-        judge(cfg, done[i], codes[i], now, &outcomes[i], errors[i], sizeof errors[i],
-              &failures[i]);
-        key_index(keys, &n_keys, done[i]->d.org_id, done[i]->d.target);
+        struct send *s = done[i];
+        if (s->kind == SEND_WEBHOOK) {
+            judge(cfg, s, codes[i], now, &outcomes[i], errors[i], sizeof errors[i],
+                  &failures[i]);
+        } else {
+            long status = 0;
+            curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
+            memset(&outcomes[i], 0, sizeof outcomes[i]);
+            if (outbox_integ_finished(w->app, w->db, s, codes[i], status, now, &outcomes[i],
+                                      errors[i], sizeof errors[i], &failures[i])) {
+                /* Its next request (the call after the token, the next
+                 * page) on the same handle; out of memory: its lease runs
+                 * out and it is claimed again. */
+                if (send_prepare(w, s) == 0) {
+                    w->sends[w->in_flight++] = s;
+                    done[i] = NULL;
+                    continue;
+                }
+                curl_multi_remove_handle(w->multi, s->easy);
+                done[i] = NULL;
+                send_free(w, s);
+                continue;
+            }
+        }
+        if (s->kind == SEND_SYNC)
+            key_index(keys, &n_keys, s->job.org_id, "google");
+        else
+            key_index(keys, &n_keys, s->d.org_id, s->d.target);
     }
-    if (db_breakers_begin(w->db, keys, n_keys, rows) == 0) {
+    /* The deliveries' outcomes, in a row; an import has none (it stored
+     * its own), but counts for Google's breaker. */
+    for (size_t i = 0; i < n; i++)
+        if (done[i] && done[i]->kind != SEND_SYNC) {
+            kept[n_kept] = outcomes[i];
+            n_kept++;
+        }
+    if (n_keys > 0 && db_breakers_begin(w->db, keys, n_keys, rows) == 0) {
         for (size_t i = 0; i < n; i++) {
-            size_t k = find_key(keys, n_keys, done[i]->d.org_id, done[i]->d.target);
+            struct send *s = done[i];
+            size_t k;
+            if (!s)
+                continue;
+            k = s->kind == SEND_SYNC ? find_key(keys, n_keys, s->job.org_id, "google")
+                                     : find_key(keys, n_keys, s->d.org_id, s->d.target);
             /* A refused address is bookd's own rule: it says nothing of the
              * target, and a trial slot it took is given back unused. */
-            if (done[i]->refused) {
+            if (s->refused) {
                 if (rows[k].state == CORE_BREAKER_HALF_OPEN && rows[k].trials_in_flight > 0)
                     rows[k].trials_in_flight--;
                 continue;
             }
             core_breaker_record(&rows[k], &cfg->breaker, now, !failures[i]);
         }
-        if (db_breakers_commit(w->db, keys, n_keys, rows, outcomes, n) != 0)
+        if (db_breakers_commit(w->db, keys, n_keys, rows, kept, n_kept) != 0)
             log_warn("worker.record_failed",
-                     "%zu outcomes not stored; the deliveries are sent again after the lease", n);
+                     "%zu outcomes not stored; the deliveries are sent again after the lease",
+                     n_kept);
     }
     for (size_t i = 0; i < n; i++) {
-        double latency = outcomes[i].result == DB_DELIVERY_DELIVERED
-                             ? (double)(now - done[i]->d.event_at_ms) / 1000.0
-                             : -1;
-        metrics_delivery_observe(outcomes[i].result, latency);
-        log_write(LOG_DEBUG, "delivery.sent", "%s %s", done[i]->d.id,
-                  db_delivery_result_name(outcomes[i].result));
-        send_free(w, done[i]);
+        struct send *s = done[i];
+        if (!s)
+            continue;
+        if (s->kind != SEND_SYNC) {
+            double latency = outcomes[i].result == DB_DELIVERY_DELIVERED
+                                 ? (double)(now - s->d.event_at_ms) / 1000.0
+                                 : -1;
+            metrics_delivery_observe(metrics_target_of(s->d.target), outcomes[i].result,
+                                     latency);
+            log_write(LOG_DEBUG, "delivery.sent", "%s %s", s->d.id,
+                      db_delivery_result_name(outcomes[i].result));
+        }
+        send_free(w, s);
     }
     return n;
 }
@@ -495,7 +665,7 @@ static void *worker_main(void *arg)
 {
     struct outbox_worker *w = arg;
     const struct config *cfg = &w->app->cfg;
-    int64_t last_claim = 0, last_purge = 0;
+    int64_t last_claim = 0, last_purge = 0, last_sync = 0;
     bool more_due = true, woken = false;
     int running = 0;
 
@@ -527,6 +697,10 @@ static void *worker_main(void *arg)
             more_due = claim_and_start(w) == room || processed == FAN_OUT_BATCH;
             woken = false;
             last_claim = now;
+        }
+        if (!stopping && now - last_sync >= SYNC_EVERY_MS) {
+            last_sync = now;
+            start_syncs(w, now);
         }
         if (!stopping && now - last_purge >= PURGE_EVERY_MS) {
             int removed = 0;
