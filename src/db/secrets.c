@@ -55,7 +55,8 @@ static void token_aad(const char *org, const char *unused, char out[DB_SECRET_AA
 static const struct sealed_column columns[] = {
     {"webhook endpoint",
      "SELECT id::text, '', secret FROM webhook_endpoints ORDER BY id FOR UPDATE",
-     "UPDATE webhook_endpoints SET secret = $3::bytea, secret_key_id = $4 WHERE id = $1::uuid",
+     "UPDATE webhook_endpoints SET secret = $3::bytea, secret_key_id = $4"
+     " WHERE id = $1::uuid AND $2::text = ''",
      webhook_aad},
     {"integration",
      "SELECT org_id::text, kind, secret FROM integrations"
@@ -142,6 +143,9 @@ static int reseal_row(PGconn *pg, const struct sealed_column *col, PGresult *row
     db_bytes_to_bytea(resealed, resealed_len, bytea);
     res = PQexecParams(pg, col->update_sql, 4, NULL, params, NULL, NULL, 0);
     ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+    if (!ok)
+        log_error("secrets.rotate_failed", "%s %s: %s", col->what, a,
+                  PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
     PQclear(res);
     *count += ok;
     return ok ? 0 : -1;

@@ -163,7 +163,8 @@ const struct db_statement db_statements[] = {
      " FROM breakers WHERE org_id = $1::uuid ORDER BY target"},
     {"ping", "SELECT 1"},
     /* What waits for the worker: events not yet fanned out plus deliveries
-     * not yet delivered, each counted up to 10,000. The ORDER BY on the
+     * not yet delivered (a reminder only once its time has come), each
+     * counted up to 10,000. The ORDER BY on the
      * partial indexes' columns (outbox_events_pending, deliveries_due)
      * keeps each plan on its index whatever the statistics say (a
      * sequential scan would read every processed row to find few waiting
@@ -173,6 +174,7 @@ const struct db_statement db_statements[] = {
      "SELECT (SELECT count(*) FROM (SELECT 1 FROM outbox_events WHERE processed_at IS NULL"
      " ORDER BY created_at LIMIT 10000) e)"
      " + (SELECT count(*) FROM (SELECT 1 FROM deliveries WHERE status IN ('pending', 'failed')"
+     " AND (next_attempt_at <= now() OR action NOT IN ('sms.reminder', 'call.reminder'))"
      " ORDER BY next_attempt_at LIMIT 10000) d)"},
     /* Per target kind ("webhook", "google", ...): the latest opening among
      * its open breakers (ms, 0: none) and whether one is half-open, as
