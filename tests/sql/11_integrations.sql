@@ -7,7 +7,7 @@
 \set ON_ERROR_STOP 1
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
-SELECT plan(46);
+SELECT plan(47);
 
 \ir fixtures.psql
 -- Earlier layers' pending events are processed first: the counts below are
@@ -53,20 +53,20 @@ SELECT is((SELECT count(*)::int FROM audit_logs
           'settings and links are audited');
 
 -- Busy times --------------------------------------------------------------------
-SELECT is((SELECT count(*)::int FROM calendar_sync_claim(10, 60000)), 1,
+SELECT is((SELECT count(*)::int FROM calendar_sync_claim(100, 60000) WHERE provider_id = 'aaaaaaaa-0000-4000-8000-000000000001'), 1,
           'the linked calendar is due for an import');
-SELECT is((SELECT count(*)::int FROM calendar_sync_claim(10, 60000)), 0,
+SELECT is((SELECT count(*)::int FROM calendar_sync_claim(100, 60000) WHERE provider_id = 'aaaaaaaa-0000-4000-8000-000000000001'), 0,
           'and leased to the worker that claimed it');
 SELECT calendar_sync_store('aaaaaaaa-0000-4000-8000-000000000001', NULL,
     ARRAY['2030-01-07T10:00:00+01:00', '2030-01-08', 'not a time'],
     ARRAY['2030-01-07T11:00:00+01:00', '2030-01-09', '2030-01-07T12:00:00Z'],
     ARRAY['ev1', 'allday', 'bad'], 300);
-SELECT is((SELECT array_agg(during ORDER BY during)::text FROM busy_times), 
+SELECT is((SELECT array_agg(during ORDER BY during)::text FROM busy_times WHERE provider_id = 'aaaaaaaa-0000-4000-8000-000000000001'),
           '{"[\"2030-01-07 09:00:00+00\",\"2030-01-07 10:00:00+00\")","[\"2030-01-07 23:00:00+00\",\"2030-01-08 23:00:00+00\")"}',
           'a timed event and an all-day event (a day in the organization''s zone) are busy; an unreadable time is skipped');
-SELECT is((SELECT busy_count FROM provider_calendars), 2, 'the link counts them');
+SELECT is((SELECT busy_count FROM provider_calendars WHERE provider_id = 'aaaaaaaa-0000-4000-8000-000000000001'), 2, 'the link counts them');
 SELECT ok((SELECT sync_due_at > now() + interval '299 seconds' AND locked_until IS NULL
-             FROM provider_calendars), 'the next import is due after the interval, the lease ends');
+             FROM provider_calendars WHERE provider_id = 'aaaaaaaa-0000-4000-8000-000000000001'), 'the next import is due after the interval, the lease ends');
 
 INSERT INTO res VALUES ('busy', pg_temp.book('aaaaaaaa-0000-4000-8000-000000000001',
     'cccccccc-0000-4000-8000-000000000001', NULL, '2030-01-07 09:30+00', 30));
@@ -101,7 +101,7 @@ SELECT is(hold_slot('11111111-1111-4111-8111-111111111111', 'aaaaaaaa-0000-4000-
                     false, 0) ->> 'status',
           'conflict', 'so is a hold');
 SELECT calendar_sync_store('aaaaaaaa-0000-4000-8000-000000000001', 'HTTP 500', NULL, NULL, NULL, 300);
-SELECT is((SELECT count(*)::int FROM busy_times), 2, 'a failed import keeps the last busy times');
+SELECT is((SELECT count(*)::int FROM busy_times WHERE provider_id = 'aaaaaaaa-0000-4000-8000-000000000001'), 2, 'a failed import keeps the last busy times');
 SELECT is(integrations_get('11111111-1111-4111-8111-111111111111') -> 'google' ->> 'lastError',
           'HTTP 500', 'and shows the error');
 
@@ -188,9 +188,19 @@ SELECT deliveries_record(ARRAY(SELECT id FROM deliveries WHERE action = 'sms.boo
 SELECT ok((SELECT last_success_at IS NOT NULL FROM integrations WHERE org_id = '11111111-1111-4111-8111-111111111111' AND kind = 'twilio'),
           'a delivery done sets lastSuccessAt');
 
+INSERT INTO res VALUES ('g', pg_temp.book('aaaaaaaa-0000-4000-8000-000000000001',
+    'cccccccc-0000-4000-8000-000000000002', NULL, '2030-02-05 10:00+00', 30));
+SELECT outbox_fan_out(10, 0);
+SELECT deliveries_record(ARRAY(SELECT id FROM deliveries WHERE action = 'google.insert'
+                                AND appointment_id = pg_temp.aid('g')), '{delivered}', '{200}',
+                         '{NULL}', '{0}');
+SELECT is((SELECT google_event_id FROM appointments WHERE id = pg_temp.aid('g')),
+          'bk' || replace(pg_temp.aid('g')::text, '-', ''),
+          'an event inserted is kept with its appointment');
 SELECT integration_delete('11111111-1111-4111-8111-111111111111', 'google', 'admin_key:pgtap');
 SELECT ok(NOT EXISTS (SELECT 1 FROM deliveries WHERE target = 'google' AND status IN ('pending', 'failed'))
-          AND NOT EXISTS (SELECT 1 FROM provider_calendars) AND NOT EXISTS (SELECT 1 FROM busy_times),
+          AND NOT EXISTS (SELECT 1 FROM provider_calendars WHERE provider_id = 'aaaaaaaa-0000-4000-8000-000000000001')
+          AND NOT EXISTS (SELECT 1 FROM busy_times WHERE provider_id = 'aaaaaaaa-0000-4000-8000-000000000001'),
           'disconnecting Google kills its waiting deliveries and unlinks every calendar');
 SELECT is(pg_temp.book('aaaaaaaa-0000-4000-8000-000000000001',
     'cccccccc-0000-4000-8000-000000000001', NULL, '2030-01-07 09:30+00', 15) ->> 'status', 'booked',
