@@ -76,7 +76,10 @@ ALTER TABLE deliveries
     ADD CONSTRAINT deliveries_status_check
         CHECK (status IN ('pending', 'failed', 'delivered', 'dead', 'void')),
     DROP CONSTRAINT deliveries_event_id_target_key,
-    ADD CONSTRAINT deliveries_event_target_action_key UNIQUE (event_id, target, action);
+    -- One delivery per event, target, action and appointment (an erasure
+    -- deletes the events of several); a webhook's has no appointment.
+    ADD CONSTRAINT deliveries_event_target_action_key
+        UNIQUE NULLS NOT DISTINCT (event_id, target, action, appointment_id);
 -- A void delivery is finished like a delivered one (delivered_at says
 -- when) and purged alike.
 DROP INDEX deliveries_delivered;

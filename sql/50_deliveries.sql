@@ -117,7 +117,8 @@ $$;
 -- for a provider with a linked calendar. Twilio: a notice of each change
 -- and a reminder reminderHoursBefore the start; Vapi: a reminder call
 -- reminderCallHoursBefore the start. A reminder whose time has already
--- come is not made (the notice just sent says as much).
+-- come is not made (the notice just sent says as much). An erasure deletes
+-- the events that still carry the contact's name.
 CREATE OR REPLACE FUNCTION bk_integration_actions(ev public.outbox_events,
                                                   i public.integrations)
 RETURNS TABLE (target text, action text, appointment_id uuid, at timestamptz)
@@ -129,6 +130,16 @@ DECLARE
     v_hours int;
     v_remind timestamptz;
 BEGIN
+    -- An erased contact's name is in the events of their appointments that
+    -- are still in the calendar (their future ones were cancelled with the
+    -- erasure, and are deleted through those events): deleted too.
+    IF ev.event_type = 'contact.erased' AND i.kind = 'google' THEN
+        RETURN QUERY SELECT i.kind, 'google.delete', a.id, NULL::timestamptz
+                       FROM appointments a
+                      WHERE a.org_id = ev.org_id AND a.contact_id = ev.entity_id
+                        AND a.status = 'confirmed' AND a.google_event_id IS NOT NULL;
+        RETURN;
+    END IF;
     IF ev.event_type NOT IN ('appointment.booked', 'appointment.cancelled',
                              'appointment.rescheduled') THEN
         RETURN;
@@ -197,7 +208,7 @@ BEGIN
       JOIN webhook_endpoints w ON w.org_id = ev.org_id AND w.disabled_at IS NULL
                               AND ev.event_type = ANY (w.events)
      WHERE ev.id = ANY (v_ids)
-    ON CONFLICT (event_id, target, action) DO NOTHING;
+    ON CONFLICT (event_id, target, action, appointment_id) DO NOTHING;
     -- The organization's integrations (none: no row joins).
     INSERT INTO deliveries (org_id, event_id, target, action, appointment_id, next_attempt_at)
     SELECT ev.org_id, ev.id, x.target, x.action, x.appointment_id,
@@ -206,7 +217,7 @@ BEGIN
       JOIN integrations i ON i.org_id = ev.org_id
       CROSS JOIN LATERAL bk_integration_actions(ev, i) x
      WHERE ev.id = ANY (v_ids)
-    ON CONFLICT (event_id, target, action) DO NOTHING;
+    ON CONFLICT (event_id, target, action, appointment_id) DO NOTHING;
     UPDATE outbox_events SET processed_at = now() WHERE id = ANY (v_ids);
     RETURN cardinality(v_ids);
 END

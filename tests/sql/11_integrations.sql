@@ -7,7 +7,7 @@
 \set ON_ERROR_STOP 1
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
-SELECT plan(47);
+SELECT plan(48);
 
 \ir fixtures.psql
 -- Earlier layers' pending events are processed first: the counts below are
@@ -197,6 +197,19 @@ SELECT deliveries_record(ARRAY(SELECT id FROM deliveries WHERE action = 'google.
 SELECT is((SELECT google_event_id FROM appointments WHERE id = pg_temp.aid('g')),
           'bk' || replace(pg_temp.aid('g')::text, '-', ''),
           'an event inserted is kept with its appointment');
+INSERT INTO res VALUES ('past', pg_temp.book('aaaaaaaa-0000-4000-8000-000000000001',
+    'cccccccc-0000-4000-8000-000000000002', NULL, '2020-01-06 10:00+00', 30));
+UPDATE appointments SET google_event_id = 'bk' || replace(id::text, '-', '')
+ WHERE id = pg_temp.aid('past');
+SELECT outbox_fan_out(10, 0);
+SELECT erase_contact('11111111-1111-4111-8111-111111111111', 'cccccccc-0000-4000-8000-000000000002',
+                     'admin_key:pgtap');
+SELECT outbox_fan_out(10, 0);
+SELECT results_eq($$ SELECT appointment_id FROM deliveries
+                      WHERE action = 'google.delete' AND appointment_id IN (pg_temp.aid('g'), pg_temp.aid('past'))
+                      ORDER BY appointment_id = pg_temp.aid('g') $$,
+    $$ VALUES (pg_temp.aid('past')), (pg_temp.aid('g')) $$,
+    'an erasure deletes the contact''s events: the past one kept in the calendar, the future one cancelled');
 SELECT integration_delete('11111111-1111-4111-8111-111111111111', 'google', 'admin_key:pgtap');
 SELECT ok(NOT EXISTS (SELECT 1 FROM deliveries WHERE target = 'google' AND status IN ('pending', 'failed'))
           AND NOT EXISTS (SELECT 1 FROM provider_calendars WHERE provider_id = 'aaaaaaaa-0000-4000-8000-000000000001')
