@@ -158,42 +158,42 @@ SELECT coalesce(array_agg(a.id ORDER BY a.id), '{}')
 $$;
 
 -- bookAppointment in one round trip, the voice agent's hot path (API.md,
--- "Vapi"): the answer already given to this toolCallId, if any (a retry);
--- else the caller's contact (found by phone or made), the call's hold when
--- it is for this time (converted), the booking by the public rules
+-- "Vapi"): the caller's contact (found by phone or made), the call's hold
+-- when it is for this time (converted), the booking by the public rules
 -- (book_appointment_with_lock, whose errors roll everything back), and the
--- answer stored with the call and the appointment in the same transaction.
--- The stored answer is the tool call's idempotency key: a concurrent twin
--- that booked too is rolled back by BK004 when it finds the answer taken
--- (its caller then reads that answer), and one that lost the slot to its
--- twin reads the twin's answer.
--- Returns {"answer", "isError", "replayed"?, ...} once answered. Raises,
--- leaving nothing behind: 23P01 when the time is taken (the caller answers
--- with what is free instead); BK003 when the call holds a time other than
--- this one, or this time for less than is booked (the caller releases that
--- hold, which could be in this booking's way, and calls again); the
--- booking's own BK001 for the public rules.
+-- answer stored with the call and the appointment in the same transaction,
+-- its times said in p_timezone (the organization's: the caller read it with
+-- the Vapi secret).
+-- The stored answer is the tool call's idempotency key, and the only place
+-- a retry is recognised: a retry of a call that booked finds its time taken
+-- (by its own appointment), one that booked meanwhile anyway (the time
+-- freed again) cannot store its answer; either way BK004 rolls it back and
+-- the caller reads the answer stored. So is a concurrent twin. Not looking
+-- for the answer first spares every first try a lookup, and a retry, rare,
+-- costs a booking attempt instead (bench/HISTORY.md, step 32).
+-- Returns {"answer", "isError", ...} once answered. Raises, leaving nothing
+-- behind: 23P01 when the time is taken (the caller answers with what is
+-- free instead); BK003 when the call holds a time other than this one, or
+-- this time for less than is booked (the caller releases that hold, which
+-- could be in this booking's way, and calls again); BK004 when the call
+-- was answered before (read the answer); the booking's own BK001 for the
+-- public rules.
 CREATE OR REPLACE FUNCTION vapi_book(
     p_org_id uuid, p_call_id text, p_tool_call_id text, p_name text, p_phone text,
     p_email text, p_notes text, p_provider_id uuid, p_service_id uuid,
     p_scheduled_at timestamptz, p_duration int, p_lock_keys bigint[], p_lock_from timestamptz,
-    p_lock_to timestamptz, p_lock_timeout_ms int)
+    p_lock_to timestamptz, p_lock_timeout_ms int, p_timezone text)
 RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
 SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
-    v_answer jsonb;
     v_contact uuid;
     v_hold vapi_call_holds;
     v_result jsonb;
     v_text text;
 BEGIN
-    v_answer := vapi_answer(p_org_id, p_tool_call_id);
-    IF v_answer IS NOT NULL THEN
-        RETURN v_answer;
-    END IF;
     PERFORM set_config('lock_timeout', greatest(coalesce(p_lock_timeout_ms, 2000), 1)::text,
                        true);
     v_contact := vapi_contact(p_org_id, p_name, p_phone, p_email, 'vapi');
@@ -218,9 +218,8 @@ BEGIN
         END IF;
         RAISE EXCEPTION 'the time is taken' USING ERRCODE = '23P01';
     END IF;
-    SELECT 'Booked for ' || vapi_say_time((v_result -> 'appointment' ->> 'scheduledAt')
-                                              ::timestamptz, timezone) || '.'
-      INTO v_text FROM organizations WHERE id = p_org_id;
+    v_text := 'Booked for ' || vapi_say_time((v_result -> 'appointment' ->> 'scheduledAt')
+                                             ::timestamptz, p_timezone) || '.';
     INSERT INTO vapi_tool_results (org_id, tool_call_id, is_error, answer, call_id,
                                    appointment_id)
     VALUES (p_org_id, p_tool_call_id, false, v_text, p_call_id,
@@ -322,7 +321,7 @@ REVOKE EXECUTE ON FUNCTION
     vapi_offer(uuid, uuid, int, int, int, timestamptz, date, int),
     vapi_contact(uuid, text, text, text, text),
     vapi_book(uuid, text, text, text, text, text, text, uuid, uuid, timestamptz, int, bigint[],
-              timestamptz, timestamptz, int),
+              timestamptz, timestamptz, int, text),
     vapi_find_appointments(uuid, text, timestamptz),
     vapi_record_call(uuid, text, text, timestamptz, timestamptz, text),
     vapi_call_list(uuid, int),

@@ -203,7 +203,7 @@ struct job {
     pthread_cond_t finished;
     bool done, abandoned;
     struct vapi_call call;
-    char org_id[DB_ID_SIZE], default_provider_id[DB_ID_SIZE];
+    char org_id[DB_ID_SIZE], default_provider_id[DB_ID_SIZE], timezone[64];
     char *call_id, *caller, *tool_call_id;
     json_t *tool_call;
     struct vapi_answer answer;
@@ -271,6 +271,7 @@ static struct job *job_new(const struct vapi_call *call, json_t *c)
     snprintf(j->org_id, sizeof j->org_id, "%s", call->org.org_id);
     snprintf(j->default_provider_id, sizeof j->default_provider_id, "%s",
              call->org.default_provider_id);
+    snprintf(j->timezone, sizeof j->timezone, "%s", call->timezone);
     j->call_id = dup_or_null(call->call_id);
     j->caller = dup_or_null(call->caller);
     if (id && *id && strlen(id) <= MAX_CALL_ID)
@@ -279,6 +280,7 @@ static struct job *job_new(const struct vapi_call *call, json_t *c)
     j->call = (struct vapi_call){
         .app = call->app,
         .org = {j->org_id, j->default_provider_id},
+        .timezone = j->timezone,
         .call_id = j->call_id,
         .caller = j->caller,
         .tool_call_id = j->tool_call_id,
@@ -452,7 +454,7 @@ void api_vapi_webhook(struct http_request *req, struct http_response *resp)
     json_t *message = json_object_get(req->json, "message"), *calls, *results, *c;
     json_t *vapi_call = json_object_get(message, "call");
     const char *type = member_string(message, "type");
-    struct vapi_call call = {.app = req->app, .org = api_org(req)};
+    struct vapi_call call = {.app = req->app, .org = api_org(req), .timezone = req->auth.timezone};
     struct timespec deadline;
     size_t i;
 

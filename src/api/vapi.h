@@ -17,6 +17,7 @@ struct app;
 struct vapi_call {
     struct app *app;
     struct db_org_ref org;
+    const char *timezone;     /* the organization's */
     const char *call_id;      /* message.call.id; NULL: none (then nothing is held) */
     const char *caller;       /* the caller's number, NULL if unknown */
     const char *tool_call_id; /* this call's id: its answer and booking are stored under it */

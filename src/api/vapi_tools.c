@@ -421,6 +421,7 @@ void api_vapi_book(struct vapi_call *call, struct vapi_answer *a)
     br.scheduled_at_ms = at;
     br.duration = s.service_id && !arg(call, "durationMinutes") ? 0 : s.duration;
     br.lock_timeout_ms = call->app->cfg.lock_timeout_ms;
+    br.timezone = call->timezone;
     db_vapi_book(pool, &call->org, &br, &booked, &res);
     if (res.outcome == DB_INVALID_STATE) {
         /* The call holds another time, which could be in this one's way:

@@ -49,7 +49,7 @@ const struct db_statement db_statements[] = {
     {"vapi_book",
      "SELECT vapi_book($1::uuid, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text,"
      " $8::uuid, $9::uuid, $10::timestamptz, $11::int, $12::bigint[], $13::timestamptz,"
-     " $14::timestamptz, $15::int)::text"},
+     " $14::timestamptz, $15::int, $16::text)::text"},
     {"vapi_say_time",
      "SELECT vapi_say_time($2::timestamptz, timezone) FROM organizations WHERE id = $1::uuid"},
     {"vapi_find", "SELECT unnest(vapi_find_appointments($1::uuid, $2::text, $3::timestamptz))"},

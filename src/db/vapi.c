@@ -102,9 +102,9 @@ static int book_once(struct db_pool *pool, const struct db_org_ref *org, const v
             org->org_id,   req->call_id,      req->tool_call_id, req->name,
             req->phone,    req->email,        req->notes,        r.provider_id,
             req->service_id, ls->at_text,     ls->duration_text, ls->keys_text,
-            ls->from_text, ls->to_text,       ls->timeout_text,
+            ls->from_text, ls->to_text,       ls->timeout_text,  req->timezone,
         };
-        rc = db_fetch_json(pool, "vapi_book", 15, params, &root, res);
+        rc = db_fetch_json(pool, "vapi_book", 16, params, &root, res);
     }
     free(ls);
     if (rc != 0 || res->outcome != DB_OK)

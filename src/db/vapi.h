@@ -48,6 +48,7 @@ struct db_vapi_booking {
     int64_t scheduled_at_ms;
     int duration;             /* 0: the service's */
     int lock_timeout_ms;
+    const char *timezone;     /* the organization's: the answer's times are said in it */
 };
 struct db_vapi_booked {
     char *answer;             /* malloc'd: the sentence stored for the tool call */

@@ -16,7 +16,7 @@ CREATE EXTENSION IF NOT EXISTS pgtap;
 -- A session time zone far from the organizations' ones: the functions must
 -- speak in the organization's zone and print UTC anyway.
 SET LOCAL TimeZone = 'America/New_York';
-SELECT plan(237);
+SELECT plan(238);
 
 \ir fixtures.psql
 
@@ -570,7 +570,7 @@ BEGIN
     PERFORM set_config('bk.expired_holds', '', true);
     RETURN public.vapi_book(p_org, p_call, p_tc, p_name, p_phone, p_email, p_notes, p_provider,
                             p_service, p_at, p_duration, pg_temp.keys(v_from, v_to), v_from,
-                            v_to, 2000);
+                            v_to, 2000, (SELECT timezone FROM public.organizations WHERE id = p_org));
 END
 $$;
 -- The appointment an answer of org1 names.
@@ -639,23 +639,28 @@ SELECT is((SELECT count(*)::int FROM outbox_events
             WHERE entity_id = pg_temp.vaid('tc-b1') AND event_type = 'appointment.booked'), 1,
           'book: one appointment.booked event');
 
--- A retry of the tool call: the stored answer, nothing booked.
+-- A retry of the tool call: BK004 (the caller reads the stored answer),
+-- nothing booked.
 INSERT INTO snap VALUES ('after-vb1', pg_temp.written());
-SELECT is(pg_temp.vbook('call-b1', 'tc-b1', '+15550005001', pg_temp.t(14, '10:00')),
+SELECT is(pg_temp.err($$ SELECT pg_temp.vbook('call-b1', 'tc-b1', '+15550005001',
+                                              pg_temp.t(14, '10:00')) $$),
+          'BK004', 'book: the same tool call id again: BK004, its time being its own');
+SELECT is(pg_temp.err($$ SELECT pg_temp.vbook('call-b9', 'tc-b1', '+15550005009',
+                                              pg_temp.t(14, '14:00'), 60) $$),
+          'BK004', 'book: ... whatever the arguments (another call, phone, a free time, length)');
+SELECT is(vapi_answer('11111111-1111-4111-8111-111111111111', 'tc-b1'),
           jsonb_build_object('answer', pg_temp.r('vb1') ->> 'answer', 'isError', false,
                              'replayed', true),
-          'book: the same tool call id again: {answer, isError, "replayed": true}, the same answer');
-SELECT is(pg_temp.vbook('call-b9', 'tc-b1', '+15550005009', pg_temp.t(14, '14:00'), 60)
-              ->> 'answer', pg_temp.r('vb1') ->> 'answer',
-          'book: ... whatever the arguments (another call, phone, time, length)');
+          'book: ... and the answer stored is the first one');
 SELECT is(pg_temp.written(), (SELECT v FROM snap WHERE k = 'after-vb1'),
           'book: a replay writes nothing (appointment, contact, answer, audit, event)');
 SELECT is(cancel_appointment('11111111-1111-4111-8111-111111111111', pg_temp.vaid('tc-b1'), NULL,
                              2000, 'admin_key:pgtap') -> 'appointment' ->> 'status', 'cancelled',
           'setup: the booked appointment cancelled');
 INSERT INTO snap VALUES ('after-cancel-b1', pg_temp.written());
-SELECT is(pg_temp.vbook('call-b1', 'tc-b1', '+15550005001', pg_temp.t(14, '10:00')) -> 'replayed',
-          'true'::jsonb, 'book: cancelled meanwhile: the retry still replays the answer');
+SELECT is(pg_temp.err($$ SELECT pg_temp.vbook('call-b1', 'tc-b1', '+15550005001',
+                                              pg_temp.t(14, '10:00')) $$),
+          'BK004', 'book: cancelled meanwhile: the retry is still a retry (BK004)');
 SELECT is(pg_temp.written(), (SELECT v FROM snap WHERE k = 'after-cancel-b1'),
           'book: ... and books the freed time no second time');
 -- Answers are the organization's: the same tool call id in London is a call
@@ -722,9 +727,9 @@ SELECT is(pg_temp.err($$ SELECT pg_temp.vbook('call-p', 'tc-other', '+1555000500
 SELECT is(pg_temp.err($$ SELECT pg_temp.vbook('call-p', 'tc-noname', '+15550005004',
                                               pg_temp.t(14, '15:00'), p_name => '  ') $$),
           'BK001 name', 'book: a new caller without a name: BK001 naming name');
-SELECT is(pg_temp.vbook('call-p', 'tc-said-error', '+15550005004', pg_temp.t(14, '15:00')),
-          '{"answer": "Please give a name.", "isError": true, "replayed": true}'::jsonb,
-          'book: a tool call id already answered with an error: that answer, nothing booked');
+SELECT is(pg_temp.err($$ SELECT pg_temp.vbook('call-p', 'tc-said-error', '+15550005004',
+                                              pg_temp.t(14, '15:00')) $$),
+          'BK004', 'book: a tool call id already answered with an error: BK004, nothing booked');
 SELECT is(pg_temp.written(), (SELECT v FROM snap WHERE k = 'before-refused'),
           'book: refused (taken, public rules, replayed error): nothing written at all');
 SELECT is((SELECT count(*)::int FROM contacts WHERE phone IN ('+15550005003', '+15550005004')), 0,
@@ -1023,7 +1028,7 @@ SELECT ok(NOT has_function_privilege('public', f, 'EXECUTE'), f || ' is not exec
                     'vapi_contact(uuid, text, text, text, text)',
                     'vapi_find_appointments(uuid, text, timestamptz)',
                     'vapi_book(uuid, text, text, text, text, text, text, uuid, uuid, timestamptz, '
-                    'int, bigint[], timestamptz, timestamptz, int)',
+                    'int, bigint[], timestamptz, timestamptz, int, text)',
                     'vapi_record_call(uuid, text, text, timestamptz, timestamptz, text)',
                     'vapi_call_list(uuid, int)',
                     'vapi_purge(int, int)']) f;
