@@ -199,8 +199,10 @@ BEGIN
 END
 $$;
 
--- The public rules (the booking page, the voice agent): only the future,
--- only inside the provider's working hours. BK001 naming scheduledAt.
+-- The public rules (the booking page, the voice agent, manage links): only
+-- the future, inside the provider's working hours, and within the
+-- organization's booking policies (no sooner than its minimum notice, no
+-- further ahead than its horizon). BK001 naming scheduledAt, saying why.
 CREATE OR REPLACE FUNCTION bk_check_public_time(p_provider_id uuid, p_scheduled_at timestamptz,
                                                 p_duration int)
 RETURNS void
@@ -208,20 +210,40 @@ LANGUAGE plpgsql STABLE
 AS $$
 DECLARE
     v_in_hours boolean;
+    v_notice int;
+    v_horizon int;
 BEGIN
     IF p_scheduled_at < now() THEN
         RAISE EXCEPTION 'scheduledAt is in the past'
             USING ERRCODE = 'BK001', COLUMN = 'scheduledAt';
     END IF;
-    SELECT bk_within_working_hours(p.working_hours, o.timezone, p_scheduled_at, p_duration)
-      INTO v_in_hours
+    SELECT bk_within_working_hours(p.working_hours, o.timezone, p_scheduled_at, p_duration),
+           o.minimum_notice_minutes, o.booking_horizon_days
+      INTO v_in_hours, v_notice, v_horizon
       FROM providers p JOIN organizations o ON o.id = p.org_id
      WHERE p.id = p_provider_id;
+    IF p_scheduled_at < now() + v_notice * interval '1 minute' THEN
+        RAISE EXCEPTION 'scheduledAt is too soon: this practice takes bookings at least % ahead',
+            bk_say_minutes(v_notice) USING ERRCODE = 'BK001', COLUMN = 'scheduledAt';
+    END IF;
+    IF v_horizon > 0 AND p_scheduled_at > now() + v_horizon * interval '1 day' THEN
+        RAISE EXCEPTION 'scheduledAt is too far ahead: this practice takes bookings at most % '
+                        'day(s) ahead', v_horizon USING ERRCODE = 'BK001', COLUMN = 'scheduledAt';
+    END IF;
     IF NOT v_in_hours THEN
         RAISE EXCEPTION 'scheduledAt is outside the provider''s working hours'
             USING ERRCODE = 'BK001', COLUMN = 'scheduledAt';
     END IF;
 END
+$$;
+
+-- "90 minutes", "2 hours", "1 day": a notice as a message says it.
+CREATE OR REPLACE FUNCTION bk_say_minutes(p_minutes int) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+SELECT CASE WHEN p_minutes % 1440 = 0 THEN (p_minutes / 1440) || CASE WHEN p_minutes = 1440 THEN ' day' ELSE ' days' END
+            WHEN p_minutes % 60 = 0 THEN (p_minutes / 60) || CASE WHEN p_minutes = 60 THEN ' hour' ELSE ' hours' END
+            ELSE p_minutes || CASE WHEN p_minutes = 1 THEN ' minute' ELSE ' minutes' END END
 $$;
 
 -- Takes the transaction-scoped advisory locks of every 15-minute bucket the
@@ -458,7 +480,7 @@ CREATE OR REPLACE FUNCTION book_appointment_with_lock(
     p_scheduled_at timestamptz, p_duration_minutes int, p_notes text, p_metadata jsonb,
     p_lock_keys bigint[], p_lock_from timestamptz, p_lock_to timestamptz,
     p_lock_timeout_ms int, p_actor text, p_idempotency_key text, p_request_hash bytea,
-    p_public boolean DEFAULT false, p_hold_id uuid DEFAULT NULL)
+    p_public boolean DEFAULT false, p_hold_id uuid DEFAULT NULL, p_manage_hash bytea DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
@@ -579,6 +601,10 @@ BEGIN
             PERFORM bk_audit(p_org_id, p_actor, 'hold.converted', 'hold', p_hold_id,
                              jsonb_build_object('appointmentId', v_appt.id));
         END IF;
+        IF p_manage_hash IS NOT NULL THEN
+            INSERT INTO manage_tokens (token_hash, org_id, appointment_id)
+            VALUES (p_manage_hash, p_org_id, v_appt.id);
+        END IF;
     ELSE
         v_result := bk_conflict_result(v_conflict);
         v_wait_us := greatest(v_wait_us, 0);
@@ -588,6 +614,25 @@ BEGIN
         RETURN v_result || '{"holdConverted": true}';
     END IF;
     RETURN v_result;
+END
+$$;
+
+-- A patient's own change through a manage link (cancel, reschedule): not
+-- later than the organization's cancellationNoticeHours before the start.
+-- BK003 (invalid_state) saying so.
+CREATE OR REPLACE FUNCTION bk_check_change_notice(p_org_id uuid, p_scheduled_at timestamptz)
+RETURNS void
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    v_hours int;
+BEGIN
+    SELECT cancellation_notice_hours INTO v_hours FROM organizations WHERE id = p_org_id;
+    IF p_scheduled_at < now() + v_hours * interval '1 hour' THEN
+        RAISE EXCEPTION 'this appointment can no longer be changed online: changes must be made '
+                        'at least % hour(s) before it starts; please call the practice', v_hours
+            USING ERRCODE = 'BK003';
+    END IF;
 END
 $$;
 
@@ -651,7 +696,7 @@ CREATE OR REPLACE FUNCTION reschedule_appointment_with_lock(
     p_org_id uuid, p_appointment_id uuid, p_provider_id uuid, p_scheduled_at timestamptz,
     p_duration_minutes int, p_lock_keys bigint[], p_lock_from timestamptz,
     p_lock_to timestamptz, p_lock_timeout_ms int, p_actor text, p_idempotency_key text,
-    p_request_hash bytea)
+    p_request_hash bytea, p_public boolean DEFAULT false, p_manage_hash bytea DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
@@ -693,6 +738,12 @@ BEGIN
     END IF;
     v_duration := coalesce(p_duration_minutes, v_old.duration_minutes);
     PERFORM bk_require_between(v_duration, 1, 1440, 'durationMinutes');
+    IF p_actor = 'manage_link' THEN
+        PERFORM bk_check_change_notice(p_org_id, v_old.scheduled_at);
+    END IF;
+    IF p_public THEN
+        PERFORM bk_check_public_time(v_provider, p_scheduled_at, v_duration);
+    END IF;
     v_start := p_scheduled_at - v_old.buffer_before_minutes * interval '1 minute';
     v_end := p_scheduled_at + (v_duration + v_old.buffer_after_minutes) * interval '1 minute';
     IF NOT v_contact_ok THEN
@@ -745,6 +796,10 @@ BEGIN
                                  jsonb_build_object('appointment', v_result -> 'appointment',
                                                     'previousAppointmentId', v_old.id));
         PERFORM bk_void_reminders(v_old.id);
+        IF p_manage_hash IS NOT NULL THEN
+            INSERT INTO manage_tokens (token_hash, org_id, appointment_id)
+            VALUES (p_manage_hash, p_org_id, v_new.id);
+        END IF;
     ELSE
         v_result := bk_conflict_result(v_conflict);
         v_wait_us := greatest(v_wait_us, 0);
@@ -756,9 +811,10 @@ $$;
 -- Only the service's own role may call these; nothing is granted to PUBLIC.
 REVOKE EXECUTE ON FUNCTION
     book_appointment_with_lock(uuid, uuid, uuid, uuid, timestamptz, int, text, jsonb, bigint[],
-                               timestamptz, timestamptz, int, text, text, bytea, boolean, uuid),
+                               timestamptz, timestamptz, int, text, text, bytea, boolean, uuid,
+                               bytea),
     reschedule_appointment_with_lock(uuid, uuid, uuid, timestamptz, int, bigint[], timestamptz,
-                                     timestamptz, int, text, text, bytea),
+                                     timestamptz, int, text, text, bytea, boolean, bytea),
     cancel_appointment(uuid, uuid, text, int, text),
     bk_claim_idempotency_key(uuid, text, text, bytea),
     bk_finish(uuid, text, text, jsonb, bigint),

@@ -45,8 +45,10 @@ $$;
 -- wall-clock grid of p_step_minutes from each window's start, where the
 -- appointment fits its window (the bk_within_working_hours rule), its
 -- buffered range [start - before, start + duration + after) overlaps no
--- confirmed appointment or unexpired hold of the provider, and start >=
--- p_now (NULL: no cut-off).
+-- confirmed appointment, unexpired hold or busy time of the provider, and
+-- start >= p_now (NULL: no cut-off). With p_public (the public key, the
+-- voice agent) the organization's policies cut it too: no start sooner than
+-- its minimum notice after p_now, none past its horizon.
 --
 -- Each wall-clock time of the grid is turned into the instants that show
 -- it: local time minus the zone's offset, for the offset in force at either
@@ -73,7 +75,7 @@ $$;
 CREATE OR REPLACE FUNCTION free_slots(p_org_id uuid, p_provider_id uuid, p_date date,
                                       p_duration_minutes int, p_buffer_before_minutes int,
                                       p_buffer_after_minutes int, p_step_minutes int,
-                                      p_now timestamptz)
+                                      p_now timestamptz, p_public boolean DEFAULT false)
 RETURNS TABLE (slot_start timestamptz)
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
@@ -89,6 +91,9 @@ DECLARE
     v_from timestamptz;
     v_to timestamptz;
     v_busy tstzrange[];
+    v_notice int;
+    v_horizon int;
+    v_until timestamptz := 'infinity';
 BEGIN
     -- The C side validates these; checked again because a NULL or a zero step
     -- would make generate_series fail with an error the caller cannot map.
@@ -100,12 +105,20 @@ BEGIN
     PERFORM bk_require_between(p_buffer_before_minutes, 0, 240, 'bufferBeforeMinutes', 0);
     PERFORM bk_require_between(p_buffer_after_minutes, 0, 240, 'bufferAfterMinutes', 0);
 
-    SELECT o.timezone, p.working_hours -> bk_weekday_key(p_date)
-      INTO v_tz, v_windows
+    SELECT o.timezone, p.working_hours -> bk_weekday_key(p_date), o.minimum_notice_minutes,
+           o.booking_horizon_days
+      INTO v_tz, v_windows, v_notice, v_horizon
       FROM providers p JOIN organizations o ON o.id = p.org_id
      WHERE p.org_id = p_org_id AND p.id = p_provider_id;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'providerId does not exist' USING ERRCODE = 'BK001', COLUMN = 'providerId';
+    END IF;
+    -- The public rules: the organization's policies cut the grid too.
+    IF p_public AND p_now IS NOT NULL THEN
+        v_now := p_now + v_notice * interval '1 minute';
+        IF v_horizon > 0 THEN
+            v_until := p_now + v_horizon * interval '1 day';
+        END IF;
     END IF;
     IF v_windows IS NULL THEN
         RETURN;                                     -- closed that day
@@ -138,7 +151,7 @@ BEGIN
                            ((v_to AT TIME ZONE v_tz) - (v_to AT TIME ZONE 'UTC'))) o (off)) c
      WHERE c.s AT TIME ZONE v_tz = c.wall   -- the instant really shows that time
        AND (c.s + v_dur) AT TIME ZONE v_tz <= c.we  -- fits the window (wall clock)
-       AND c.s >= v_now
+       AND c.s >= v_now AND c.s <= v_until
        AND NOT (tstzrange(c.s - v_before, c.s + v_dur + v_after, '[)') && ANY (v_busy))
      ORDER BY c.s;
 END
@@ -146,5 +159,5 @@ $$;
 
 REVOKE EXECUTE ON FUNCTION
     check_availability(uuid, uuid, timestamptz, int, int, int, uuid),
-    free_slots(uuid, uuid, date, int, int, int, int, timestamptz)
+    free_slots(uuid, uuid, date, int, int, int, int, timestamptz, boolean)
 FROM PUBLIC;

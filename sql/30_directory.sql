@@ -55,6 +55,86 @@ BEGIN
 END
 $$;
 
+-- GET and PATCH /api/orgs/me: the organization with its booking policies.
+CREATE OR REPLACE FUNCTION bk_org_json(o public.organizations) RETURNS jsonb
+LANGUAGE sql STABLE
+AS $$
+SELECT jsonb_build_object(
+    'id', o.id, 'name', o.name, 'timezone', o.timezone,
+    'defaultProviderId', (SELECT p.id FROM providers p WHERE p.org_id = o.id AND p.is_default),
+    'policies', jsonb_build_object('minimumNoticeMinutes', o.minimum_notice_minutes,
+                                   'bookingHorizonDays', o.booking_horizon_days,
+                                   'cancellationNoticeHours', o.cancellation_notice_hours))
+$$;
+
+CREATE OR REPLACE FUNCTION org_get(p_org_id uuid) RETURNS jsonb
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, public, pg_temp
+AS $$ SELECT bk_org_json(o) FROM organizations o WHERE o.id = p_org_id $$;
+
+-- A policy of a PATCH: an integer from p_lo to p_hi, or the current value
+-- when it is not given. BK001 naming policies.<name> otherwise.
+CREATE OR REPLACE FUNCTION bk_policy(p_policies jsonb, p_name text, p_lo int, p_hi int,
+                                     p_current int)
+RETURNS int
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+DECLARE
+    v jsonb := p_policies -> p_name;
+BEGIN
+    IF v IS NULL THEN
+        RETURN p_current;
+    END IF;
+    IF jsonb_typeof(v) <> 'number' OR (v #>> '{}')::numeric <> trunc((v #>> '{}')::numeric)
+       OR (v #>> '{}')::numeric NOT BETWEEN p_lo AND p_hi THEN
+        RAISE EXCEPTION 'policies.% must be a whole number from % to %', p_name, p_lo, p_hi
+            USING ERRCODE = 'BK001', COLUMN = 'policies.' || p_name;
+    END IF;
+    RETURN (v #>> '{}')::int;
+END
+$$;
+
+-- PATCH /api/orgs/me: the name and the policies given; the others stay.
+-- The C side checks the name and that policies is an object.
+CREATE OR REPLACE FUNCTION org_update(p_org_id uuid, p_name text, p_policies jsonb,
+                                      p_actor text)
+RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, public, pg_temp
+AS $$
+DECLARE
+    o organizations;
+    v_key text;
+BEGIN
+    SELECT * INTO o FROM organizations WHERE id = p_org_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'organization not found' USING ERRCODE = 'BK002';
+    END IF;
+    SELECT k INTO v_key FROM jsonb_object_keys(coalesce(p_policies, '{}')) k
+     WHERE k NOT IN ('minimumNoticeMinutes', 'bookingHorizonDays', 'cancellationNoticeHours')
+     LIMIT 1;
+    IF v_key IS NOT NULL THEN
+        RAISE EXCEPTION 'policies.% is not a policy (minimumNoticeMinutes, bookingHorizonDays, '
+                        'cancellationNoticeHours)', v_key
+            USING ERRCODE = 'BK001', COLUMN = 'policies.' || v_key;
+    END IF;
+    UPDATE organizations
+       SET name = coalesce(p_name, name),
+           minimum_notice_minutes = bk_policy(p_policies, 'minimumNoticeMinutes', 0, 43200,
+                                              minimum_notice_minutes),
+           booking_horizon_days = bk_policy(p_policies, 'bookingHorizonDays', 0, 3650,
+                                            booking_horizon_days),
+           cancellation_notice_hours = bk_policy(p_policies, 'cancellationNoticeHours', 0, 168,
+                                                 cancellation_notice_hours)
+     WHERE id = p_org_id
+    RETURNING * INTO o;
+    PERFORM bk_audit(p_org_id, p_actor, 'organization.updated', 'organization', p_org_id,
+                     jsonb_build_object('policies', bk_org_json(o) -> 'policies',
+                                        'nameChanged', p_name IS NOT NULL));
+    RETURN bk_org_json(o);
+END
+$$;
+
 -- POST /api/providers. The C side validates the working-hours format; an
 -- omitted one (NULL) is Monday-Friday 09:00-17:00, as for the default
 -- provider of a new organization.
@@ -169,6 +249,8 @@ $$;
 REVOKE EXECUTE ON FUNCTION
     create_organization(text, text, bytea, bytea, bytea),
     rotate_vapi_secret(uuid, bytea, text),
+    org_get(uuid),
+    org_update(uuid, text, jsonb, text),
     create_provider(uuid, text, jsonb, text),
     set_working_hours(uuid, uuid, jsonb, text),
     create_service(uuid, text, int, int, int, text),

@@ -350,7 +350,18 @@ BEGIN
     END IF;
     RETURN jsonb_build_object('phone', v_phone,
                               'text', bk_sms_text(d.action, v_name, v_org.name,
-                                                  bk_text_time(a.scheduled_at, v_org.timezone)));
+                                                  bk_text_time(a.scheduled_at, v_org.timezone)))
+           -- A patient's own booking (the booking page, the voice agent, a
+           -- manage link): its notice carries a manage link, minted by the
+           -- worker when it sends (API.md, "Self-service links").
+           || CASE WHEN d.action IN ('sms.booked', 'sms.rescheduled') AND EXISTS (
+                       SELECT 1 FROM audit_logs l
+                        WHERE l.org_id = a.org_id AND l.entity_id = a.id
+                          AND l.action = 'appointment.booked'
+                          AND (l.actor LIKE 'public_key:%' OR l.actor IN ('vapi', 'manage_link')))
+                   THEN jsonb_build_object('manageLink', true, 'orgId', a.org_id,
+                                           'appointmentId', a.id)
+                   ELSE '{}' END;
 END
 $$;
 

@@ -64,12 +64,14 @@ $$;
 
 -- The times to offer a caller: {"day": "Tuesday 27 January", "requestedFree":
 -- bool, "requestedClock": "2:00 pm" (null without p_at), "reason": null |
--- "past" | "closed", "hours": vapi_say_hours(...),
--- "offers": [{"at": ISO, "clock": "2:00 pm"}, ...]}. With p_at: that time
--- alone when it is free, else up to p_limit free times of its day nearest
--- it; with p_date alone: the day's first p_limit free times. Free means
--- what free_slots offers the public (the future, inside working hours,
--- clear of appointments and unexpired holds), on a 15-minute grid.
+-- "past" | "soon" | "far" | "closed" (sooner than the booking policies'
+-- notice, beyond their horizon), "hours": vapi_say_hours(...), "notice":
+-- "2 hours", "horizonDays": n, "offers": [{"at": ISO, "clock": "2:00 pm"},
+-- ...]}. With p_at: that time alone when it is free, else up to p_limit
+-- free times of its day nearest it; with p_date alone: the day's first
+-- p_limit free times. Free means what free_slots offers the public (the
+-- future, inside working hours and the policies, clear of appointments,
+-- unexpired holds and busy times), on a 15-minute grid.
 CREATE OR REPLACE FUNCTION vapi_offer(p_org_id uuid, p_provider_id uuid, p_duration int,
                                       p_before int, p_after int, p_at timestamptz,
                                       p_date date, p_limit int)
@@ -84,8 +86,11 @@ DECLARE
     v_free boolean := false;
     v_reason text;
     v_offers jsonb;
+    v_notice int;
+    v_horizon int;
 BEGIN
-    SELECT o.timezone, p.working_hours INTO v_tz, v_hours
+    SELECT o.timezone, p.working_hours, o.minimum_notice_minutes, o.booking_horizon_days
+      INTO v_tz, v_hours, v_notice, v_horizon
       FROM organizations o JOIN providers p ON p.org_id = o.id
      WHERE o.id = p_org_id AND p.id = p_provider_id;
     IF NOT FOUND THEN
@@ -94,13 +99,17 @@ BEGIN
     v_day := coalesce(p_date, (p_at AT TIME ZONE v_tz)::date);
     IF p_at IS NOT NULL AND p_at < now() OR v_day < (now() AT TIME ZONE v_tz)::date THEN
         v_reason := 'past';
+    ELSIF p_at IS NOT NULL AND p_at < now() + v_notice * interval '1 minute' THEN
+        v_reason := 'soon';
+    ELSIF p_at IS NOT NULL AND v_horizon > 0 AND p_at > now() + v_horizon * interval '1 day' THEN
+        v_reason := 'far';
     ELSIF p_at IS NOT NULL AND NOT bk_within_working_hours(v_hours, v_tz, p_at, p_duration) THEN
         v_reason := 'closed';
     END IF;
 
     WITH free AS (
         SELECT s.slot_start FROM free_slots(p_org_id, p_provider_id, v_day, p_duration,
-                                            p_before, p_after, 15, now()) s)
+                                            p_before, p_after, 15, now(), true) s)
     SELECT EXISTS (SELECT 1 FROM free WHERE slot_start = p_at),
            coalesce((SELECT jsonb_agg(jsonb_build_object('at', bk_iso(c.slot_start),
                                                          'clock', vapi_say_clock(c.slot_start, v_tz))
@@ -118,6 +127,7 @@ BEGIN
     RETURN jsonb_build_object('day', vapi_say_day(v_day), 'requestedFree', v_free,
                               'requestedClock', vapi_say_clock(p_at, v_tz),
                               'reason', v_reason, 'hours', vapi_say_hours(v_hours),
+                              'notice', bk_say_minutes(v_notice), 'horizonDays', v_horizon,
                               'offers', v_offers);
 END
 $$;

@@ -57,6 +57,7 @@ struct config {
     const char *vapi_api_base;
     int google_sync_seconds;     /* each linked calendar imported this often */
     int google_sync_days;        /* busy times imported this far ahead */
+    const char *public_url;      /* base of manage links; NULL: http://<listen> */
 };
 
 struct auth_cache;
@@ -69,6 +70,10 @@ struct app {
     struct db_pool *pool;
     struct auth_cache *auth;
     struct rate_limiter *limiter;
+    /* The base of manage links (BOOKD_PUBLIC_URL, else where bookd
+     * listens), no trailing slash; set before the server and the worker
+     * start. */
+    char public_url[256];
 };
 
 #endif

@@ -96,6 +96,9 @@ static const struct setting settings[] = {
     /* Where the integrations are (API.md, "Integrations"): tests point
      * them at local fakes. Operator settings, so not subject to the
      * webhooks' private-address rule. */
+    {"BOOKD_PUBLIC_URL", "--public-url", NULL,
+     "base URL of the links patients get (manage links); default http://<BOOKD_LISTEN>", TEXT,
+     AT(public_url), 0, 0},
     {"BOOKD_GOOGLE_API_BASE", "--google-api-base", "https://www.googleapis.com",
      "Google Calendar API base URL", TEXT, AT(google_api_base), 0, 0},
     {"BOOKD_GOOGLE_TOKEN_URL", "--google-token-url", "https://oauth2.googleapis.com/token",

@@ -111,8 +111,20 @@ static int check_secrets(const struct app *app)
 }
 
 /* Serves until SIGTERM or SIGINT, then drains requests in flight. */
+/* The base of manage links: BOOKD_PUBLIC_URL without a trailing slash,
+ * else `fallback` (where this process listens). */
+static void app_set_public_url(struct app *app, const char *fallback)
+{
+    const char *u = app->cfg.public_url && *app->cfg.public_url ? app->cfg.public_url : fallback;
+    size_t n = strlen(u);
+    while (n > 0 && u[n - 1] == '/')
+        n--;
+    snprintf(app->public_url, sizeof app->public_url, "%.*s", (int)n, u);
+}
+
 static int serve(struct app *app)
 {
+    char url[300];
     const char *patterns[64];
     struct http_server *server;
     struct outbox_worker *worker = NULL;
@@ -138,6 +150,12 @@ static int serve(struct app *app)
     server = http_server_start(app, api_routes, api_route_count);
     if (!server)
         return 1;
+    {
+        const char *colon = strrchr(app->cfg.listen, ':');
+        snprintf(url, sizeof url, "http://%.*s:%u", (int)(colon - app->cfg.listen),
+                 app->cfg.listen, http_server_port(server));
+        app_set_public_url(app, url);
+    }
     if (!app->cfg.no_worker && !(worker = outbox_worker_start(app, true)))
         log_error("worker.start_failed", "no delivery worker: events wait for another one");
     if (app->cfg.no_worker && !(notifier = outbox_notifier_start(app->cfg.database_url)))
@@ -145,13 +163,7 @@ static int serve(struct app *app)
     /* Only now: a start that fails above leaves no batch behind. */
     if (log_sink_start(LOG_FLUSH_INTERVAL_MS) != 0)
         log_warn("log.unbatched", "no flusher thread: every log line is written at once");
-    {
-        char url[64];
-        const char *colon = strrchr(app->cfg.listen, ':');
-        snprintf(url, sizeof url, "http://%.*s:%u", (int)(colon - app->cfg.listen),
-                 app->cfg.listen, http_server_port(server));
-        log_notice("http.listening", "%s", url);
-    }
+    log_notice("http.listening", "%s", url);
     sigwait(&stop_signals, &sig);
     log_notice("serve.stopping", "signal %d: finishing requests in flight", sig);
     http_server_stop(server, SHUTDOWN_GRACE_MS);
@@ -184,6 +196,11 @@ static int worker(struct app *app)
         return 1;
     if (log_sink_start(LOG_FLUSH_INTERVAL_MS) != 0)
         log_warn("log.unbatched", "no flusher thread: every log line is written at once");
+    {
+        char url[300];
+        snprintf(url, sizeof url, "http://%s", app->cfg.listen);
+        app_set_public_url(app, url);
+    }
     if (!(w = outbox_worker_start(app, false))) {
         log_error("worker.start_failed", "could not start the delivery worker");
         log_sink_stop();

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #define MAX_ROUTES 64
-#define METHODS 6 /* enum http_method */
+#define METHODS 7 /* enum http_method */
 /* 414, 431 and 505 are answers libmicrohttpd gives itself (http/server.c). */
 static const unsigned status_codes[] = {200, 201, 202, 204, 400, 401, 403, 404, 405, 409,
                                         413, 414, 415, 422, 429, 431, 500, 503, 505};

@@ -69,6 +69,8 @@ json_t *api_org_json(const char *name, const char *timezone, const struct api_or
 
 void api_orgs_create(struct http_request *req, struct http_response *resp);
 void api_orgs_rotate_vapi_secret(struct http_request *req, struct http_response *resp);
+void api_orgs_me_get(struct http_request *req, struct http_response *resp);
+void api_orgs_me_update(struct http_request *req, struct http_response *resp);
 void api_providers_create(struct http_request *req, struct http_response *resp);
 void api_providers_list(struct http_request *req, struct http_response *resp);
 void api_providers_set_hours(struct http_request *req, struct http_response *resp);
@@ -111,6 +113,11 @@ void api_integration_delete_vapi(struct http_request *req, struct http_response 
 void api_calendar_link(struct http_request *req, struct http_response *resp);
 void api_calendar_unlink(struct http_request *req, struct http_response *resp);
 void api_calendar_sync(struct http_request *req, struct http_response *resp);
+void api_manage_get(struct http_request *req, struct http_response *resp);
+void api_manage_cancel(struct http_request *req, struct http_response *resp);
+void api_manage_reschedule(struct http_request *req, struct http_response *resp);
+/* "<public URL>/manage/<token>": the link a patient gets. */
+void api_manage_url(const struct app *app, const char *token, char *out, size_t size);
 void api_ops_health(struct http_request *req, struct http_response *resp);
 void api_ops_ready(struct http_request *req, struct http_response *resp);
 void api_ops_metrics(struct http_request *req, struct http_response *resp);

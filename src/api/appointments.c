@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "api/api.h"
@@ -13,6 +14,7 @@
 #include "core/time.h"
 #include "core/validate.h"
 #include "db/appointments.h"
+#include "db/manage.h"
 #include "http/auth.h"
 #include "http/reply.h"
 #include "metrics.h"
@@ -60,13 +62,18 @@ static void observe_booking(const struct db_result *res, const struct timespec *
  * a 409 slot_unavailable, or the failure. A replayed answer says so.
  */
 static void reply_outcome(struct http_request *req, struct http_response *resp,
-                          const struct db_result *res, unsigned status, bool with_previous)
+                          const struct db_result *res, unsigned status, bool with_previous,
+                          const char *manage_url)
 {
     struct core_json_buf body = {0};
 
     if (res->outcome == DB_OK) {
         CORE_JSON_BUF_LITERAL(&body, "{\"appointmentId\":");
         core_json_buf_string(&body, res->appointment.id);
+        if (manage_url) {
+            CORE_JSON_BUF_LITERAL(&body, ",\"manageUrl\":");
+            core_json_buf_string(&body, manage_url);
+        }
         if (with_previous) {
             CORE_JSON_BUF_LITERAL(&body, ",\"previousAppointmentId\":");
             core_json_buf_string(&body, res->previous.id);
@@ -95,7 +102,8 @@ void api_appointments_book(struct http_request *req, struct http_response *resp)
     struct db_org_ref org = api_org(req);
     struct db_result res;
     unsigned char hash[32];
-    char *metadata = NULL;
+    char *metadata = NULL, token[HTTP_MANAGE_TOKEN_SIZE] = "",
+         manage_hash[HTTP_MANAGE_HASH_SIZE], manage_url[512];
     struct timespec started;
 
     clock_gettime(CLOCK_MONOTONIC, &started);
@@ -128,14 +136,35 @@ void api_appointments_book(struct http_request *req, struct http_response *resp)
         api_request_hash(req, "POST /api/appointments", hash);
         br.request_hash = hash;
     }
+    /* A patient's own booking gets its manage link (API.md, "Self-service
+     * links for patients"). */
+    if (req->auth.principal == PRINCIPAL_PUBLIC) {
+        if (http_manage_token_new(token, manage_hash) != 0) {
+            http_reply_error(resp, 500, "internal", NULL, "Could not make the manage link.");
+            goto out;
+        }
+        br.manage_hash = manage_hash;
+    }
 
     db_book(req->app->pool, &org, &br, &res);
     observe_booking(&res, &started);
     if (!res.replayed)
         api_holds_observe(&res);
-    reply_outcome(req, resp, &res, 201, false);
+    /* A replay's first token is kept nowhere in the clear: it gets another. */
+    if (br.manage_hash && res.outcome == DB_OK && res.replayed) {
+        struct db_result issued;
+        if (db_manage_issue(req->app->pool, org.org_id, res.appointment.id, manage_hash,
+                            &issued) != 0)
+            br.manage_hash = NULL;
+        db_result_cleanup(&issued);
+    }
+    if (br.manage_hash && res.outcome == DB_OK)
+        api_manage_url(req->app, token, manage_url, sizeof manage_url);
+    reply_outcome(req, resp, &res, 201, false,
+                  br.manage_hash && res.outcome == DB_OK ? manage_url : NULL);
     db_result_cleanup(&res);
 out:
+    OPENSSL_cleanse(token, sizeof token);
     free(metadata);
 }
 
@@ -148,7 +177,7 @@ void api_appointments_reschedule(struct http_request *req, struct http_response 
     struct db_org_ref org = api_org(req);
     struct db_result res;
     unsigned char hash[32];
-    char operation[96];
+    char operation[128];
     struct timespec started;
 
     clock_gettime(CLOCK_MONOTONIC, &started);
@@ -174,7 +203,7 @@ void api_appointments_reschedule(struct http_request *req, struct http_response 
     observe_booking(&res, &started);
     if (!res.replayed)
         api_holds_observe(&res);
-    reply_outcome(req, resp, &res, 200, true);
+    reply_outcome(req, resp, &res, 200, true, NULL);
     db_result_cleanup(&res);
 }
 

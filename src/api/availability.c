@@ -109,7 +109,8 @@ void api_availability_slots(struct http_request *req, struct http_response *resp
             duration = service_duration;
     }
     if (db_free_slots(req->app->pool, &org, has_provider ? provider : org.default_provider_id,
-                      date, duration, before, after, step, &slots, &res) != 0 ||
+                      date, duration, before, after, step,
+                      req->auth.principal == PRINCIPAL_PUBLIC, &slots, &res) != 0 ||
         res.outcome != DB_OK) {
         free(slots);
         api_reply_db_failure(resp, &res);

@@ -1,6 +1,8 @@
-/* Creating an organization (the one thing the operator's token may do), and
- * replacing its Vapi secret. Keys and secrets are generated here, shown
- * once, stored hashed. */
+/* Creating an organization (the one thing the operator's token may do),
+ * replacing its Vapi secret, and reading and changing it with its booking
+ * policies (API.md, "Booking policies"). Keys and secrets are generated
+ * here, shown once, stored hashed. */
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
@@ -83,4 +85,44 @@ void api_orgs_rotate_vapi_secret(struct http_request *req, struct http_response 
     else
         api_reply_db_failure(resp, &res);
     OPENSSL_cleanse(secret, sizeof secret);
+}
+
+void api_orgs_me_get(struct http_request *req, struct http_response *resp)
+{
+    json_t *org = NULL;
+    struct db_result res;
+
+    db_org_get(req->app->pool, req->auth.org_id, &org, &res);
+    api_reply_object(resp, 200, org, &res);
+}
+
+void api_orgs_me_update(struct http_request *req, struct http_response *resp)
+{
+    static const char *const fields[] = {"name", "policies", NULL};
+    const char *name = NULL;
+    char *policies = NULL;
+    json_t *org = NULL, *p = req->json ? json_object_get(req->json, "policies") : NULL;
+    struct db_result res;
+
+    if (!api_body_only_fields(req, resp, fields) ||
+        !api_body_string(req, resp, "name", false, CORE_NAME_MAX_CHARS, &name))
+        return;
+    if (name && !*name) {
+        http_reply_invalid(resp, "name", "name must not be empty.");
+        return;
+    }
+    if (p && !json_is_null(p) && !json_is_object(p)) {
+        http_reply_invalid(resp, "policies",
+                           "policies must be an object of minimumNoticeMinutes, "
+                           "bookingHorizonDays and cancellationNoticeHours.");
+        return;
+    }
+    if (json_is_object(p) && !(policies = json_dumps(p, JSON_COMPACT))) {
+        http_reply_error(resp, 500, "internal", NULL, "Out of memory.");
+        return;
+    }
+    db_org_update(req->app->pool, req->auth.org_id, name, policies, req->auth.actor, &org,
+                  &res);
+    free(policies);
+    api_reply_object(resp, 200, org, &res);
 }

@@ -7,6 +7,8 @@ const struct http_route api_routes[] = {
     {HTTP_GET, "/metrics", SCOPE_OPEN, api_ops_metrics, false},
     {HTTP_GET, "/openapi.json", SCOPE_OPEN, api_ops_openapi, false},
     {HTTP_POST, "/api/orgs", SCOPE_SERVER_ADMIN, api_orgs_create, true},
+    {HTTP_GET, "/api/orgs/me", SCOPE_ADMIN, api_orgs_me_get, false},
+    {HTTP_PATCH, "/api/orgs/me", SCOPE_ADMIN, api_orgs_me_update, true},
     {HTTP_POST, "/api/orgs/me/vapi-secret", SCOPE_ADMIN, api_orgs_rotate_vapi_secret, false},
     {HTTP_GET, "/api/providers", SCOPE_PUBLIC, api_providers_list, false},
     {HTTP_POST, "/api/providers", SCOPE_ADMIN, api_providers_create, true},
@@ -45,6 +47,9 @@ const struct http_route api_routes[] = {
     {HTTP_POST, "/api/providers/{id}/calendar/sync", SCOPE_ADMIN, api_calendar_sync, false},
     {HTTP_POST, "/api/webhooks/vapi", SCOPE_VAPI, api_vapi_webhook, true},
     {HTTP_GET, "/api/calls", SCOPE_ADMIN, api_vapi_calls_list, false},
+    {HTTP_GET, "/api/manage/{token}", SCOPE_MANAGE, api_manage_get, false},
+    {HTTP_POST, "/api/manage/{token}/cancel", SCOPE_MANAGE, api_manage_cancel, true},
+    {HTTP_POST, "/api/manage/{token}/reschedule", SCOPE_MANAGE, api_manage_reschedule, true},
 };
 
 const int api_route_count = (int)(sizeof api_routes / sizeof api_routes[0]);

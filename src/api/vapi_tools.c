@@ -259,6 +259,12 @@ static void offer(const struct vapi_call *call, const struct shape *s, bool has_
                      has_at ? asked : o.day);
         return;
     }
+    if (o.far && !lost) {
+        api_vapi_say(a, false, "%s is too far ahead: we take bookings up to %d day%s ahead. "
+                               "Please choose an earlier day.",
+                     asked, o.horizon_days, o.horizon_days == 1 ? "" : "s");
+        return;
+    }
     if (has_at && o.requested_free && !lost) {
         bool kept = hold_for_call(call, s, o.offers[0].at_ms);
         api_vapi_say(a, false, "%s is free%s. Shall I book it?", asked,
@@ -277,6 +283,14 @@ static void offer(const struct vapi_call *call, const struct shape *s, bool has_
                      "Sorry, %s has just been taken. The nearest free times that day are %s%s. "
                      "Which would you like?",
                      asked, list, held);
+    } else if (has_at && o.soon && o.n == 0) {
+        api_vapi_say(a, false, "%s is too soon: we take bookings at least %s in advance, and "
+                               "there is nothing free later on %s. Please choose another day.",
+                     asked, o.notice, o.day);
+    } else if (has_at && o.soon) {
+        api_vapi_say(a, false, "%s is too soon: we take bookings at least %s in advance. The "
+                               "nearest free times that day are %s%s. Which would you like?",
+                     asked, o.notice, list, held);
     } else if (o.n == 0) {
         api_vapi_say(a, false, "%s%sThere is nothing free on %s. The practice is open %s.",
                      has_at && !o.closed ? asked : "", has_at && !o.closed ? " is taken. " : "",

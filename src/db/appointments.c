@@ -41,9 +41,9 @@ static int book_once(struct db_pool *pool, const struct db_org_ref *org, const v
             req->actor,        req->idempotency_key,
             req->idempotency_key ? ls->hash_text : NULL,
             req->public_rules ? "true" : "false",
-            req->hold_id,
+            req->hold_id,      req->manage_hash,
         };
-        rc = db_booking_run(pool, "book", 17, params, res);
+        rc = db_booking_run(pool, "book", 18, params, res);
     }
     signal_if_changed(res);
     if (rc == 0)
@@ -120,8 +120,9 @@ int db_reschedule(struct db_pool *pool, const struct db_org_ref *org,
             ls->duration_text, ls->keys_text,       ls->from_text,    ls->to_text,
             ls->timeout_text,  req->actor,          req->idempotency_key,
             req->idempotency_key ? ls->hash_text : NULL,
+            req->public_rules ? "true" : "false", req->manage_hash,
         };
-        rc = db_booking_run(pool, "reschedule", 12, params, res);
+        rc = db_booking_run(pool, "reschedule", 14, params, res);
     }
     signal_if_changed(res);
     if (rc == 0)
@@ -228,14 +229,15 @@ int db_appointment_list(struct db_pool *pool, const struct db_org_ref *org,
 }
 
 int db_free_slots(struct db_pool *pool, const struct db_org_ref *org, const char *provider_id,
-                  const char *date, int duration, int before, int after, int step, char **out,
-                  struct db_result *res)
+                  const char *date, int duration, int before, int after, int step,
+                  bool public_rules, char **out, struct db_result *res)
 {
     char d[16], b[16], a[16], s[16];
-    const char *params[] = {org->org_id, provider_id, date, d, b, a, s};
+    const char *params[] = {org->org_id, provider_id, date, d, b, a, s,
+                            public_rules ? "true" : "false"};
     snprintf(d, sizeof d, "%d", duration);
     snprintf(b, sizeof b, "%d", before);
     snprintf(a, sizeof a, "%d", after);
     snprintf(s, sizeof s, "%d", step);
-    return run_text(pool, "free_slots", 7, params, out, res);
+    return run_text(pool, "free_slots", 8, params, out, res);
 }

@@ -32,6 +32,8 @@ struct db_book_request {
     int lock_timeout_ms;          /* 0: 2000 */
     bool public_rules;            /* only the future, only in working hours */
     const char *hold_id;          /* NULL: none; else the hold to convert */
+    const char *manage_hash;      /* NULL: none; else the new appointment's manage token,
+                                     hashed (http_manage_token_new) */
 };
 
 struct db_reschedule_request {
@@ -43,6 +45,8 @@ struct db_reschedule_request {
     const char *idempotency_key;
     const unsigned char *request_hash;
     int lock_timeout_ms;
+    bool public_rules;            /* a patient through a manage link */
+    const char *manage_hash;      /* NULL: none; else the new appointment's token, hashed */
 };
 
 /*
@@ -83,10 +87,11 @@ int db_appointment_list(struct db_pool *pool, const struct db_org_ref *org,
 
 /* Free start times on a local date (YYYY-MM-DD): *out (malloc'd) is the
  * API's slots array as JSON text, [{"scheduledAt","durationMinutes"}...].
- * See free_slots() in sql/20_availability.sql. */
+ * See free_slots() in sql/20_availability.sql; `public_rules` (the public
+ * key) cuts the grid by the organization's booking policies. */
 int db_free_slots(struct db_pool *pool, const struct db_org_ref *org, const char *provider_id,
-                  const char *date, int duration, int before, int after, int step, char **out,
-                  struct db_result *res);
+                  const char *date, int duration, int before, int after, int step,
+                  bool public_rules, char **out, struct db_result *res);
 
 /* Reads an appointment object of the booking functions into *a (owned
  * strings: release with db_appointment_cleanup). 0 or -1. */

@@ -47,3 +47,17 @@ int db_org_rotate_vapi_secret(struct db_pool *pool, const char *org_id,
     json_decref(root);
     return rc;
 }
+
+int db_org_get(struct db_pool *pool, const char *org_id, json_t **out, struct db_result *res)
+{
+    const char *params[] = {org_id};
+    return db_fetch_json(pool, "org_get", 1, params, out, res);
+}
+
+int db_org_update(struct db_pool *pool, const char *org_id, const char *name,
+                  const char *policies_json, const char *actor, json_t **out,
+                  struct db_result *res)
+{
+    const char *params[] = {org_id, name, policies_json, actor};
+    return db_fetch_json(pool, "org_update", 4, params, out, res);
+}

@@ -6,6 +6,8 @@
 #ifndef BOOKD_DB_ORGS_H
 #define BOOKD_DB_ORGS_H
 
+#include <jansson.h>
+
 #include "db/pool.h"
 #include "db/result.h"
 
@@ -29,5 +31,13 @@ int db_org_create(struct db_pool *pool, const char *name, const char *timezone,
 int db_org_rotate_vapi_secret(struct db_pool *pool, const char *org_id,
                               const unsigned char *secret_hash, const char *actor,
                               struct db_result *res);
+
+/* GET /api/orgs/me: *out {"id","name","timezone","defaultProviderId","policies"}. */
+int db_org_get(struct db_pool *pool, const char *org_id, json_t **out, struct db_result *res);
+/* PATCH /api/orgs/me: `name` NULL keeps it; `policies_json` (an object, or
+ * NULL) names the policies to change. DB_INVALID names "policies.<name>". */
+int db_org_update(struct db_pool *pool, const char *org_id, const char *name,
+                  const char *policies_json, const char *actor, json_t **out,
+                  struct db_result *res);
 
 #endif

@@ -94,7 +94,7 @@ struct db_result {
     bool hold_converted;               /* a booking turned its hold into the appointment */
     bool hold_expired;                 /* a release found the hold's time up */
     int expired_holds;                 /* expired holds the call removed from its way */
-    char field[32];                    /* INVALID: the API field at fault */
+    char field[48];                    /* INVALID: the API field at fault */
     char message[200];                 /* INVALID, INVALID_STATE: for the client */
     bool keys_refused;                 /* ERROR: BK005, lock keys not covering the range */
 };

@@ -6,7 +6,7 @@ const struct db_statement db_statements[] = {
      "SELECT book_appointment_with_lock($1::uuid, $2::uuid, $3::uuid, $4::uuid,"
      " $5::timestamptz, $6::int, $7::text, $8::jsonb, $9::bigint[], $10::timestamptz,"
      " $11::timestamptz, $12::int, $13::text, $14::text, $15::bytea, $16::boolean,"
-     " $17::uuid)::text"},
+     " $17::uuid, $18::bytea)::text"},
     {"hold",
      "SELECT hold_slot($1::uuid, $2::uuid, $3::uuid, $4::timestamptz, $5::int, $6::int,"
      " $7::bigint[], $8::timestamptz, $9::timestamptz, $10::int, $11::text, $12::boolean,"
@@ -15,7 +15,13 @@ const struct db_statement db_statements[] = {
     {"reschedule",
      "SELECT reschedule_appointment_with_lock($1::uuid, $2::uuid, $3::uuid, $4::timestamptz,"
      " $5::int, $6::bigint[], $7::timestamptz, $8::timestamptz, $9::int, $10::text, $11::text,"
-     " $12::bytea)::text"},
+     " $12::bytea, $13::boolean, $14::bytea)::text"},
+    /* Manage links (sql/65_manage.sql); $1 the token's hash. */
+    {"manage_get", "SELECT manage_get($1::bytea)::text"},
+    {"manage_resolve",
+     "SELECT org_id, appointment_id, default_provider_id, timezone FROM manage_resolve($1::bytea)"},
+    {"manage_cancel", "SELECT manage_cancel($1::bytea, $2::int)::text"},
+    {"manage_issue", "SELECT manage_issue($1::uuid, $2::uuid, $3::bytea)"},
     {"cancel",
      "SELECT cancel_appointment($1::uuid, $2::uuid, $3::text, $4::int, $5::text)::text"},
     {"check",
@@ -80,6 +86,8 @@ const struct db_statement db_statements[] = {
      "SELECT vapi_record_call($1::uuid, $2::text, $3::text, $4::timestamptz, $5::timestamptz,"
      " $6::text)::text"},
     {"vapi_call_list", "SELECT vapi_call_list($1::uuid, $2::int)::text"},
+    {"org_get", "SELECT org_get($1::uuid)::text"},
+    {"org_update", "SELECT org_update($1::uuid, $2::text, $3::jsonb, $4::text)::text"},
     {"org_create",
      "SELECT create_organization($1::text, $2::text, $3::bytea, $4::bytea, $5::bytea)::text"},
     {"provider_create", "SELECT create_provider($1::uuid, $2::text, $3::jsonb, $4::text)::text"},
@@ -128,7 +136,8 @@ const struct db_statement db_statements[] = {
     {"free_slots",
      "SELECT '[' || coalesce(string_agg(format('{\"scheduledAt\":\"%s\",\"durationMinutes\":%s}',"
      " bk_iso(slot_start), $4::int), ',' ORDER BY slot_start), '') || ']'"
-     " FROM free_slots($1::uuid, $2::uuid, $3::date, $4::int, $5::int, $6::int, $7::int, now())"},
+     " FROM free_slots($1::uuid, $2::uuid, $3::date, $4::int, $5::int, $6::int, $7::int, now(),"
+     " $8::boolean)"},
     {"webhook_create",
      "SELECT create_webhook_endpoint($1::uuid, $2::uuid, $3::text,"
      " ARRAY(SELECT jsonb_array_elements_text($4::jsonb)), $5::bytea, $6::text, $7::text)::text"},

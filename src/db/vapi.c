@@ -47,6 +47,15 @@ int db_vapi_offer(struct db_pool *pool, const char *org_id, const char *provider
                 strcmp(json_string_value(json_object_get(root, "reason")), "past") == 0;
     out->closed = json_is_string(json_object_get(root, "reason")) &&
                   strcmp(json_string_value(json_object_get(root, "reason")), "closed") == 0;
+    out->soon = json_is_string(json_object_get(root, "reason")) &&
+                strcmp(json_string_value(json_object_get(root, "reason")), "soon") == 0;
+    out->far = json_is_string(json_object_get(root, "reason")) &&
+               strcmp(json_string_value(json_object_get(root, "reason")), "far") == 0;
+    snprintf(out->notice, sizeof out->notice, "%s",
+             json_is_string(json_object_get(root, "notice"))
+                 ? json_string_value(json_object_get(root, "notice"))
+                 : "");
+    out->horizon_days = (int)json_integer_value(json_object_get(root, "horizonDays"));
     offers = json_object_get(root, "offers");
     json_array_foreach(offers, i, o) {
         const char *iso = json_string_value(json_object_get(o, "at"));

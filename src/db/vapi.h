@@ -28,6 +28,9 @@ struct db_vapi_offers {
     char requested_clock[24]; /* the time asked for, "" without one */
     bool requested_free;
     bool past, closed;        /* the time asked for is in the past / outside hours */
+    bool soon, far;           /* ... sooner than the policies' notice / past their horizon */
+    char notice[32];          /* the minimum notice, said: "2 hours" */
+    int horizon_days;
     struct db_vapi_offer offers[DB_VAPI_OFFERS];
     int n;
 };

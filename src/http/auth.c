@@ -70,6 +70,29 @@ int http_new_secret(const char *prefix, char *out, size_t out_size)
     return 0;
 }
 
+void http_manage_token_hash(const char *token, char hash[HTTP_MANAGE_HASH_SIZE])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char d[32];
+
+    core_sha256(token, strlen(token), d);
+    hash[0] = '\\';
+    hash[1] = 'x';
+    for (int i = 0; i < 32; i++) {
+        hash[2 + 2 * i] = hex[d[i] >> 4];
+        hash[3 + 2 * i] = hex[d[i] & 15];
+    }
+    hash[66] = '\0';
+}
+
+int http_manage_token_new(char token[HTTP_MANAGE_TOKEN_SIZE], char hash[HTTP_MANAGE_HASH_SIZE])
+{
+    if (http_new_secret("", token, HTTP_MANAGE_TOKEN_SIZE) != 0)
+        return -1;
+    http_manage_token_hash(token, hash);
+    return 0;
+}
+
 /* The key of "Bearer <key>" and its length, or NULL. */
 static const char *bearer(const char *authorization, size_t *len)
 {

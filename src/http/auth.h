@@ -37,4 +37,13 @@ enum auth_result http_authenticate_vapi(struct app *app, const char *vapi_secret
  * `out` must hold at least strlen(prefix) + 44 bytes. 0 or -1. */
 int http_new_secret(const char *prefix, char *out, size_t out_size);
 
+/* A manage token (API.md, "Self-service links for patients"): 43 base64url
+ * characters of 32 random bytes in `token`, and its SHA-256 as a bytea
+ * literal ("\\x" and 64 hex digits) in `hash`, the only form stored. */
+#define HTTP_MANAGE_TOKEN_SIZE 44
+#define HTTP_MANAGE_HASH_SIZE 67
+int http_manage_token_new(char token[HTTP_MANAGE_TOKEN_SIZE], char hash[HTTP_MANAGE_HASH_SIZE]);
+/* The stored form of a token a link carried. */
+void http_manage_token_hash(const char *token, char hash[HTTP_MANAGE_HASH_SIZE]);
+
 #endif

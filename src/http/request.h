@@ -13,7 +13,15 @@
 #include "db/result.h"
 
 /* HEAD is served by the GET routes (http/router.c). */
-enum http_method { HTTP_GET, HTTP_POST, HTTP_PUT, HTTP_DELETE, HTTP_HEAD, HTTP_OTHER };
+enum http_method {
+    HTTP_GET,
+    HTTP_POST,
+    HTTP_PUT,
+    HTTP_DELETE,
+    HTTP_HEAD,
+    HTTP_PATCH,
+    HTTP_OTHER
+};
 
 /* Who is calling, established by http/auth.c before the handler runs. */
 enum http_principal {
@@ -34,11 +42,14 @@ struct http_auth {
 };
 
 #define HTTP_MAX_PATH_PARAMS 2
+/* A path parameter: a UUID ({id}) or a manage token ({token}, 43 chars). */
+#define HTTP_PARAM_SIZE 64
 
 struct http_request {
     enum http_method method;
     const char *path;
-    char params[HTTP_MAX_PATH_PARAMS][DB_ID_SIZE]; /* {id} segments, lower-cased */
+    /* {id} segments, lower-cased; {token} segments as sent */
+    char params[HTTP_MAX_PATH_PARAMS][HTTP_PARAM_SIZE];
     const char *body;  /* raw body, NUL-terminated, may be empty */
     size_t body_len;
     json_t *json;      /* the parsed body object for POST/PUT routes, else NULL */

@@ -7,13 +7,26 @@
 
 const char *http_method_name(enum http_method m)
 {
-    static const char *const names[] = {"GET", "POST", "PUT", "DELETE", "HEAD", "OTHER"};
+    static const char *const names[] = {"GET",  "POST",  "PUT",
+                                         "DELETE", "HEAD", "PATCH", "OTHER"};
     return names[m];
+}
+
+/* A manage token as links carry it: 16 to 63 base64url characters. */
+static bool token_segment(const char *s, size_t len)
+{
+    if (len < 16 || len >= HTTP_PARAM_SIZE)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') ||
+              (s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '_'))
+            return false;
+    return true;
 }
 
 /* Matches one pattern segment by segment; fills params on success. */
 static bool path_matches(const char *pattern, const char *path,
-                         char params[HTTP_MAX_PATH_PARAMS][DB_ID_SIZE])
+                         char params[HTTP_MAX_PATH_PARAMS][HTTP_PARAM_SIZE])
 {
     int n = 0;
 
@@ -29,6 +42,11 @@ static bool path_matches(const char *pattern, const char *path,
             if (n == HTTP_MAX_PATH_PARAMS || core_uuid_normalize(path, slen, params[n]) != 0)
                 return false;
             n++;
+        } else if (plen == 7 && memcmp(pattern, "{token}", 7) == 0) {
+            if (n == HTTP_MAX_PATH_PARAMS || !token_segment(path, slen))
+                return false;
+            memcpy(params[n], path, slen);
+            params[n++][slen] = '\0';
         } else if (plen != slen || memcmp(pattern, path, plen) != 0) {
             return false;
         }
@@ -51,7 +69,7 @@ static bool route_serves(enum http_method route, enum http_method asked)
 int http_route_find(const struct http_route *routes, int count, enum http_method method,
                     const char *path, struct http_request *req, char *allow, size_t allow_size)
 {
-    char params[HTTP_MAX_PATH_PARAMS][DB_ID_SIZE];
+    char params[HTTP_MAX_PATH_PARAMS][HTTP_PARAM_SIZE];
     bool path_known = false;
     size_t used = 0;
 

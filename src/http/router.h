@@ -14,6 +14,7 @@ enum http_scope {
     SCOPE_ADMIN,        /* an organization's admin key */
     SCOPE_PUBLIC,       /* an admin or a public key */
     SCOPE_VAPI,         /* the organization's Vapi secret */
+    SCOPE_MANAGE,       /* no key: a patient's manage token in the path, limited per address */
 };
 
 typedef void (*http_handler)(struct http_request *req, struct http_response *resp);

@@ -62,6 +62,8 @@ static enum http_method method_of(const char *m)
         return HTTP_DELETE;
     if (strcmp(m, "HEAD") == 0)
         return HTTP_HEAD;
+    if (strcmp(m, "PATCH") == 0)
+        return HTTP_PATCH;
     return HTTP_OTHER;
 }
 
@@ -98,6 +100,38 @@ static bool is_json_type(const char *type)
     return type[n] == '\0' || type[n] == ';' || type[n] == ' ';
 }
 
+/*
+ * The manage routes need no key (the token in the path is the patient's
+ * right), so they are limited per client address instead, at the public
+ * key's rate: the key of the limiter is "addr:" and the address.
+ */
+static bool limit_by_address(struct app *app, struct http_request *req,
+                             struct http_response *resp)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    char key[INET6_ADDRSTRLEN + 8] = "addr:";
+    int wait;
+
+    if (ci && ci->client_addr) {
+        const struct sockaddr *sa = ci->client_addr;
+        const void *a = sa->sa_family == AF_INET6
+                            ? (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr
+                            : (const void *)&((const struct sockaddr_in *)sa)->sin_addr;
+        if (!inet_ntop(sa->sa_family, a, key + 5, sizeof key - 5))
+            key[5] = '\0';
+    }
+    snprintf(req->auth.actor, sizeof req->auth.actor, "manage_link");
+    wait = http_rate_limit_take(app->limiter, key, &app->cfg.rate_public);
+    if (wait > 0) {
+        http_reply_error(resp, 429, "rate_limited", NULL,
+                         "Too many requests from this address; retry after %d s.", wait);
+        resp->retry_after = wait;
+        return false;
+    }
+    return true;
+}
+
 /* Checks the caller against the route's scope; replies and returns false
  * when the request must stop here. */
 static bool authorize(struct app *app, const struct http_route *route, struct http_request *req,
@@ -108,6 +142,8 @@ static bool authorize(struct app *app, const struct http_route *route, struct ht
 
     if (route->scope == SCOPE_OPEN)
         return true;
+    if (route->scope == SCOPE_MANAGE)
+        return limit_by_address(app, req, resp);
     /* The Vapi secret opens its one route and nothing else; no key opens
      * that route. */
     ar = route->scope == SCOPE_VAPI

@@ -9,7 +9,9 @@
 #include "core/breaker.h"
 #include "core/secretbox.h"
 #include "core/time.h"
+#include "db/manage.h"
 #include "db/secrets.h"
+#include "http/auth.h"
 #include "integrations/twilio.h"
 #include "integrations/vapi_call.h"
 #include "log.h"
@@ -176,6 +178,25 @@ static int build_call(const struct app *app, struct send *s)
         break;
     }
     return -1;
+}
+
+int outbox_integ_add_link(const struct app *app, struct db_session *db, struct send *s)
+{
+    char token[HTTP_MANAGE_TOKEN_SIZE], hash[HTTP_MANAGE_HASH_SIZE], text[1024];
+    int rc = -1;
+
+    if (s->kind != SEND_TWILIO || !json_is_true(json_object_get(s->ctx, "manageLink")))
+        return 0;
+    if (http_manage_token_new(token, hash) == 0 &&
+        db_manage_issue_session(db, str(s->ctx, "orgId"), str(s->ctx, "appointmentId"),
+                                hash) == 0) {
+        snprintf(text, sizeof text, "%s Manage it: %s/manage/%s", str(s->ctx, "text"),
+                 app->public_url, token);
+        rc = json_object_set_new(s->ctx, "text", json_string(text));
+    }
+    OPENSSL_cleanse(token, sizeof token);
+    OPENSSL_cleanse(text, sizeof text);
+    return rc;
 }
 
 int outbox_integ_build(const struct app *app, struct send *s)

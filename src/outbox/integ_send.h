@@ -31,6 +31,12 @@ int outbox_integ_open(const struct app *app, struct send *s, int64_t now,
  * grant when there is no token). 0, or -1 (out of memory). */
 int outbox_integ_build(const struct app *app, struct send *s);
 
+/* A text message about a patient's own booking (its context says
+ * "manageLink") gets a manage link: a new token, stored hashed for the
+ * appointment, its URL appended to the text. 0, or -1 (the token could
+ * not be stored: the delivery is left to its lease). */
+int outbox_integ_add_link(const struct app *app, struct db_session *db, struct send *s);
+
 /* True when the send is (or starts with) a token grant. */
 bool outbox_integ_granting(const struct send *s);
 

@@ -407,7 +407,8 @@ static int claim_and_start(struct outbox_worker *w)
         if (!s ||
             (webhook ? integ_webhook_request(s->d.id, s->d.event_type, s->d.event_at,
                                              s->d.payload, key, key_len, now / 1000, &s->req)
-                     : outbox_integ_build(w->app, s)) != 0 ||
+                     : outbox_integ_add_link(w->app, w->db, s) != 0 ||
+                           outbox_integ_build(w->app, s) != 0) != 0 ||
             send_prepare(w, s) != 0) {
             /* Out of memory: not sent; the lease runs out and it is claimed
              * again. A trial slot it took is given back unused. */

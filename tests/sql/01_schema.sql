@@ -73,7 +73,7 @@ SELECT ok((SELECT condeferrable AND condeferred FROM pg_constraint
 SELECT has_function('public', 'book_appointment_with_lock',
     ARRAY['uuid', 'uuid', 'uuid', 'uuid', 'timestamp with time zone', 'integer', 'text',
           'jsonb', 'bigint[]', 'timestamp with time zone', 'timestamp with time zone',
-          'integer', 'text', 'text', 'bytea', 'boolean', 'uuid'],
+          'integer', 'text', 'text', 'bytea', 'boolean', 'uuid', 'bytea'],
     'book_appointment_with_lock(...) exists with the expected signature');
 SELECT has_function('public', 'hold_slot',
     ARRAY['uuid', 'uuid', 'uuid', 'timestamp with time zone', 'integer', 'integer', 'bigint[]',
@@ -91,7 +91,7 @@ SELECT has_function('public', 'cancel_appointment',
 SELECT has_function('public', 'reschedule_appointment_with_lock',
     ARRAY['uuid', 'uuid', 'uuid', 'timestamp with time zone', 'integer', 'bigint[]',
           'timestamp with time zone', 'timestamp with time zone', 'integer', 'text', 'text',
-          'bytea'],
+          'bytea', 'boolean', 'bytea'],
     'reschedule_appointment_with_lock(...) exists with the expected signature');
 
 SELECT ok(coalesce((SELECT bool_and(prosecdef) FROM pg_proc

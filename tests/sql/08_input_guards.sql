@@ -43,7 +43,7 @@ SELECT is((SELECT count(*) FROM appointments), 0::bigint, 'nothing was written')
 CREATE ROLE guards_outsider NOLOGIN;
 SELECT ok(NOT has_function_privilege('guards_outsider',
     'book_appointment_with_lock(uuid, uuid, uuid, uuid, timestamptz, int, text, jsonb, bigint[],'
-    ' timestamptz, timestamptz, int, text, text, bytea, boolean, uuid)', 'EXECUTE'),
+    ' timestamptz, timestamptz, int, text, text, bytea, boolean, uuid, bytea)', 'EXECUTE'),
     'EXECUTE on the booking function is not granted to PUBLIC');
 
 SELECT ok(NOT has_function_privilege('public', 'create_organization(text, text, bytea, bytea, bytea)',

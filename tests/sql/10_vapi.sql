@@ -175,8 +175,10 @@ SELECT is(vapi_say_hours('{"mon":[],"tue":[]}'), 'on no day at the moment',
 -- vapi_offer: the answer's shape, a free time ---------------------------------------
 INSERT INTO res VALUES ('free', pg_temp.offer(pg_temp.t(0, '10:00')));
 SELECT is(ARRAY(SELECT jsonb_object_keys(pg_temp.r('free')) ORDER BY 1),
-          ARRAY['day', 'hours', 'offers', 'reason', 'requestedClock', 'requestedFree'],
-          'offer: the answer has exactly {day, hours, offers, reason, requestedClock, requestedFree}');
+          ARRAY['day', 'horizonDays', 'hours', 'notice', 'offers', 'reason', 'requestedClock',
+                'requestedFree'],
+          'offer: the answer has exactly {day, horizonDays, hours, notice, offers, reason, '
+          'requestedClock, requestedFree}');
 SELECT is(pg_temp.r('free') -> 'requestedFree', 'true'::jsonb, 'offer: a free time: requestedFree true');
 SELECT is(pg_temp.r('free') -> 'reason', 'null'::jsonb, 'offer: a free time: reason null');
 SELECT is(pg_temp.r('free') ->> 'requestedClock', '10:00 am',

@@ -1,0 +1,102 @@
+-- Self-service links for patients (API.md, "Self-service links for
+-- patients"): what a manage token opens, and cancelling through it. A
+-- token is looked up by its SHA-256 (the C side hashes what the link
+-- carries) and works while its appointment is confirmed and ahead: a
+-- cancel, a reschedule or the start ends it. Rescheduling through a link is
+-- reschedule_appointment_with_lock with the public rules, the actor
+-- 'manage_link' and the new appointment's token (sql/10_booking.sql).
+
+-- The appointment a token is for, while the token works (every field NULL
+-- otherwise).
+CREATE OR REPLACE FUNCTION bk_manage_appointment(p_hash bytea) RETURNS public.appointments
+LANGUAGE sql STABLE
+AS $$
+SELECT a.* FROM manage_tokens t
+  JOIN appointments a ON a.id = t.appointment_id AND a.org_id = t.org_id
+ WHERE t.token_hash = p_hash AND a.status = 'confirmed' AND a.scheduled_at > now()
+$$;
+
+-- What a patient sees: the appointment's time and length, its provider and
+-- service by name, and the practice; nothing about the contact.
+CREATE OR REPLACE FUNCTION bk_manage_json(a public.appointments) RETURNS jsonb
+LANGUAGE sql STABLE
+AS $$
+SELECT jsonb_build_object(
+    'appointment', jsonb_build_object(
+        'id', a.id, 'scheduledAt', bk_iso(a.scheduled_at),
+        'durationMinutes', a.duration_minutes, 'status', a.status,
+        'providerName', (SELECT p.name FROM providers p WHERE p.id = a.provider_id),
+        'serviceName', (SELECT s.name FROM services s WHERE s.id = a.service_id)),
+    'organization', (SELECT jsonb_build_object('name', o.name, 'timezone', o.timezone)
+                       FROM organizations o WHERE o.id = a.org_id))
+$$;
+
+-- GET /api/manage/{token}. BK002 for a token that does not work.
+CREATE OR REPLACE FUNCTION manage_get(p_hash bytea) RETURNS jsonb
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, public, pg_temp
+AS $$
+DECLARE
+    a appointments := bk_manage_appointment(p_hash);
+BEGIN
+    IF a.id IS NULL THEN
+        RAISE EXCEPTION 'this link does not work (any more)' USING ERRCODE = 'BK002';
+    END IF;
+    RETURN bk_manage_json(a);
+END
+$$;
+
+-- What the C side needs to reschedule through a token (the lock keys are
+-- computed from these): the organization, the appointment, its provider,
+-- default provider and time zone. No row for a token that does not work.
+CREATE OR REPLACE FUNCTION manage_resolve(p_hash bytea)
+RETURNS TABLE (org_id uuid, appointment_id uuid, default_provider_id uuid, timezone text)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, public, pg_temp
+AS $$
+SELECT a.org_id, a.id,
+       (SELECT p.id FROM providers p WHERE p.org_id = a.org_id AND p.is_default), o.timezone
+  FROM bk_manage_appointment(p_hash) a JOIN organizations o ON o.id = a.org_id
+ WHERE a.id IS NOT NULL
+$$;
+
+-- POST /api/manage/{token}/cancel: the organization's cancellation notice,
+-- then the cancel every channel makes, by 'manage_link'. BK002 for a token
+-- that does not work, BK003 too late.
+CREATE OR REPLACE FUNCTION manage_cancel(p_hash bytea, p_lock_timeout_ms int) RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, public, pg_temp
+AS $$
+DECLARE
+    a appointments := bk_manage_appointment(p_hash);
+    v_result jsonb;
+BEGIN
+    IF a.id IS NULL THEN
+        RAISE EXCEPTION 'this link does not work (any more)' USING ERRCODE = 'BK002';
+    END IF;
+    PERFORM bk_check_change_notice(a.org_id, a.scheduled_at);
+    v_result := cancel_appointment(a.org_id, a.id, NULL, p_lock_timeout_ms, 'manage_link');
+    SELECT * INTO a FROM appointments WHERE id = a.id;
+    RETURN jsonb_build_object('appointment', bk_manage_json(a) -> 'appointment');
+END
+$$;
+
+-- A further token for an appointment: the link a text message carries, or
+-- the one a replayed booking answers with (the first one is not kept in
+-- the clear anywhere).
+CREATE OR REPLACE FUNCTION manage_issue(p_org_id uuid, p_appointment_id uuid, p_hash bytea)
+RETURNS void
+LANGUAGE sql SECURITY DEFINER
+SET search_path = pg_catalog, public, pg_temp
+AS $$
+INSERT INTO manage_tokens (token_hash, org_id, appointment_id)
+SELECT p_hash, a.org_id, a.id FROM appointments a
+ WHERE a.org_id = p_org_id AND a.id = p_appointment_id AND a.status = 'confirmed'
+$$;
+
+REVOKE EXECUTE ON FUNCTION
+    manage_get(bytea),
+    manage_resolve(bytea),
+    manage_cancel(bytea, int),
+    manage_issue(uuid, uuid, bytea)
+FROM PUBLIC;
