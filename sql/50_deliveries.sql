@@ -362,8 +362,8 @@ $$;
 
 -- Housekeeping in small batches, so no run holds many locks or long:
 -- idempotency keys past their 24 hours, deliveries delivered longer ago
--- than the retention, and events processed that long ago whose deliveries
--- are all gone. Returns the rows removed; the worker calls again while it
+-- than the retention, events processed that long ago whose deliveries
+-- are all gone, and manage tokens that work no more. Returns the rows removed; the worker calls again while it
 -- removes a full batch.
 CREATE OR REPLACE FUNCTION outbox_purge(p_retention_days int, p_batch int)
 RETURNS int
@@ -374,6 +374,7 @@ DECLARE
     v_keys int;
     v_deliveries int;
     v_events int;
+    v_tokens int;
 BEGIN
     DELETE FROM idempotency_keys
      WHERE ctid = ANY (ARRAY(SELECT ctid FROM idempotency_keys
@@ -392,12 +393,20 @@ BEGIN
                         AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id)
                       LIMIT p_batch);
     GET DIAGNOSTICS v_events = ROW_COUNT;
+    -- Manage tokens whose appointment was cancelled, moved or has begun
+    -- work no more (sql/65_manage.sql).
+    DELETE FROM manage_tokens
+     WHERE token_hash IN (SELECT t.token_hash FROM manage_tokens t
+                            JOIN appointments a ON a.id = t.appointment_id
+                           WHERE a.status <> 'confirmed' OR a.scheduled_at < now()
+                           LIMIT p_batch);
+    GET DIAGNOSTICS v_tokens = ROW_COUNT;
     -- A worker finishing sends to an endpoint deleted meanwhile may have
     -- made its breaker again.
     DELETE FROM breakers b
      WHERE b.target LIKE 'webhook:%'
        AND NOT EXISTS (SELECT 1 FROM webhook_endpoints w WHERE 'webhook:' || w.id = b.target);
-    RETURN v_keys + v_deliveries + v_events;
+    RETURN v_keys + v_deliveries + v_events + v_tokens;
 END
 $$;
 
