@@ -152,7 +152,7 @@ void api_appointments_book(struct http_request *req, struct http_response *resp)
         api_holds_observe(&res);
     /* A replay's first token is kept nowhere in the clear: it gets another. */
     if (br.manage_hash && res.outcome == DB_OK && res.replayed) {
-        struct db_result issued;
+        struct db_result issued = {0};
         if (db_manage_issue(req->app->pool, org.org_id, res.appointment.id, manage_hash,
                             &issued) != 0)
             br.manage_hash = NULL;

@@ -48,8 +48,10 @@ int db_manage_issue(struct db_pool *pool, const char *org_id, const char *appoin
                     const char *hash, struct db_result *res)
 {
     const char *params[] = {org_id, appointment_id, hash};
-    PGresult *pg = db_run_rows(pool, "manage_issue", 3, params, res);
-    if (!pg)
+    PGresult *pg;
+
+    memset(res, 0, sizeof *res);
+    if (!(pg = db_run_rows(pool, "manage_issue", 3, params, res)))
         return -1;
     PQclear(pg);
     res->outcome = DB_OK;

@@ -41,6 +41,10 @@ const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})
 
 const fakes = await startFakes({ google: { pageSize: 2 } });
 const { google, twilio, vapi } = fakes;
+// Registered before the server's hook: node skips the later after-hooks
+// once one throws (a server that died), and the fakes would keep the file
+// running.
+after(() => fakes.close());
 
 const secrets = [process.env.BOOKD_SECRET_KEY || TEST_SECRET_KEY];
 /** Secrets put into integrations: never in any answer (nor in the log). */
@@ -70,7 +74,6 @@ const ctx = useServer({
     };
   },
 });
-after(() => fakes.close());
 
 // ------------------------------------------------------------------ helpers
 
