@@ -96,3 +96,7 @@ ALTER DOMAIN bk_appointment_status ADD CONSTRAINT bk_appointment_status_check
     CHECK (VALUE IN ('confirmed', 'cancelled', 'rescheduled', 'held', 'busy'));
 ALTER TABLE appointments ADD CONSTRAINT appointments_never_busy
     CHECK (status::text <> 'busy') NOT VALID;
+
+-- deliveries_claim answers more columns (the action, Google's token): its
+-- row type changes, which CREATE OR REPLACE cannot do; sql/ makes it anew.
+DROP FUNCTION IF EXISTS deliveries_claim(int, int);
