@@ -109,13 +109,19 @@ void api_manage_reschedule(struct http_request *req, struct http_response *resp)
         api_reply_conflict(req, resp, &res);
     } else if (res.outcome != DB_OK) {
         reply_failure(resp, &res);
-    } else if (db_manage_get(req->app->pool, new_hash, &out, &res) == 0 && out) {
-        api_manage_url(req->app, token, url, sizeof url);
-        json_object_set_new(out, "manageUrl", json_string(url));
-        json_object_del(out, "organization");
-        http_reply_json(resp, 200, out);
     } else {
-        api_reply_db_failure(resp, &res);
+        /* The new appointment as the patient sees it, by its new token. */
+        struct db_result shown = {0};
+        if (db_manage_get(req->app->pool, new_hash, &out, &shown) == 0 && out) {
+            api_manage_url(req->app, token, url, sizeof url);
+            json_object_set_new(out, "manageUrl", json_string(url));
+            json_object_del(out, "organization");
+            http_reply_json(resp, 200, out);
+        } else {
+            json_decref(out);
+            api_reply_db_failure(resp, &shown);
+        }
+        db_result_cleanup(&shown);
     }
     db_result_cleanup(&res);
     OPENSSL_cleanse(token, sizeof token);
