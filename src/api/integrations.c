@@ -17,12 +17,12 @@
 #include "db/secrets.h"
 #include "http/reply.h"
 
-#define ID_MAX 512        /* client ids, assistant ids, account sids, ... */
-#define SECRET_MAX 1024   /* client secrets, refresh tokens, auth tokens, API keys */
+#define ID_MAX 512      /* client ids, assistant ids, account sids, ... */
+#define SECRET_MAX 1024 /* client secrets, refresh tokens, auth tokens, API keys */
 
 /* A required, non-empty string field of at most `max` characters. */
-static bool required_text(struct http_request *req, struct http_response *resp,
-                          const char *name, size_t max, const char **out)
+static bool required_text(struct http_request *req, struct http_response *resp, const char *name,
+                          size_t max, const char **out)
 {
     if (!api_body_string(req, resp, name, true, max, out))
         return false;
@@ -38,8 +38,8 @@ static bool required_text(struct http_request *req, struct http_response *resp,
  * organization and kind, and stores it with `settings`; replies 200 with
  * the public view. Takes both references.
  */
-static void put_integration(struct http_request *req, struct http_response *resp,
-                            const char *kind, json_t *settings, json_t *secrets)
+static void put_integration(struct http_request *req, struct http_response *resp, const char *kind,
+                            json_t *settings, json_t *secrets)
 {
     const struct app *app = req->app;
     char *plain = secrets ? json_dumps(secrets, JSON_COMPACT) : NULL;
@@ -65,8 +65,8 @@ static void put_integration(struct http_request *req, struct http_response *resp
         goto out;
     }
     core_secret_key_id_hex(&app->secret_key, key_id);
-    db_integration_put(app->pool, req->auth.org_id, kind, settings_text, sealed, sealed_len,
-                       key_id, req->auth.actor, &out, &res);
+    db_integration_put(app->pool, req->auth.org_id, kind, settings_text, sealed, sealed_len, key_id,
+                       req->auth.actor, &out, &res);
     api_reply_object(resp, 200, out, &res);
 out:
     if (plain) {
@@ -103,9 +103,9 @@ void api_integration_put_google(struct http_request *req, struct http_response *
         !required_text(req, resp, "clientSecret", SECRET_MAX, &client_secret) ||
         !required_text(req, resp, "refreshToken", SECRET_MAX, &refresh_token))
         return;
-    put_integration(req, resp, "google", json_pack("{s:s}", "clientId", client_id),
-                    json_pack("{s:s, s:s}", "clientSecret", client_secret, "refreshToken",
-                              refresh_token));
+    put_integration(
+        req, resp, "google", json_pack("{s:s}", "clientId", client_id),
+        json_pack("{s:s, s:s}", "clientSecret", client_secret, "refreshToken", refresh_token));
 }
 
 /* Twilio's account SIDs: letters and digits ("AC" and 32 hex digits). */
@@ -132,8 +132,9 @@ void api_integration_put_twilio(struct http_request *req, struct http_response *
         !required_text(req, resp, "accountSid", 64, &sid))
         return;
     if (!sid_valid(sid)) {
-        http_reply_invalid(resp, "accountSid", "accountSid must be Twilio's account SID "
-                                               "(letters and digits, like AC0123...).");
+        http_reply_invalid(resp, "accountSid",
+                           "accountSid must be Twilio's account SID "
+                           "(letters and digits, like AC0123...).");
         return;
     }
     if (!required_text(req, resp, "authToken", SECRET_MAX, &token) ||
@@ -166,8 +167,8 @@ void api_integration_put_vapi(struct http_request *req, struct http_response *re
         !api_body_int(req, resp, "reminderCallHoursBefore", true, 1, 168, &hours, NULL))
         return;
     put_integration(req, resp, "vapi",
-                    json_pack("{s:s, s:s, s:i}", "assistantId", assistant, "phoneNumberId",
-                              number, "reminderCallHoursBefore", hours),
+                    json_pack("{s:s, s:s, s:i}", "assistantId", assistant, "phoneNumberId", number,
+                              "reminderCallHoursBefore", hours),
                     json_pack("{s:s}", "apiKey", key));
 }
 
@@ -208,8 +209,8 @@ void api_calendar_link(struct http_request *req, struct http_response *resp)
     if (!api_body_only_fields(req, resp, fields) ||
         !required_text(req, resp, "calendarId", 1024, &calendar))
         return;
-    db_calendar_link(req->app->pool, req->auth.org_id, req->params[0], calendar,
-                     req->auth.actor, &out, &res);
+    db_calendar_link(req->app->pool, req->auth.org_id, req->params[0], calendar, req->auth.actor,
+                     &out, &res);
     api_reply_object(resp, 200, out, &res);
 }
 

@@ -59,4 +59,3 @@ void db_arrays_free(struct db_arrays *a)
         free(a->b[k].data); /* NULL once taken */
     }
 }
-

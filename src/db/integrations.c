@@ -26,8 +26,7 @@ int db_integrations_get(struct db_pool *pool, const char *org_id, json_t **out,
 
 int db_integration_put(struct db_pool *pool, const char *org_id, const char *kind,
                        const char *settings_json, const unsigned char *sealed, size_t sealed_len,
-                       const char *key_id, const char *actor, json_t **out,
-                       struct db_result *res)
+                       const char *key_id, const char *actor, json_t **out, struct db_result *res)
 {
     char *bytea = malloc(2 * sealed_len + 3);
     int rc;
@@ -117,9 +116,8 @@ int db_calendar_sync_claim(struct db_session *s, int limit, int lease_ms,
         if (db_bytea_from_text(PQgetvalue(res, i, 4), j->secret, sizeof j->secret,
                                &j->secret_len) != 0)
             j->secret_len = 0;
-        if (PQgetisnull(res, i, 5) ||
-            db_bytea_from_text(PQgetvalue(res, i, 5), j->token, sizeof j->token,
-                               &j->token_len) != 0)
+        if (PQgetisnull(res, i, 5) || db_bytea_from_text(PQgetvalue(res, i, 5), j->token,
+                                                         sizeof j->token, &j->token_len) != 0)
             j->token_len = 0;
         j->token_expires_ms = strtoll(PQgetvalue(res, i, 6), NULL, 10);
         (*count)++;
@@ -156,8 +154,8 @@ int db_calendar_sync_store(struct db_session *s, const char *provider_id, const 
 }
 
 int db_integration_token_store(struct db_session *s, const char *org_id,
-                               const unsigned char *sealed, size_t sealed_len,
-                               const char *key_id, int64_t expires_ms)
+                               const unsigned char *sealed, size_t sealed_len, const char *key_id,
+                               int64_t expires_ms)
 {
     char bytea[2 * 2560 + 3], expires[24];
     const char *params[] = {org_id, bytea, key_id, expires};

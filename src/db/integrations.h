@@ -24,8 +24,7 @@ int db_integrations_get(struct db_pool *pool, const char *org_id, json_t **out,
  * secret fields, sealed under the key `key_id` names. *out: the answer. */
 int db_integration_put(struct db_pool *pool, const char *org_id, const char *kind,
                        const char *settings_json, const unsigned char *sealed, size_t sealed_len,
-                       const char *key_id, const char *actor, json_t **out,
-                       struct db_result *res);
+                       const char *key_id, const char *actor, json_t **out, struct db_result *res);
 /* DB_NOT_FOUND when not connected. */
 int db_integration_delete(struct db_pool *pool, const char *org_id, const char *kind,
                           const char *actor, struct db_result *res);
@@ -45,10 +44,10 @@ struct db_calendar_job {
     char provider_id[DB_ID_SIZE];
     char org_id[DB_ID_SIZE];
     char calendar_id[1040];
-    char *settings;                /* owned: the integration's public settings */
-    unsigned char secret[2048];    /* sealed credentials */
+    char *settings;             /* owned: the integration's public settings */
+    unsigned char secret[2048]; /* sealed credentials */
     size_t secret_len;
-    unsigned char token[2560];     /* sealed access token, if any */
+    unsigned char token[2560]; /* sealed access token, if any */
     size_t token_len;
     int64_t token_expires_ms;
 };
@@ -66,7 +65,7 @@ int db_calendar_sync_store(struct db_session *s, const char *provider_id, const 
                            const char *const *ids, size_t n, int next_s);
 /* Google's new access token, sealed, valid until expires_ms. */
 int db_integration_token_store(struct db_session *s, const char *org_id,
-                               const unsigned char *sealed, size_t sealed_len,
-                               const char *key_id, int64_t expires_ms);
+                               const unsigned char *sealed, size_t sealed_len, const char *key_id,
+                               int64_t expires_ms);
 
 #endif

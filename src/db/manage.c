@@ -58,13 +58,12 @@ int db_manage_issue(struct db_pool *pool, const char *org_id, const char *appoin
     return 0;
 }
 
-int db_manage_issue_session(struct db_session *s, const char *org_id,
-                            const char *appointment_id, const char *hash)
+int db_manage_issue_session(struct db_session *s, const char *org_id, const char *appointment_id,
+                            const char *hash)
 {
     const char *params[] = {org_id, appointment_id, hash};
     PGresult *pg = db_session_exec(s, "manage_issue",
-                                   "SELECT manage_issue($1::uuid, $2::uuid, $3::bytea)", 3,
-                                   params);
+                                   "SELECT manage_issue($1::uuid, $2::uuid, $3::bytea)", 3, params);
     PQclear(pg);
     return pg ? 0 : -1;
 }

@@ -38,7 +38,7 @@ int db_manage_issue(struct db_pool *pool, const char *org_id, const char *appoin
 
 struct db_session;
 /* The same on the worker's session (a text message's link); 0 or -1. */
-int db_manage_issue_session(struct db_session *s, const char *org_id,
-                            const char *appointment_id, const char *hash);
+int db_manage_issue_session(struct db_session *s, const char *org_id, const char *appointment_id,
+                            const char *hash);
 
 #endif

@@ -19,8 +19,7 @@ int integ_google_token_request(const char *token_url, const char *client_id,
     integ_text_add_field(&form, "client_secret", client_secret);
     integ_text_add_field(&form, "refresh_token", refresh_token);
     out->method = "POST";
-    if (!(out->body = integ_text_take(&form, &out->body_len)) ||
-        !(out->url = strdup(token_url)) ||
+    if (!(out->body = integ_text_take(&form, &out->body_len)) || !(out->url = strdup(token_url)) ||
         !integ_request_header(out, "Content-Type", "application/x-www-form-urlencoded") ||
         !integ_request_header(out, "Accept", "application/json") ||
         !integ_request_header(out, "Expect", "")) {
@@ -67,9 +66,9 @@ int integ_google_insert_request(const char *base, const char *calendar_id, const
                                 const char *end, const char *token, struct integ_request *out)
 {
     struct integ_text u = {0};
-    json_t *event = json_pack("{s:s, s:s, s:s, s:{s:s}, s:{s:s}}", "id", event_id, "summary",
-                              summary, "description", description, "start", "dateTime", start,
-                              "end", "dateTime", end);
+    json_t *event =
+        json_pack("{s:s, s:s, s:s, s:{s:s}, s:{s:s}}", "id", event_id, "summary", summary,
+                  "description", description, "start", "dateTime", start, "end", "dateTime", end);
 
     memset(out, 0, sizeof *out);
     events_url(&u, base, calendar_id);
@@ -160,8 +159,7 @@ int integ_google_list_parse(const char *body, size_t len, integ_google_busy_fn f
         const char *end = event_time(json_object_get(ev, "end"));
 
         if (!id || !start || !end || (status && strcmp(status, "cancelled") == 0) ||
-            (transparency && strcmp(transparency, "transparent") == 0) ||
-            strncmp(id, "bk", 2) == 0)
+            (transparency && strcmp(transparency, "transparent") == 0) || strncmp(id, "bk", 2) == 0)
             continue;
         if (fn(arg, id, start, end) != 0) {
             rc = -1;

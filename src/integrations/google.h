@@ -40,8 +40,7 @@ int integ_google_list_request(const char *base, const char *calendar_id, const c
 /* One busy event of a list page: its id and its start and end as Google
  * gives them (an RFC 3339 dateTime, or a date "YYYY-MM-DD" for an all-day
  * event). Return non-zero to stop. */
-typedef int (*integ_google_busy_fn)(void *arg, const char *id, const char *start,
-                                    const char *end);
+typedef int (*integ_google_busy_fn)(void *arg, const char *id, const char *start, const char *end);
 /*
  * Reads a page of events.list: calls `fn` for every event that makes the
  * provider busy (not cancelled, not transparent, not one of bookd's own,

@@ -84,8 +84,7 @@ void integ_text_add_escaped(struct integ_text *t, const char *s)
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         char one[4] = {(char)*p, 0, 0, 0};
         bool keep = (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
-                    (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' || *p == '_' ||
-                    *p == '~';
+                    (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' || *p == '_' || *p == '~';
         if (!keep) {
             one[0] = '%';
             one[1] = hex[*p >> 4];

@@ -18,7 +18,7 @@ struct integ_request {
     struct curl_slist *headers; /* owned */
     char *body;                 /* owned; NULL: none */
     size_t body_len;
-    char *userpwd;              /* owned; "user:password" for HTTP Basic, or NULL */
+    char *userpwd; /* owned; "user:password" for HTTP Basic, or NULL */
 };
 
 void integ_request_cleanup(struct integ_request *r);
@@ -32,7 +32,7 @@ bool integ_request_bearer(struct integ_request *r, const char *token);
 struct integ_text {
     char *data;
     size_t len, cap;
-    bool failed;                /* out of memory: everything after is dropped */
+    bool failed; /* out of memory: everything after is dropped */
 };
 void integ_text_add(struct integ_text *t, const char *s);
 /* Adds `s` percent-encoded (RFC 3986 unreserved characters kept). */

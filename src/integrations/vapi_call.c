@@ -13,10 +13,9 @@ int integ_vapi_call_request(const char *base, const char *api_key, const char *a
 {
     struct integ_text u = {0};
     json_t *call = json_pack("{s:s, s:s, s:{s:s}, s:{s:{s:s, s:s, s:s}}}", "assistantId",
-                             assistant_id, "phoneNumberId", phone_number_id, "customer",
-                             "number", number, "assistantOverrides", "variableValues",
-                             "appointmentId", appointment_id, "scheduledAt", scheduled_at,
-                             "localTime", local_time);
+                             assistant_id, "phoneNumberId", phone_number_id, "customer", "number",
+                             number, "assistantOverrides", "variableValues", "appointmentId",
+                             appointment_id, "scheduledAt", scheduled_at, "localTime", local_time);
 
     memset(out, 0, sizeof *out);
     integ_text_add(&u, base);

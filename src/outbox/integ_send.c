@@ -16,9 +16,9 @@
 #include "integrations/vapi_call.h"
 #include "log.h"
 
-#define SECRET_RETRY_MS 30000  /* credentials that do not open: looked at again then */
-#define TOKEN_MARGIN_MS 60000  /* a token this close to its expiry is not used */
-#define SYNC_MAX_PAGES 50      /* 50 pages of 250 events: 12,500 events ahead at most */
+#define SECRET_RETRY_MS 30000 /* credentials that do not open: looked at again then */
+#define TOKEN_MARGIN_MS 60000 /* a token this close to its expiry is not used */
+#define SYNC_MAX_PAGES 50     /* 50 pages of 250 events: 12,500 events ahead at most */
 
 enum send_kind outbox_send_kind(const char *target)
 {
@@ -57,9 +57,8 @@ static json_t *open_json(const struct app *app, const unsigned char *sealed, siz
     size_t plain_len = 0;
     json_t *out = NULL;
 
-    if (app->has_secret_key &&
-        core_secretbox_open(&app->secret_key, sealed, len, aad, strlen(aad), plain,
-                            sizeof plain, &plain_len) == 0)
+    if (app->has_secret_key && core_secretbox_open(&app->secret_key, sealed, len, aad, strlen(aad),
+                                                   plain, sizeof plain, &plain_len) == 0)
         out = json_loadb((const char *)plain, plain_len, 0, NULL);
     OPENSSL_cleanse(plain, sizeof plain);
     return out;
@@ -131,8 +130,8 @@ static int build_token(const struct app *app, struct send *s, json_t *settings)
 {
     s->keep_answer = true;
     return integ_google_token_request(app->cfg.google_token_url, str(settings, "clientId"),
-                                      str(s->creds, "clientSecret"),
-                                      str(s->creds, "refreshToken"), &s->req);
+                                      str(s->creds, "clientSecret"), str(s->creds, "refreshToken"),
+                                      &s->req);
 }
 
 /* The events.list request of the import's next page. */
@@ -159,10 +158,9 @@ static int build_call(const struct app *app, struct send *s)
         if (strcmp(s->d.action, "google.delete") == 0)
             return integ_google_delete_request(cfg->google_api_base, str(c, "calendarId"),
                                                str(c, "eventId"), s->token, &s->req);
-        return integ_google_insert_request(cfg->google_api_base, str(c, "calendarId"),
-                                           str(c, "eventId"), str(c, "summary"),
-                                           str(c, "description"), str(c, "start"),
-                                           str(c, "end"), s->token, &s->req);
+        return integ_google_insert_request(
+            cfg->google_api_base, str(c, "calendarId"), str(c, "eventId"), str(c, "summary"),
+            str(c, "description"), str(c, "start"), str(c, "end"), s->token, &s->req);
     case SEND_TWILIO:
         return integ_twilio_sms_request(cfg->twilio_api_base, str(set, "accountSid"),
                                         str(s->creds, "authToken"), str(set, "fromNumber"),
@@ -188,8 +186,8 @@ int outbox_integ_add_link(const struct app *app, struct db_session *db, struct s
     if (s->kind != SEND_TWILIO || !json_is_true(json_object_get(s->ctx, "manageLink")))
         return 0;
     if (http_manage_token_new(token, hash) == 0 &&
-        db_manage_issue_session(db, str(s->ctx, "orgId"), str(s->ctx, "appointmentId"),
-                                hash) == 0) {
+        db_manage_issue_session(db, str(s->ctx, "orgId"), str(s->ctx, "appointmentId"), hash) ==
+            0) {
         snprintf(text, sizeof text, "%s Manage it: %s/manage/%s", str(s->ctx, "text"),
                  app->public_url, token);
         rc = json_object_set_new(s->ctx, "text", json_string(text));
@@ -280,20 +278,19 @@ static void busy_free(struct busy_list *b)
 static void sync_done(const struct app *app, struct db_session *db, struct send *s,
                       const char *error)
 {
-    if (db_calendar_sync_store(db, s->job.provider_id, error,
-                               (const char *const *)s->busy.starts,
-                               (const char *const *)s->busy.ends,
-                               (const char *const *)s->busy.ids, error ? 0 : s->busy.n,
-                               app->cfg.google_sync_seconds) != 0)
-        log_warn("worker.sync_not_stored", "calendar of provider %s: the import was not stored "
-                 "(tried again after its lease)", s->job.provider_id);
+    if (db_calendar_sync_store(db, s->job.provider_id, error, (const char *const *)s->busy.starts,
+                               (const char *const *)s->busy.ends, (const char *const *)s->busy.ids,
+                               error ? 0 : s->busy.n, app->cfg.google_sync_seconds) != 0)
+        log_warn("worker.sync_not_stored",
+                 "calendar of provider %s: the import was not stored "
+                 "(tried again after its lease)",
+                 s->job.provider_id);
     else
         log_write(LOG_DEBUG, "calendar.synced", "provider %s: %s", s->job.provider_id,
                   error ? error : "imported");
 }
 
-int outbox_sync_start(const struct app *app, struct db_session *db, struct send *s,
-                      int64_t now)
+int outbox_sync_start(const struct app *app, struct db_session *db, struct send *s, int64_t now)
 {
     char aad[DB_SECRET_AAD_SIZE];
 
@@ -404,8 +401,10 @@ bool outbox_integ_finished(const struct app *app, struct db_session *db, struct 
         return failed(app, db, s, now, o, error);
     }
     if (status == 401 || status == 403) {
-        snprintf(error, error_size, "%s refused the credentials (HTTP %ld): put the %s settings "
-                 "again", name, status, name);
+        snprintf(error, error_size,
+                 "%s refused the credentials (HTTP %ld): put the %s settings "
+                 "again",
+                 name, status, name);
         return refused(app, db, s, o, error);
     }
     if (s->kind == SEND_SYNC && status >= 200 && status < 300) {

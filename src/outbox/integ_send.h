@@ -53,8 +53,7 @@ bool outbox_integ_finished(const struct app *app, struct db_session *db, struct 
 
 /* A calendar import: opens its credentials and builds its first request.
  * 0, or -1 with the reason stored as the import's error. */
-int outbox_sync_start(const struct app *app, struct db_session *db, struct send *s,
-                      int64_t now);
+int outbox_sync_start(const struct app *app, struct db_session *db, struct send *s, int64_t now);
 
 /* Frees what an integration send holds (secrets wiped). */
 void outbox_integ_cleanup(struct send *s);

@@ -34,23 +34,23 @@ struct busy_list {
 struct send {
     CURL *easy;
     enum send_kind kind;
-    struct db_delivery d;         /* a delivery (not SEND_SYNC) */
-    struct db_calendar_job job;   /* SEND_SYNC */
+    struct db_delivery d;       /* a delivery (not SEND_SYNC) */
+    struct db_calendar_job job; /* SEND_SYNC */
     struct integ_request req;
     char error[CURL_ERROR_SIZE];
-    const char *refused;          /* the address class refused at connect, or NULL */
+    const char *refused; /* the address class refused at connect, or NULL */
     bool allow_private;
     size_t response_bytes;
 
     /* Integrations. */
     enum send_phase phase;
-    bool token_fresh;             /* the token was granted for this send: a 401 is final */
-    json_t *ctx;                  /* the delivery's context (its payload), parsed */
-    json_t *creds;                /* the opened credentials */
+    bool token_fresh; /* the token was granted for this send: a 401 is final */
+    json_t *ctx;      /* the delivery's context (its payload), parsed */
+    json_t *creds;    /* the opened credentials */
     char token[INTEG_GOOGLE_TOKEN_MAX];
-    bool keep_answer;             /* keep the answer's body (a token, an events page) */
+    bool keep_answer; /* keep the answer's body (a token, an events page) */
     struct core_json_buf answer;
-    char page_token[1024];        /* SEND_SYNC: the next page, "" for the first */
+    char page_token[1024]; /* SEND_SYNC: the next page, "" for the first */
     int pages;
     struct busy_list busy;
 };

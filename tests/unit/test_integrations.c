@@ -35,8 +35,8 @@ Test(integrations, google_token_grant)
 {
     struct integ_request r;
 
-    cr_assert_eq(integ_google_token_request("http://127.0.0.1:9/token", "cid", "sec ret",
-                                            "1//rt", &r), 0);
+    cr_assert_eq(
+        integ_google_token_request("http://127.0.0.1:9/token", "cid", "sec ret", "1//rt", &r), 0);
     cr_assert_str_eq(r.url, "http://127.0.0.1:9/token");
     cr_assert_str_eq(r.method, "POST");
     cr_assert_str_eq(r.body, "grant_type=refresh_token&client_id=cid&client_secret=sec%20ret"
@@ -64,9 +64,10 @@ Test(integrations, google_insert_delete_list)
     struct integ_request r;
     json_t *body, *want;
 
-    cr_assert_eq(integ_google_insert_request("https://g.test", "a@b.c", "bk00ff", "Ann",
-                                             "d", "2030-01-07T09:00:00.000Z",
-                                             "2030-01-07T09:30:00.000Z", "tok", &r), 0);
+    cr_assert_eq(integ_google_insert_request("https://g.test", "a@b.c", "bk00ff", "Ann", "d",
+                                             "2030-01-07T09:00:00.000Z", "2030-01-07T09:30:00.000Z",
+                                             "tok", &r),
+                 0);
     cr_assert_str_eq(r.url, "https://g.test/calendar/v3/calendars/a%40b.c/events");
     cr_assert_str_eq(header(&r, "Authorization"), "Bearer tok");
     body = json_loads(r.body, 0, NULL);
@@ -78,14 +79,14 @@ Test(integrations, google_insert_delete_list)
     json_decref(want);
     integ_request_cleanup(&r);
 
-    cr_assert_eq(integ_google_delete_request("https://g.test", "primary", "bk00ff", "tok", &r),
-                 0);
+    cr_assert_eq(integ_google_delete_request("https://g.test", "primary", "bk00ff", "tok", &r), 0);
     cr_assert_str_eq(r.method, "DELETE");
     cr_assert_str_eq(r.url, "https://g.test/calendar/v3/calendars/primary/events/bk00ff");
     integ_request_cleanup(&r);
 
     cr_assert_eq(integ_google_list_request("https://g.test", "primary", "2030-01-01T00:00:00Z",
-                                           "2030-03-01T00:00:00Z", "p 2", "tok", &r), 0);
+                                           "2030-03-01T00:00:00Z", "p 2", "tok", &r),
+                 0);
     cr_assert_str_eq(r.method, "GET");
     cr_assert_str_eq(r.url, "https://g.test/calendar/v3/calendars/primary/events?singleEvents="
                             "true&maxResults=250&timeMin=2030-01-01T00%3A00%3A00Z&timeMax=2030-"
@@ -124,10 +125,10 @@ Test(integrations, google_events_page)
     struct seen seen = {0};
     char next[64];
 
-    cr_assert_eq(integ_google_list_parse(page, strlen(page), collect, &seen, next, sizeof next),
-                 0);
-    cr_assert_eq(seen.n, 2, "busy: a timed and an all-day event, not cancelled, transparent or "
-                            "bookd's own");
+    cr_assert_eq(integ_google_list_parse(page, strlen(page), collect, &seen, next, sizeof next), 0);
+    cr_assert_eq(seen.n, 2,
+                 "busy: a timed and an all-day event, not cancelled, transparent or "
+                 "bookd's own");
     cr_assert_str_eq(seen.ids[0], "a");
     cr_assert_str_eq(seen.ids[1], "d");
     cr_assert_str_eq(next, "next");
@@ -139,7 +140,8 @@ Test(integrations, twilio_sms)
     struct integ_request r;
 
     cr_assert_eq(integ_twilio_sms_request("https://t.test", "AC12", "tok", "+15550009999",
-                                          "+15550001111", "Hi Ann, ok.", &r), 0);
+                                          "+15550001111", "Hi Ann, ok.", &r),
+                 0);
     cr_assert_str_eq(r.url, "https://t.test/2010-04-01/Accounts/AC12/Messages.json");
     cr_assert_str_eq(r.userpwd, "AC12:tok");
     cr_assert_str_eq(r.body, "To=%2B15550001111&From=%2B15550009999&Body=Hi%20Ann%2C%20ok.");
@@ -151,15 +153,16 @@ Test(integrations, vapi_call)
     struct integ_request r;
     json_t *body, *want;
 
-    cr_assert_eq(integ_vapi_call_request("https://v.test", "key", "as", "pn", "+15550001111",
-                                         "id1", "2030-01-07T09:00:00.000Z", "9:00 am", &r), 0);
+    cr_assert_eq(integ_vapi_call_request("https://v.test", "key", "as", "pn", "+15550001111", "id1",
+                                         "2030-01-07T09:00:00.000Z", "9:00 am", &r),
+                 0);
     cr_assert_str_eq(r.url, "https://v.test/call");
     cr_assert_str_eq(header(&r, "Authorization"), "Bearer key");
     body = json_loads(r.body, 0, NULL);
     want = json_pack("{s:s, s:s, s:{s:s}, s:{s:{s:s, s:s, s:s}}}", "assistantId", "as",
                      "phoneNumberId", "pn", "customer", "number", "+15550001111",
-                     "assistantOverrides", "variableValues", "appointmentId", "id1",
-                     "scheduledAt", "2030-01-07T09:00:00.000Z", "localTime", "9:00 am");
+                     "assistantOverrides", "variableValues", "appointmentId", "id1", "scheduledAt",
+                     "2030-01-07T09:00:00.000Z", "localTime", "9:00 am");
     cr_assert(json_equal(body, want));
     json_decref(body);
     json_decref(want);
