@@ -45,7 +45,7 @@ static void put_integration(struct http_request *req, struct http_response *resp
     char *plain = secrets ? json_dumps(secrets, JSON_COMPACT) : NULL;
     char *settings_text = settings ? json_dumps(settings, JSON_COMPACT) : NULL;
     char aad[DB_SECRET_AAD_SIZE], key_id[CORE_SECRETBOX_KEY_ID_HEX_LEN + 1];
-    unsigned char sealed[2048];
+    unsigned char sealed[DB_SEALED_MAX];
     size_t sealed_len = 0;
     json_t *out = NULL;
     struct db_result res;

@@ -47,20 +47,20 @@ int db_outbox_fan_out(struct db_session *s, int limit, int first_delay_ms, int *
 struct db_delivery {
     char id[DB_ID_SIZE];
     char org_id[DB_ID_SIZE];
-    char target[80];               /* "webhook:<id>", "google", "twilio", "vapi" */
-    char action[24];               /* "webhook", "google.insert", "sms.booked", ... */
-    int attempts;                  /* made before this one */
-    char *url;                     /* owned; "" for an integration */
-    unsigned char secret[2048];    /* sealed: the signing key, or the integration's secrets */
+    char target[80];                     /* "webhook:<id>", "google", "twilio", "vapi" */
+    char action[24];                     /* "webhook", "google.insert", "sms.booked", ... */
+    int attempts;                        /* made before this one */
+    char *url;                           /* owned; "" for an integration */
+    unsigned char secret[DB_SEALED_MAX]; /* sealed: the signing key, or the integration's secrets */
     size_t secret_len;
-    unsigned char token[2560];     /* sealed Google access token, if any */
+    unsigned char token[2560]; /* sealed Google access token, if any */
     size_t token_len;
     int64_t token_expires_ms;
     char event_type[64];
     /* owned: the event's JSON, or for an integration what sending needs
      * (sql/45_integrations.sql, bk_delivery_context, with "settings") */
     char *payload;
-    char event_at[32];             /* the event's time, API form */
+    char event_at[32]; /* the event's time, API form */
     int64_t event_at_ms;
 };
 
@@ -79,8 +79,8 @@ enum db_delivery_result {
     DB_DELIVERY_DEAD,
     DB_DELIVERY_GONE,
     DB_DELIVERY_DEFER,
-    DB_DELIVERY_VOID,              /* nothing to send (error says why) */
-    DB_DELIVERY_STOP,              /* credentials refused: the integration stops */
+    DB_DELIVERY_VOID, /* nothing to send (error says why) */
+    DB_DELIVERY_STOP, /* credentials refused: the integration stops */
 };
 
 /* The name deliveries_record reads ("delivered", "retry", "dead", "gone",
@@ -90,9 +90,9 @@ const char *db_delivery_result_name(enum db_delivery_result r);
 struct db_delivery_outcome {
     const char *id;
     enum db_delivery_result result;
-    int status_code;               /* 0: none */
-    const char *error;             /* NULL: none */
-    int64_t next_attempt_ms;       /* RETRY, DEFER */
+    int status_code;         /* 0: none */
+    const char *error;       /* NULL: none */
+    int64_t next_attempt_ms; /* RETRY, DEFER */
 };
 
 /*

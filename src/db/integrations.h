@@ -44,8 +44,8 @@ struct db_calendar_job {
     char provider_id[DB_ID_SIZE];
     char org_id[DB_ID_SIZE];
     char calendar_id[1040];
-    char *settings;             /* owned: the integration's public settings */
-    unsigned char secret[2048]; /* sealed credentials */
+    char *settings;                      /* owned: the integration's public settings */
+    unsigned char secret[DB_SEALED_MAX]; /* sealed credentials */
     size_t secret_len;
     unsigned char token[2560]; /* sealed access token, if any */
     size_t token_len;

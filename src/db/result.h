@@ -32,6 +32,10 @@ enum db_outcome {
 
 /* An id (a UUID in its canonical text form) and its NUL. */
 #define DB_ID_SIZE (CORE_UUID_LEN + 1)
+/* The largest sealed secret stored (an integration's credentials: two
+ * fields of up to 1,024 characters in one JSON object, and the seal's
+ * 33 bytes). */
+#define DB_SEALED_MAX 4096
 
 /* Who asks, in whose organization. */
 struct db_org_ref {

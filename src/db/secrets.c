@@ -7,9 +7,9 @@
 #include <libpq-fe.h>
 
 #include "db/query.h"
+#include "db/result.h"
 #include "log.h"
 
-#define SEALED_MAX 4096
 
 void db_webhook_secret_aad(const char *endpoint_id, char out[DB_SECRET_AAD_SIZE])
 {
@@ -115,9 +115,9 @@ static int reseal_row(PGconn *pg, const struct sealed_column *col, PGresult *row
                       const struct core_secret_key *new_key, long *count)
 {
     const char *a = PQgetvalue(rows, i, 0), *b = PQgetvalue(rows, i, 1);
-    unsigned char sealed[SEALED_MAX], resealed[SEALED_MAX];
+    unsigned char sealed[DB_SEALED_MAX], resealed[DB_SEALED_MAX];
     size_t sealed_len, resealed_len;
-    char aad[DB_SECRET_AAD_SIZE], bytea[2 * SEALED_MAX + 3];
+    char aad[DB_SECRET_AAD_SIZE], bytea[2 * DB_SEALED_MAX + 3];
     char key_id[CORE_SECRETBOX_KEY_ID_HEX_LEN + 1];
     char have[CORE_SECRETBOX_KEY_ID_HEX_LEN + 1];
     const char *params[] = {a, b, bytea, key_id};

@@ -53,7 +53,7 @@ static json_t *settings_of(const struct send *s)
 static json_t *open_json(const struct app *app, const unsigned char *sealed, size_t len,
                          const char *aad)
 {
-    unsigned char plain[2048];
+    unsigned char plain[DB_SEALED_MAX];
     size_t plain_len = 0;
     json_t *out = NULL;
 

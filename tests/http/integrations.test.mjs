@@ -320,6 +320,23 @@ ctest('GET /api/integrations: all disconnected at first; PUT google/twilio/vapi 
   expectStatus(await ctx.api('DELETE', '/api/integrations/google', { key }), 204);
 });
 
+ctest('PUT /api/integrations/google: credentials of the largest allowed size (1,024 characters each) are stored; one character more is 400', async () => {
+  const org = await newOrg();
+  const clientSecret = `cs-${'s'.repeat(1021)}`;
+  const refreshToken = `rt-${'r'.repeat(1021)}`;
+  writeOnly.push(clientSecret, refreshToken);
+  const ok = await ctx.api('PUT', '/api/integrations/google', {
+    key: org.adminKey, body: { clientId: 'big.apps.googleusercontent.com', clientSecret, refreshToken },
+  });
+  expectStatus(ok, 200, 'the largest credentials');
+  const tooBig = await ctx.api('PUT', '/api/integrations/google', {
+    key: org.adminKey, body: { clientId: 'big.apps.googleusercontent.com', clientSecret: `${clientSecret}x`, refreshToken },
+  });
+  expectError(tooBig, 400, BAD, 'clientSecret');
+  const del = await ctx.api('DELETE', '/api/integrations/google', { key: org.adminKey });
+  expectStatus(del, 204);
+});
+
 ctest('PUT /api/integrations/{google,twilio,vapi}: a missing, empty, mistyped, out-of-range or unknown field → 400 naming it and nothing changes; an unknown kind → 404; public key 403, no key or the server token 401', async () => {
   const org = await newOrg();
   const key = org.adminKey;
