@@ -173,6 +173,12 @@ BEGIN
 END
 $$;
 
+-- "2:00 pm": the time of day of an instant in a time zone, as the voice
+-- agent says it and text messages write it.
+CREATE OR REPLACE FUNCTION vapi_say_clock(p_ts timestamptz, p_tz text) RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$ SELECT to_char(p_ts AT TIME ZONE p_tz, 'FMHH12:MI am') $$;
+
 -- Audit log and outbox ----------------------------------------------------------
 
 CREATE OR REPLACE FUNCTION bk_audit(p_org_id uuid, p_actor text, p_action text,

@@ -211,30 +211,32 @@ AS $$
 DECLARE
     v_org uuid;
     v_tz text;
+    v_count int;
 BEGIN
-    UPDATE provider_calendars
-       SET sync_due_at = CASE WHEN sync_due_at > claimed_at THEN sync_due_at
-                              ELSE now() + p_next_s * interval '1 second' END,
-           locked_until = NULL,
-           synced_at = CASE WHEN p_error IS NULL THEN now() ELSE synced_at END,
-           last_error = left(p_error, 300)
-     WHERE provider_id = p_provider_id
-    RETURNING org_id INTO v_org;
+    SELECT c.org_id, o.timezone INTO v_org, v_tz
+      FROM provider_calendars c JOIN organizations o ON o.id = c.org_id
+     WHERE c.provider_id = p_provider_id
+       FOR UPDATE OF c;
     IF NOT FOUND THEN
         RETURN;                              -- unlinked meanwhile
     END IF;
     IF p_error IS NULL THEN
-        SELECT timezone INTO v_tz FROM organizations WHERE id = v_org;
         DELETE FROM busy_times WHERE provider_id = p_provider_id;
         INSERT INTO busy_times (provider_id, during, external_id)
         SELECT p_provider_id, tstzrange(t.s, t.e, '[)'), left(t.id, 1024)
           FROM (SELECT bk_google_time(u.s, v_tz) AS s, bk_google_time(u.e, v_tz) AS e, u.id
                   FROM unnest(p_starts, p_ends, p_ids) u (s, e, id)) t
          WHERE t.s < t.e;
-        UPDATE provider_calendars
-           SET busy_count = (SELECT count(*) FROM busy_times WHERE provider_id = p_provider_id)
-         WHERE provider_id = p_provider_id;
+        GET DIAGNOSTICS v_count = ROW_COUNT;
     END IF;
+    UPDATE provider_calendars
+       SET sync_due_at = CASE WHEN sync_due_at > claimed_at THEN sync_due_at
+                              ELSE now() + p_next_s * interval '1 second' END,
+           locked_until = NULL,
+           synced_at = CASE WHEN p_error IS NULL THEN now() ELSE synced_at END,
+           last_error = left(p_error, 300),
+           busy_count = coalesce(v_count, busy_count)
+     WHERE provider_id = p_provider_id;
     PERFORM bk_integration_status(v_org, 'google', p_error IS NULL, p_error, false);
 END
 $$;
@@ -274,7 +276,7 @@ $$;
 CREATE OR REPLACE FUNCTION bk_text_time(p_ts timestamptz, p_tz text) RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
-SELECT to_char(p_ts AT TIME ZONE p_tz, 'Dy FMDD Mon "at" FMHH12:MI am')
+SELECT to_char(p_ts AT TIME ZONE p_tz, 'Dy FMDD Mon') || ' at ' || vapi_say_clock(p_ts, p_tz)
 $$;
 
 -- The text of an SMS: the first name, the practice and the time, nothing

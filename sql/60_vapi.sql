@@ -3,11 +3,8 @@
 -- answers are made of. Times are said in the organization's time zone, in
 -- English, the way a voice reads them: "2:00 pm on Tuesday 27 January".
 
--- "2:00 pm" and "Tuesday 27 January" of an instant in a time zone.
-CREATE OR REPLACE FUNCTION vapi_say_clock(p_ts timestamptz, p_tz text) RETURNS text
-LANGUAGE sql STABLE PARALLEL SAFE
-AS $$ SELECT to_char(p_ts AT TIME ZONE p_tz, 'FMHH12:MI am') $$;
-
+-- "Tuesday 27 January" of a day (vapi_say_clock, the time of day, is in
+-- sql/01_common.sql: text messages say it too).
 CREATE OR REPLACE FUNCTION vapi_say_day(p_day date) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$ SELECT to_char(p_day, 'FMDay FMDD FMMonth') $$;

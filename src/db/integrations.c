@@ -28,7 +28,7 @@ int db_integration_put(struct db_pool *pool, const char *org_id, const char *kin
                        const char *settings_json, const unsigned char *sealed, size_t sealed_len,
                        const char *key_id, const char *actor, json_t **out, struct db_result *res)
 {
-    char *bytea = malloc(2 * sealed_len + 3);
+    char *bytea = db_bytes_to_bytea_new(sealed, sealed_len);
     int rc;
 
     if (!bytea) {
@@ -37,7 +37,6 @@ int db_integration_put(struct db_pool *pool, const char *org_id, const char *kin
         *out = NULL;
         return -1;
     }
-    db_bytes_to_bytea(sealed, sealed_len, bytea);
     {
         const char *params[] = {org_id, kind, settings_json, bytea, key_id, actor};
         rc = db_fetch_json(pool, "integration_put", 6, params, out, res);

@@ -152,6 +152,14 @@ void db_bytes_to_bytea(const unsigned char *bytes, size_t n, char *out)
     out[2 + 2 * n] = '\0';
 }
 
+char *db_bytes_to_bytea_new(const unsigned char *bytes, size_t n)
+{
+    char *out = malloc(2 * n + 3);
+    if (out)
+        db_bytes_to_bytea(bytes, n, out);
+    return out;
+}
+
 void db_hash_to_bytea(const unsigned char *hash, char *out)
 {
     db_bytes_to_bytea(hash, 32, out);

@@ -57,6 +57,8 @@ int db_int_value(const char *text);
 void db_hash_to_bytea(const unsigned char *hash, char *out /* 67 bytes */);
 /* The same for any n bytes: out holds 2n + 3. */
 void db_bytes_to_bytea(const unsigned char *bytes, size_t n, char *out);
+/* The same, malloc'd (NULL when out of memory). */
+char *db_bytes_to_bytea_new(const unsigned char *bytes, size_t n);
 /* Reads bytea text ("\x" + hex, the server's output form) into out (at
  * most `size` bytes); 0 and *len, or -1. */
 int db_bytea_from_text(const char *text, unsigned char *out, size_t size, size_t *len);

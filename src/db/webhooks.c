@@ -11,7 +11,7 @@ int db_webhook_create(struct db_pool *pool, const char *org_id, const char *id, 
                       const char *key_id, const char *actor, json_t **out,
                       struct db_result *res)
 {
-    char *bytea = malloc(2 * sealed_len + 3);
+    char *bytea = db_bytes_to_bytea_new(sealed, sealed_len);
     int rc;
 
     if (!bytea) {
@@ -20,7 +20,6 @@ int db_webhook_create(struct db_pool *pool, const char *org_id, const char *id, 
         *out = NULL;
         return -1;
     }
-    db_bytes_to_bytea(sealed, sealed_len, bytea);
     {
         const char *params[] = {org_id, id, url, events_json, bytea, key_id, actor};
         rc = db_fetch_json(pool, "webhook_create", 7, params, out, res);

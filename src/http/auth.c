@@ -10,6 +10,7 @@
 #include <openssl/rand.h>
 
 #include "core/sha256.h"
+#include "db/query.h"
 #include "db/keys.h"
 #include "http/key_cache.h"
 
@@ -72,17 +73,10 @@ int http_new_secret(const char *prefix, char *out, size_t out_size)
 
 void http_manage_token_hash(const char *token, char hash[HTTP_MANAGE_HASH_SIZE])
 {
-    static const char hex[] = "0123456789abcdef";
     unsigned char d[32];
 
     core_sha256(token, strlen(token), d);
-    hash[0] = '\\';
-    hash[1] = 'x';
-    for (int i = 0; i < 32; i++) {
-        hash[2 + 2 * i] = hex[d[i] >> 4];
-        hash[3 + 2 * i] = hex[d[i] & 15];
-    }
-    hash[66] = '\0';
+    db_hash_to_bytea(d, hash);
 }
 
 int http_manage_token_new(char token[HTTP_MANAGE_TOKEN_SIZE], char hash[HTTP_MANAGE_HASH_SIZE])

@@ -66,24 +66,13 @@ int integ_google_insert_request(const char *base, const char *calendar_id, const
                                 const char *end, const char *token, struct integ_request *out)
 {
     struct integ_text u = {0};
-    json_t *event =
-        json_pack("{s:s, s:s, s:s, s:{s:s}, s:{s:s}}", "id", event_id, "summary", summary,
-                  "description", description, "start", "dateTime", start, "end", "dateTime", end);
 
-    memset(out, 0, sizeof *out);
     events_url(&u, base, calendar_id);
-    out->method = "POST";
-    out->url = integ_text_take(&u, NULL);
-    out->body = event ? json_dumps(event, JSON_COMPACT) : NULL;
-    json_decref(event);
-    if (!out->url || !out->body || !integ_request_bearer(out, token) ||
-        !integ_request_header(out, "Content-Type", "application/json") ||
-        !integ_request_header(out, "Expect", "")) {
-        integ_request_cleanup(out);
-        return -1;
-    }
-    out->body_len = strlen(out->body);
-    return 0;
+    return integ_request_json_post(
+        integ_text_take(&u, NULL),
+        json_pack("{s:s, s:s, s:s, s:{s:s}, s:{s:s}}", "id", event_id, "summary", summary,
+                  "description", description, "start", "dateTime", start, "end", "dateTime", end),
+        token, out);
 }
 
 int integ_google_delete_request(const char *base, const char *calendar_id, const char *event_id,

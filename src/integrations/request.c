@@ -43,6 +43,25 @@ bool integ_request_bearer(struct integ_request *r, const char *token)
     return ok;
 }
 
+int integ_request_json_post(char *url, json_t *body, const char *token,
+                            struct integ_request *out)
+{
+    memset(out, 0, sizeof *out);
+    out->method = "POST";
+    out->url = url;
+    out->body = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (!out->url || !out->body || !integ_request_bearer(out, token) ||
+        !integ_request_header(out, "Content-Type", "application/json") ||
+        /* No "Expect: 100-continue" round trip for a body of a few KiB. */
+        !integ_request_header(out, "Expect", "")) {
+        integ_request_cleanup(out);
+        return -1;
+    }
+    out->body_len = strlen(out->body);
+    return 0;
+}
+
 static void reserve(struct integ_text *t, size_t more)
 {
     size_t cap;

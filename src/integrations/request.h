@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include <curl/curl.h>
+#include <jansson.h>
 
 struct integ_request {
     const char *method;         /* static: "POST" (NULL means POST), "GET", "DELETE" */
@@ -27,6 +28,15 @@ void integ_request_cleanup(struct integ_request *r);
 bool integ_request_header(struct integ_request *r, const char *name, const char *value);
 /* "Authorization: Bearer <token>"; false as above. */
 bool integ_request_bearer(struct integ_request *r, const char *token);
+
+/*
+ * A POST of `body` (a JSON value, taken: released here whatever happens)
+ * to `url` (taken: owned by the request from here) with Authorization:
+ * Bearer `token`, into *out. 0, or -1 (out of memory, or body or url NULL)
+ * with *out cleaned up.
+ */
+int integ_request_json_post(char *url, json_t *body, const char *token,
+                            struct integ_request *out);
 
 /* A growing string, for URLs and form bodies. */
 struct integ_text {

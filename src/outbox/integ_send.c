@@ -178,7 +178,13 @@ static int build_call(const struct app *app, struct send *s)
     return -1;
 }
 
-int outbox_integ_add_link(const struct app *app, struct db_session *db, struct send *s)
+/*
+ * A text message about a patient's own booking (its context says
+ * "manageLink") carries a manage link: a new token, stored hashed for the
+ * appointment, its URL appended to the text. 0, or -1 when the token could
+ * not be stored.
+ */
+static int add_link(const struct app *app, struct db_session *db, struct send *s)
 {
     char token[HTTP_MANAGE_TOKEN_SIZE], hash[HTTP_MANAGE_HASH_SIZE], text[1024];
     int rc = -1;
@@ -197,10 +203,16 @@ int outbox_integ_add_link(const struct app *app, struct db_session *db, struct s
     return rc;
 }
 
-int outbox_integ_build(const struct app *app, struct send *s)
+/* The send's next request: the token grant, or the call it is for. */
+static int build_next(const struct app *app, struct send *s)
 {
     integ_request_cleanup(&s->req);
     return s->phase == PHASE_TOKEN ? build_token(app, s, settings_of(s)) : build_call(app, s);
+}
+
+int outbox_integ_start(const struct app *app, struct db_session *db, struct send *s)
+{
+    return add_link(app, db, s) == 0 && build_next(app, s) == 0 ? 0 : -1;
 }
 
 /* The answer's body kept so far, as text (NUL-terminated). */
@@ -306,7 +318,7 @@ int outbox_sync_start(const struct app *app, struct db_session *db, struct send 
                           s->job.token_expires_ms, now)
                    ? PHASE_CALL
                    : PHASE_TOKEN;
-    if (outbox_integ_build(app, s) != 0) {
+    if (build_next(app, s) != 0) {
         sync_done(app, db, s, "out of memory");
         return -1;
     }
@@ -339,6 +351,17 @@ static bool refused(const struct app *app, struct db_session *db, struct send *s
         o->error = error;
     }
     return false;
+}
+
+/* The send goes on with its next request (true), or, out of memory,
+ * fails like an attempt that got no answer. */
+static bool go_on(const struct app *app, struct db_session *db, struct send *s, int64_t now,
+                  struct db_delivery_outcome *o, char *error, size_t error_size)
+{
+    if (build_next(app, s) == 0)
+        return true;
+    snprintf(error, error_size, "out of memory");
+    return failed(app, db, s, now, o, error);
 }
 
 bool outbox_integ_finished(const struct app *app, struct db_session *db, struct send *s,
@@ -375,10 +398,7 @@ bool outbox_integ_finished(const struct app *app, struct db_session *db, struct 
             s->token_fresh = true;
             s->phase = PHASE_CALL;
             answer_reset(s);
-            if (outbox_integ_build(app, s) == 0)
-                return true;
-            snprintf(error, error_size, "out of memory");
-            return failed(app, db, s, now, o, error);
+            return go_on(app, db, s, now, o, error, error_size);
         }
         if (status == 400 || status == 401 || status == 403) {
             snprintf(error, error_size,
@@ -395,10 +415,7 @@ bool outbox_integ_finished(const struct app *app, struct db_session *db, struct 
         /* The stored token was revoked or expired early: a new one, once. */
         s->phase = PHASE_TOKEN;
         answer_reset(s);
-        if (outbox_integ_build(app, s) == 0)
-            return true;
-        snprintf(error, error_size, "out of memory");
-        return failed(app, db, s, now, o, error);
+        return go_on(app, db, s, now, o, error, error_size);
     }
     if (status == 401 || status == 403) {
         snprintf(error, error_size,
@@ -414,12 +431,8 @@ bool outbox_integ_finished(const struct app *app, struct db_session *db, struct 
             return failed(app, db, s, now, o, error);
         }
         answer_reset(s);
-        if (s->page_token[0] && ++s->pages < SYNC_MAX_PAGES) {
-            if (outbox_integ_build(app, s) == 0)
-                return true;
-            snprintf(error, error_size, "out of memory");
-            return failed(app, db, s, now, o, error);
-        }
+        if (s->page_token[0] && ++s->pages < SYNC_MAX_PAGES)
+            return go_on(app, db, s, now, o, error, error_size);
         sync_done(app, db, s, s->page_token[0] ? "more events ahead than bookd imports" : NULL);
         return false;
     }

@@ -28,14 +28,10 @@ int outbox_integ_open(const struct app *app, struct send *s, int64_t now,
                       struct db_delivery_outcome *o, char *error, size_t error_size);
 
 /* After the breaker let it through: the first request (Google's token
- * grant when there is no token). 0, or -1 (out of memory). */
-int outbox_integ_build(const struct app *app, struct send *s);
-
-/* A text message about a patient's own booking (its context says
- * "manageLink") gets a manage link: a new token, stored hashed for the
- * appointment, its URL appended to the text. 0, or -1 (the token could
- * not be stored: the delivery is left to its lease). */
-int outbox_integ_add_link(const struct app *app, struct db_session *db, struct send *s);
+ * grant when there is no token; a text message about a patient's own
+ * booking gets its manage link first). 0, or -1 (out of memory, or the
+ * link's token could not be stored: the delivery is left to its lease). */
+int outbox_integ_start(const struct app *app, struct db_session *db, struct send *s);
 
 /* True when the send is (or starts with) a token grant. */
 bool outbox_integ_granting(const struct send *s);

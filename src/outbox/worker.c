@@ -407,8 +407,7 @@ static int claim_and_start(struct outbox_worker *w)
         if (!s ||
             (webhook ? integ_webhook_request(s->d.id, s->d.event_type, s->d.event_at,
                                              s->d.payload, key, key_len, now / 1000, &s->req)
-                     : outbox_integ_add_link(w->app, w->db, s) != 0 ||
-                           outbox_integ_build(w->app, s) != 0) != 0 ||
+                     : outbox_integ_start(w->app, w->db, s)) != 0 ||
             send_prepare(w, s) != 0) {
             /* Out of memory: not sent; the lease runs out and it is claimed
              * again. A trial slot it took is given back unused. */
@@ -444,25 +443,29 @@ static void start_syncs(struct outbox_worker *w, int64_t now)
 {
     const struct config *cfg = &w->app->cfg;
     struct db_calendar_job *jobs = NULL;
-    size_t n = 0;
+    struct db_breaker_key keys[SYNC_BATCH];
+    struct core_breaker rows[SYNC_BATCH];
+    size_t n = 0, n_keys = 0;
     int room = MAX_IN_FLIGHT - w->in_flight;
 
     if (room <= 0 || db_calendar_sync_claim(w->db, room < SYNC_BATCH ? room : SYNC_BATCH,
                                             cfg->delivery_lease_ms, &jobs, &n) != 0)
         return;
+    /* The organizations' Google breakers, in one read. */
+    for (size_t i = 0; i < n; i++)
+        key_index(keys, &n_keys, jobs[i].org_id, "google");
+    if (n_keys > 0 && db_breakers_peek(w->db, keys, n_keys, rows) != 0)
+        n_keys = 0; /* not read: taken as closed */
     for (size_t i = 0; i < n; i++) {
-        struct db_breaker_key key;
-        struct core_breaker row;
+        size_t k = find_key(keys, n_keys, jobs[i].org_id, "google");
         struct send *s = calloc(1, sizeof *s);
 
         if (!s)
             break; /* the rest are left to their lease */
         s->job = jobs[i];
         jobs[i].settings = NULL; /* the send owns it */
-        snprintf(key.org_id, sizeof key.org_id, "%s", s->job.org_id);
-        snprintf(key.target, sizeof key.target, "google");
-        if (db_breakers_peek(w->db, &key, 1, &row) == 0 && row.state == CORE_BREAKER_OPEN &&
-            core_breaker_next_probe_ms(&row, &cfg->breaker, now) > now) {
+        if (k < n_keys && rows[k].state == CORE_BREAKER_OPEN &&
+            core_breaker_next_probe_ms(&rows[k], &cfg->breaker, now) > now) {
             s->kind = SEND_SYNC;
             db_calendar_sync_store(w->db, s->job.provider_id,
                                    "not imported: Google's circuit breaker is open", NULL, NULL,
