@@ -7,7 +7,7 @@
 \set ON_ERROR_STOP 1
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
-SELECT plan(48);
+SELECT plan(49);
 
 \ir fixtures.psql
 -- Earlier layers' pending events are processed first: the counts below are
@@ -210,6 +210,17 @@ SELECT results_eq($$ SELECT appointment_id FROM deliveries
                       ORDER BY appointment_id = pg_temp.aid('g') $$,
     $$ VALUES (pg_temp.aid('past')), (pg_temp.aid('g')) $$,
     'an erasure deletes the contact''s events: the past one kept in the calendar, the future one cancelled');
+-- reminderHoursBefore 0: no reminder SMS (the call reminder stays).
+SELECT integration_put('11111111-1111-4111-8111-111111111111', 'twilio',
+                       '{"accountSid": "AC1", "fromNumber": "+15550009999", "reminderHoursBefore": 0}',
+                       '\x05', 'k', 'admin_key:pgtap');
+INSERT INTO res VALUES ('noremind', pg_temp.book('aaaaaaaa-0000-4000-8000-000000000002',
+    'cccccccc-0000-4000-8000-000000000001', NULL, '2030-02-06 10:00+00', 30));
+SELECT outbox_fan_out(10, 0);
+SELECT results_eq($$ SELECT action FROM deliveries WHERE appointment_id = pg_temp.aid('noremind')
+                      ORDER BY action $$,
+    $$ VALUES ('call.reminder'), ('sms.booked') $$,
+    'reminderHoursBefore 0: the confirmation, no reminder SMS');
 SELECT integration_delete('11111111-1111-4111-8111-111111111111', 'google', 'admin_key:pgtap');
 SELECT ok(NOT EXISTS (SELECT 1 FROM deliveries WHERE target = 'google' AND status IN ('pending', 'failed'))
           AND NOT EXISTS (SELECT 1 FROM provider_calendars WHERE provider_id = 'aaaaaaaa-0000-4000-8000-000000000001')
