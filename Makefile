@@ -23,9 +23,11 @@ LIB_SRC  := src/log.c src/log_sink.c $(CORE_SRC) $(DB_SRC) $(INTEG_SRC)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 # The server: HTTP glue, the API, the delivery worker, metrics,
 # configuration, and the embedded OpenAPI document.
-SERVER_SRC := src/config.c src/metrics.c $(wildcard src/http/*.c) $(wildcard src/api/*.c) \
+SERVER_SRC := src/config.c src/metrics.c src/metrics_history.c $(wildcard src/http/*.c) $(wildcard src/api/*.c) \
               $(wildcard src/outbox/*.c)
-SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/openapi_json.o
+SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/openapi_json.o \
+              $(BUILD)/gen/web_assets.o
+WEB_FILES := $(wildcard web/*)
 LIB      := $(BUILD)/libbookd.a
 
 UNIT_SRC := $(wildcard tests/unit/*.c)
@@ -59,6 +61,14 @@ $(BUILD)/gen/openapi_json.c: openapi.json scripts/embed.sh
 
 $(BUILD)/gen/openapi_json.o: $(BUILD)/gen/openapi_json.c
 	$(CC) -c $< -o $@
+
+# The pages and their files (docs/web.md), built into the binary.
+$(BUILD)/gen/web_assets.c: web $(WEB_FILES) scripts/embed_web.sh
+	@mkdir -p $(dir $@)
+	scripts/embed_web.sh web $@
+
+$(BUILD)/gen/web_assets.o: $(BUILD)/gen/web_assets.c
+	$(CC) -Isrc -c $< -o $@
 
 $(MAIN_BIN): $(BUILD)/src/main.o $(SERVER_OBJ) $(LIB)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)

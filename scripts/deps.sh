@@ -18,9 +18,10 @@ packages=(
 if [[ "${1:-}" == "--test" ]]; then
   shift
   # Criterion (C unit tests), pgTAP (SQL tests), promtool (metrics format),
-  # wrk (load), curl (scripts); Node.js runs the black-box HTTP tests (any
+  # wrk (load), curl (scripts), Chromium (the pages' browser tests, driven
+  # by npm playwright-core); Node.js runs the black-box HTTP tests (any
   # Node >= 18 will do, so Debian's is installed only when the machine has none).
-  packages+=(libcriterion-dev postgresql-15-pgtap curl prometheus wrk)
+  packages+=(libcriterion-dev postgresql-15-pgtap curl prometheus wrk chromium fonts-dejavu-core)
   command -v node >/dev/null 2>&1 || packages+=(nodejs)
   command -v npm >/dev/null 2>&1 || packages+=(npm)
 fi

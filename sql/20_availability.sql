@@ -157,7 +157,30 @@ BEGIN
 END
 $$;
 
+-- GET /api/availability/days (docs/web.md): for each local date from
+-- p_from to p_to, how many start times free_slots offers that day, so the
+-- booking page's month calendar can grey out the days with none. One round
+-- trip for a month; the C side caps the range (62 days).
+CREATE OR REPLACE FUNCTION free_slot_days(p_org_id uuid, p_provider_id uuid, p_from date,
+                                          p_to date, p_duration_minutes int,
+                                          p_buffer_before_minutes int,
+                                          p_buffer_after_minutes int, p_step_minutes int,
+                                          p_now timestamptz, p_public boolean)
+RETURNS TABLE (day date, slot_count int)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, public, pg_temp
+AS $$
+SELECT d::date,
+       (SELECT count(*)::int
+          FROM free_slots(p_org_id, p_provider_id, d::date, p_duration_minutes,
+                          p_buffer_before_minutes, p_buffer_after_minutes, p_step_minutes,
+                          p_now, p_public))
+  FROM generate_series(p_from::timestamp, p_to::timestamp, interval '1 day') d
+ ORDER BY 1
+$$;
+
 REVOKE EXECUTE ON FUNCTION
     check_availability(uuid, uuid, timestamptz, int, int, int, uuid),
-    free_slots(uuid, uuid, date, int, int, int, int, timestamptz, boolean)
+    free_slots(uuid, uuid, date, int, int, int, int, timestamptz, boolean),
+    free_slot_days(uuid, uuid, date, date, int, int, int, int, timestamptz, boolean)
 FROM PUBLIC;

@@ -72,6 +72,51 @@ LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
 AS $$ SELECT bk_org_json(o) FROM organizations o WHERE o.id = p_org_id $$;
 
+-- The organization a page is for (docs/web.md): by id for the booking page,
+-- or by a working manage token's SHA-256 for the manage page, with its page
+-- key (and for the manage page the appointment's provider, service and
+-- length, which the page asks free times for). The key is made on first use from the candidate the C side drew
+-- (p_key, and p_hash its SHA-256); two first visits at once keep one (the
+-- partial unique index). NULL for an unknown organization or a token that
+-- does not work.
+CREATE OR REPLACE FUNCTION page_config(p_org_id uuid, p_token_hash bytea, p_key text,
+                                       p_hash bytea)
+RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, public, pg_temp
+AS $$
+DECLARE
+    o organizations;
+    a appointments;
+    v_key text;
+BEGIN
+    IF p_token_hash IS NOT NULL THEN
+        a := bk_manage_appointment(p_token_hash);
+        p_org_id := a.org_id;
+    END IF;
+    SELECT * INTO o FROM organizations WHERE id = p_org_id;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    SELECT k.page_key INTO v_key FROM api_keys k
+     WHERE k.org_id = o.id AND k.kind = 'page' AND k.revoked_at IS NULL;
+    IF v_key IS NULL THEN
+        INSERT INTO api_keys (org_id, kind, key_hash, page_key)
+        VALUES (o.id, 'page', p_hash, p_key)
+        ON CONFLICT (org_id) WHERE kind = 'page' AND revoked_at IS NULL DO NOTHING;
+        SELECT k.page_key INTO v_key FROM api_keys k
+         WHERE k.org_id = o.id AND k.kind = 'page' AND k.revoked_at IS NULL;
+    END IF;
+    RETURN jsonb_build_object(
+        'orgId', o.id, 'name', o.name, 'timezone', o.timezone,
+        'defaultProviderId', (SELECT p.id FROM providers p WHERE p.org_id = o.id AND p.is_default),
+        'publicKey', v_key)
+        || CASE WHEN a.id IS NULL THEN '{}'::jsonb
+                ELSE jsonb_build_object('providerId', a.provider_id, 'serviceId', a.service_id,
+                                        'durationMinutes', a.duration_minutes) END;
+END
+$$;
+
 -- A policy of a PATCH: an integer from p_lo to p_hi, or the current value
 -- when it is not given. BK001 naming policies.<name> otherwise.
 CREATE OR REPLACE FUNCTION bk_policy(p_policies jsonb, p_name text, p_lo int, p_hi int,
@@ -251,6 +296,7 @@ REVOKE EXECUTE ON FUNCTION
     rotate_vapi_secret(uuid, bytea, text),
     org_get(uuid),
     org_update(uuid, text, jsonb, text),
+    page_config(uuid, bytea, text, bytea),
     create_provider(uuid, text, jsonb, text),
     set_working_hours(uuid, uuid, jsonb, text),
     create_service(uuid, text, int, int, int, text),

@@ -58,6 +58,7 @@ struct config {
     int google_sync_seconds;     /* each linked calendar imported this often */
     int google_sync_days;        /* busy times imported this far ahead */
     const char *public_url;      /* base of manage links; NULL: http://<listen> */
+    const char *web_dir;         /* pages read from here, not the binary; NULL: embedded */
 };
 
 struct auth_cache;

@@ -99,6 +99,10 @@ static const struct setting settings[] = {
     {"BOOKD_PUBLIC_URL", "--public-url", NULL,
      "base URL of the links patients get (manage links); default http://<BOOKD_LISTEN>", TEXT,
      AT(public_url), 0, 0},
+    /* For work on the pages: edits show without a rebuild. */
+    {"BOOKD_WEB_DIR", "--web-dir", NULL,
+     "serve the pages from this directory (e.g. web) instead of the copy built in", TEXT,
+     AT(web_dir), 0, 0},
     {"BOOKD_GOOGLE_API_BASE", "--google-api-base", "https://www.googleapis.com",
      "Google Calendar API base URL", TEXT, AT(google_api_base), 0, 0},
     {"BOOKD_GOOGLE_TOKEN_URL", "--google-token-url", "https://oauth2.googleapis.com/token",

@@ -1,4 +1,5 @@
 #include "metrics.h"
+#include "metrics_history.h"
 
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -133,6 +134,7 @@ void metrics_booking_observe(enum metrics_booking_result result, double seconds,
     histogram_observe(&booking_duration, seconds);
     if (lock_wait_seconds >= 0)
         histogram_observe(&lock_wait, lock_wait_seconds);
+    metrics_history_booking(time(NULL), result, lock_wait_seconds);
 }
 
 double metrics_seconds_since(const struct timespec *t0)

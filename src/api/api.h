@@ -96,6 +96,7 @@ void api_vapi_calls_list(struct http_request *req, struct http_response *resp);
 bool api_vapi_jobs_wait(int timeout_ms);
 void api_availability_check(struct http_request *req, struct http_response *resp);
 void api_availability_slots(struct http_request *req, struct http_response *resp);
+void api_availability_days(struct http_request *req, struct http_response *resp);
 void api_audit_list(struct http_request *req, struct http_response *resp);
 void api_webhooks_create(struct http_request *req, struct http_response *resp);
 void api_webhooks_list(struct http_request *req, struct http_response *resp);
@@ -122,5 +123,10 @@ void api_ops_health(struct http_request *req, struct http_response *resp);
 void api_ops_ready(struct http_request *req, struct http_response *resp);
 void api_ops_metrics(struct http_request *req, struct http_response *resp);
 void api_ops_openapi(struct http_request *req, struct http_response *resp);
+void api_ops_metrics_history(struct http_request *req, struct http_response *resp);
+void api_pages_book(struct http_request *req, struct http_response *resp);
+void api_pages_manage(struct http_request *req, struct http_response *resp);
+void api_pages_admin(struct http_request *req, struct http_response *resp);
+void api_pages_static(struct http_request *req, struct http_response *resp);
 
 #endif

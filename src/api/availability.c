@@ -44,19 +44,21 @@ void api_availability_check(struct http_request *req, struct http_response *resp
 }
 
 /*
- * {"date","timezone","slots"} around the slots array the database already
- * wrote as JSON text: the busiest read of the booking page and the voice
- * agent, so it is passed on rather than parsed and printed again. The date
- * has been checked to be YYYY-MM-DD; the time zone is escaped.
+ * {"date"?,"timezone","<key>":array} around an array the database already
+ * wrote as JSON text: free slots are the busiest read of the booking page
+ * and the voice agent, so they are passed on rather than parsed and printed
+ * again. `date` (may be NULL) has been checked to be YYYY-MM-DD; the time
+ * zone is escaped.
  */
-static void reply_slots(struct http_response *resp, const char *date, const char *timezone,
-                        const char *slots)
+static void reply_zoned(struct http_response *resp, const char *date, const char *timezone,
+                        const char *key, const char *array)
 {
     json_t *tz = json_string(timezone);
     char *tz_text = tz ? json_dumps(tz, JSON_ENCODE_ANY) : NULL;
     char *body = NULL;
-    int len = tz_text ? asprintf(&body, "{\"date\":\"%s\",\"timezone\":%s,\"slots\":%s}", date,
-                                 tz_text, slots)
+    int len = tz_text ? asprintf(&body, "{%s%s%s\"timezone\":%s,\"%s\":%s}",
+                                 date ? "\"date\":\"" : "", date ? date : "", date ? "\"," : "",
+                                 tz_text, key, array)
                       : -1;
 
     if (len < 0)
@@ -68,54 +70,130 @@ static void reply_slots(struct http_response *resp, const char *date, const char
     json_decref(tz);
 }
 
-void api_availability_slots(struct http_request *req, struct http_response *resp)
-{
-    const char *date = http_query(req, "date");
-    char provider[DB_ID_SIZE], service[DB_ID_SIZE];
-    bool has_provider = false, has_service = false, has_duration = false;
-    int duration = 0, step = 15, before = 0, after = 0, y, m, d;
-    struct db_org_ref org = api_org(req);
-    struct db_result res;
-    char *slots = NULL;
+/* What both free-time reads take besides their dates: the provider, the
+ * length (a service's, or durationMinutes) with the service's buffers, and
+ * the grid's step. */
+struct slot_query {
+    const char *provider_id;
+    int duration, before, after, step;
+};
 
-    if (!date) {
-        http_reply_invalid(resp, "date", "date is required (YYYY-MM-DD).");
-        return;
-    }
-    if (core_date_parse(date, strlen(date), &y, &m, &d) != 0) {
-        http_reply_invalid(resp, "date", "date must be a calendar date, YYYY-MM-DD.");
-        return;
-    }
+/* Reads and checks the slot query's parameters; replies and returns false
+ * on a bad one. */
+static bool slot_query_parse(struct http_request *req, struct http_response *resp,
+                             const struct db_org_ref *org, char provider[DB_ID_SIZE],
+                             struct slot_query *q)
+{
+    char service[DB_ID_SIZE];
+    bool has_provider = false, has_service = false, has_duration = false;
+    struct db_result res;
+
+    memset(q, 0, sizeof *q);
+    q->step = 15;
     if (!api_query_uuid(req, resp, "providerId", false, provider, &has_provider) ||
         !api_query_uuid(req, resp, "serviceId", false, service, &has_service) ||
         !api_query_int(req, resp, "durationMinutes", false, CORE_DURATION_MIN, CORE_DURATION_MAX,
-                       &duration, &has_duration) ||
-        !api_query_int(req, resp, "stepMinutes", false, 5, 240, &step, NULL))
-        return;
+                       &q->duration, &has_duration) ||
+        !api_query_int(req, resp, "stepMinutes", false, 5, 240, &q->step, NULL))
+        return false;
     if (!has_service && !has_duration) {
         http_reply_invalid(resp, "durationMinutes",
                            "serviceId or durationMinutes is required.");
-        return;
+        return false;
     }
     if (has_service) {
         int service_duration = 0;
-        if (db_service_range(req->app->pool, org.org_id, service, &service_duration, &before,
-                             &after, &res) != 0 ||
+        if (db_service_range(req->app->pool, org->org_id, service, &service_duration, &q->before,
+                             &q->after, &res) != 0 ||
             res.outcome != DB_OK) {
             api_reply_db_failure(resp, &res);
-            return;
+            return false;
         }
         if (!has_duration)
-            duration = service_duration;
+            q->duration = service_duration;
     }
-    if (db_free_slots(req->app->pool, &org, has_provider ? provider : org.default_provider_id,
-                      date, duration, before, after, step,
-                      req->auth.principal == PRINCIPAL_PUBLIC, &slots, &res) != 0 ||
+    q->provider_id = has_provider ? provider : org->default_provider_id;
+    return true;
+}
+
+/* A required date parameter (YYYY-MM-DD) into *days (days since the
+ * epoch); replies and returns false when it is missing or malformed. */
+static bool query_date(struct http_request *req, struct http_response *resp, const char *name,
+                       int64_t *days)
+{
+    const char *date = http_query(req, name);
+    int y, m, d;
+
+    if (!date) {
+        http_reply_invalid(resp, name, "%s is required (YYYY-MM-DD).", name);
+        return false;
+    }
+    if (core_date_parse(date, strlen(date), &y, &m, &d) != 0) {
+        http_reply_invalid(resp, name, "%s must be a calendar date, YYYY-MM-DD.", name);
+        return false;
+    }
+    *days = core_days_from_civil(y, m, d);
+    return true;
+}
+
+void api_availability_slots(struct http_request *req, struct http_response *resp)
+{
+    char provider[DB_ID_SIZE];
+    struct db_org_ref org = api_org(req);
+    struct slot_query q;
+    struct db_result res;
+    char *slots = NULL;
+    int64_t day;
+
+    if (!query_date(req, resp, "date", &day) || !slot_query_parse(req, resp, &org, provider, &q))
+        return;
+    if (db_free_slots(req->app->pool, &org, q.provider_id, http_query(req, "date"), q.duration,
+                      q.before, q.after, q.step, req->auth.principal == PRINCIPAL_PUBLIC, &slots,
+                      &res) != 0 ||
         res.outcome != DB_OK) {
         free(slots);
         api_reply_db_failure(resp, &res);
         return;
     }
-    reply_slots(resp, date, req->auth.timezone, slots);
+    reply_zoned(resp, http_query(req, "date"), req->auth.timezone, "slots", slots);
     free(slots);
+}
+
+/* The longest range of GET /api/availability/days: two months and a bit,
+ * what a month calendar shows with its neighbours' days. */
+#define DAYS_MAX 62
+
+/*
+ * GET /api/availability/days (docs/web.md): how many free start times
+ * each date of a range has, in one call, for the booking page's month
+ * calendar: {"timezone","days":[{"date","freeSlots"}]}.
+ */
+void api_availability_days(struct http_request *req, struct http_response *resp)
+{
+    char provider[DB_ID_SIZE];
+    struct db_org_ref org = api_org(req);
+    struct slot_query q;
+    struct db_result res;
+    char *days = NULL;
+    int64_t from, to;
+
+    if (!query_date(req, resp, "from", &from) || !query_date(req, resp, "to", &to))
+        return;
+    if (to < from || to - from >= DAYS_MAX) {
+        http_reply_invalid(resp, "to", "to must be on or after from, and at most %d days after it.",
+                           DAYS_MAX - 1);
+        return;
+    }
+    if (!slot_query_parse(req, resp, &org, provider, &q))
+        return;
+    if (db_free_slot_days(req->app->pool, &org, q.provider_id, http_query(req, "from"),
+                          http_query(req, "to"), q.duration, q.before, q.after, q.step,
+                          req->auth.principal == PRINCIPAL_PUBLIC, &days, &res) != 0 ||
+        res.outcome != DB_OK) {
+        free(days);
+        api_reply_db_failure(resp, &res);
+        return;
+    }
+    reply_zoned(resp, NULL, req->auth.timezone, "days", days);
+    free(days);
 }

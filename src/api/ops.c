@@ -13,6 +13,7 @@
 #include "core/time.h"
 #include "http/reply.h"
 #include "metrics.h"
+#include "metrics_history.h"
 
 /* The OpenAPI document, embedded at build time (build/gen/openapi_json.c). */
 extern const unsigned char api_openapi_json[];
@@ -193,6 +194,14 @@ void api_ops_metrics(struct http_request *req, struct http_response *resp)
     }
     http_reply_text(resp, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
     free(text);
+}
+
+/* GET /metrics/history: the last hour per minute, for the dashboard's
+ * charts (docs/web.md). */
+void api_ops_metrics_history(struct http_request *req, struct http_response *resp)
+{
+    (void)req;
+    http_reply_json(resp, 200, metrics_history_json(time(NULL)));
 }
 
 void api_ops_openapi(struct http_request *req, struct http_response *resp)

@@ -5,6 +5,7 @@ const struct http_route api_routes[] = {
     {HTTP_GET, "/health", SCOPE_OPEN, api_ops_health, false},
     {HTTP_GET, "/ready", SCOPE_OPEN, api_ops_ready, false},
     {HTTP_GET, "/metrics", SCOPE_OPEN, api_ops_metrics, false},
+    {HTTP_GET, "/metrics/history", SCOPE_OPEN, api_ops_metrics_history, false},
     {HTTP_GET, "/openapi.json", SCOPE_OPEN, api_ops_openapi, false},
     {HTTP_POST, "/api/orgs", SCOPE_SERVER_ADMIN, api_orgs_create, true},
     {HTTP_GET, "/api/orgs/me", SCOPE_ADMIN, api_orgs_me_get, false},
@@ -28,6 +29,7 @@ const struct http_route api_routes[] = {
     {HTTP_DELETE, "/api/holds/{id}", SCOPE_PUBLIC, api_holds_release, false},
     {HTTP_GET, "/api/availability/check", SCOPE_PUBLIC, api_availability_check, false},
     {HTTP_GET, "/api/availability", SCOPE_PUBLIC, api_availability_slots, false},
+    {HTTP_GET, "/api/availability/days", SCOPE_PUBLIC, api_availability_days, false},
     {HTTP_GET, "/api/audit-log", SCOPE_ADMIN, api_audit_list, false},
     {HTTP_GET, "/api/webhook-endpoints", SCOPE_ADMIN, api_webhooks_list, false},
     {HTTP_POST, "/api/webhook-endpoints", SCOPE_ADMIN, api_webhooks_create, true},
@@ -50,6 +52,10 @@ const struct http_route api_routes[] = {
     {HTTP_GET, "/api/manage/{token}", SCOPE_MANAGE, api_manage_get, false},
     {HTTP_POST, "/api/manage/{token}/cancel", SCOPE_MANAGE, api_manage_cancel, true},
     {HTTP_POST, "/api/manage/{token}/reschedule", SCOPE_MANAGE, api_manage_reschedule, true},
+    {HTTP_GET, "/book/{id}", SCOPE_PAGE, api_pages_book, false},
+    {HTTP_GET, "/manage/{token}", SCOPE_PAGE, api_pages_manage, false},
+    {HTTP_GET, "/admin", SCOPE_OPEN, api_pages_admin, false},
+    {HTTP_GET, "/static/{file}", SCOPE_OPEN, api_pages_static, false},
 };
 
 const int api_route_count = (int)(sizeof api_routes / sizeof api_routes[0]);

@@ -241,3 +241,17 @@ int db_free_slots(struct db_pool *pool, const struct db_org_ref *org, const char
     snprintf(s, sizeof s, "%d", step);
     return run_text(pool, "free_slots", 8, params, out, res);
 }
+
+int db_free_slot_days(struct db_pool *pool, const struct db_org_ref *org, const char *provider_id,
+                      const char *from, const char *to, int duration, int before, int after,
+                      int step, bool public_rules, char **out, struct db_result *res)
+{
+    char d[16], b[16], a[16], s[16];
+    const char *params[] = {org->org_id, provider_id, from, to, d, b, a, s,
+                            public_rules ? "true" : "false"};
+    snprintf(d, sizeof d, "%d", duration);
+    snprintf(b, sizeof b, "%d", before);
+    snprintf(a, sizeof a, "%d", after);
+    snprintf(s, sizeof s, "%d", step);
+    return run_text(pool, "free_slot_days", 9, params, out, res);
+}

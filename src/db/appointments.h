@@ -93,6 +93,14 @@ int db_free_slots(struct db_pool *pool, const struct db_org_ref *org, const char
                   const char *date, int duration, int before, int after, int step,
                   bool public_rules, char **out, struct db_result *res);
 
+/* How many free start times each local date from `from` to `to`
+ * (YYYY-MM-DD, checked by the caller) has: *out (malloc'd) is JSON text,
+ * [{"date","freeSlots"}...]. See free_slot_days() in
+ * sql/20_availability.sql. */
+int db_free_slot_days(struct db_pool *pool, const struct db_org_ref *org, const char *provider_id,
+                      const char *from, const char *to, int duration, int before, int after,
+                      int step, bool public_rules, char **out, struct db_result *res);
+
 /* Reads an appointment object of the booking functions into *a (owned
  * strings: release with db_appointment_cleanup). 0 or -1. */
 int db_appointment_from_span(const struct core_json_span *obj, struct db_appointment *a);

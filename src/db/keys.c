@@ -26,6 +26,7 @@ static enum db_key_result lookup(struct db_pool *pool, const char *stmt,
         if (PQntuples(pg) == 1) {
             out->is_admin = strcmp(PQgetvalue(pg, 0, 0), "admin") == 0;
             out->is_vapi = strcmp(PQgetvalue(pg, 0, 0), "vapi") == 0;
+            out->is_page = strcmp(PQgetvalue(pg, 0, 0), "page") == 0;
             snprintf(out->key_id, sizeof out->key_id, "%s", PQgetvalue(pg, 0, 1));
             snprintf(out->org_id, sizeof out->org_id, "%s", PQgetvalue(pg, 0, 2));
             snprintf(out->default_provider_id, sizeof out->default_provider_id, "%s",

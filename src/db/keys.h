@@ -11,6 +11,7 @@
 struct db_key_owner {
     bool is_admin;
     bool is_vapi;                 /* the organization's Vapi secret (no key id) */
+    bool is_page;                 /* the pages' public key (docs/web.md) */
     char key_id[DB_ID_SIZE];
     char org_id[DB_ID_SIZE];
     char default_provider_id[DB_ID_SIZE];

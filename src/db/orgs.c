@@ -61,3 +61,11 @@ int db_org_update(struct db_pool *pool, const char *org_id, const char *name,
     const char *params[] = {org_id, name, policies_json, actor};
     return db_fetch_json(pool, "org_update", 4, params, out, res);
 }
+
+int db_page_config(struct db_pool *pool, const char *org_id, const char *token_hash,
+                   const char *candidate_key, const char *candidate_hash, json_t **out,
+                   struct db_result *res)
+{
+    const char *params[] = {org_id, token_hash, candidate_key, candidate_hash};
+    return db_fetch_json(pool, "page_config", 4, params, out, res);
+}

@@ -40,4 +40,17 @@ int db_org_update(struct db_pool *pool, const char *org_id, const char *name,
                   const char *policies_json, const char *actor, json_t **out,
                   struct db_result *res);
 
+/*
+ * The organization a page is for (docs/web.md), with its page key: by
+ * `org_id` (the booking page) or, with `token_hash` (bytea text) instead,
+ * by a working manage token (the manage page). `candidate_key` and
+ * `candidate_hash` (bytea text of its SHA-256) become the page key if the
+ * organization has none yet. *out {"orgId","name","timezone",
+ * "defaultProviderId","publicKey"}, or NULL for an unknown organization or
+ * a token that does not work.
+ */
+int db_page_config(struct db_pool *pool, const char *org_id, const char *token_hash,
+                   const char *candidate_key, const char *candidate_hash, json_t **out,
+                   struct db_result *res);
+
 #endif

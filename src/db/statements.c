@@ -87,6 +87,9 @@ const struct db_statement db_statements[] = {
      " $6::text)::text"},
     {"vapi_call_list", "SELECT vapi_call_list($1::uuid, $2::int)::text"},
     {"org_get", "SELECT org_get($1::uuid)::text"},
+    {"page_config",
+     "SELECT c::text FROM page_config($1::uuid, $2::bytea, $3::text, $4::bytea) c"
+     " WHERE c IS NOT NULL"},
     {"org_update", "SELECT org_update($1::uuid, $2::text, $3::jsonb, $4::text)::text"},
     {"org_create",
      "SELECT create_organization($1::text, $2::text, $3::bytea, $4::bytea, $5::bytea)::text"},
@@ -138,6 +141,11 @@ const struct db_statement db_statements[] = {
      " bk_iso(slot_start), $4::int), ',' ORDER BY slot_start), '') || ']'"
      " FROM free_slots($1::uuid, $2::uuid, $3::date, $4::int, $5::int, $6::int, $7::int, now(),"
      " $8::boolean)"},
+    {"free_slot_days",
+     "SELECT '[' || coalesce(string_agg(format('{\"date\":\"%s\",\"freeSlots\":%s}', day,"
+     " slot_count), ',' ORDER BY day), '') || ']'"
+     " FROM free_slot_days($1::uuid, $2::uuid, $3::date, $4::date, $5::int, $6::int, $7::int,"
+     " $8::int, now(), $9::boolean)"},
     {"webhook_create",
      "SELECT create_webhook_endpoint($1::uuid, $2::uuid, $3::text,"
      " ARRAY(SELECT jsonb_array_elements_text($4::jsonb)), $5::bytea, $6::text, $7::text)::text"},

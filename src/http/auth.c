@@ -133,7 +133,8 @@ enum auth_result http_authenticate(struct app *app, const char *authorization,
     }
     /* Only keys of bookd's own form can be in the database: anything else
      * costs no lookup. */
-    if (strncmp(key, "bk_admin_", 9) != 0 && strncmp(key, "bk_public_", 10) != 0)
+    if (strncmp(key, "bk_admin_", 9) != 0 && strncmp(key, "bk_public_", 10) != 0 &&
+        strncmp(key, "bk_page_", 8) != 0)
         return AUTH_UNKNOWN;
     if (http_key_cache_get(app->auth->keys, hash, time(NULL), &known, out)) {
         if (known)
@@ -151,6 +152,7 @@ enum auth_result http_authenticate(struct app *app, const char *authorization,
         return AUTH_UNAVAILABLE;
     }
     out->principal = owner.is_admin ? PRINCIPAL_ADMIN : PRINCIPAL_PUBLIC;
+    out->per_address = owner.is_page;
     set_owner(out, &owner);
     snprintf(out->actor, sizeof out->actor, "%s:%s", owner.is_admin ? "admin_key" : "public_key",
              owner.key_id);

@@ -39,10 +39,12 @@ struct http_auth {
     char default_provider_id[DB_ID_SIZE];
     char timezone[64];
     char actor[64]; /* "admin_key:<id>", "public_key:<id>" or "vapi" for the audit log */
+    bool per_address; /* a page key (docs/web.md): rate-limited per client address */
 };
 
 #define HTTP_MAX_PATH_PARAMS 2
-/* A path parameter: a UUID ({id}) or a manage token ({token}, 43 chars). */
+/* A path parameter: a UUID ({id}), a manage token ({token}, 43 chars) or
+ * the name of a file of web/ ({file}). */
 #define HTTP_PARAM_SIZE 64
 
 struct http_request {
@@ -67,6 +69,12 @@ struct http_response {
     int retry_after;       /* > 0: send Retry-After */
     bool replayed;         /* send Idempotent-Replayed: true */
     char allow[64];        /* non-empty: send Allow */
+    /* A page or one of its files (docs/web.md, "Headers"): its
+     * Content-Security-Policy; framing refused (X-Frame-Options too) when
+     * `deny_framing`. */
+    const char *csp;
+    bool deny_framing;
+    const char *etag;      /* set: Cache-Control no-cache and this ETag, not no-store */
 };
 
 /* A request header, or NULL. */

@@ -24,6 +24,20 @@ static bool token_segment(const char *s, size_t len)
     return true;
 }
 
+/* A file of web/ as /static/ names it: 1 to 63 of [a-z0-9._-], not
+ * starting with a dot (no "..", no hidden files; the name cannot hold a
+ * slash, since segments end at one). */
+static bool file_segment(const char *s, size_t len)
+{
+    if (len == 0 || len >= HTTP_PARAM_SIZE || s[0] == '.')
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '.' ||
+              s[i] == '_' || s[i] == '-'))
+            return false;
+    return true;
+}
+
 /* Matches one pattern segment by segment; fills params on success. */
 static bool path_matches(const char *pattern, const char *path,
                          char params[HTTP_MAX_PATH_PARAMS][HTTP_PARAM_SIZE])
@@ -42,8 +56,10 @@ static bool path_matches(const char *pattern, const char *path,
             if (n == HTTP_MAX_PATH_PARAMS || core_uuid_normalize(path, slen, params[n]) != 0)
                 return false;
             n++;
-        } else if (plen == 7 && memcmp(pattern, "{token}", 7) == 0) {
-            if (n == HTTP_MAX_PATH_PARAMS || !token_segment(path, slen))
+        } else if ((plen == 7 && memcmp(pattern, "{token}", 7) == 0) ||
+                   (plen == 6 && memcmp(pattern, "{file}", 6) == 0)) {
+            if (n == HTTP_MAX_PATH_PARAMS ||
+                !(plen == 7 ? token_segment(path, slen) : file_segment(path, slen)))
                 return false;
             memcpy(params[n], path, slen);
             params[n++][slen] = '\0';

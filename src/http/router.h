@@ -1,7 +1,8 @@
 /*
  * The route table: method + path pattern -> handler, with the caller's
  * required scope. "{id}" in a pattern matches one canonical UUID segment
- * (a malformed id is therefore a 404, as the API says).
+ * (a malformed id is therefore a 404, as the API says); "{token}" a
+ * manage token and "{file}" the name of a file of web/.
  */
 #ifndef BOOKD_HTTP_ROUTER_H
 #define BOOKD_HTTP_ROUTER_H
@@ -15,6 +16,7 @@ enum http_scope {
     SCOPE_PUBLIC,       /* an admin or a public key */
     SCOPE_VAPI,         /* the organization's Vapi secret */
     SCOPE_MANAGE,       /* no key: a patient's manage token in the path, limited per address */
+    SCOPE_PAGE,         /* no key: a page that reads the database, limited per address */
 };
 
 typedef void (*http_handler)(struct http_request *req, struct http_response *resp);

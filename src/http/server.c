@@ -101,9 +101,10 @@ static bool is_json_type(const char *type)
 }
 
 /*
- * The manage routes need no key (the token in the path is the patient's
- * right), so they are limited per client address instead, at the public
- * key's rate: the key of the limiter is "addr:" and the address.
+ * The manage routes and the pages need no key (the token in the path is
+ * the patient's right), and a page key is shared by every visitor of the
+ * booking page, so these are limited per client address instead, at the
+ * public key's rate: the key of the limiter is "addr:" and the address.
  */
 static bool limit_by_address(struct app *app, struct http_request *req,
                              struct http_response *resp)
@@ -121,7 +122,6 @@ static bool limit_by_address(struct app *app, struct http_request *req,
         if (!inet_ntop(sa->sa_family, a, key + 5, sizeof key - 5))
             key[5] = '\0';
     }
-    snprintf(req->auth.actor, sizeof req->auth.actor, "manage_link");
     wait = http_rate_limit_take(app->limiter, key, &app->cfg.rate_public);
     if (wait > 0) {
         http_reply_error(resp, 429, "rate_limited", NULL,
@@ -143,6 +143,8 @@ static bool authorize(struct app *app, const struct http_route *route, struct ht
     if (route->scope == SCOPE_OPEN)
         return true;
     if (route->scope == SCOPE_MANAGE)
+        snprintf(req->auth.actor, sizeof req->auth.actor, "manage_link");
+    if (route->scope == SCOPE_MANAGE || route->scope == SCOPE_PAGE)
         return limit_by_address(app, req, resp);
     /* The Vapi secret opens its one route and nothing else; no key opens
      * that route. */
@@ -172,6 +174,8 @@ static bool authorize(struct app *app, const struct http_route *route, struct ht
                          "This key is a public key; this route needs the admin key.");
         return false;
     }
+    if (req->auth.per_address)
+        return limit_by_address(app, req, resp);
     if (p == PRINCIPAL_ADMIN || p == PRINCIPAL_PUBLIC || p == PRINCIPAL_VAPI) {
         /* Vapi is limited as an admin key is, per organization (its
          * secret has no key id; ids are unique across keys and
@@ -529,8 +533,20 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct http_re
     resp->body = NULL; /* owned by the response now */
     if (resp->content_type)
         MHD_add_response_header(r, "Content-Type", resp->content_type);
-    MHD_add_response_header(r, "Cache-Control", "no-store");
+    if (resp->etag) {
+        MHD_add_response_header(r, "Cache-Control", "no-cache");
+        MHD_add_response_header(r, "ETag", resp->etag);
+    } else {
+        MHD_add_response_header(r, "Cache-Control", "no-store");
+    }
     MHD_add_response_header(r, "X-Request-Id", req->request_id);
+    /* Every answer: no type sniffing, no address leaked to other sites. */
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+    if (resp->csp)
+        MHD_add_response_header(r, "Content-Security-Policy", resp->csp);
+    if (resp->deny_framing)
+        MHD_add_response_header(r, "X-Frame-Options", "DENY");
     if (resp->retry_after > 0) {
         snprintf(retry, sizeof retry, "%d", resp->retry_after);
         MHD_add_response_header(r, "Retry-After", retry);
