@@ -71,6 +71,10 @@ Demo organization "Demo Clinic" (Europe/London), keys kept in $demo:
   public key      $(field publicKey)
   vapi secret     $(field vapiSecret)
 
+Open in a browser:
+  booking page    $base/book/$(field id)
+  dashboard       $base/admin   (sign in with the admin key above)
+
 Try it:
   curl -s $base/health
   curl -s -X POST $base/api/contacts -H "Authorization: Bearer $(field adminKey)" \\
