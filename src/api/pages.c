@@ -12,6 +12,7 @@
 #include "api/api.h"
 #include "app.h"
 #include "core/sha256.h"
+#include "core/validate.h"
 #include "db/orgs.h"
 #include "db/query.h"
 #include "http/assets.h"
@@ -140,12 +141,16 @@ static void reply_unavailable_page(struct http_request *req, struct http_respons
     resp->retry_after = 1;
 }
 
-/* GET /book/{id}: the booking page, or a 404 page for an unknown organization. */
+/* GET /book/{ref}: the booking page, or a 404 page for an unknown
+ * organization or a malformed id (a mistyped link a patient followed). */
 void api_pages_book(struct http_request *req, struct http_response *resp)
 {
-    bool failed;
-    json_t *config = page_config(req, req->params[0], NULL, &failed);
+    char org_id[DB_ID_SIZE];
+    bool failed = false;
+    json_t *config = NULL;
 
+    if (core_uuid_normalize(req->params[0], strlen(req->params[0]), org_id) == 0)
+        config = page_config(req, org_id, NULL, &failed);
     if (failed)
         reply_unavailable_page(req, resp);
     else if (!config)
@@ -185,6 +190,29 @@ void api_pages_admin(struct http_request *req, struct http_response *resp)
     reply_page(req, resp, 200, "admin.html", json_object(), false);
 }
 
+/*
+ * Whether an If-None-Match header names `etag` (RFC 9110, 13.1.2: a list
+ * of tags compared weakly, or "*").
+ */
+static bool etag_matches(const char *header, const char *etag)
+{
+    size_t n = strlen(etag);
+
+    while (header && *header) {
+        while (*header == ' ' || *header == '\t' || *header == ',')
+            header++;
+        if (*header == '*')
+            return true;
+        if (strncmp(header, "W/", 2) == 0)
+            header += 2;
+        if (strncmp(header, etag, n) == 0 &&
+            (header[n] == '\0' || header[n] == ',' || header[n] == ' ' || header[n] == '\t'))
+            return true;
+        header = strchr(header, ',');
+    }
+    return false;
+}
+
 /* GET /static/{file}: a file of web/, revalidated by its ETag. */
 void api_pages_static(struct http_request *req, struct http_response *resp)
 {
@@ -196,7 +224,7 @@ void api_pages_static(struct http_request *req, struct http_response *resp)
         http_reply_error(resp, 404, "not_found", NULL, "No such file.");
         return;
     }
-    if (asset.etag[0] && match && strcmp(match, asset.etag) == 0)
+    if (asset.etag[0] && etag_matches(match, asset.etag))
         http_reply_empty(resp, 304);
     else
         http_reply_text(resp, 200, http_asset_type(asset.name), (const char *)asset.data,

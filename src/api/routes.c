@@ -52,7 +52,7 @@ const struct http_route api_routes[] = {
     {HTTP_GET, "/api/manage/{token}", SCOPE_MANAGE, api_manage_get, false},
     {HTTP_POST, "/api/manage/{token}/cancel", SCOPE_MANAGE, api_manage_cancel, true},
     {HTTP_POST, "/api/manage/{token}/reschedule", SCOPE_MANAGE, api_manage_reschedule, true},
-    {HTTP_GET, "/book/{id}", SCOPE_PAGE, api_pages_book, false},
+    {HTTP_GET, "/book/{ref}", SCOPE_PAGE, api_pages_book, false},
     {HTTP_GET, "/manage/{token}", SCOPE_PAGE, api_pages_manage, false},
     {HTTP_GET, "/admin", SCOPE_OPEN, api_pages_admin, false},
     {HTTP_GET, "/static/{file}", SCOPE_OPEN, api_pages_static, false},

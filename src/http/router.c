@@ -38,6 +38,21 @@ static bool file_segment(const char *s, size_t len)
     return true;
 }
 
+/* Any segment a URL may carry unescaped (RFC 3986's unreserved
+ * characters), 1 to 63 of them: "{ref}", for a handler that checks the
+ * value itself (a page answers a malformed id with its own 404 page). */
+static bool ref_segment(const char *s, size_t len)
+{
+    if (len == 0 || len >= HTTP_PARAM_SIZE)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') ||
+              (s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '.' || s[i] == '_' ||
+              s[i] == '~'))
+            return false;
+    return true;
+}
+
 /* Matches one pattern segment by segment; fills params on success. */
 static bool path_matches(const char *pattern, const char *path,
                          char params[HTTP_MAX_PATH_PARAMS][HTTP_PARAM_SIZE])
@@ -57,9 +72,12 @@ static bool path_matches(const char *pattern, const char *path,
                 return false;
             n++;
         } else if ((plen == 7 && memcmp(pattern, "{token}", 7) == 0) ||
-                   (plen == 6 && memcmp(pattern, "{file}", 6) == 0)) {
+                   (plen == 6 && memcmp(pattern, "{file}", 6) == 0) ||
+                   (plen == 5 && memcmp(pattern, "{ref}", 5) == 0)) {
             if (n == HTTP_MAX_PATH_PARAMS ||
-                !(plen == 7 ? token_segment(path, slen) : file_segment(path, slen)))
+                !(plen == 7   ? token_segment(path, slen)
+                  : plen == 6 ? file_segment(path, slen)
+                              : ref_segment(path, slen)))
                 return false;
             memcpy(params[n], path, slen);
             params[n++][slen] = '\0';

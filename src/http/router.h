@@ -2,7 +2,8 @@
  * The route table: method + path pattern -> handler, with the caller's
  * required scope. "{id}" in a pattern matches one canonical UUID segment
  * (a malformed id is therefore a 404, as the API says); "{token}" a
- * manage token and "{file}" the name of a file of web/.
+ * manage token, "{file}" the name of a file of web/ and "{ref}" any
+ * unreserved segment the handler checks itself.
  */
 #ifndef BOOKD_HTTP_ROUTER_H
 #define BOOKD_HTTP_ROUTER_H

@@ -477,7 +477,8 @@ static bool answer_on_socket(struct MHD_Connection *conn, unsigned status, const
         return false;
     len = snprintf(text, sizeof text,
                    "HTTP/1.1 %u %s\r\nConnection: close\r\nContent-Type: " HTTP_JSON_TYPE
-                   "\r\nCache-Control: no-store\r\nX-Request-Id: %s\r\nContent-Length: %zu"
+                   "\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff"
+                   "\r\nReferrer-Policy: no-referrer\r\nX-Request-Id: %s\r\nContent-Length: %zu"
                    "\r\n\r\n%s",
                    status, reason && *reason ? reason : "Error", id, strlen(body), body);
     if (len < 0 || (size_t)len >= sizeof text)
@@ -512,6 +513,8 @@ enum MHD_Result MHD_queue_response(struct MHD_Connection *connection, unsigned i
         return queue(connection, status_code, response); /* HTML rather than nothing */
     if (MHD_add_response_header(json, "Content-Type", HTTP_JSON_TYPE) == MHD_YES &&
         MHD_add_response_header(json, "Cache-Control", "no-store") == MHD_YES &&
+        MHD_add_response_header(json, "X-Content-Type-Options", "nosniff") == MHD_YES &&
+        MHD_add_response_header(json, "Referrer-Policy", "no-referrer") == MHD_YES &&
         MHD_add_response_header(json, "X-Request-Id", id) == MHD_YES)
         rc = queue(connection, status_code, json);
     MHD_destroy_response(json);
