@@ -87,6 +87,12 @@ http_tap=$results/http.tap
 run_layer http "$http_tap" bash -c "cd tests/http && BOOKD_BIN='$root/$build/bookd' \
   node --test --test-concurrency=1 --test-reporter=tap *.test.mjs > '$http_tap' 2>&1"
 
+# The pages in Debian's Chromium (tests/browser/README.md).
+browser_tap=$results/browser.tap
+(cd tests/browser && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+run_layer browser "$browser_tap" bash -c "cd tests/browser && BOOKD_BIN='$root/$build/bookd' \
+  node --test --test-concurrency=1 --test-reporter=tap *.test.mjs > '$browser_tap' 2>&1"
+
 shutdown_tap=$results/shutdown.tap
 run_layer shutdown "$shutdown_tap" bash -c "tests/db/shutdown_test.sh '$build/bookd' > '$shutdown_tap'"
 

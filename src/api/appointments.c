@@ -302,9 +302,10 @@ void api_appointments_list(struct http_request *req, struct http_response *resp)
 {
     struct db_appointment_filter f = {.limit = LIST_LIMIT_DEFAULT};
     struct db_org_ref org = api_org(req);
-    char provider[DB_ID_SIZE], after_id[DB_ID_SIZE], cursor_text[128], last_id[DB_ID_SIZE];
+    char provider[DB_ID_SIZE], contact[DB_ID_SIZE], after_id[DB_ID_SIZE], cursor_text[128],
+        last_id[DB_ID_SIZE];
     int64_t last_ms = 0;
-    bool has_provider = false;
+    bool has_provider = false, has_contact = false;
     const char *status = http_query(req, "status"), *cursor = http_query(req, "cursor");
     struct db_result res;
     char *rows = NULL;
@@ -316,6 +317,7 @@ void api_appointments_list(struct http_request *req, struct http_response *resp)
     if (!api_query_time(req, resp, "from", false, &f.from_ms, &f.has_from) ||
         !api_query_time(req, resp, "to", false, &f.to_ms, &f.has_to) ||
         !api_query_uuid(req, resp, "providerId", false, provider, &has_provider) ||
+        !api_query_uuid(req, resp, "contactId", false, contact, &has_contact) ||
         !api_query_int(req, resp, "limit", false, 1, LIST_LIMIT_MAX, &f.limit, NULL))
         return;
     if (status && strcmp(status, "confirmed") != 0 && strcmp(status, "cancelled") != 0 &&
@@ -329,6 +331,7 @@ void api_appointments_list(struct http_request *req, struct http_response *resp)
         return;
     }
     f.provider_id = has_provider ? provider : NULL;
+    f.contact_id = has_contact ? contact : NULL;
     f.status = status;
     f.after_id = cursor ? after_id : NULL;
     f.limit += 1; /* one more than asked tells whether there is a next page */

@@ -208,7 +208,7 @@ int db_appointment_list(struct db_pool *pool, const struct db_org_ref *org,
                         struct db_result *res)
 {
     char from[CORE_ISO_LEN + 1], to[CORE_ISO_LEN + 1], after[CORE_ISO_LEN + 1], limit[16];
-    const char *params[8] = {org->org_id};
+    const char *params[9] = {org->org_id};
 
     if ((f->has_from && core_iso_format(f->from_ms, from) != 0) ||
         (f->has_to && core_iso_format(f->to_ms, to) != 0) ||
@@ -225,7 +225,8 @@ int db_appointment_list(struct db_pool *pool, const struct db_org_ref *org,
     params[6] = f->after_id;
     snprintf(limit, sizeof limit, "%d", f->limit);
     params[7] = limit;
-    return run_text(pool, "appointment_list", 8, params, out, res);
+    params[8] = f->contact_id;
+    return run_text(pool, "appointment_list", 9, params, out, res);
 }
 
 int db_free_slots(struct db_pool *pool, const struct db_org_ref *org, const char *provider_id,

@@ -73,6 +73,7 @@ struct db_appointment_filter {
     bool has_from, has_to;
     int64_t from_ms, to_ms;       /* from <= scheduledAt < to */
     const char *provider_id;      /* NULL: all */
+    const char *contact_id;       /* NULL: all (a contact's page in the dashboard) */
     const char *status;           /* NULL: all */
     const char *after_id;         /* keyset cursor: rows after (after_ms, after_id) */
     int64_t after_ms;

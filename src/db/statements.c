@@ -126,6 +126,7 @@ const struct db_statement db_statements[] = {
      " AND ($4::uuid IS NULL OR provider_id = $4::uuid)"
      " AND ($5::text IS NULL OR status = $5::text)"
      " AND ($6::timestamptz IS NULL OR (scheduled_at, id) > ($6::timestamptz, $7::uuid))"
+     " AND ($9::uuid IS NULL OR contact_id = $9::uuid)"
      " ORDER BY scheduled_at, id LIMIT $8::int) a"},
     {"audit_list",
      "SELECT coalesce(json_agg(json_build_object('id', id, 'at', bk_iso(at),"

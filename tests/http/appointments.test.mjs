@@ -263,6 +263,22 @@ ctest('list: from ≤ scheduledAt < to, status, providerId, and cursor pages ord
   assert.ok(!ids(rest.all).includes(early.id));
 });
 
+ctest('list: contactId → only that contact\'s appointments (with the other filters and pages); another organization\'s contact → none; malformed → 400', async () => {
+  const p = await provider();
+  const c2 = await createContact(ctx, admin(), { name: `Second Patient ${rnd()}` });
+  const mk = (c, t) => bookOk(ctx, admin(), { contactId: c, providerId: p.id, scheduledAt: `2033-02-14T${t}:00Z`, durationMinutes: 30 });
+  const mine = [await mk(ctx.contact.id, '09:00'), await mk(ctx.contact.id, '11:00'), await mk(ctx.contact.id, '13:00')];
+  const theirs = [await mk(c2.id, '10:00'), await mk(c2.id, '12:00')];
+  const window = { from: '2033-02-14T00:00:00Z', to: '2033-02-15T00:00:00Z' };
+  const ids = (list) => list.map((x) => x.id);
+  const of = async (contactId, extra = {}) => ids((await listAll(ctx, admin(), { ...window, contactId, ...extra })).all);
+  assert.deepEqual(await of(c2.id), ids(theirs));
+  assert.deepEqual(await of(ctx.contact.id, { limit: 1 }), ids(mine), 'pages of one, the cursor keeps the filter');
+  assert.deepEqual(await of(ctx.contact.id, { providerId: p.id, status: 'confirmed' }), ids(mine));
+  assert.deepEqual(await of(ctx.otherContact.id), [], 'another organization\'s contact: nothing');
+  expectError(await ctx.api('GET', '/api/appointments', { key: admin(), query: { contactId: 'nope' } }), 400, 'invalid_request', 'contactId');
+});
+
 ctest('cancel → 200 cancelled with cancelledAt; again → 200 unchanged; the slot is free at once', async () => {
   const p = await provider();
   const c = ctx.contact.id;
