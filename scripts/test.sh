@@ -82,6 +82,10 @@ tools_tap=$results/tools.tap
 (cd tests/tools && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 run_layer tools "$tools_tap" bash -c "tests/tools/check_test.sh '$build/bookd' > '$tools_tap'"
 
+# Every SQL statement a constant, its values parameters (a check over src/).
+sql_params_tap=$results/sql_params.tap
+run_layer sql_params "$sql_params_tap" bash -c "tests/tools/sql_params_check.sh > '$sql_params_tap'"
+
 http_tap=$results/http.tap
 (cd tests/http && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 run_layer http "$http_tap" bash -c "cd tests/http && BOOKD_BIN='$root/$build/bookd' \

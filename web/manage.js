@@ -198,6 +198,7 @@ async function doCancel() {
       el('h2', { id: 'cancelled-h', class: 'ok-mark' }, 'Cancelled'),
       el('p', { class: 'lead' }, `Your appointment at ${shortWhen(a.scheduledAt)} (${zone()} time) is cancelled. The time is free for someone else.`),
       el('p', { class: 'notice' }, 'This link no longer works now. If you would like a new appointment, please book again or contact the practice.'),
+      cfg.orgId ? el('p', {}, el('a', { href: '/book/' + encodeURIComponent(cfg.orgId), id: 'book-again' }, 'Book a new appointment')) : null,
     ),
   );
   announce('Your appointment is cancelled.');

@@ -229,7 +229,7 @@ int db_pool_probe(struct db_pool *pool, int wait_ms, int statement_timeout_ms, c
 {
     struct db_conn *conn;
     PGresult *res = NULL;
-    char set[96];
+    char set[16];
     int rc;
 
     if (size > 0)
@@ -242,9 +242,15 @@ int db_pool_probe(struct db_pool *pool, int wait_ms, int statement_timeout_ms, c
     /* statement_timeout takes effect from the next statement on, so the
      * bound is set in a transaction of its own around the statement. */
     if (statement_timeout_ms > 0) {
-        snprintf(set, sizeof set, "BEGIN; SET LOCAL statement_timeout = %d", statement_timeout_ms);
-        res = PQexec(conn->pg, set);
+        const char *params[] = {set};
+        snprintf(set, sizeof set, "%d", statement_timeout_ms);
+        res = PQexec(conn->pg, "BEGIN");
         if (PQresultStatus(res) != PGRES_COMMAND_OK)
+            goto out;
+        PQclear(res);
+        res = PQexecParams(conn->pg, "SELECT set_config('statement_timeout', $1, true)", 1, NULL,
+                           params, NULL, NULL, 0);
+        if (PQresultStatus(res) != PGRES_TUPLES_OK)
             goto out;
         PQclear(res);
     }

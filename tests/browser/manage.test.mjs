@@ -178,6 +178,7 @@ test('from the booking confirmation to the link: the patient moves the appointme
   await page.getByRole('button', { name: 'Yes, cancel it' }).click();
   await page.locator('#cancelled').waitFor();
   assert.match(await page.locator('#cancelled').textContent(), /is cancelled.*This link no longer works/s);
+  assert.equal(await page.locator('#book-again').getAttribute('href'), `/book/${org.id}`, 'a way back to the booking page');
   await ok(await manageView(newToken), 404, 'the link after the cancel');
   assert.equal((await getAppt(org, moved.id)).status, 'cancelled');
   await page.reload();
