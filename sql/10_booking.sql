@@ -75,6 +75,39 @@ BEGIN
 END
 $$;
 
+-- The lock wait of a whole booking is one budget (DESIGN.md, "Time limits
+-- everywhere"): the first call in a transaction sets its deadline,
+-- p_timeout_ms from now, in the transaction-local setting
+-- bookd.lock_deadline; every call sets lock_timeout to what is left of it,
+-- so that the waits of every bucket, every retry round, the contact's row
+-- and the hold's row add up to at most the budget, not to a budget each.
+-- A budget spent raises 55P03 (lock_not_available), the error a lock
+-- timeout raises, which the caller answers as slot_busy. Called once before
+-- the first lock and again only before a wait that may block, so the
+-- uncontended path pays for one call.
+CREATE OR REPLACE FUNCTION bk_lock_budget(p_timeout_ms int) RETURNS int
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_now float8 := extract(epoch FROM clock_timestamp()) * 1000;
+    v_deadline text := current_setting('bookd.lock_deadline', true);
+    v_left int;
+    v_ignored text;
+BEGIN
+    IF v_deadline IS NULL OR v_deadline = '' THEN
+        v_deadline := (v_now + greatest(coalesce(p_timeout_ms, 2000), 1))::text;
+        v_ignored := set_config('bookd.lock_deadline', v_deadline, true);
+    END IF;
+    v_left := floor(v_deadline::float8 - v_now)::int;
+    IF v_left < 1 THEN
+        RAISE EXCEPTION 'the wait for this booking''s locks is spent'
+            USING ERRCODE = '55P03';
+    END IF;
+    v_ignored := set_config('lock_timeout', v_left::text, true);
+    RETURN v_left;
+END
+$$;
+
 -- Key-share locks the contact's row (docs/design.md, "Lock order") and says
 -- whether the contact exists and is not erased: an erasure that committed
 -- first is seen, one that starts later waits for this transaction.
@@ -82,6 +115,14 @@ CREATE OR REPLACE FUNCTION bk_lock_contact(p_org_id uuid, p_contact_id uuid) RET
 LANGUAGE plpgsql
 AS $$
 BEGIN
+    PERFORM 1 FROM contacts
+      WHERE org_id = p_org_id AND id = p_contact_id AND erased_at IS NULL
+      FOR KEY SHARE SKIP LOCKED;
+    IF FOUND THEN
+        RETURN true;
+    END IF;
+    -- Taken (an erasure in progress) or absent: wait, within the budget.
+    PERFORM bk_lock_budget(NULL);
     PERFORM 1 FROM contacts
       WHERE org_id = p_org_id AND id = p_contact_id AND erased_at IS NULL FOR KEY SHARE;
     RETURN FOUND;
@@ -281,7 +322,7 @@ BEGIN
        OR p_from > p_start OR p_to < p_end THEN
         RAISE EXCEPTION 'lock keys do not cover the booked range' USING ERRCODE = 'BK005';
     END IF;
-    v_ignored := set_config('lock_timeout', greatest(coalesce(p_timeout_ms, 2000), 1)::text, true);
+    v_ignored := bk_lock_budget(p_timeout_ms)::text;
     v_started := clock_timestamp();
     FOREACH v_key IN ARRAY p_keys LOOP
         IF v_key IS NULL OR v_key <= v_prev THEN
@@ -296,6 +337,7 @@ BEGIN
                 END IF;
                 v_probed := true;
             END IF;
+            v_ignored := bk_lock_budget(p_timeout_ms)::text;
             v_ignored := pg_advisory_xact_lock(v_key)::text;
         END IF;
         v_prev := v_key;
@@ -503,6 +545,8 @@ DECLARE
     v_json jsonb;
     v_result jsonb;
 BEGIN
+    -- The budget of every lock wait below, the idempotency key's included.
+    PERFORM bk_lock_budget(p_lock_timeout_ms);
     SELECT EXISTS (SELECT 1 FROM providers WHERE org_id = p_org_id AND id = p_provider_id),
            EXISTS (SELECT 1 FROM contacts
                     WHERE org_id = p_org_id AND id = p_contact_id AND erased_at IS NULL)
@@ -549,8 +593,7 @@ BEGIN
     -- and the row lock the UPDATE takes is the only one this path takes
     -- (docs/design.md, "Slot holds").
     IF p_hold_id IS NOT NULL THEN
-        PERFORM set_config('lock_timeout', greatest(coalesce(p_lock_timeout_ms, 2000), 1)::text,
-                           true);
+        PERFORM bk_lock_budget(p_lock_timeout_ms);
         v_appt := bk_convert_hold_row(p_hold_id, p_org_id, p_provider_id, p_contact_id,
                                       p_service_id, p_scheduled_at, v_duration, v_before,
                                       v_after, p_notes, p_metadata, true);
@@ -651,7 +694,7 @@ DECLARE
     v_appt appointments;
     v_json jsonb;
 BEGIN
-    PERFORM set_config('lock_timeout', greatest(coalesce(p_lock_timeout_ms, 2000), 1)::text, true);
+    PERFORM bk_lock_budget(p_lock_timeout_ms);
     SELECT * INTO v_appt FROM appointments
      WHERE org_id = p_org_id AND id = p_appointment_id AND status <> 'held' FOR UPDATE;
     IF NOT FOUND THEN
@@ -716,6 +759,7 @@ DECLARE
     v_result jsonb;
     v_contact_ok boolean;
 BEGIN
+    PERFORM bk_lock_budget(p_lock_timeout_ms);
     SELECT * INTO v_old FROM appointments
      WHERE org_id = p_org_id AND id = p_appointment_id AND status <> 'held';
     IF NOT FOUND THEN
@@ -820,6 +864,7 @@ REVOKE EXECUTE ON FUNCTION
     bk_finish(uuid, text, text, jsonb, bigint),
     bk_conflict_result(appointments),
     bk_lock_contact(uuid, uuid),
+    bk_lock_budget(int),
     bk_take_bucket_locks(bigint[], timestamptz, timestamptz, timestamptz, timestamptz, int,
                          uuid, uuid, uuid),
     bk_insert_appointment(uuid, uuid, uuid, uuid, uuid, timestamptz, int, int, int, text, jsonb,

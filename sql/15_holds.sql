@@ -33,6 +33,7 @@ DECLARE
     v_result jsonb;
     v_replay jsonb;
 BEGIN
+    PERFORM bk_lock_budget(p_lock_timeout_ms);
     -- Lock order (docs/design.md): the organization's hold lock, the
     -- idempotency key, the buckets. The key is claimed before anything is
     -- judged, so a retry of a hold made a minute ago replays it rather than
@@ -42,8 +43,6 @@ BEGIN
         -- without it, holds on different slots take different bucket locks,
         -- all count below the cap, and all insert. The two-int form is a
         -- lock space apart from the bigint bucket keys.
-        PERFORM set_config('lock_timeout',
-                           greatest(coalesce(p_lock_timeout_ms, 2000), 1)::text, true);
         PERFORM pg_advisory_xact_lock(1, hashtext(p_org_id::text));
     END IF;
     v_replay := bk_claim_idempotency_key(p_org_id, p_actor, p_idempotency_key, p_request_hash);
@@ -121,7 +120,7 @@ AS $$
 DECLARE
     v_hold appointments;
 BEGIN
-    PERFORM set_config('lock_timeout', greatest(coalesce(p_lock_timeout_ms, 2000), 1)::text, true);
+    PERFORM bk_lock_budget(p_lock_timeout_ms);
     DELETE FROM appointments WHERE org_id = p_org_id AND id = p_hold_id AND status = 'held'
     RETURNING * INTO v_hold;
     IF NOT FOUND THEN

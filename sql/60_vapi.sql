@@ -201,8 +201,7 @@ DECLARE
     v_result jsonb;
     v_text text;
 BEGIN
-    PERFORM set_config('lock_timeout', greatest(coalesce(p_lock_timeout_ms, 2000), 1)::text,
-                       true);
+    PERFORM bk_lock_budget(p_lock_timeout_ms);
     v_contact := vapi_contact(p_org_id, p_name, p_phone, p_email, 'vapi');
     IF p_call_id IS NOT NULL THEN
         SELECT * INTO v_hold FROM vapi_call_holds

@@ -29,11 +29,15 @@ struct config {
     int pool_size;
     int pool_wait_ms;            /* acquire wait before 503 */
     int lock_timeout_ms;         /* bucket lock wait before slot_busy */
+    int statement_timeout_ms;    /* a request's statement; see config_statement_timeout_ms */
     int http_threads;
     int max_connections;
     int connection_timeout_s;    /* idle/slow clients are dropped after this */
     size_t body_limit;
     struct rate_spec rate_admin, rate_public;
+    struct rate_spec rate_auth_failures; /* unknown keys, per client address */
+    int max_connections_per_ip;  /* 0: no limit */
+    int request_deadline_s;      /* a request not received by then is cut off */
     int vapi_deadline_ms;        /* a Vapi tool call not answered by then: "one moment" */
     int public_holds_max;        /* a public hold is refused at this many unexpired holds */
 

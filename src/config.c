@@ -37,6 +37,9 @@ static const struct setting settings[] = {
      "wait for a free connection before answering 503", INT, AT(pool_wait_ms), 0, 60000},
     {"BOOKD_LOCK_TIMEOUT_MS", "--lock-timeout-ms", "2000",
      "wait for a slot's locks before answering slot_busy", INT, AT(lock_timeout_ms), 1, 60000},
+    {"BOOKD_STATEMENT_TIMEOUT_MS", "--statement-timeout-ms", "5000",
+     "longest statement of a request (at least the lock timeout + 1 s)", INT,
+     AT(statement_timeout_ms), 100, 600000},
     /* More than database connections, so that a request that finds the pool
      * busy waits there, bounded, not unbounded behind a busy thread
      * (bench/HISTORY.md, step 26). */
@@ -52,6 +55,17 @@ static const struct setting settings[] = {
      "per admin key: requests per second/burst", RATE, AT(rate_admin), 0, 0},
     {"BOOKD_RATE_LIMIT_PUBLIC", "--rate-limit-public", "20/40",
      "per public key: requests per second/burst", RATE, AT(rate_public), 0, 0},
+    /* Checked before any database work: a client guessing keys costs no
+     * lookup once its address has spent this. */
+    {"BOOKD_RATE_LIMIT_AUTH_FAILURES", "--rate-limit-auth-failures", "5/20",
+     "unknown keys per client address: per second/burst, then 429 before any lookup", RATE,
+     AT(rate_auth_failures), 0, 0},
+    {"BOOKD_MAX_CONNECTIONS_PER_IP", "--max-connections-per-ip", "512",
+     "open HTTP connections from one client address at most (0: no limit)", INT,
+     AT(max_connections_per_ip), 0, 100000},
+    {"BOOKD_REQUEST_DEADLINE_S", "--request-deadline-s", "30",
+     "a request whose line, headers and body have not all arrived by then is cut off", INT,
+     AT(request_deadline_s), 1, 3600},
     /* Holds cost nothing to make: without a cap, a script on the public
      * booking page could hold a whole calendar. Admin keys are not capped. */
     {"BOOKD_PUBLIC_HOLDS_MAX", "--public-holds-max", "100",
@@ -235,4 +249,10 @@ void config_print_help(FILE *out)
                 settings[i].help, settings[i].fallback ? " (default " : "",
                 settings[i].fallback ? settings[i].fallback : "",
                 settings[i].fallback ? ")" : "");
+}
+
+int config_statement_timeout_ms(const struct config *cfg)
+{
+    int floor_ms = cfg->lock_timeout_ms + 1000;
+    return cfg->statement_timeout_ms > floor_ms ? cfg->statement_timeout_ms : floor_ms;
 }

@@ -17,4 +17,13 @@ int config_load(struct config *cfg, int argc, char **argv, int first);
 /* The settings, one a line, for `bookd help`. */
 void config_print_help(FILE *out);
 
+/*
+ * The statement_timeout of the request pool's sessions: the setting, but
+ * never below the lock timeout plus a second, so a booking that waits its
+ * whole lock budget still answers slot_busy rather than a cancelled
+ * statement. The operators' probes (250 ms) and the worker (30 s) have
+ * their own.
+ */
+int config_statement_timeout_ms(const struct config *cfg);
+
 #endif

@@ -137,8 +137,10 @@ static int serve(struct app *app)
     if (check_secrets(app) != 0)
         return 1;
 
-    app->pool = db_pool_new(app->cfg.database_url, app->cfg.pool_size, app->cfg.pool_wait_ms);
-    app->auth = http_auth_cache_new(app->cfg.admin_token);
+    app->pool = db_pool_new(app->cfg.database_url, app->cfg.pool_size, app->cfg.pool_wait_ms,
+                            config_statement_timeout_ms(&app->cfg));
+    app->auth = http_auth_cache_new(app->cfg.admin_token, (app->cfg.pool_size + 3) / 4,
+                                    app->cfg.pool_wait_ms);
     app->limiter = http_rate_limiter_new();
     if (!app->pool || !app->auth || !app->limiter) {
         log_error("serve.start_failed", "out of memory or bad pool settings");
@@ -250,7 +252,8 @@ static int org_create(struct app *app, const char *name, const char *timezone)
     char *text;
     int rc = 1;
 
-    app->pool = db_pool_new(app->cfg.database_url, 1, app->cfg.pool_wait_ms);
+    app->pool = db_pool_new(app->cfg.database_url, 1, app->cfg.pool_wait_ms,
+                            config_statement_timeout_ms(&app->cfg));
     if (!app->pool)
         return 1;
     api_org_provision(app->pool, name, timezone, &secrets, &res);

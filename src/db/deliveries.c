@@ -8,8 +8,13 @@
 
 #include "core/json_text.h"
 #include "db/arrays.h"
+#include "db/connect.h"
 #include "db/query.h"
 #include "log.h"
+
+/* The worker's statements are batches (claims, fan-out, purges): bounded,
+ * but longer than a request's. */
+#define DB_WORKER_STATEMENT_TIMEOUT_MS 30000
 
 #define CHANNEL "bookd_outbox"
 
@@ -31,18 +36,6 @@ struct db_session *db_session_new(const char *conninfo, bool listen)
     if (s)
         s->listen = listen;
     return s;
-}
-
-/* The connection, its waits bounded whatever the operator's conninfo says
- * (its own settings win where it has them). */
-static PGconn *connect_bounded(const char *conninfo)
-{
-    static const char *const keys[] = {"connect_timeout", "keepalives", "keepalives_idle",
-                                       "keepalives_interval", "keepalives_count", "options",
-                                       "dbname", NULL};
-    const char *values[] = {"5", "1", "10", "5", "3", "-c statement_timeout=30000", conninfo,
-                            NULL};
-    return PQconnectdbParams(keys, values, 1);
 }
 
 void db_session_free(struct db_session *s)
@@ -104,9 +97,10 @@ int db_session_ensure(struct db_session *s, int64_t now_ms)
     }
     if (now_ms < s->retry_at_ms)
         return -1;
-    s->pg = connect_bounded(s->conninfo);
-    if (PQstatus(s->pg) != CONNECTION_OK) {
-        log_warn("worker.connect_failed", "%s", PQerrorMessage(s->pg));
+    s->pg = db_connect(s->conninfo, DB_WORKER_STATEMENT_TIMEOUT_MS, 0);
+    if (!s->pg || PQstatus(s->pg) != CONNECTION_OK) {
+        log_warn("worker.connect_failed", "%s",
+                 s->pg ? PQerrorMessage(s->pg) : "no connection within the connect timeout");
         PQfinish(s->pg);
         s->pg = NULL;
         s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : 100;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "db/connect.h"
 #include "db/service_cache.h"
 #include "db/statements.h"
 #include "log.h"
@@ -18,6 +19,7 @@ struct db_pool {
     char *conninfo;
     int size;
     int acquire_timeout_ms;
+    int statement_timeout_ms;
     int in_use;
     int waiting;
     uint64_t acquire_timeouts;
@@ -28,9 +30,7 @@ struct db_pool {
 
 static int64_t monotonic_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return db_monotonic_ms();
 }
 
 static void conn_close(struct db_conn *c)
@@ -41,12 +41,14 @@ static void conn_close(struct db_conn *c)
     c->broken = false;
 }
 
-/* Connects and prepares every statement. 0 or -1 (logged). */
-static int conn_open(struct db_pool *pool, struct db_conn *c)
+/* Connects by `deadline_ms` (see db/connect.h) and prepares every
+ * statement. 0 or -1 (logged). */
+static int conn_open(struct db_pool *pool, struct db_conn *c, int64_t deadline_ms)
 {
-    c->pg = PQconnectdb(pool->conninfo);
-    if (PQstatus(c->pg) != CONNECTION_OK) {
-        log_error("db.connect_failed", "%s", PQerrorMessage(c->pg));
+    c->pg = db_connect(pool->conninfo, pool->statement_timeout_ms, deadline_ms);
+    if (!c->pg || PQstatus(c->pg) != CONNECTION_OK) {
+        log_error("db.connect_failed", "%s",
+                  c->pg ? PQerrorMessage(c->pg) : "no connection within the pool's wait");
         goto fail;
     }
     for (int i = 0; i < db_statement_count; i++) {
@@ -72,7 +74,8 @@ fail:
     return -1;
 }
 
-struct db_pool *db_pool_new(const char *conninfo, int size, int acquire_timeout_ms)
+struct db_pool *db_pool_new(const char *conninfo, int size, int acquire_timeout_ms,
+                            int statement_timeout_ms)
 {
     struct db_pool *pool;
 
@@ -93,10 +96,11 @@ struct db_pool *db_pool_new(const char *conninfo, int size, int acquire_timeout_
     }
     pool->size = size;
     pool->acquire_timeout_ms = acquire_timeout_ms;
+    pool->statement_timeout_ms = statement_timeout_ms;
     pthread_mutex_init(&pool->lock, NULL);
     pthread_cond_init(&pool->freed, NULL);
     for (int i = 0; i < size; i++) {
-        if (conn_open(pool, &pool->conns[i]) != 0)
+        if (conn_open(pool, &pool->conns[i], 0) != 0)
             break; /* the database is down: the rest connect on demand */
         pool->database_up = true;
     }
@@ -173,6 +177,7 @@ static int acquire(struct db_pool *pool, int wait_ms, bool counted, struct db_co
     int rc = 0;
 
     *out = NULL;
+    int64_t until_ms = monotonic_ms() + wait_ms;
     clock_gettime(CLOCK_REALTIME, &deadline);
     deadline.tv_sec += wait_ms / 1000;
     deadline.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
@@ -204,7 +209,11 @@ static int acquire(struct db_pool *pool, int wait_ms, bool counted, struct db_co
     if (c->pg && c->broken)
         conn_close(c);
     if (!c->pg) {
-        if (monotonic_ms() < c->reconnect_at_ms || conn_open(pool, c) != 0) {
+        /* A connection made now counts against the same wait: a database
+         * that drops packets costs a request the pool's wait, no more. */
+        int64_t now_ms = monotonic_ms();
+        if (now_ms < c->reconnect_at_ms ||
+            conn_open(pool, c, until_ms - now_ms < 100 ? now_ms + 100 : until_ms) != 0) {
             pthread_mutex_lock(&pool->lock);
             pool->database_up = false;
             pthread_mutex_unlock(&pool->lock);

@@ -51,7 +51,8 @@ enum {
  * fail creation: connections are retried on demand. Returns NULL only on
  * bad arguments or out of memory. Free with db_pool_free().
  */
-struct db_pool *db_pool_new(const char *conninfo, int size, int acquire_timeout_ms);
+struct db_pool *db_pool_new(const char *conninfo, int size, int acquire_timeout_ms,
+                            int statement_timeout_ms);
 void db_pool_free(struct db_pool *pool);
 
 /* 0 and *out, or DB_POOL_TIMEOUT / DB_POOL_UNREACHABLE. */

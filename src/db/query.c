@@ -27,6 +27,16 @@ void db_map_error(const PGresult *pg, const struct db_conn *conn, const char *st
         res->outcome = DB_UNAVAILABLE;
     } else if (strcmp(state, "55P03") == 0 || strcmp(state, "40P01") == 0) {
         res->outcome = DB_BUSY;
+    } else if (strcmp(state, "57014") == 0 || strncmp(state, "57P", 3) == 0 ||
+               strncmp(state, "08", 2) == 0 || strncmp(state, "53", 2) == 0) {
+        /* The database cannot do it now, not the request's fault: a
+         * statement past its timeout, a server shutting down or starting
+         * up, a terminated backend, a lost connection, or out of resources
+         * (too many connections, or shared memory for locks: a long
+         * booking needs max_locks_per_transaction, README). A 503 the
+         * client may retry. */
+        log_error("db.unavailable", "%s: SQLSTATE %s: %s", stmt, state, primary ? primary : "");
+        res->outcome = DB_UNAVAILABLE;
     } else if (strcmp(state, "23P01") == 0) {
         /* The exclusion constraint caught an overlap the locks did not
          * (a caller that bypasses them): still a clean conflict. */

@@ -1,5 +1,7 @@
 #include "http/auth.h"
 
+#include <errno.h>
+#include <semaphore.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -22,16 +24,23 @@
 #define MAX_KEY_LEN 256
 
 struct auth_cache {
+    sem_t lookups; /* a token per key lookup allowed to run at once */
+    int wait_ms;   /* the longest wait for one: the pool's */
     bool has_admin_token;
     unsigned char admin_token_hash[32]; /* hashed once, compared digest to digest */
     struct http_key_cache *keys;
 };
 
-struct auth_cache *http_auth_cache_new(const char *admin_token)
+struct auth_cache *http_auth_cache_new(const char *admin_token, int max_lookups, int wait_ms)
 {
     struct auth_cache *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
+    if (sem_init(&c->lookups, 0, (unsigned)(max_lookups > 0 ? max_lookups : 1)) != 0) {
+        free(c);
+        return NULL;
+    }
+    c->wait_ms = wait_ms;
     if (!(c->keys = http_key_cache_new())) {
         free(c);
         return NULL;
@@ -48,6 +57,7 @@ void http_auth_cache_free(struct auth_cache *cache)
     if (!cache)
         return;
     http_key_cache_free(cache->keys);
+    sem_destroy(&cache->lookups);
     OPENSSL_cleanse(cache, sizeof *cache);
     free(cache);
 }
@@ -110,8 +120,41 @@ static void set_owner(struct http_auth *out, const struct db_key_owner *owner)
     snprintf(out->timezone, sizeof out->timezone, "%s", owner->timezone);
 }
 
+/*
+ * Looks a key up once one of the lookups allowed at once is free, waiting
+ * at most as long as a request waits for the pool: keys not in the cache
+ * (new, or made up by a flood) then hold at most that many connections,
+ * and the rest of the pool stays for requests with known keys.
+ */
+static enum db_key_result bounded_lookup(struct app *app, const unsigned char *hash,
+                                         struct db_key_owner *owner,
+                                         enum db_key_result (*lookup)(struct db_pool *,
+                                                                      const unsigned char *,
+                                                                      struct db_key_owner *))
+{
+    struct auth_cache *c = app->auth;
+    struct timespec until;
+    enum db_key_result r;
+    int rc;
+
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += c->wait_ms / 1000;
+    until.tv_nsec += (long)(c->wait_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    while ((rc = sem_timedwait(&c->lookups, &until)) != 0 && errno == EINTR)
+        ;
+    if (rc != 0)
+        return DB_KEY_ERROR; /* 503: as many lookups as allowed, all the wait long */
+    r = lookup(app->pool, hash, owner);
+    sem_post(&c->lookups);
+    return r;
+}
+
 enum auth_result http_authenticate(struct app *app, const char *authorization,
-                                   struct http_auth *out)
+                                   bool may_look_up, struct http_auth *out)
 {
     unsigned char hash[32];
     const char *key;
@@ -142,7 +185,9 @@ enum auth_result http_authenticate(struct app *app, const char *authorization,
         memset(out, 0, sizeof *out);
         return AUTH_UNKNOWN;
     }
-    switch (db_key_lookup(app->pool, hash, &owner)) {
+    if (!may_look_up)
+        return AUTH_REFUSED;
+    switch (bounded_lookup(app, hash, &owner, db_key_lookup)) {
     case DB_KEY_FOUND:
         break;
     case DB_KEY_UNKNOWN:
@@ -161,7 +206,8 @@ enum auth_result http_authenticate(struct app *app, const char *authorization,
 }
 
 enum auth_result http_authenticate_vapi(struct app *app, const char *vapi_secret,
-                                        const char *authorization, struct http_auth *out)
+                                        const char *authorization, bool may_look_up,
+                                        struct http_auth *out)
 {
     unsigned char hash[32];
     const char *key = vapi_secret;
@@ -177,7 +223,9 @@ enum auth_result http_authenticate_vapi(struct app *app, const char *vapi_secret
     if (!key || len == 0 || len > MAX_KEY_LEN || strncmp(key, "vapi_", 5) != 0)
         return AUTH_UNKNOWN;
     core_sha256(key, len, hash);
-    switch (db_vapi_secret_lookup(app->pool, hash, &owner)) {
+    if (!may_look_up)
+        return AUTH_REFUSED;
+    switch (bounded_lookup(app, hash, &owner, db_vapi_secret_lookup)) {
     case DB_KEY_FOUND:
         break;
     case DB_KEY_UNKNOWN:

@@ -11,19 +11,27 @@
 #include "app.h"
 #include "http/request.h"
 
-/* `admin_token` (may be NULL) is the operator's token; only its hash is kept. */
-struct auth_cache *http_auth_cache_new(const char *admin_token);
+/* `admin_token` (may be NULL) is the operator's token; only its hash is
+ * kept. At most `max_lookups` database lookups of keys run at once; a
+ * lookup waits at most `wait_ms` for its turn (then AUTH_UNAVAILABLE). */
+struct auth_cache *http_auth_cache_new(const char *admin_token, int max_lookups, int wait_ms);
 void http_auth_cache_free(struct auth_cache *cache);
 
-enum auth_result { AUTH_OK, AUTH_UNKNOWN, AUTH_UNAVAILABLE };
+/* AUTH_UNAVAILABLE: the database could not be asked, or as many lookups
+ * as allowed ran all the wait long (a flood of made-up keys can hold no
+ * more connections than that). AUTH_REFUSED: the key would need a lookup
+ * and the caller may not have one. */
+enum auth_result { AUTH_OK, AUTH_UNKNOWN, AUTH_UNAVAILABLE, AUTH_REFUSED };
 
 /*
  * Resolves the Authorization header (Bearer) to a principal in *out:
  * the server admin token, an organization's admin or public key.
- * AUTH_UNKNOWN for a missing or unknown key.
+ * AUTH_UNKNOWN for a missing or unknown key. Keys found in the cache are
+ * answered whatever `may_look_up` says; the others are looked up only
+ * when it is true (the caller's address has not used up its failures).
  */
 enum auth_result http_authenticate(struct app *app, const char *authorization,
-                                   struct http_auth *out);
+                                   bool may_look_up, struct http_auth *out);
 
 /*
  * Resolves an organization's Vapi secret, sent as `x-vapi-secret` or as
@@ -31,7 +39,8 @@ enum auth_result http_authenticate(struct app *app, const char *authorization,
  * time, never cached: a rotated secret stops at once, in every instance.
  */
 enum auth_result http_authenticate_vapi(struct app *app, const char *vapi_secret,
-                                        const char *authorization, struct http_auth *out);
+                                        const char *authorization, bool may_look_up,
+                                        struct http_auth *out);
 
 /* A new random secret: prefix + 43 base64url characters (32 random bytes).
  * `out` must hold at least strlen(prefix) + 44 bytes. 0 or -1. */

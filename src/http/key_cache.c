@@ -60,28 +60,55 @@ bool http_key_cache_get(struct http_key_cache *c, const unsigned char hash[32], 
     return hit;
 }
 
+/*
+ * Which entry a new answer takes. An unknown key may only take an empty or
+ * expired entry, or another unknown key's: a flood of random keys must not
+ * push the real ones out, or every real request would cost a lookup while
+ * the flood lasts. A known key takes, in that order of preference, an
+ * empty or expired entry, an unknown key's, the known entry to expire
+ * first. The same key's own entry first of all. NULL: keep no entry.
+ */
+static struct key_entry *entry_for(struct key_entry *set, const unsigned char *hash, time_t now,
+                                   bool known)
+{
+    struct key_entry *free_e = NULL, *unknown_e = NULL, *known_e = NULL;
+
+    for (int i = 0; i < HTTP_KEY_CACHE_WAYS; i++) {
+        struct key_entry *e = &set[i];
+        if (e->expires != 0 && memcmp(e->hash, hash, 32) == 0)
+            return e;
+        if (e->expires <= now) {
+            if (!free_e)
+                free_e = e;
+        } else if (!e->known) {
+            if (!unknown_e || e->expires < unknown_e->expires)
+                unknown_e = e;
+        } else if (!known_e || e->expires < known_e->expires) {
+            known_e = e;
+        }
+    }
+    if (free_e)
+        return free_e;
+    if (unknown_e)
+        return unknown_e;
+    return known ? known_e : NULL;
+}
+
 void http_key_cache_put(struct http_key_cache *c, const unsigned char hash[32], time_t now,
                         int ttl_s, const struct http_auth *a)
 {
-    struct key_entry *set = set_of(c, hash), *e = &set[0];
+    struct key_entry *e;
 
     pthread_mutex_lock(&c->lock);
-    /* The same key's entry if there is one, else the one to expire first
-     * (an empty or expired entry expires before any live one). */
-    for (int i = 0; i < HTTP_KEY_CACHE_WAYS; i++) {
-        if (memcmp(set[i].hash, hash, 32) == 0) {
-            e = &set[i];
-            break;
-        }
-        if (set[i].expires < e->expires)
-            e = &set[i];
+    e = entry_for(set_of(c, hash), hash, now, a != NULL);
+    if (e) {
+        memcpy(e->hash, hash, 32);
+        e->expires = now + ttl_s;
+        e->known = a != NULL;
+        if (a)
+            e->auth = *a;
+        else
+            memset(&e->auth, 0, sizeof e->auth);
     }
-    memcpy(e->hash, hash, 32);
-    e->expires = now + ttl_s;
-    e->known = a != NULL;
-    if (a)
-        e->auth = *a;
-    else
-        memset(&e->auth, 0, sizeof e->auth);
     pthread_mutex_unlock(&c->lock);
 }

@@ -27,7 +27,8 @@ bool http_key_cache_get(struct http_key_cache *cache, const unsigned char hash[3
                         bool *known, struct http_auth *out);
 
 /* Remembers `hash` until now + ttl_s as the key of *a, or (a NULL) as no
- * key. A full set gives up the entry that expires first. */
+ * key. A full set gives up an unknown key's entry before a known one's, and
+ * an unknown key never takes a live known key's entry. */
 void http_key_cache_put(struct http_key_cache *cache, const unsigned char hash[32], time_t now,
                         int ttl_s, const struct http_auth *a);
 

@@ -1,6 +1,7 @@
 #include "http/ratelimit.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,8 +79,10 @@ static struct bucket *bucket_for(struct rate_limiter *rl, const char *key_id,
     return b;
 }
 
-int http_rate_limit_take(struct rate_limiter *rl, const char *key_id,
-                         const struct rate_spec *spec)
+/* Refills the key's bucket, then takes a token when `take` and one is
+ * there. 0, or the whole seconds until the next token. */
+static int limit(struct rate_limiter *rl, const char *key_id, const struct rate_spec *spec,
+                 bool take)
 {
     double now = now_seconds();
     struct bucket *b;
@@ -89,12 +92,24 @@ int http_rate_limit_take(struct rate_limiter *rl, const char *key_id,
     b = bucket_for(rl, key_id, spec, now);
     b->tokens = fmin(spec->burst, b->tokens + (now - b->updated) * spec->per_second);
     b->updated = now;
-    if (b->tokens >= 1.0)
-        b->tokens -= 1.0;
-    else
+    if (b->tokens < 1.0)
         wait = (int)ceil((1.0 - b->tokens) / spec->per_second);
+    else if (take)
+        b->tokens -= 1.0;
     pthread_mutex_unlock(&rl->lock);
     return wait;
+}
+
+int http_rate_limit_take(struct rate_limiter *rl, const char *key_id,
+                         const struct rate_spec *spec)
+{
+    return limit(rl, key_id, spec, true);
+}
+
+int http_rate_limit_peek(struct rate_limiter *rl, const char *key_id,
+                         const struct rate_spec *spec)
+{
+    return limit(rl, key_id, spec, false);
 }
 
 int http_rate_spec_parse(const char *text, struct rate_spec *out)

@@ -15,6 +15,10 @@ void http_rate_limiter_free(struct rate_limiter *rl);
 int http_rate_limit_take(struct rate_limiter *rl, const char *key_id,
                          const struct rate_spec *spec);
 
+/* The same without taking a token: 0 while the bucket holds one. */
+int http_rate_limit_peek(struct rate_limiter *rl, const char *key_id,
+                         const struct rate_spec *spec);
+
 /* Parses "<per second>/<burst>", both > 0. 0 or -1. */
 int http_rate_spec_parse(const char *text, struct rate_spec *out);
 

@@ -17,6 +17,7 @@
 
 #include "core/validate.h"
 #include "http/auth.h"
+#include "http/deadline.h"
 #include "http/ratelimit.h"
 #include "http/reply.h"
 #include "log.h"
@@ -29,6 +30,7 @@ struct http_server {
     int route_count;
     atomic_int in_flight;
     unsigned port;
+    struct http_deadlines *deadlines;
 };
 
 /* What is kept between the calls libmicrohttpd makes for one request. */
@@ -100,6 +102,23 @@ static bool is_json_type(const char *type)
     return type[n] == '\0' || type[n] == ';' || type[n] == ' ';
 }
 
+/* `prefix` and the client's address, the key of a per-address limit. */
+static void client_key(struct http_request *req, const char *prefix, char *key, size_t size)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    size_t n = (size_t)snprintf(key, size, "%s", prefix);
+
+    if (n < size && ci && ci->client_addr) {
+        const struct sockaddr *sa = ci->client_addr;
+        const void *a = sa->sa_family == AF_INET6
+                            ? (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr
+                            : (const void *)&((const struct sockaddr_in *)sa)->sin_addr;
+        if (!inet_ntop(sa->sa_family, a, key + n, (socklen_t)(size - n)))
+            key[n] = '\0';
+    }
+}
+
 /*
  * The manage routes and the pages need no key (the token in the path is
  * the patient's right), and a page key is shared by every visitor of the
@@ -109,19 +128,10 @@ static bool is_json_type(const char *type)
 static bool limit_by_address(struct app *app, struct http_request *req,
                              struct http_response *resp)
 {
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    char key[INET6_ADDRSTRLEN + 8] = "addr:";
+    char key[INET6_ADDRSTRLEN + 8];
     int wait;
 
-    if (ci && ci->client_addr) {
-        const struct sockaddr *sa = ci->client_addr;
-        const void *a = sa->sa_family == AF_INET6
-                            ? (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr
-                            : (const void *)&((const struct sockaddr_in *)sa)->sin_addr;
-        if (!inet_ntop(sa->sa_family, a, key + 5, sizeof key - 5))
-            key[5] = '\0';
-    }
+    client_key(req, "addr:", key, sizeof key);
     wait = http_rate_limit_take(app->limiter, key, &app->cfg.rate_public);
     if (wait > 0) {
         http_reply_error(resp, 429, "rate_limited", NULL,
@@ -139,6 +149,8 @@ static bool authorize(struct app *app, const struct http_route *route, struct ht
 {
     enum auth_result ar;
     enum http_principal p;
+    char fail_key[INET6_ADDRSTRLEN + 8];
+    bool may_look_up;
 
     if (route->scope == SCOPE_OPEN)
         return true;
@@ -148,14 +160,29 @@ static bool authorize(struct app *app, const struct http_route *route, struct ht
         return limit_by_address(app, req, resp);
     /* The Vapi secret opens its one route and nothing else; no key opens
      * that route. */
+    /* An address that sent too many unknown keys gets no more lookups
+     * until its bucket refills: keys already in the cache still work. */
+    client_key(req, "fail:", fail_key, sizeof fail_key);
+    may_look_up = http_rate_limit_peek(app->limiter, fail_key, &app->cfg.rate_auth_failures) == 0;
     ar = route->scope == SCOPE_VAPI
              ? http_authenticate_vapi(app, http_header(req, "x-vapi-secret"),
-                                      http_header(req, "Authorization"), &req->auth)
-             : http_authenticate(app, http_header(req, "Authorization"), &req->auth);
+                                      http_header(req, "Authorization"), may_look_up, &req->auth)
+             : http_authenticate(app, http_header(req, "Authorization"), may_look_up,
+                                 &req->auth);
     if (ar == AUTH_UNAVAILABLE) {
         http_reply_unavailable(resp);
         return false;
     }
+    if (ar == AUTH_REFUSED) {
+        int wait = http_rate_limit_peek(app->limiter, fail_key, &app->cfg.rate_auth_failures);
+        resp->retry_after = wait > 0 ? wait : 1;
+        http_reply_error(resp, 429, "rate_limited", NULL,
+                         "Too many unknown keys from this address; retry after %d s.",
+                         resp->retry_after);
+        return false;
+    }
+    if (ar == AUTH_UNKNOWN)
+        http_rate_limit_take(app->limiter, fail_key, &app->cfg.rate_auth_failures);
     p = req->auth.principal;
     if (route->scope == SCOPE_VAPI && (ar != AUTH_OK || p != PRINCIPAL_VAPI)) {
         http_reply_error(resp, 401, "unauthorized", NULL,
@@ -563,6 +590,35 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct http_re
     return rc;
 }
 
+/* The deadline entry of a connection (its socket context). */
+static struct http_deadline_conn *connection_deadline(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+/* A body past the limit: 413 written on the socket, the request counted
+ * and logged; the caller then has the library close the connection. */
+static void too_large_close(struct http_server *s, struct MHD_Connection *conn,
+                            struct request_state *st)
+{
+    char id[24], body[160];
+
+    new_request_id(id, sizeof id);
+    snprintf(body, sizeof body,
+             "{\"error\":\"payload_too_large\",\"message\":\"The body is larger than %zu "
+             "bytes.\"}",
+             s->app->cfg.body_limit);
+    metrics_http_observe(-1, HTTP_OTHER, 413, metrics_seconds_since(&st->started));
+    log_request(id, http_method_name(HTTP_OTHER), "unmatched", 413, 0.0);
+    answer_on_socket(conn, 413, id, body);
+    free(st->body);
+    st->body = NULL;
+    st->len = st->cap = 0;
+    st->too_large = true;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
@@ -594,11 +650,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         size_t n = *upload_data_size;
         *upload_data_size = 0;
         if (st->too_large || st->len + n > s->app->cfg.body_limit) {
-            st->too_large = true; /* read and drop the rest, then answer 413 */
-            free(st->body);
-            st->body = NULL;
-            st->len = st->cap = 0;
-            return MHD_YES;
+            /* Answered at once and the connection closed: reading on to the
+             * end could take forever (an endless chunked body). */
+            too_large_close(s, conn, st);
+            return MHD_NO;
         }
         if (st->len + n + 1 > st->cap) {
             size_t cap = st->cap ? st->cap * 2 : 1024;
@@ -617,8 +672,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
 
     /* From here until the answer is sent, shutdown waits for this request;
-     * a client still sending its body is not waited for. */
+     * a client still sending its body is not waited for. Its whole-request
+     * clock stops: it has arrived. */
     st->answered = true;
+    http_deadline_received(s->deadlines, connection_deadline(conn));
     atomic_fetch_add(&s->in_flight, 1);
     memset(&req, 0, sizeof req);
     memset(&resp, 0, sizeof resp);
@@ -654,15 +711,32 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
     struct http_server *s = cls;
     struct request_state *st = *con_cls;
-    (void)conn;
     (void)toe;
     if (!st)
         return;
-    if (st->answered)
+    if (st->answered) {
         atomic_fetch_sub(&s->in_flight, 1);
+        http_deadline_next(s->deadlines, connection_deadline(conn));
+    }
     free(st->body);
     free(st);
     *con_cls = NULL;
+}
+
+/* Connections come and go: each is watched for the request deadline. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    struct http_server *s = cls;
+
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        *socket_context = ci ? http_deadline_open(s->deadlines, ci->connect_fd) : NULL;
+    } else {
+        http_deadline_close(s->deadlines, *socket_context);
+        *socket_context = NULL;
+    }
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -725,6 +799,11 @@ struct http_server *http_server_start(struct app *app, const struct http_route *
     s->app = app;
     s->routes = routes;
     s->route_count = route_count;
+    if (!(s->deadlines = http_deadlines_start(app->cfg.request_deadline_s))) {
+        log_error("http.start_failed", "cannot start the request deadline's thread");
+        free(s);
+        return NULL;
+    }
     /* Turbo: a new connection is read at once instead of after another
      * epoll round, and a closed one is not shut down first; bookd's CPU per
      * booking fell 5-8 % (bench/HISTORY.md, step 20). */
@@ -737,10 +816,12 @@ struct http_server *http_server_start(struct app *app, const struct http_route *
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)app->cfg.max_connections,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)app->cfg.connection_timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)app->cfg.max_connections_per_ip,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-        MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_END);
     if (!s->daemon) {
         log_error("http.start_failed", "cannot listen on %s", app->cfg.listen);
+        http_deadlines_stop(s->deadlines);
         free(s);
         return NULL;
     }
@@ -762,5 +843,6 @@ void http_server_stop(struct http_server *s, int grace_ms)
     for (int waited = 0; atomic_load(&s->in_flight) > 0 && waited < grace_ms; waited += 10)
         usleep(10000);
     MHD_stop_daemon(s->daemon);
+    http_deadlines_stop(s->deadlines);
     free(s);
 }

@@ -13,7 +13,7 @@ work=$(mktemp -d)
 source "$(dirname "$0")/lib.sh"
 trap 'stop_bookd; rm -rf "$work"' EXIT
 
-echo "1..13"
+echo "1..14"
 start_bookd BOOKD_ADMIN_TOKEN=busy-token BOOKD_LOCK_TIMEOUT_MS=300 BOOKD_POOL_SIZE=2 \
   BOOKD_POOL_WAIT_MS=200
 org=$(curl -s -X POST "$base/api/orgs" -H 'Authorization: Bearer busy-token' \
@@ -138,3 +138,39 @@ ok $? "a booking racing the erasure of its contact answers 400 on contactId (got
    $(q "SELECT count(*) FROM outbox_events WHERE entity_id IN
         (SELECT id FROM appointments WHERE contact_id = '$other')") == 0 ]]
 ok $? "and writes no appointment"
+
+# 6. The lock timeout is one budget for the whole booking, not one per
+# bucket: a 16:00 booking takes the 16:00 and 16:15 buckets, in key order.
+# The first is held and let go after 0.7 s, the second stays held. With a
+# budget of 1 s the booking answers slot_busy about 1 s after it started;
+# with a timeout per lock it answered after 0.7 s + 1 s.
+start_bookd BOOKD_ADMIN_TOKEN=busy-token BOOKD_LOCK_TIMEOUT_MS=1000 BOOKD_POOL_SIZE=2 \
+  BOOKD_POOL_WAIT_MS=200
+bucket_key() {
+  q "SELECT ('x' || substr(encode(sha256(convert_to('${org_id}_2031-05-05T$1:00.000Z',
+    'UTF8')), 'hex'), 1, 16))::bit(64)::bigint"
+}
+read -r first second < <(printf '%s\n%s\n' "$(bucket_key 16:00)" "$(bucket_key 16:15)" | sort -n | tr '\n' ' ')
+PGAPPNAME=second psql -X -q "$DATABASE_URL" -c "BEGIN; SELECT pg_advisory_xact_lock($second);
+  SELECT pg_sleep(60); COMMIT;" >/dev/null 2>&1 &
+holder=$!
+PGAPPNAME=first psql -X -q "$DATABASE_URL" -c "BEGIN; SELECT pg_advisory_xact_lock($first);
+  SELECT pg_sleep(60); COMMIT;" >/dev/null 2>&1 &
+first_holder=$!
+until_db "(SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep') = 2"
+curl -s -o "$work/budget" -w '%{http_code} %{time_total}' --max-time 20 -X POST \
+  "$base/api/appointments" -H "Authorization: Bearer $key" -H 'Content-Type: application/json' \
+  -d "{\"contactId\":\"$contact\",\"scheduledAt\":\"2031-05-05T16:00:00Z\",\"durationMinutes\":30}" \
+  >"$work/budget.out" &
+booking=$!
+until_db "EXISTS (SELECT 1 FROM pg_stat_activity WHERE wait_event = 'advisory')"
+sleep 0.7
+q "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = 'first'" >/dev/null
+wait "$first_holder" 2>/dev/null
+wait "$booking"
+read -r code seconds <"$work/budget.out"
+release_holder
+[[ $code == 409 ]] && grep -q '"error":"slot_busy"' "$work/budget" &&
+  awk -v s="$seconds" 'BEGIN { exit !(s < 1.5) }'
+ok $? "two held buckets cost one lock budget: slot_busy after ${seconds}s with a 1 s timeout (got $code)"
+

@@ -1231,7 +1231,7 @@ int main(void)
         return 1;
     }
     /* One connection per thread of the largest scenario, and a few more. */
-    pool = db_pool_new(database_url, STORM_THREADS + 4, 30000);
+    pool = db_pool_new(database_url, STORM_THREADS + 4, 30000, 0);
     tap_plan(1           /* pool */
              + 5 + 6 + 6 /* (a) book/book, hold/book, hold/hold pairs */
              + 4 + 5     /* (b) booking storm, hold storm */

@@ -131,3 +131,40 @@ Test(key_cache, a_hundred_random_keys_all_stay)
         cr_assert(http_key_cache_get(c, h[k], 1001, &known, &got), "key %d was evicted", k);
     http_key_cache_free(c);
 }
+
+Test(key_cache, a_flood_of_unknown_keys_never_pushes_out_a_known_one)
+{
+    struct http_key_cache *c = http_key_cache_new();
+    unsigned char h[32];
+    struct http_auth a, got;
+    bool known;
+
+    /* One real key in the set, then ten thousand random keys that share it. */
+    digest_in_set_7(h, 0);
+    a = auth_named(0);
+    http_key_cache_put(c, h, 1000, 30, &a);
+    for (int n = 1; n <= 10000; n++) {
+        digest_in_set_7(h, 1 + n % 250);
+        h[30] = (unsigned char)(n >> 8);
+        http_key_cache_put(c, h, 1000 + n % 20, 10, NULL);
+    }
+    digest_in_set_7(h, 0);
+    cr_assert(http_key_cache_get(c, h, 1020, &known, &got), "the real key was pushed out");
+    cr_assert(known);
+    cr_assert_str_eq(got.key_id, "key-0");
+    /* A set full of real keys keeps them all: an unknown key is not kept. */
+    for (int n = 1; n < HTTP_KEY_CACHE_WAYS; n++) {
+        digest_in_set_7(h, 100 + n);
+        a = auth_named(100 + n);
+        http_key_cache_put(c, h, 1020, 30, &a);
+    }
+    digest_in_set_7(h, 250);
+    h[30] = 0xee;
+    http_key_cache_put(c, h, 1021, 10, NULL);
+    cr_assert_not(http_key_cache_get(c, h, 1021, &known, &got), "an unknown key took a real key's place");
+    for (int n = 1; n < HTTP_KEY_CACHE_WAYS; n++) {
+        digest_in_set_7(h, 100 + n);
+        cr_assert(http_key_cache_get(c, h, 1021, &known, &got), "real key %d was pushed out", n);
+    }
+    http_key_cache_free(c);
+}
