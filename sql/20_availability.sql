@@ -75,7 +75,8 @@ $$;
 CREATE OR REPLACE FUNCTION free_slots(p_org_id uuid, p_provider_id uuid, p_date date,
                                       p_duration_minutes int, p_buffer_before_minutes int,
                                       p_buffer_after_minutes int, p_step_minutes int,
-                                      p_now timestamptz, p_public boolean DEFAULT false)
+                                      p_now timestamptz, p_public boolean DEFAULT false,
+                                      p_exclude_id uuid DEFAULT NULL)
 RETURNS TABLE (slot_start timestamptz)
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
@@ -133,6 +134,7 @@ BEGIN
       FROM appointments a
      WHERE a.provider_id = p_provider_id AND a.org_id = p_org_id
        AND a.status IN ('confirmed', 'held') AND (a.expires_at IS NULL OR a.expires_at > now())
+       AND a.id IS DISTINCT FROM p_exclude_id
        AND tstzrange(a.buffered_start, a.buffered_end, '[)')
            && tstzrange(v_from - v_before, v_to + v_after, '[)');
     -- Busy times imported from the provider's calendar (usually none).
@@ -165,7 +167,8 @@ CREATE OR REPLACE FUNCTION free_slot_days(p_org_id uuid, p_provider_id uuid, p_f
                                           p_to date, p_duration_minutes int,
                                           p_buffer_before_minutes int,
                                           p_buffer_after_minutes int, p_step_minutes int,
-                                          p_now timestamptz, p_public boolean)
+                                          p_now timestamptz, p_public boolean,
+                                          p_exclude_id uuid DEFAULT NULL)
 RETURNS TABLE (day date, slot_count int)
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
@@ -174,13 +177,13 @@ SELECT d::date,
        (SELECT count(*)::int
           FROM free_slots(p_org_id, p_provider_id, d::date, p_duration_minutes,
                           p_buffer_before_minutes, p_buffer_after_minutes, p_step_minutes,
-                          p_now, p_public))
+                          p_now, p_public, p_exclude_id))
   FROM generate_series(p_from::timestamp, p_to::timestamp, interval '1 day') d
  ORDER BY 1
 $$;
 
 REVOKE EXECUTE ON FUNCTION
     check_availability(uuid, uuid, timestamptz, int, int, int, uuid),
-    free_slots(uuid, uuid, date, int, int, int, int, timestamptz, boolean),
-    free_slot_days(uuid, uuid, date, date, int, int, int, int, timestamptz, boolean)
+    free_slots(uuid, uuid, date, int, int, int, int, timestamptz, boolean, uuid),
+    free_slot_days(uuid, uuid, date, date, int, int, int, int, timestamptz, boolean, uuid)
 FROM PUBLIC;

@@ -46,6 +46,52 @@ BEGIN
 END
 $$;
 
+-- The free times a patient may move their appointment to, through its
+-- link (GET /api/manage/{token}/availability and .../days): the
+-- appointment's provider, length and service buffers, the public rules and
+-- policies, and the appointment itself left out, so "a quarter of an hour
+-- later" is offered when that is free. {"date","timezone","slots"} for a
+-- date (p_to NULL), {"timezone","days"} for a range. BK002 for a token that
+-- does not work.
+CREATE OR REPLACE FUNCTION manage_free_slots(p_hash bytea, p_from date, p_to date,
+                                             p_step_minutes int)
+RETURNS text
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, public, pg_temp
+AS $$
+DECLARE
+    a appointments := bk_manage_appointment(p_hash);
+    v_tz text;
+    v_before int := 0;
+    v_after int := 0;
+    v_body text;
+BEGIN
+    IF a.id IS NULL THEN
+        RAISE EXCEPTION 'this link does not work (any more)' USING ERRCODE = 'BK002';
+    END IF;
+    SELECT o.timezone INTO v_tz FROM organizations o WHERE o.id = a.org_id;
+    SELECT s.buffer_before_minutes, s.buffer_after_minutes INTO v_before, v_after
+      FROM services s WHERE s.id = a.service_id;
+    IF p_to IS NULL THEN
+        SELECT '[' || coalesce(string_agg(format('{"scheduledAt":"%s","durationMinutes":%s}',
+                                                 bk_iso(f.slot_start), a.duration_minutes),
+                                          ',' ORDER BY f.slot_start), '') || ']'
+          INTO v_body
+          FROM free_slots(a.org_id, a.provider_id, p_from, a.duration_minutes,
+                          coalesce(v_before, 0), coalesce(v_after, 0), p_step_minutes, now(),
+                          true, a.id) f;
+        RETURN format('{"date":"%s","timezone":%s,"slots":%s}', p_from, to_jsonb(v_tz), v_body);
+    END IF;
+    SELECT '[' || coalesce(string_agg(format('{"date":"%s","freeSlots":%s}', d.day,
+                                             d.slot_count), ',' ORDER BY d.day), '') || ']'
+      INTO v_body
+      FROM free_slot_days(a.org_id, a.provider_id, p_from, p_to, a.duration_minutes,
+                          coalesce(v_before, 0), coalesce(v_after, 0), p_step_minutes, now(),
+                          true, a.id) d;
+    RETURN format('{"timezone":%s,"days":%s}', to_jsonb(v_tz), v_body);
+END
+$$;
+
 -- What the C side needs to reschedule through a token (the lock keys are
 -- computed from these): the organization, the appointment, its provider,
 -- default provider and time zone. No row for a token that does not work.
@@ -98,5 +144,6 @@ REVOKE EXECUTE ON FUNCTION
     manage_get(bytea),
     manage_resolve(bytea),
     manage_cancel(bytea, int),
-    manage_issue(uuid, uuid, bytea)
+    manage_issue(uuid, uuid, bytea),
+    manage_free_slots(bytea, date, date, int)
 FROM PUBLIC;

@@ -213,11 +213,8 @@ function openMove() {
   const a = s.view.appointment;
   s.chosen = null;
   s.picker = createPicker({
-    key,
     zone: zone(),
-    providerId: a.providerId,
-    serviceId: a.serviceId || undefined,
-    durationMinutes: a.serviceId ? undefined : a.durationMinutes,
+    availabilityPath: '/api/manage/' + encodeURIComponent(s.token) + '/availability',
     idPrefix: 'move',
     onPick: choose,
   });
@@ -248,6 +245,11 @@ function choose(slot) {
   if (s.busy) return;
   clearAlert();
   s.picker.clearMessage();
+  if (Date.parse(slot.scheduledAt) === Date.parse(s.view.appointment.scheduledAt)) {
+    s.chosen = null;
+    replace(s.confirmBox, el('p', { class: 'notice', id: 'move-summary' }, 'That is the time of your appointment now. Choose another time to move it.'));
+    return;
+  }
   s.chosen = slot;
   s.picker.setSelected(slot.scheduledAt);
   replace(

@@ -145,7 +145,12 @@ export function createPicker(opts) {
   updateZoneNote([]);
 
   // ---------------------------------------------------------------- API
+  // Where free times come from: the booking API with the page key, or
+  // (opts.availabilityPath) a manage link's own, which knows the
+  // appointment's provider and length and leaves the appointment out.
+  const base = opts.availabilityPath || '/api/availability';
   function paramQuery() {
+    if (opts.availabilityPath) return {};
     const p = s.params;
     const q = { providerId: p.providerId };
     if (p.serviceId) q.serviceId = p.serviceId;
@@ -252,7 +257,7 @@ export function createPicker(opts) {
       return true;
     }
     try {
-      const res = await api('/api/availability/days' + qs({ from, to, ...paramQuery() }), { key: opts.key });
+      const res = await api(base + '/days' + qs({ from, to, ...paramQuery() }), { key: opts.key });
       if (seq !== s.daySeq) return false;
       s.free = new Map((res.days || []).map((d) => [d.date, d.freeSlots]));
       s.loaded = true;
@@ -374,7 +379,7 @@ export function createPicker(opts) {
     timesBody.setAttribute('aria-busy', 'true');
     replace(timesBody, el('p', { class: 'loading' }, 'Looking for free times…'));
     try {
-      const res = await api('/api/availability' + qs({ date, ...paramQuery() }), { key: opts.key });
+      const res = await api(base + qs({ date, ...paramQuery() }), { key: opts.key });
       if (seq !== s.timeSeq) return;
       s.slots = res.slots || [];
       renderTimes();

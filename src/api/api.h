@@ -115,6 +115,8 @@ void api_calendar_link(struct http_request *req, struct http_response *resp);
 void api_calendar_unlink(struct http_request *req, struct http_response *resp);
 void api_calendar_sync(struct http_request *req, struct http_response *resp);
 void api_manage_get(struct http_request *req, struct http_response *resp);
+void api_manage_slots(struct http_request *req, struct http_response *resp);
+void api_manage_slot_days(struct http_request *req, struct http_response *resp);
 void api_manage_cancel(struct http_request *req, struct http_response *resp);
 void api_manage_reschedule(struct http_request *req, struct http_response *resp);
 /* "<public URL>/manage/<token>": the link a patient gets. */

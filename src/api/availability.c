@@ -116,26 +116,6 @@ static bool slot_query_parse(struct http_request *req, struct http_response *res
     return true;
 }
 
-/* A required date parameter (YYYY-MM-DD) into *days (days since the
- * epoch); replies and returns false when it is missing or malformed. */
-static bool query_date(struct http_request *req, struct http_response *resp, const char *name,
-                       int64_t *days)
-{
-    const char *date = http_query(req, name);
-    int y, m, d;
-
-    if (!date) {
-        http_reply_invalid(resp, name, "%s is required (YYYY-MM-DD).", name);
-        return false;
-    }
-    if (core_date_parse(date, strlen(date), &y, &m, &d) != 0) {
-        http_reply_invalid(resp, name, "%s must be a calendar date, YYYY-MM-DD.", name);
-        return false;
-    }
-    *days = core_days_from_civil(y, m, d);
-    return true;
-}
-
 void api_availability_slots(struct http_request *req, struct http_response *resp)
 {
     char provider[DB_ID_SIZE];
@@ -145,7 +125,7 @@ void api_availability_slots(struct http_request *req, struct http_response *resp
     char *slots = NULL;
     int64_t day;
 
-    if (!query_date(req, resp, "date", &day) || !slot_query_parse(req, resp, &org, provider, &q))
+    if (!api_query_date(req, resp, "date", &day) || !slot_query_parse(req, resp, &org, provider, &q))
         return;
     if (db_free_slots(req->app->pool, &org, q.provider_id, http_query(req, "date"), q.duration,
                       q.before, q.after, q.step, req->auth.principal == PRINCIPAL_PUBLIC, &slots,
@@ -159,10 +139,6 @@ void api_availability_slots(struct http_request *req, struct http_response *resp
     free(slots);
 }
 
-/* The longest range of GET /api/availability/days: two months and a bit,
- * what a month calendar shows with its neighbours' days. */
-#define DAYS_MAX 62
-
 /*
  * GET /api/availability/days (docs/web.md): how many free start times
  * each date of a range has, in one call, for the booking page's month
@@ -175,16 +151,9 @@ void api_availability_days(struct http_request *req, struct http_response *resp)
     struct slot_query q;
     struct db_result res;
     char *days = NULL;
-    int64_t from, to;
 
-    if (!query_date(req, resp, "from", &from) || !query_date(req, resp, "to", &to))
-        return;
-    if (to < from || to - from >= DAYS_MAX) {
-        http_reply_invalid(resp, "to", "to must be on or after from, and at most %d days after it.",
-                           DAYS_MAX - 1);
-        return;
-    }
-    if (!slot_query_parse(req, resp, &org, provider, &q))
+    if (!api_query_date_range(req, resp, API_DAYS_MAX) ||
+        !slot_query_parse(req, resp, &org, provider, &q))
         return;
     if (db_free_slot_days(req->app->pool, &org, q.provider_id, http_query(req, "from"),
                           http_query(req, "to"), q.duration, q.before, q.after, q.step,

@@ -5,6 +5,7 @@
  * rules are the public key's and the organization's policies; the audit
  * log's actor is "manage_link". */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
@@ -53,6 +54,44 @@ void api_manage_get(struct http_request *req, struct http_response *resp)
     http_manage_token_hash(req->params[0], hash);
     db_manage_get(req->app->pool, hash, &out, &res);
     reply(resp, out, &res);
+}
+
+/*
+ * GET /api/manage/{token}/availability?date= and .../availability/days?
+ * from=&to=: the times the appointment may move to, the appointment itself
+ * left out (moving 10:00 to 10:15 is offered when 10:15 is free), by the
+ * public rules and policies, for its provider, length and service.
+ */
+static void free_slots(struct http_request *req, struct http_response *resp, bool days)
+{
+    char hash[HTTP_MANAGE_HASH_SIZE];
+    char *text = NULL;
+    int step = 15;
+    int64_t date;
+    struct db_result res;
+
+    if (!(days ? api_query_date_range(req, resp, API_DAYS_MAX)
+               : api_query_date(req, resp, "date", &date)) ||
+        !api_query_int(req, resp, "stepMinutes", false, 5, 240, &step, NULL))
+        return;
+    http_manage_token_hash(req->params[0], hash);
+    if (db_manage_free_slots(req->app->pool, hash, http_query(req, days ? "from" : "date"),
+                             days ? http_query(req, "to") : NULL, step, &text, &res) == 0 &&
+        res.outcome == DB_OK && text)
+        http_reply_text(resp, 200, HTTP_JSON_TYPE, text, strlen(text));
+    else
+        reply_failure(resp, &res);
+    free(text);
+}
+
+void api_manage_slots(struct http_request *req, struct http_response *resp)
+{
+    free_slots(req, resp, false);
+}
+
+void api_manage_slot_days(struct http_request *req, struct http_response *resp)
+{
+    free_slots(req, resp, true);
 }
 
 void api_manage_cancel(struct http_request *req, struct http_response *resp)

@@ -275,6 +275,38 @@ bool api_query_time(struct http_request *req, struct http_response *resp, const 
     return true;
 }
 
+bool api_query_date(struct http_request *req, struct http_response *resp, const char *name,
+                    int64_t *days)
+{
+    const char *date = http_query(req, name);
+    int y, m, d;
+
+    if (!date) {
+        http_reply_invalid(resp, name, "%s is required (YYYY-MM-DD).", name);
+        return false;
+    }
+    if (core_date_parse(date, strlen(date), &y, &m, &d) != 0) {
+        http_reply_invalid(resp, name, "%s must be a calendar date, YYYY-MM-DD.", name);
+        return false;
+    }
+    *days = core_days_from_civil(y, m, d);
+    return true;
+}
+
+bool api_query_date_range(struct http_request *req, struct http_response *resp, int max_days)
+{
+    int64_t from, to;
+
+    if (!api_query_date(req, resp, "from", &from) || !api_query_date(req, resp, "to", &to))
+        return false;
+    if (to < from || to - from >= max_days) {
+        http_reply_invalid(resp, "to", "to must be on or after from, and at most %d days after it.",
+                           max_days - 1);
+        return false;
+    }
+    return true;
+}
+
 const char *api_header_idempotency_key(struct http_request *req, struct http_response *resp,
                                        bool *bad)
 {

@@ -47,6 +47,13 @@ bool api_query_uuid(struct http_request *req, struct http_response *resp, const 
                     bool required, char *out, bool *present);
 bool api_query_time(struct http_request *req, struct http_response *resp, const char *name,
                     bool required, int64_t *out_ms, bool *present);
+/* A required calendar date (YYYY-MM-DD) into *days since the epoch. */
+bool api_query_date(struct http_request *req, struct http_response *resp, const char *name,
+                    int64_t *days);
+/* The required dates `from` and `to`: to not before from, at most
+ * max_days dates in all (400 naming the field otherwise). */
+#define API_DAYS_MAX 62
+bool api_query_date_range(struct http_request *req, struct http_response *resp, int max_days);
 
 /* A valid Idempotency-Key header, or NULL when absent; replies 400 and sets
  * *bad when it is present but empty, too long or not printable ASCII. */

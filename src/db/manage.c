@@ -12,6 +12,15 @@ int db_manage_get(struct db_pool *pool, const char *hash, json_t **out, struct d
     return db_fetch_json(pool, "manage_get", 1, params, out, res);
 }
 
+int db_manage_free_slots(struct db_pool *pool, const char *hash, const char *from,
+                         const char *to, int step, char **out, struct db_result *res)
+{
+    char s[16];
+    const char *params[] = {hash, from, to, s};
+    snprintf(s, sizeof s, "%d", step);
+    return db_fetch_text(pool, "manage_free_slots", 4, params, out, res);
+}
+
 int db_manage_resolve(struct db_pool *pool, const char *hash, struct db_manage_ref *out,
                       struct db_result *res)
 {

@@ -17,6 +17,13 @@
  * not work (unknown, or its appointment cancelled, moved or begun). */
 int db_manage_get(struct db_pool *pool, const char *hash, json_t **out, struct db_result *res);
 
+/* The free times to move the token's appointment to, as the API's JSON
+ * text in *out (malloc'd): {"date","timezone","slots"} for the date `from`
+ * when `to` is NULL, else {"timezone","days"} for the dates from..to
+ * (YYYY-MM-DD, checked by the caller). DB_NOT_FOUND for a dead token. */
+int db_manage_free_slots(struct db_pool *pool, const char *hash, const char *from,
+                         const char *to, int step, char **out, struct db_result *res);
+
 /* What a reschedule through a token needs. */
 struct db_manage_ref {
     char org_id[DB_ID_SIZE];

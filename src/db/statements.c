@@ -18,6 +18,7 @@ const struct db_statement db_statements[] = {
      " $12::bytea, $13::boolean, $14::bytea)::text"},
     /* Manage links (sql/65_manage.sql); $1 the token's hash. */
     {"manage_get", "SELECT manage_get($1::bytea)::text"},
+    {"manage_free_slots", "SELECT manage_free_slots($1::bytea, $2::date, $3::date, $4::int)"},
     {"manage_resolve",
      "SELECT org_id, appointment_id, default_provider_id, timezone FROM manage_resolve($1::bytea)"},
     {"manage_cancel", "SELECT manage_cancel($1::bytea, $2::int)::text"},

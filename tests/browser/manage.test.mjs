@@ -139,7 +139,10 @@ test('from the booking confirmation to the link: the patient moves the appointme
   await page.getByRole('button', { name: 'Move to another time' }).click();
   await page.locator(`button.day[data-date="${first}"][aria-pressed="true"]`).waitFor();
   await page.locator('.times-body:not([aria-busy])').waitFor();
-  assert.ok(!(await offered(page)).includes(t1), 'the current time is not offered');
+  assert.ok((await offered(page)).includes(at(first, '10:15')), 'a quarter of an hour later is offered: the appointment does not block its own move');
+  await timeButton(page, t1).click();
+  assert.match(await page.locator('#move-summary').textContent(), /time of your appointment now/, 'its own time is no move');
+  assert.equal(await page.getByRole('button', { name: /^Move to / }).count(), 0);
   await chooseDay(page, second);
   await timeButton(page, t2).click();
   assert.match(await page.locator('#move-summary').textContent(), /15:00 on Thursday/);

@@ -312,6 +312,39 @@ ctest('unknown tokens (43 random base64url characters, a real one with a charact
 
 // ------------------------------------------------------------------ cancel
 
+ctest('GET /api/manage/{token}/availability(/days): the free times to move to, for the appointment\'s provider, length and service buffers, the appointment itself left out (a quarter of an hour later is offered); public rules; a dead or unknown token → 404; bad dates → 400', async () => {
+  const p = await provider();
+  const s = await createService(ctx, admin(), { name: `Check-up ${rnd()}`, durationMinutes: 30, bufferAfterMinutes: 15 });
+  const day = nextWeekday(UTC, 'tue', 7);
+  const A = await publicBook({ providerId: p.id, serviceId: s.id, scheduledAt: at(day, '10:00'), durationMinutes: undefined });
+  // Another appointment of the provider at 12:00 stays busy.
+  await bookOk(ctx, admin(), { contactId: ctx.contact.id, providerId: p.id, scheduledAt: at(day, '12:00'), durationMinutes: 30 });
+  const slots = expectStatus(await ctx.api('GET', `/api/manage/${A.token}/availability`, { query: { date: day } }), 200, 'slots');
+  assert.equal(slots.date, day);
+  assert.equal(slots.timezone, UTC);
+  const starts = slots.slots.map((x) => x.scheduledAt);
+  assert.ok(slots.slots.every((x) => x.durationMinutes === 30), 'the appointment\'s length');
+  assert.ok(starts.includes(at(day, '10:00')) && starts.includes(at(day, '10:15')), `its own time and 15 minutes later are offered: ${starts.slice(0, 8)}`);
+  // 30 minutes + 15 of buffer after: 11:15 would end its buffer at 12:00, 11:30 overlaps 12:00.
+  assert.ok(starts.includes(at(day, '11:15')) && !starts.includes(at(day, '11:30')) && !starts.includes(at(day, '12:00')), `the service's buffer and the other appointment count: ${starts}`);
+  // The same as an admin's free slots for that provider and service, with the appointment gone.
+  const adminView = expectStatus(await ctx.api('GET', '/api/availability', { key: admin(), query: { date: day, providerId: p.id, serviceId: s.id } }), 200);
+  assert.ok(!adminView.slots.map((x) => x.scheduledAt).includes(at(day, '10:15')), 'for everyone else 10:15 is taken');
+  const days = expectStatus(await ctx.api('GET', `/api/manage/${A.token}/availability/days`, { query: { from: day, to: addDays(day, 6) } }), 200, 'days');
+  assert.equal(days.days.length, 7);
+  assert.equal(days.days[0].freeSlots, slots.slots.length, 'the day\'s count is the day\'s slots');
+  assert.equal(days.days[4].freeSlots, 0, 'Saturday is closed');
+  // Moving to 10:15 works (the reschedule leaves the old appointment out too).
+  const moved = expectStatus(await manageMove(A.token, { scheduledAt: at(day, '10:15') }), 200, 'move by a quarter of an hour');
+  assert.equal(moved.appointment.scheduledAt, at(day, '10:15'));
+  expectError(await ctx.api('GET', `/api/manage/${A.token}/availability`, { query: { date: day } }), 404, 'not_found', undefined, 'the old token');
+  const t2 = tokenOf(moved.manageUrl, 'the new link');
+  expectError(await ctx.api('GET', `/api/manage/${t2}/availability`, { query: {} }), 400, 'invalid_request', 'date');
+  expectError(await ctx.api('GET', `/api/manage/${t2}/availability`, { query: { date: '2026-02-30' } }), 400, 'invalid_request', 'date');
+  expectError(await ctx.api('GET', `/api/manage/${t2}/availability/days`, { query: { from: day, to: addDays(day, 62) } }), 400, 'invalid_request', 'to');
+  expectError(await ctx.api('GET', `/api/manage/${randomBytes(32).toString('base64url')}/availability`, { query: { date: day } }), 404, 'not_found');
+});
+
 ctest('POST /api/manage/{token}/cancel → 200 {appointment} status cancelled; the token then 404 on GET, cancel and reschedule; the slot is free; audit appointment.cancelled by manage_link', async () => {
   const p = await provider();
   const day = nextWeekday(UTC, 'thu', 7);
