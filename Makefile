@@ -35,7 +35,7 @@ UNIT_BIN := $(BUILD)/tests/unit_tests
 RACE_BIN := $(BUILD)/tests/race_tests
 MAIN_BIN := $(BUILD)/bookd
 
-.PHONY: all deps deps-test run test bench sanitize fuzz clean format devdb-start devdb-stop
+.PHONY: all deps deps-test run test bench soak sanitize fuzz clean format devdb-start devdb-stop
 all: $(MAIN_BIN) $(UNIT_BIN) $(RACE_BIN)
 
 # What running needs; deps-test adds the test and benchmark toolchain.
@@ -90,6 +90,12 @@ bench: deps-test
 	@$(MAKE) --no-print-directory all
 	@bench/run.sh
 
+# Faults of the database and of bookd under a booking load, each kind for
+# SOAK_SECONDS (default 60); writes bench/RELIABILITY.md (scripts/soak.sh).
+soak: deps-test
+	@$(MAKE) --no-print-directory all
+	@scripts/soak.sh
+
 test: deps-test
 	@$(MAKE) --no-print-directory all
 	@scripts/test.sh $(BUILD)
@@ -100,16 +106,12 @@ sanitize: deps-test
 	  OPT="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined"
 	@ASAN_OPTIONS=detect_leaks=1 scripts/test.sh build-sanitize
 
-# libFuzzer on the JSON reader and writer of the booking path, for
-# FUZZ_SECONDS; new inputs it finds stay in build/fuzz, not in fuzz/seeds.
+# The libFuzzer harnesses of fuzz/, each for FUZZ_SECONDS (scripts/fuzz.sh:
+# builds them into build/fuzz, prints TAP); new inputs they find stay in
+# build/fuzz/corpus, not in fuzz/corpus.
 FUZZ_SECONDS ?= 60
 fuzz: deps
-	@scripts/deps.sh clang libclang-rt-14-dev
-	@mkdir -p build/fuzz/corpus
-	@cp fuzz/seeds/json_text/* build/fuzz/corpus/
-	clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Isrc \
-	  -o build/fuzz/json_text fuzz/json_text.c src/core/json_text.c
-	build/fuzz/json_text -max_total_time=$(FUZZ_SECONDS) -max_len=4096 build/fuzz/corpus
+	@scripts/fuzz.sh $(FUZZ_SECONDS)
 
 devdb-start:
 	@scripts/devdb.sh start

@@ -119,6 +119,10 @@ run_layer outbox_faults "$outbox_faults_tap" bash -c \
 secrets_tap=$results/secrets.tap
 run_layer secrets "$secrets_tap" bash -c "tests/db/secrets_test.sh '$build/bookd' > '$secrets_tap'"
 
+# Every libFuzzer harness of fuzz/ for a few seconds (make fuzz: longer).
+fuzz_tap=$results/fuzz.tap
+run_layer fuzz "$fuzz_tap" bash -c "scripts/fuzz.sh 5 > '$fuzz_tap' 2>'$results/fuzz.log'; rc=\$?; grep -E '^(not )?ok' '$fuzz_tap'; exit \$rc"
+
 race_tap=$results/race.tap
 run_layer race "$race_tap" bash -c \
   "'$build/tests/race_tests' > '$race_tap'; rc=\$?; grep '^#' '$race_tap'; exit \$rc"

@@ -36,6 +36,31 @@ BEGIN
 END
 $$;
 
+-- Who owns a key (kind 'admin', 'public' or 'page') or, with p_vapi, an
+-- organization's Vapi secret (kind 'vapi', no key id), by its SHA-256:
+-- kind, key id, organization, default provider, time zone. A lookup is an
+-- index probe; it may wait for a lock a quarter of a second at most
+-- (55P03, answered 503), so lookups stuck behind a lock on the keys (a
+-- migration, an operator's transaction) neither hold a pool connection
+-- nor a server thread for long.
+CREATE OR REPLACE FUNCTION key_owner(p_hash bytea, p_vapi boolean)
+RETURNS TABLE (kind text, key_id text, org_id uuid, default_provider_id uuid, timezone text)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, public, pg_temp
+SET lock_timeout = 250
+AS $$
+SELECT k.kind, k.id::text, o.id, p.id, o.timezone
+  FROM api_keys k
+  JOIN organizations o ON o.id = k.org_id
+  JOIN providers p ON p.org_id = o.id AND p.is_default
+ WHERE NOT p_vapi AND k.key_hash = p_hash AND k.revoked_at IS NULL
+UNION ALL
+SELECT 'vapi', '', o.id, p.id, o.timezone
+  FROM organizations o
+  JOIN providers p ON p.org_id = o.id AND p.is_default
+ WHERE p_vapi AND o.vapi_secret_hash = p_hash
+$$;
+
 -- POST /api/orgs/me/vapi-secret: the organization's Vapi secret replaced by
 -- the one whose SHA-256 is p_secret_hash; the old one stops at once (Vapi
 -- secrets are looked up on every request, never cached).
@@ -297,6 +322,7 @@ REVOKE EXECUTE ON FUNCTION
     org_get(uuid),
     org_update(uuid, text, jsonb, text),
     page_config(uuid, bytea, text, bytea),
+    key_owner(bytea, boolean),
     create_provider(uuid, text, jsonb, text),
     set_working_hours(uuid, uuid, jsonb, text),
     create_service(uuid, text, int, int, int, text),

@@ -139,8 +139,7 @@ static int serve(struct app *app)
 
     app->pool = db_pool_new(app->cfg.database_url, app->cfg.pool_size, app->cfg.pool_wait_ms,
                             config_statement_timeout_ms(&app->cfg));
-    app->auth = http_auth_cache_new(app->cfg.admin_token, (app->cfg.pool_size + 3) / 4,
-                                    app->cfg.pool_wait_ms);
+    app->auth = http_auth_cache_new(app->cfg.admin_token, (app->cfg.pool_size + 3) / 4);
     app->limiter = http_rate_limiter_new();
     if (!app->pool || !app->auth || !app->limiter) {
         log_error("serve.start_failed", "out of memory or bad pool settings");

@@ -393,7 +393,9 @@ static int64_t instant(json_t *v)
 
     if (json_is_integer(v) && json_integer_value(v) > 0)
         return (int64_t)json_integer_value(v);
-    if (json_is_real(v) && json_real_value(v) > 0)
+    /* Beyond year 9999 (or not a number) is no instant: a double that large
+     * would not even fit the cast. */
+    if (json_is_real(v) && json_real_value(v) > 0 && json_real_value(v) < 253402300800000.0)
         return (int64_t)json_real_value(v);
     return s && core_rfc3339_parse(s, strlen(s), &ms) == 0 ? ms : 0;
 }

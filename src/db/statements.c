@@ -38,16 +38,9 @@ const struct db_statement db_statements[] = {
      " (extract(epoch FROM buffered_end) * 1000)::bigint, duration_minutes,"
      " buffer_before_minutes, buffer_after_minutes"
      " FROM appointments WHERE org_id = $1::uuid AND id = $2::uuid AND status <> 'held'"},
-    {"key_lookup",
-     "SELECT k.kind, k.id, o.id, p.id, o.timezone FROM api_keys k"
-     " JOIN organizations o ON o.id = k.org_id"
-     " JOIN providers p ON p.org_id = o.id AND p.is_default"
-     " WHERE k.key_hash = $1::bytea AND k.revoked_at IS NULL"},
+    {"key_lookup", "SELECT * FROM key_owner($1::bytea, false)"},
     /* The same columns for an organization's Vapi secret: kind 'vapi', no key id. */
-    {"vapi_lookup",
-     "SELECT 'vapi', '', o.id, p.id, o.timezone FROM organizations o"
-     " JOIN providers p ON p.org_id = o.id AND p.is_default"
-     " WHERE o.vapi_secret_hash = $1::bytea"},
+    {"vapi_lookup", "SELECT * FROM key_owner($1::bytea, true)"},
     {"vapi_secret_rotate", "SELECT rotate_vapi_secret($1::uuid, $2::bytea, $3::text)::text"},
     /* The voice agent (sql/60_vapi.sql, db/vapi.c). */
     {"vapi_offer",

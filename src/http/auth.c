@@ -25,13 +25,12 @@
 
 struct auth_cache {
     sem_t lookups; /* a token per key lookup allowed to run at once */
-    int wait_ms;   /* the longest wait for one: the pool's */
     bool has_admin_token;
     unsigned char admin_token_hash[32]; /* hashed once, compared digest to digest */
     struct http_key_cache *keys;
 };
 
-struct auth_cache *http_auth_cache_new(const char *admin_token, int max_lookups, int wait_ms)
+struct auth_cache *http_auth_cache_new(const char *admin_token, int max_lookups)
 {
     struct auth_cache *c = calloc(1, sizeof *c);
     if (!c)
@@ -40,7 +39,6 @@ struct auth_cache *http_auth_cache_new(const char *admin_token, int max_lookups,
         free(c);
         return NULL;
     }
-    c->wait_ms = wait_ms;
     if (!(c->keys = http_key_cache_new())) {
         free(c);
         return NULL;
@@ -121,10 +119,21 @@ static void set_owner(struct http_auth *out, const struct db_key_owner *owner)
 }
 
 /*
- * Looks a key up once one of the lookups allowed at once is free, waiting
- * at most as long as a request waits for the pool: keys not in the cache
- * (new, or made up by a flood) then hold at most that many connections,
- * and the rest of the pool stays for requests with known keys.
+ * A lookup waits at most this long for one of the lookups allowed at once.
+ * A lookup takes a fraction of a millisecond, so at start, when every key
+ * is new, a queue of hundreds drains within it; when lookups stall (a lock
+ * on the keys, a flood of made-up keys) the flood is answered 503 almost
+ * at once, and a server thread it holds is free again as soon (a waiting
+ * request holds its thread, and with it the other connections the thread
+ * serves).
+ */
+#define LOOKUP_WAIT_MS 20
+
+/*
+ * Looks a key up once one of the lookups allowed at once is free: keys not
+ * in the cache (new, or made up by a flood) then hold at most that many
+ * pool connections, and the rest of the pool stays for requests with known
+ * keys.
  */
 static enum db_key_result bounded_lookup(struct app *app, const unsigned char *hash,
                                          struct db_key_owner *owner,
@@ -138,8 +147,7 @@ static enum db_key_result bounded_lookup(struct app *app, const unsigned char *h
     int rc;
 
     clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += c->wait_ms / 1000;
-    until.tv_nsec += (long)(c->wait_ms % 1000) * 1000000L;
+    until.tv_nsec += LOOKUP_WAIT_MS * 1000000L;
     if (until.tv_nsec >= 1000000000L) {
         until.tv_sec++;
         until.tv_nsec -= 1000000000L;
@@ -147,7 +155,7 @@ static enum db_key_result bounded_lookup(struct app *app, const unsigned char *h
     while ((rc = sem_timedwait(&c->lookups, &until)) != 0 && errno == EINTR)
         ;
     if (rc != 0)
-        return DB_KEY_ERROR; /* 503: as many lookups as allowed, all the wait long */
+        return DB_KEY_ERROR; /* 503: as many lookups as allowed, all the wait */
     r = lookup(app->pool, hash, owner);
     sem_post(&c->lookups);
     return r;

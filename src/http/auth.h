@@ -13,8 +13,9 @@
 
 /* `admin_token` (may be NULL) is the operator's token; only its hash is
  * kept. At most `max_lookups` database lookups of keys run at once; a
- * lookup waits at most `wait_ms` for its turn (then AUTH_UNAVAILABLE). */
-struct auth_cache *http_auth_cache_new(const char *admin_token, int max_lookups, int wait_ms);
+ * lookup waits 20 ms at most for its turn (then
+ * AUTH_UNAVAILABLE). */
+struct auth_cache *http_auth_cache_new(const char *admin_token, int max_lookups);
 void http_auth_cache_free(struct auth_cache *cache);
 
 /* AUTH_UNAVAILABLE: the database could not be asked, or as many lookups

@@ -38,6 +38,33 @@ void http_reply_json_text(struct http_response *resp, unsigned status, struct co
     resp->body_len = len;
 }
 
+/*
+ * Replaces every byte of `s` that is not part of a valid UTF-8 sequence by
+ * '?': a message may quote what a client sent, cut to a length (by bookd's
+ * "%.8s" or by jansson's own error text) in the middle of a character, and
+ * JSON can only carry valid UTF-8. Without this such a 400 became a 500.
+ */
+static void utf8_mend(char *s)
+{
+    unsigned char *p = (unsigned char *)s;
+
+    while (*p) {
+        int n = *p < 0x80 ? 1 : (*p >> 5) == 0x6 ? 2 : (*p >> 4) == 0xe ? 3 : (*p >> 3) == 0x1e ? 4 : 0;
+        unsigned cp = n == 2 ? *p & 0x1fu : n == 3 ? *p & 0x0fu : *p & 0x07u;
+        int i = 1;
+
+        while (n > 1 && i < n && (p[i] & 0xc0) == 0x80)
+            cp = cp << 6 | (p[i++] & 0x3fu);
+        /* Cut, stray, overlong, a surrogate or past U+10FFFF: not UTF-8. */
+        if (n == 0 || i < n || (n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) ||
+            (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff)) {
+            *p++ = '?';
+            continue;
+        }
+        p += n;
+    }
+}
+
 static void reply_error_v(struct http_response *resp, unsigned status, const char *code,
                           const char *field, const char *fmt, va_list ap)
 {
@@ -45,9 +72,14 @@ static void reply_error_v(struct http_response *resp, unsigned status, const cha
     json_t *body;
 
     vsnprintf(message, sizeof message, fmt, ap);
+    utf8_mend(message);
     body = json_pack("{s:s, s:s}", "error", code, "message", message);
-    if (body && field && *field)
-        json_object_set_new(body, "field", json_string(field));
+    if (body && field && *field) {
+        char name[256];
+        snprintf(name, sizeof name, "%s", field);
+        utf8_mend(name);
+        json_object_set_new(body, "field", json_string(name));
+    }
     http_reply_json(resp, status, body);
 }
 

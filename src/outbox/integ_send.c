@@ -375,6 +375,11 @@ bool outbox_integ_finished(const struct app *app, struct db_session *db, struct 
 
     *breaker_failure = false;
     o->id = s->d.id;
+    /* An answer longer than bookd reads is still an answer: its status
+     * counts, and only a send that needs the body (a token, a page of
+     * events) cannot use it. */
+    if (code == CURLE_WRITE_ERROR && status > 0 && !s->keep_answer)
+        code = CURLE_OK;
     if (code != CURLE_OK) {
         *breaker_failure = true;
         if (code == CURLE_OPERATION_TIMEDOUT)
