@@ -54,9 +54,19 @@ static int conn_open(struct db_pool *pool, struct db_conn *c, int64_t deadline_m
     for (int i = 0; i < db_statement_count; i++) {
         PGresult *res = PQprepare(c->pg, db_statements[i].name, db_statements[i].sql, 0, NULL);
         bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-        if (!ok)
-            log_error("db.prepare_failed", "%s: %s", db_statements[i].name,
-                      PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+        if (!ok) {
+            const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+            /* An undefined function, table or column: a schema older than
+             * this bookd, the usual cause after an upgrade. */
+            bool old_schema = state && (strcmp(state, "42883") == 0 ||
+                                        strcmp(state, "42P01") == 0 ||
+                                        strcmp(state, "42703") == 0);
+            log_error("db.prepare_failed", "%s: %s%s", db_statements[i].name,
+                      PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY),
+                      old_schema ? " (the database's schema is older than this bookd: run "
+                                   "`bookd migrate`)"
+                                 : "");
+        }
         PQclear(res);
         if (!ok)
             goto fail;
