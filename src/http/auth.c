@@ -202,7 +202,10 @@ enum auth_result http_authenticate(struct app *app, const char *authorization,
         http_key_cache_put(app->auth->keys, hash, time(NULL), UNKNOWN_TTL_S, NULL);
         return AUTH_UNKNOWN;
     default:
-        return AUTH_UNAVAILABLE;
+        /* No lookup now: a key known a moment ago is still known. */
+        return http_key_cache_get_stale(app->auth->keys, hash, time(NULL), out)
+                   ? AUTH_OK
+                   : AUTH_UNAVAILABLE;
     }
     out->principal = owner.is_admin ? PRINCIPAL_ADMIN : PRINCIPAL_PUBLIC;
     out->per_address = owner.is_page;

@@ -60,9 +60,28 @@ bool http_key_cache_get(struct http_key_cache *c, const unsigned char hash[32], 
     return hit;
 }
 
+bool http_key_cache_get_stale(struct http_key_cache *c, const unsigned char hash[32], time_t now,
+                              struct http_auth *out)
+{
+    struct key_entry *set = set_of(c, hash);
+    bool hit = false;
+
+    pthread_mutex_lock(&c->lock);
+    for (int i = 0; i < HTTP_KEY_CACHE_WAYS && !hit; i++) {
+        if (set[i].known && set[i].expires + HTTP_KEY_CACHE_STALE_S > now &&
+            CRYPTO_memcmp(set[i].hash, hash, 32) == 0) {
+            hit = true;
+            *out = set[i].auth;
+        }
+    }
+    pthread_mutex_unlock(&c->lock);
+    return hit;
+}
+
 /*
  * Which entry a new answer takes. An unknown key may only take an empty or
- * expired entry, or another unknown key's: a flood of random keys must not
+ * expired entry (a known key's only past its stale time), or another
+ * unknown key's: a flood of random keys must not
  * push the real ones out, or every real request would cost a lookup while
  * the flood lasts. A known key takes, in that order of preference, an
  * empty or expired entry, an unknown key's, the known entry to expire
@@ -77,7 +96,10 @@ static struct key_entry *entry_for(struct key_entry *set, const unsigned char *h
         struct key_entry *e = &set[i];
         if (e->expires != 0 && memcmp(e->hash, hash, 32) == 0)
             return e;
-        if (e->expires <= now) {
+        /* A known key's entry stays its own through its stale time, except
+         * for another known key. */
+        bool keep = e->known && e->expires + HTTP_KEY_CACHE_STALE_S > now;
+        if (e->expires <= now && !(keep && !known)) {
             if (!free_e)
                 free_e = e;
         } else if (!e->known) {

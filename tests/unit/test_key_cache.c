@@ -168,3 +168,29 @@ Test(key_cache, a_flood_of_unknown_keys_never_pushes_out_a_known_one)
     }
     http_key_cache_free(c);
 }
+
+Test(key_cache, a_known_key_outlives_its_expiry_as_a_fallback_that_unknown_keys_cannot_take)
+{
+    struct http_key_cache *c = http_key_cache_new();
+    unsigned char h[32];
+    struct http_auth a = auth_named(7), got;
+    bool known;
+
+    digest_in_set_7(h, 0);
+    http_key_cache_put(c, h, 1000, 30, &a);
+    /* Expired: not an answer, but a fallback for its stale time. */
+    cr_assert_not(http_key_cache_get(c, h, 1030, &known, &got));
+    cr_assert(http_key_cache_get_stale(c, h, 1030, &got));
+    cr_assert_str_eq(got.key_id, "key-7");
+    /* A flood of unknown keys in its set meanwhile takes the other ways only. */
+    for (int n = 1; n <= 1000; n++) {
+        digest_in_set_7(h, n % 200 + 1);
+        h[30] = (unsigned char)n;
+        http_key_cache_put(c, h, 1100, 10, NULL);
+    }
+    digest_in_set_7(h, 0);
+    cr_assert(http_key_cache_get_stale(c, h, 1100, &got), "an unknown key took a stale known key's place");
+    cr_assert_not(http_key_cache_get_stale(c, h, 1000 + 30 + HTTP_KEY_CACHE_STALE_S, &got),
+                  "past its stale time a key is not known");
+    http_key_cache_free(c);
+}
