@@ -21,9 +21,10 @@ if [[ "${1:-}" == "--test" ]]; then
   # wrk (load), curl (scripts), Chromium (the pages' browser tests, driven
   # by npm playwright-core); Node.js runs the black-box HTTP tests (any
   # Node >= 18 will do, so Debian's is installed only when the machine has none).
-  # clang and its sanitizer runtimes: the short fuzzing layer (scripts/fuzz.sh).
+  # clang and its sanitizer runtimes: the short fuzzing layer (scripts/fuzz.sh);
+  # jq: the fault tests read their records with it.
   packages+=(libcriterion-dev postgresql-15-pgtap curl prometheus wrk chromium fonts-dejavu-core
-             clang libclang-rt-14-dev)
+             clang libclang-rt-14-dev jq)
   command -v node >/dev/null 2>&1 || packages+=(nodejs)
   command -v npm >/dev/null 2>&1 || packages+=(npm)
 fi

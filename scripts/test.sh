@@ -116,6 +116,15 @@ outbox_faults_tap=$results/outbox_faults.tap
 run_layer outbox_faults "$outbox_faults_tap" bash -c \
   "tests/db/outbox_faults_test.sh '$build/bookd' > '$outbox_faults_tap'; rc=\$?; grep '^#' '$outbox_faults_tap'; exit \$rc"
 
+# PostgreSQL restarted (fast, immediate), backends ended, a held pool; bookd
+# killed with SIGKILL and stopped with SIGTERM: under a booking load, each
+# answer held against the database (counts as "# " lines).
+for fault in db_faults process_faults; do
+  tap=$results/$fault.tap
+  run_layer "$fault" "$tap" bash -c \
+    "tests/db/${fault}_test.sh '$build/bookd' > '$tap'; rc=\$?; grep '^#' '$tap'; exit \$rc"
+done
+
 secrets_tap=$results/secrets.tap
 run_layer secrets "$secrets_tap" bash -c "tests/db/secrets_test.sh '$build/bookd' > '$secrets_tap'"
 

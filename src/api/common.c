@@ -47,6 +47,7 @@ void api_reply_db_failure(struct http_response *resp, const struct db_result *re
         break;
     case DB_UNAVAILABLE:
         http_reply_unavailable(resp);
+        resp->in_doubt = res->in_doubt;
         break;
     default:
         http_reply_error(resp, 500, "internal", NULL, "The request could not be completed.");

@@ -138,8 +138,7 @@ struct db_service_cache *db_pool_services(struct db_pool *pool)
 
 /*
  * An idle connection whose socket is readable has been sent something
- * unasked: most often the server's goodbye after a restart. Reading it
- * shows whether the connection still stands, before a request relies on it.
+ * unasked: the server's goodbye (a restart, pg_terminate_backend).
  */
 static void conn_check_idle(struct db_conn *c)
 {
@@ -150,11 +149,16 @@ static void conn_check_idle(struct db_conn *c)
         c->broken = true;
         return;
     }
+    /* A request connection listens to nothing, so an idle one has nothing
+     * to say unless its server is going away: it is replaced rather than
+     * handed out, so a statement is not sent into a connection already
+     * lost, where its failure would look like a change of unknown outcome
+     * (db_result.in_doubt). */
     if (poll(&pfd, 1, 0) > 0) {
-        if (!PQconsumeInput(c->pg) || PQstatus(c->pg) != CONNECTION_OK)
-            c->broken = true;
+        PQconsumeInput(c->pg);
         while ((note = PQnotifies(c->pg)) != NULL)
             PQfreemem(note);
+        c->broken = true;
     }
 }
 

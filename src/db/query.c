@@ -25,6 +25,7 @@ void db_map_error(const PGresult *pg, const struct db_conn *conn, const char *st
     if (!state || db_conn_lost(conn)) {
         log_error("db.connection_lost", "%s: connection failed during the statement", stmt);
         res->outcome = DB_UNAVAILABLE;
+        res->in_doubt = true;
     } else if (strcmp(state, "55P03") == 0 || strcmp(state, "40P01") == 0) {
         res->outcome = DB_BUSY;
     } else if (strcmp(state, "57014") == 0 || strncmp(state, "57P", 3) == 0 ||

@@ -101,6 +101,10 @@ struct db_result {
     char field[48];                    /* INVALID: the API field at fault */
     char message[200];                 /* INVALID, INVALID_STATE: for the client */
     bool keys_refused;                 /* ERROR: BK005, lock keys not covering the range */
+    /* UNAVAILABLE: the connection was lost with the statement sent, so
+     * whether it committed is unknown (an immediate shutdown, a crash, a
+     * network cut between COMMIT and its answer). */
+    bool in_doubt;
 };
 
 /* Frees the strings `a` owns and sets them to NULL (so it may run twice). */

@@ -75,6 +75,9 @@ struct http_response {
     const char *csp;
     bool deny_framing;
     const char *etag;      /* set: Cache-Control no-cache and this ETag, not no-store */
+    /* A change whose outcome is unknown (db_result.in_doubt): no answer
+     * at all, for an answer would be a guess (http/server.c). */
+    bool in_doubt;
 };
 
 /* A request header, or NULL. */

@@ -29,6 +29,7 @@ struct http_server {
     const struct http_route *routes;
     int route_count;
     atomic_int in_flight;
+    atomic_bool stopping; /* answers say Connection: close */
     unsigned port;
     struct http_deadlines *deadlines;
 };
@@ -548,8 +549,8 @@ enum MHD_Result MHD_queue_response(struct MHD_Connection *connection, unsigned i
     return rc == MHD_YES ? rc : queue(connection, status_code, response);
 }
 
-static enum MHD_Result send_response(struct MHD_Connection *conn, struct http_request *req,
-                                     struct http_response *resp)
+static enum MHD_Result send_response(struct http_server *s, struct MHD_Connection *conn,
+                                     struct http_request *req, struct http_response *resp)
 {
     struct MHD_Response *r;
     enum MHD_Result rc;
@@ -585,6 +586,10 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct http_re
         MHD_add_response_header(r, "Allow", resp->allow);
     if (resp->replayed)
         MHD_add_response_header(r, "Idempotent-Replayed", "true");
+    /* Stopping: the client sends its next request elsewhere, not into a
+     * connection about to close under it. */
+    if (atomic_load(&s->stopping))
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
     rc = library_queue()(conn, resp->status, r);
     MHD_destroy_response(r);
     return rc;
@@ -697,11 +702,23 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
     double seconds = metrics_seconds_since(&st->started);
     metrics_http_observe(route_index, req.method, resp.status, seconds);
+    /* A change that may or may not have committed (the database went away
+     * between the statement and its answer) gets no answer: a 503 would say
+     * "not done", which may be false, and a client with an Idempotency-Key
+     * learns the outcome by sending the request again. */
+    if (resp.in_doubt && req.method != HTTP_GET && req.method != HTTP_HEAD) {
+        log_warn("http.answer_withheld",
+                 "request %s: the database was lost with the change sent; its outcome is "
+                 "unknown, so the connection is closed without an answer",
+                 req.request_id);
+        free(resp.body);
+        return MHD_NO;
+    }
     /* The method as routed, never the client's raw token: it goes in the log. */
     log_request(req.request_id, http_method_name(req.method),
                 route_index >= 0 ? s->routes[route_index].pattern : "unmatched", resp.status,
                 seconds * 1000.0);
-    rc = send_response(conn, &req, &resp);
+    rc = send_response(s, conn, &req, &resp);
     free(resp.body);
     return rc;
 }
@@ -839,9 +856,20 @@ void http_server_stop(struct http_server *s, int grace_ms)
 {
     if (!s)
         return;
+    /* Stop accepting; every answer from now on closes its connection, so
+     * the clients' connections end one by one after an answer, never under
+     * a request. Wait for the requests being answered and for those
+     * connections; one that stays idle through the grace is closed with
+     * nothing in it. */
+    atomic_store(&s->stopping, true);
     MHD_quiesce_daemon(s->daemon);
-    for (int waited = 0; atomic_load(&s->in_flight) > 0 && waited < grace_ms; waited += 10)
+    for (int waited = 0; waited < grace_ms; waited += 10) {
+        const union MHD_DaemonInfo *info =
+            MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+        if (atomic_load(&s->in_flight) == 0 && (!info || info->num_connections == 0))
+            break;
         usleep(10000);
+    }
     MHD_stop_daemon(s->daemon);
     http_deadlines_stop(s->deadlines);
     free(s);
