@@ -215,6 +215,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             code = CURLE_OPERATION_TIMEDOUT;
         /* Answered, only longer than bookd reads. */
         bool too_long = code == CURLE_WRITE_ERROR && s->response_bytes > MAX_RESPONSE_BYTES;
+        /* A send that reads its answer (a token, a page of events) cannot
+         * use one cut short: only the others count a long 2xx as done. */
+        bool body_needed = s->keep_answer;
         memset(&o, 0, sizeof o);
         memset(error, 0, sizeof error);
         if (s->kind == SEND_WEBHOOK) {
@@ -229,7 +232,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check(strlen(s->page_token) < sizeof s->page_token);
         if (!more && s->kind != SEND_SYNC) {
             outcome_ok(s, too_long ? CURLE_OK : code, status, &o);
-            if (too_long && status >= 200 && status < 300)
+            if (too_long && !body_needed && status >= 200 && status < 300)
                 check(o.result == DB_DELIVERY_DELIVERED);
         }
         if (!sep)
