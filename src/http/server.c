@@ -159,12 +159,12 @@ static bool authorize(struct app *app, const struct http_route *route, struct ht
         snprintf(req->auth.actor, sizeof req->auth.actor, "manage_link");
     if (route->scope == SCOPE_MANAGE || route->scope == SCOPE_PAGE)
         return limit_by_address(app, req, resp);
-    /* The Vapi secret opens its one route and nothing else; no key opens
-     * that route. */
     /* An address that sent too many unknown keys gets no more lookups
      * until its bucket refills: keys already in the cache still work. */
     client_key(req, "fail:", fail_key, sizeof fail_key);
     may_look_up = http_rate_limit_peek(app->limiter, fail_key, &app->cfg.rate_auth_failures) == 0;
+    /* The Vapi secret opens its one route and nothing else; no key opens
+     * that route. */
     ar = route->scope == SCOPE_VAPI
              ? http_authenticate_vapi(app, http_header(req, "x-vapi-secret"),
                                       http_header(req, "Authorization"), may_look_up, &req->auth)
