@@ -7,7 +7,7 @@
 
 /* Lock waits in milliseconds: finer than /metrics' histogram at the low
  * end, where an uncontended lock lives. */
-static const double wait_bounds_ms[] = {0.05, 0.1, 0.25, 0.5, 1,   2.5,  5,    10,   25,
+static const double wait_bounds_ms[] = {0.05, 0.1, 0.25, 0.5, 1,    2.5,  5,    10,   25,
                                         50,   100, 250,  500, 1000, 2500, 5000, 10000};
 #define WAIT_BUCKETS (sizeof wait_bounds_ms / sizeof wait_bounds_ms[0])
 

@@ -19,8 +19,8 @@
 #include "http/auth.h"
 #include "http/reply.h"
 
-#define CSP_BASE                                                                                 \
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "           \
+#define CSP_BASE                                                                                   \
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "              \
     "connect-src 'self'; form-action 'none'; base-uri 'none'; "
 /* The booking and manage pages may sit in an iframe on a clinic's site. */
 #define CSP_FRAMEABLE CSP_BASE "frame-ancestors *"
@@ -46,8 +46,10 @@ static void append_config(struct core_json_buf *out, json_t *config)
         return;
     }
     for (const char *p = text; *p; p++) {
-        const char *esc = *p == '<' ? "\\u003c" : *p == '>' ? "\\u003e" : *p == '&' ? "\\u0026"
-                                                                                   : NULL;
+        const char *esc = *p == '<'   ? "\\u003c"
+                          : *p == '>' ? "\\u003e"
+                          : *p == '&' ? "\\u0026"
+                                      : NULL;
         core_json_buf_raw(out, esc ? esc : p, esc ? 6 : 1);
     }
     free(text);

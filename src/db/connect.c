@@ -43,11 +43,17 @@ PGconn *db_connect(const char *conninfo, int statement_timeout_ms, int64_t deadl
     char options[64], user_timeout[16], connect_timeout[16];
     /* Defaults first: the operator's conninfo ("dbname", expanded) comes
      * last, so what it sets wins. */
-    const char *const keys[] = {"connect_timeout", "keepalives",   "keepalives_idle",
-                                "keepalives_interval", "keepalives_count", "tcp_user_timeout",
-                                "options",         "dbname",       NULL};
-    const char *values[] = {connect_timeout, "1", "10", "5", "3", user_timeout, options, conninfo,
-                            NULL};
+    const char *const keys[] = {"connect_timeout",
+                                "keepalives",
+                                "keepalives_idle",
+                                "keepalives_interval",
+                                "keepalives_count",
+                                "tcp_user_timeout",
+                                "options",
+                                "dbname",
+                                NULL};
+    const char *values[] = {connect_timeout, "1",     "10",     "5", "3",
+                            user_timeout,    options, conninfo, NULL};
     PGconn *pg;
 
     if (deadline_ms <= 0)

@@ -13,8 +13,7 @@ static int valid_name(const char *name)
         return 0;
     for (size_t i = 0; i < n; i++) {
         char c = name[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-              c == '-'))
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
             return 0;
     }
     return 1;
@@ -31,9 +30,8 @@ static int read_file(const char *dir, const char *name, struct http_asset *out, 
     if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path ||
         !(f = fopen(path, "rb")))
         return -1;
-    if (fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) >= 0 &&
-        (size_t)size <= HTTP_ASSET_MAX && fseek(f, 0, SEEK_SET) == 0 &&
-        (buf = malloc((size_t)size + 1)) != NULL) {
+    if (fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) >= 0 && (size_t)size <= HTTP_ASSET_MAX &&
+        fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)size + 1)) != NULL) {
         len = fread(buf, 1, (size_t)size, f);
         buf[len] = '\0';
     }

@@ -14,7 +14,7 @@ struct http_asset {
     const char *name;          /* "book.html": a flat name, [a-z0-9][a-z0-9._-]* */
     const unsigned char *data; /* NUL-terminated */
     size_t len;
-    const char *etag;          /* quoted; "" for a file read from disk */
+    const char *etag; /* quoted; "" for a file read from disk */
 };
 
 /* The table scripts/embed_web.sh generates. */

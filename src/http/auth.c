@@ -135,11 +135,9 @@ static void set_owner(struct http_auth *out, const struct db_key_owner *owner)
  * pool connections, and the rest of the pool stays for requests with known
  * keys.
  */
-static enum db_key_result bounded_lookup(struct app *app, const unsigned char *hash,
-                                         struct db_key_owner *owner,
-                                         enum db_key_result (*lookup)(struct db_pool *,
-                                                                      const unsigned char *,
-                                                                      struct db_key_owner *))
+static enum db_key_result bounded_lookup(
+    struct app *app, const unsigned char *hash, struct db_key_owner *owner,
+    enum db_key_result (*lookup)(struct db_pool *, const unsigned char *, struct db_key_owner *))
 {
     struct auth_cache *c = app->auth;
     struct timespec until;
@@ -161,8 +159,8 @@ static enum db_key_result bounded_lookup(struct app *app, const unsigned char *h
     return r;
 }
 
-enum auth_result http_authenticate(struct app *app, const char *authorization,
-                                   bool may_look_up, struct http_auth *out)
+enum auth_result http_authenticate(struct app *app, const char *authorization, bool may_look_up,
+                                   struct http_auth *out)
 {
     unsigned char hash[32];
     const char *key;
@@ -203,9 +201,8 @@ enum auth_result http_authenticate(struct app *app, const char *authorization,
         return AUTH_UNKNOWN;
     default:
         /* No lookup now: a key known a moment ago is still known. */
-        return http_key_cache_get_stale(app->auth->keys, hash, time(NULL), out)
-                   ? AUTH_OK
-                   : AUTH_UNAVAILABLE;
+        return http_key_cache_get_stale(app->auth->keys, hash, time(NULL), out) ? AUTH_OK
+                                                                                : AUTH_UNAVAILABLE;
     }
     out->principal = owner.is_admin ? PRINCIPAL_ADMIN : PRINCIPAL_PUBLIC;
     out->per_address = owner.is_page;
