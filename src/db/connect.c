@@ -3,7 +3,10 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
+
+#include "log.h"
 
 int64_t db_monotonic_ms(void)
 {
@@ -38,6 +41,15 @@ static void finish_by(PGconn *pg, int64_t deadline_ms)
     }
 }
 
+/* The server's notices and warnings (a shutdown under way, a terminated
+ * session) into bookd's log as JSON lines, not raw on stderr. */
+static void notice_to_log(void *arg, const char *message)
+{
+    int n = (int)strcspn(message, "\n");
+    (void)arg;
+    log_warn("db.notice", "%.*s", n, message);
+}
+
 PGconn *db_connect(const char *conninfo, int statement_timeout_ms, int64_t deadline_ms)
 {
     char options[64], user_timeout[16], connect_timeout[16];
@@ -69,5 +81,7 @@ PGconn *db_connect(const char *conninfo, int statement_timeout_ms, int64_t deadl
             pg = NULL;
         }
     }
+    if (pg)
+        PQsetNoticeProcessor(pg, notice_to_log, NULL);
     return pg;
 }

@@ -46,3 +46,16 @@ release_holder() {
   wait "$holder" 2>/dev/null
   until_db "NOT $holder_sleeping"
 }
+
+# alive PID: the process runs (it is not gone, nor a zombie not yet waited for).
+alive() { [[ -e /proc/$1 && $(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null) != Z ]]; }
+# stop_pid PID [SIGNAL]: signals PID (TERM unless told), waits for it to end
+# (at most 15 s, then KILL) and sets `rc` to its exit status.
+stop_pid() {
+  local p=$1 sig=${2:-TERM}
+  kill -"$sig" "$p" 2>/dev/null
+  for _ in $(seq 150); do alive "$p" || break; sleep 0.1; done
+  alive "$p" && kill -KILL "$p" 2>/dev/null
+  wait "$p" 2>/dev/null
+  rc=$?
+}
