@@ -400,5 +400,10 @@ total=$(( $(date +%s) - total_start ))
     sed 's/^/- /' "$work/crashes"
   fi
 } >"$work/report.md"
+# The fuzzing figures (scripts/fuzz.sh) live below the soak's in the same
+# file; a new soak keeps them.
+if [[ -f "$out" ]] && grep -q '^## Fuzzing' "$out"; then
+  { echo; sed -n '/^## Fuzzing/,$p' "$out"; } >>"$work/report.md"
+fi
 cp "$work/report.md" "$out"
 cat "$work/report.md"
