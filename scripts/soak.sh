@@ -121,15 +121,6 @@ new_org() {
     rcv /config "{\"path\":\"$2\",\"secret\":\"$(jq -r .secret "$work/body")\",\"delayMinMs\":5,\"delayMaxMs\":30,\"workers\":[]}" >/dev/null
   fi
 }
-progress() { jq -r ".$1 // 0" "$work/$kind.progress" 2>/dev/null || echo 0; }
-# until_booked_since MS: (15 s at most) a booking started at or after MS answered 201.
-until_booked_since() {
-  for _ in $(seq 150); do
-    (( $(progress last201Start) >= $1 )) && return 0
-    sleep 0.1
-  done
-  return 1
-}
 # ready_since MS: waits (15 s at most) for /ready 200; appends the time from MS.
 ready_since() {
   for _ in $(seq 150); do
@@ -238,6 +229,7 @@ builds=() # the binary's time at the start of each kind (others may rebuild it)
 year=2050
 total_start=$(date +%s)
 for kind in "${kinds[@]}"; do
+  progress_file=$work/$kind.progress
   say "$kind: $seconds s of load with faults"
   builds+=("$kind: $(date -u -r "$bookd" '+%H:%M:%S')")
   crashes=0

@@ -82,9 +82,9 @@ $$;
 -- so that the waits of every bucket, every retry round, the contact's row
 -- and the hold's row add up to at most the budget, not to a budget each.
 -- A budget spent raises 55P03 (lock_not_available), the error a lock
--- timeout raises, which the caller answers as slot_busy. Called once before
--- the first lock and again only before a wait that may block, so the
--- uncontended path pays for one call.
+-- timeout raises, which the caller answers as slot_busy. The entry points
+-- call it once before their first lock, and bk_take_bucket_locks again only
+-- before a wait that may block, so the uncontended path pays for one call.
 CREATE OR REPLACE FUNCTION bk_lock_budget(p_timeout_ms int) RETURNS int
 LANGUAGE plpgsql
 AS $$
@@ -322,7 +322,6 @@ BEGIN
        OR p_from > p_start OR p_to < p_end THEN
         RAISE EXCEPTION 'lock keys do not cover the booked range' USING ERRCODE = 'BK005';
     END IF;
-    v_ignored := bk_lock_budget(p_timeout_ms)::text;
     v_started := clock_timestamp();
     FOREACH v_key IN ARRAY p_keys LOOP
         IF v_key IS NULL OR v_key <= v_prev THEN
@@ -593,7 +592,7 @@ BEGIN
     -- and the row lock the UPDATE takes is the only one this path takes
     -- (docs/design.md, "Slot holds").
     IF p_hold_id IS NOT NULL THEN
-        PERFORM bk_lock_budget(p_lock_timeout_ms);
+        PERFORM bk_lock_budget(p_lock_timeout_ms); -- what the key's twin left
         v_appt := bk_convert_hold_row(p_hold_id, p_org_id, p_provider_id, p_contact_id,
                                       p_service_id, p_scheduled_at, v_duration, v_before,
                                       v_after, p_notes, p_metadata, true);

@@ -21,6 +21,7 @@ import { randomBytes } from 'node:crypto';
 import {
   assert, launchBrowser, startBookd, createOrg, apiCall, newContext, assertClean, assertAccessible, screenshot,
   nextWeekday, PHONE, DESKTOP,
+  ok, chooseDay,
 } from './lib/browser.mjs';
 import { startReceiver } from '../http/lib/receiver.mjs';
 import { zonedToUtc, addDays } from '../http/lib/time.mjs';
@@ -62,11 +63,6 @@ after(async () => {
 const at = (date, time) => zonedToUtc(date, time, LONDON).toISOString();
 const rnd = () => randomBytes(3).toString('hex');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function ok(res, status, what) {
-  assert.equal(res.status, status, `${what}: ${JSON.stringify(res.body)}`);
-  return res.body;
-}
 
 /** Polls `fn` until it returns a truthy value; fails after `ms`. */
 async function until(fn, what, ms = 8000) {
@@ -143,17 +139,6 @@ async function patientBooks(date, iso, name) {
   await page.getByRole('button', { name: /^Book / }).click();
   await page.locator('#done-h').waitFor();
   return { context, page };
-}
-
-async function chooseDay(page, date) {
-  for (let i = 0; i < 3; i++) {
-    await page.locator('table.cal-grid:not([aria-busy])').waitFor();
-    const month = await page.locator('table.cal-grid').getAttribute('data-month');
-    if (month === date.slice(0, 7)) break;
-    await page.getByRole('button', { name: 'Next month' }).click();
-  }
-  await page.locator(`button.day[data-date="${date}"]:not([disabled])`).click();
-  await page.locator('.times-body:not([aria-busy])').waitFor();
 }
 
 // ------------------------------------------------------------------ tests

@@ -18,6 +18,7 @@ import { readFile } from 'node:fs/promises';
 import {
   assert, launchBrowser, startBookd, createOrg, apiCall, newContext, assertClean, assertAccessible, screenshot,
   nextWeekday, PHONE, DESKTOP,
+  ok, chooseDay, timeButton, offered, noHorizontalScroll,
 } from './lib/browser.mjs';
 import { zonedToUtc, todayIn, addDays } from '../http/lib/time.mjs';
 
@@ -45,11 +46,6 @@ const at = (date, time, tz = LONDON) => zonedToUtc(date, time, tz).toISOString()
 /** "20261215T100000Z" */
 const icsStamp = (iso) => iso.replace(/[-:]/g, '').replace(/\.\d{3}/, '');
 
-async function ok(res, status, what) {
-  assert.equal(res.status, status, `${what}: ${JSON.stringify(res.body)}`);
-  return res.body;
-}
-
 /** Opens the booking page of `org` and waits until its calendar has counted the month. */
 async function openBooking(context, org) {
   const page = await context.newPage();
@@ -57,28 +53,6 @@ async function openBooking(context, org) {
   await page.locator('table.cal-grid:not([aria-busy])').waitFor();
   return page;
 }
-
-/** Shows the month of `date` (Next month as often as needed) and chooses that day. */
-async function chooseDay(page, date) {
-  for (let i = 0; i < 3; i++) {
-    await page.locator('table.cal-grid:not([aria-busy])').waitFor();
-    const month = await page.locator('table.cal-grid').getAttribute('data-month');
-    if (month === date.slice(0, 7)) break;
-    assert.ok(month < date.slice(0, 7), `the calendar shows ${month}, after ${date}`);
-    await page.getByRole('button', { name: 'Next month' }).click();
-  }
-  const day = page.locator(`button.day[data-date="${date}"]`);
-  await page.locator(`button.day[data-date="${date}"]:not([disabled])`).waitFor();
-  await day.click();
-  assert.equal(await day.getAttribute('aria-pressed'), 'true', 'the chosen day is pressed');
-  await page.locator('.times-heading', { hasText: 'Free times on' }).waitFor();
-  await page.locator('.times-body:not([aria-busy])').waitFor();
-}
-
-const timeButton = (page, iso) => page.locator(`button.time[data-at="${iso}"]`);
-
-/** The data-at of every time offered now. */
-const offered = (page) => page.locator('button.time').evaluateAll((bs) => bs.map((b) => b.getAttribute('data-at')));
 
 /** Picks a time and waits for the hold (the countdown under "Your details"). */
 async function holdTime(page, iso) {
@@ -106,11 +80,6 @@ async function freeTimes(org, date, params = {}) {
   const q = new URLSearchParams({ date, ...params });
   if (!params.serviceId && !params.durationMinutes) q.set('durationMinutes', '30');
   return (await ok(await apiCall(server, org.publicKey, 'GET', `/api/availability?${q}`), 200, 'free times')).slots.map((x) => x.scheduledAt);
-}
-
-async function noHorizontalScroll(page, what) {
-  const w = await page.evaluate(() => document.documentElement.scrollWidth);
-  assert.ok(w <= PHONE.width, `${what}: the page is ${w}px wide at ${PHONE.width}px`);
 }
 
 /** Presses Tab until the focused element matches `selector`; fails after `max` presses. */

@@ -19,6 +19,7 @@ import { randomBytes } from 'node:crypto';
 import {
   assert, launchBrowser, startBookd, createOrg, apiCall, newContext, assertClean, assertAccessible, screenshot,
   nextWeekday, PHONE, DESKTOP,
+  ok, chooseDay, timeButton, offered, noHorizontalScroll,
 } from './lib/browser.mjs';
 import { zonedToUtc, todayIn, addDays } from '../http/lib/time.mjs';
 
@@ -42,11 +43,6 @@ after(async () => {
 
 const at = (date, time, tz = LONDON) => zonedToUtc(date, time, tz).toISOString();
 const tokenOf = (url) => new URL(url).pathname.split('/').pop();
-
-async function ok(res, status, what) {
-  assert.equal(res.status, status, `${what}: ${JSON.stringify(res.body)}`);
-  return res.body;
-}
 
 /** A booking with the public key, as the booking page makes one: {appointment, manageUrl, token}. */
 async function publicBook(org, scheduledAt, extra = {}) {
@@ -72,32 +68,11 @@ async function openManage(context, token) {
   return page;
 }
 
-/** Shows the month of `date` in the picker and chooses that day. */
-async function chooseDay(page, date) {
-  for (let i = 0; i < 3; i++) {
-    await page.locator('table.cal-grid:not([aria-busy])').waitFor();
-    const month = await page.locator('table.cal-grid').getAttribute('data-month');
-    if (month === date.slice(0, 7)) break;
-    await page.getByRole('button', { name: month < date.slice(0, 7) ? 'Next month' : 'Previous month' }).click();
-  }
-  await page.locator(`button.day[data-date="${date}"]:not([disabled])`).click();
-  await page.locator(`button.day[data-date="${date}"][aria-pressed="true"]`).waitFor();
-  await page.locator('.times-body:not([aria-busy])').waitFor();
-}
-
-const timeButton = (page, iso) => page.locator(`button.time[data-at="${iso}"]`);
-const offered = (page) => page.locator('button.time').evaluateAll((bs) => bs.map((b) => b.getAttribute('data-at')));
-
 async function expectDead(page, what) {
   await page.locator('#dead').waitFor();
   assert.equal(await page.locator('h1').textContent(), 'This link no longer works', `${what}: the heading`);
   assert.match(await page.title(), /no longer works/, `${what}: the title`);
   assert.equal(await page.locator('#move-button, #cancel-button').count(), 0, `${what}: nothing to do`);
-}
-
-async function noHorizontalScroll(page, what) {
-  const w = await page.evaluate(() => document.documentElement.scrollWidth);
-  assert.ok(w <= PHONE.width, `${what}: the page is ${w}px wide at ${PHONE.width}px`);
 }
 
 // ------------------------------------------------------------------ tests

@@ -93,16 +93,7 @@ node "$here/fault_load.mjs" load --base "$base" --key "$key" --contact "$contact
   --timeout-ms 10000 --backoff-ms 100 --out "$work/records.jsonl" \
   --progress "$work/progress.json" --stop-file "$work/stop" --tag dbf 2>"$work/load.err" &
 load_pid=$!
-progress() { jq -r ".$1 // 0" "$work/progress.json" 2>/dev/null || echo 0; }
-# until_booked_since MS: waits (10 s at most) until a booking started at or
-# after MS was answered 201.
-until_booked_since() {
-  for _ in $(seq 100); do
-    (( $(progress last201Start) >= $1 )) && return 0
-    sleep 0.1
-  done
-  return 1
-}
+progress_file=$work/progress.json
 # until_ready_since MS: waits (10 s at most) for /ready 200; sets ready_ms
 # to the time from MS.
 until_ready_since() {

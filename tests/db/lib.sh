@@ -59,3 +59,16 @@ stop_pid() {
   wait "$p" 2>/dev/null
   rc=$?
 }
+
+# progress FIELD: a field of the fault load's progress file ($progress_file,
+# written by tests/db/fault_load.mjs), 0 until there is one.
+progress() { jq -r ".$1 // 0" "$progress_file" 2>/dev/null || echo 0; }
+# until_booked_since MS: waits (15 s at most) until a booking of the load
+# started at or after MS was answered 201.
+until_booked_since() {
+  for _ in $(seq 150); do
+    (( $(progress last201Start) >= $1 )) && return 0
+    sleep 0.1
+  done
+  return 1
+}

@@ -120,6 +120,7 @@ start_load() {
     --stop-file "$work/$1.stop" --tag "$1" 2>"$work/$1.err" &
   load=$!
   load_name=$1
+  progress_file=$work/$1.progress
   started+=("$load")
 }
 stop_load() {
@@ -127,16 +128,6 @@ stop_load() {
   for _ in $(seq 150); do alive "$load" || break; sleep 0.1; done
   wait "$load"
   load_rc=$?
-}
-progress() { jq -r ".$1 // 0" "$work/$load_name.progress" 2>/dev/null || echo 0; }
-# until_booked_since MS: waits (15 s at most) until a booking of the load
-# started at or after MS was answered 201.
-until_booked_since() {
-  for _ in $(seq 150); do
-    (( $(progress last201Start) >= $1 )) && return 0
-    sleep 0.1
-  done
-  return 1
 }
 
 # check NAME: the checker on the load's records; its counts as c_* variables.

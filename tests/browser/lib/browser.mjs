@@ -119,3 +119,41 @@ export function nextWeekday(tz, wd, minDaysAhead = 1) {
   while (((d.getUTCDay() + 6) % 7) + 1 !== wd) d.setUTCDate(d.getUTCDate() + 1);
   return d.toISOString().slice(0, 10);
 }
+
+/** Asserts an API answer's status (showing its body when it differs); its body. */
+export async function ok(res, status, what) {
+  assert.equal(res.status, status, `${what}: ${JSON.stringify(res.body)}`);
+  return res.body;
+}
+
+/**
+ * Chooses `date` ("YYYY-MM-DD", this month or a later one) on the month
+ * calendar of the booking or manage page, and waits for its free times.
+ */
+export async function chooseDay(page, date) {
+  for (let i = 0; i < 3; i++) {
+    await page.locator('table.cal-grid:not([aria-busy])').waitFor();
+    const month = await page.locator('table.cal-grid').getAttribute('data-month');
+    if (month === date.slice(0, 7)) break;
+    assert.ok(month < date.slice(0, 7), `the calendar shows ${month}, after ${date}`);
+    await page.getByRole('button', { name: 'Next month' }).click();
+  }
+  const day = page.locator(`button.day[data-date="${date}"]`);
+  await page.locator(`button.day[data-date="${date}"]:not([disabled])`).waitFor();
+  await day.click();
+  assert.equal(await day.getAttribute('aria-pressed'), 'true', 'the chosen day is pressed');
+  await page.locator('.times-heading', { hasText: 'Free times on' }).waitFor();
+  await page.locator('.times-body:not([aria-busy])').waitFor();
+}
+
+/** The button of the free time starting at `iso` (toISOString form). */
+export const timeButton = (page, iso) => page.locator(`button.time[data-at="${iso}"]`);
+
+/** The start of every time offered now. */
+export const offered = (page) => page.locator('button.time').evaluateAll((bs) => bs.map((b) => b.getAttribute('data-at')));
+
+/** The page is no wider than the phone's screen. */
+export async function noHorizontalScroll(page, what) {
+  const w = await page.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(w <= PHONE.width, `${what}: the page is ${w}px wide at ${PHONE.width}px`);
+}
