@@ -9,10 +9,24 @@
 # BENCH_SECONDS (default 5) is the length of each measurement; BENCH_RUNS
 # (default 3) how many times each is repeated, interleaved with the others
 # so that all see the same noise; the tables show medians.
+# BUILD (default build) is the build directory whose bookd is measured.
+# BENCH_ONLY=pgbouncer measures only bookd through PgBouncer next to bookd
+# direct (bench/pgbouncer.sh) and rewrites only that section of RESULTS.md;
+# BENCH_ONLY=peer only bookd next to the original design (bench/peer.sh).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+# BENCH_SCALE=1: only the measurement at 10 k and 10 M appointments side by
+# side (bench/scale.sh), which rewrites its own section of RESULTS.md.
+[[ -n "${BENCH_SCALE:-}" ]] && exec bench/scale.sh
 source scripts/pglib.sh
+source bench/pgbouncer.sh
+case ${BENCH_ONLY:-} in
+  "" | pgbouncer) ;;
+  peer) exec env BOOKD_BIN="${BUILD:-build}/bookd" bench/peer.sh ;;
+  *) echo "bench: BENCH_ONLY is empty (everything), pgbouncer or peer" >&2; exit 2 ;;
+esac
+bookd_bin=${BUILD:-build}/bookd
 
 seconds=${BENCH_SECONDS:-5}
 runs=${BENCH_RUNS:-3}
@@ -29,6 +43,7 @@ recv_pid=
 # status is not the script's).
 stop() { if [[ -n "$1" ]]; then kill "$1" 2>/dev/null; wait "$1" 2>/dev/null || true; fi; }
 cleanup() {
+  pgbouncer_stop
   stop "$bookd_pid"
   stop "$nw_pid"
   stop "$recv_pid"
@@ -46,7 +61,7 @@ fi
 export DATABASE_URL
 sql() { "$bin/psql" -X -q -t -A -v ON_ERROR_STOP=1 "$DATABASE_URL" "$@"; }
 
-build/bookd migrate 2>/dev/null
+"$bookd_bin" migrate 2>/dev/null
 sql -f bench/setup.sql
 
 # bookd, as `make run` starts it (its delivery worker included), with the
@@ -60,7 +75,7 @@ if [[ -z "${BOOKD_SECRET_KEY:-}" && -s .bookd/secret_key ]]; then
 fi
 export BOOKD_SECRET_KEY=${BOOKD_SECRET_KEY:-$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')}
 BOOKD_LISTEN=127.0.0.1:0 BOOKD_ADMIN_TOKEN=$token BOOKD_RATE_LIMIT_ADMIN=1000000/1000000 \
-  BOOKD_WEBHOOK_ALLOW_PRIVATE=true build/bookd serve 2>"$work/bookd.log" &
+  BOOKD_WEBHOOK_ALLOW_PRIVATE=true "$bookd_bin" serve 2>"$work/bookd.log" &
 bookd_pid=$!
 for _ in $(seq 100); do
   base=$(grep -o 'http://127.0.0.1:[0-9]*' "$work/bookd.log" | head -n 1 || true)
@@ -153,6 +168,27 @@ pg_run() {
   echo "tps=$tps machine_ms=$(ms_per $(( $(machine_ticks) - m0 )) \
     "$(awk -v t="$tps" -v s="$seconds" 'BEGIN { printf "%d", t * s }')")"
 }
+
+# BENCH_ONLY=pgbouncer: that part alone (bench/pgbouncer.sh), its section
+# of RESULTS.md replaced (or put before "## bookd itself"), the rest kept.
+if [[ ${BENCH_ONLY:-} == pgbouncer ]]; then
+  run=0
+  sql -c "VACUUM (ANALYZE)"
+  pgbouncer_measure
+  pgbouncer_section >"$work/pgbouncer.md"
+  anchor='^## bookd itself'
+  grep -q '^## PgBouncer' bench/RESULTS.md 2>/dev/null && anchor='^## PgBouncer'
+  touch bench/RESULTS.md
+  awk -v sec="$work/pgbouncer.md" -v anchor="$anchor" '
+    function put(  l) { while ((getline l < sec) > 0) print l; done = 1 }
+    $0 ~ anchor && !done { put(); if ($0 ~ /^## PgBouncer/) { skip = 1; next } }
+    skip && /^## / { skip = 0 }
+    !skip { print }
+    END { if (!done) put() }' bench/RESULTS.md >"$work/RESULTS.md"
+  cp "$work/RESULTS.md" bench/RESULTS.md
+  cat "$work/pgbouncer.md"
+  exit 0
+fi
 
 declare -A http_rps http_p50 http_p99 http_non2xx http_2xx http_201 http_rows pg_func pg_insert pg_checked
 declare -A cpu_http cpu_bookd cpu_func runs_http_func runs_func_insert
@@ -284,6 +320,11 @@ for c in 16 64; do
   runs_slots[$c]=$(pair_ratios "${rps[*]}" "${tps[*]}")
 done
 
+# bookd through PgBouncer in transaction mode next to bookd direct
+# (bench/pgbouncer.sh), after the vacuum above, before the delivery runs
+# leave work to the workers.
+pgbouncer_measure
+
 # Delivery: bookings at 16 connections through this bookd, whose worker
 # delivers each one's webhook to a local receiver, next to bookings through a
 # second bookd on the same database started --no-worker (into organizations
@@ -309,7 +350,7 @@ for i in $(seq "$orgs"); do
   echo "$key $contact" >>"$work/hook_orgs.txt"
 done
 BOOKD_LISTEN=127.0.0.1:0 BOOKD_ADMIN_TOKEN=$token BOOKD_RATE_LIMIT_ADMIN=1000000/1000000 \
-  BOOKD_NO_WORKER=true build/bookd serve 2>"$work/bookd-nw.log" &
+  BOOKD_NO_WORKER=true "$bookd_bin" serve 2>"$work/bookd-nw.log" &
 nw_pid=$!
 for _ in $(seq 100); do
   nw_base=$(grep -o 'http://127.0.0.1:[0-9]*' "$work/bookd-nw.log" | head -n 1 || true)
@@ -529,13 +570,17 @@ for c in "${levels[@]}"; do (( ${http_rps[$c]} > best )) && best=${http_rps[$c]}
   echo
   echo "\`$contention\`"
   echo
+  pgbouncer_section
   echo "## bookd itself"
   echo
   echo "- peak RSS: $(( rss_kib / 1024 )) MiB ($rss_kib KiB), after the 256-connection run"
   echo "- CPU: $cpu_per_1000 s per 1,000 bookings over HTTP (user + system, all levels)"
   echo
+  # The "Scale with data" section (BENCH_SCALE=1, bench/scale.sh) is kept.
+  [[ -f bench/RESULTS.md ]] && awk '/^## / { keep = ($0 == "## Scale with data") } keep' bench/RESULTS.md
   [[ -f bench/HISTORY.md ]] && cat bench/HISTORY.md
 } >"$work/RESULTS.md"
 cp "$work/RESULTS.md" bench/RESULTS.md
+BOOKD_BIN=$bookd_bin PEER_CALLER="make bench" bench/peer.sh || echo "bench: bench/peer.sh (bookd and the original design, side by side) failed" >&2
 sed -n '1,/^## bookd itself/p' bench/RESULTS.md | sed '$d'
 grep -A3 '^## bookd itself' bench/RESULTS.md

@@ -23,10 +23,18 @@ if [[ "${1:-}" == "--test" ]]; then
   # Node >= 18 will do, so Debian's is installed only when the machine has none).
   # clang and its sanitizer runtimes: the short fuzzing layer (scripts/fuzz.sh);
   # jq: the fault tests read their records with it.
+  # PgBouncer: bookd through it in transaction mode (tests/db/pgbouncer_test.sh,
+  # make bench), each a PgBouncer of its own (the package's service, where
+  # systemd starts it, listens on localhost:6432 with no database).
+  # Patroni and etcd: `make soak` fails over a two-node cluster
+  # (scripts/patroni_soak.sh; psycopg2 and python-etcd come with patroni).
   packages+=(libcriterion-dev postgresql-15-pgtap curl prometheus wrk chromium fonts-dejavu-core
-             clang libclang-rt-14-dev jq)
+             clang libclang-rt-14-dev jq patroni etcd-server pgbouncer)
   command -v node >/dev/null 2>&1 || packages+=(nodejs)
   command -v npm >/dev/null 2>&1 || packages+=(npm)
+  # The install layer (tests/tools/install_test.sh): groff renders the man
+  # page, python3 plays systemd's end of sd_notify.
+  packages+=(groff-base python3)
 fi
 packages+=("$@")
 

@@ -42,8 +42,34 @@ pg_prepare_dir() {
 
 pg_socket_dir() { readlink -f "$1/run"; }
 
+# The owner's connection (migrations, tests' checks) and the one bookd
+# serves with: bookd_app, a member of bookd_api, which may only execute the
+# API functions (sql/99_privileges.sql).
 pg_conninfo() {
   echo "host=$(pg_socket_dir "$1") dbname=bookd user=bookd"
+}
+pg_app_conninfo() {
+  echo "host=$(pg_socket_dir "$1") dbname=bookd user=bookd_app"
+}
+
+# Peer authentication on the unix socket, the only way in: the operating
+# system's user who runs these scripts (and postgres, when that is root)
+# may connect as bookd (the owner) or bookd_app; nobody else, as nobody.
+# Written on every start, so clusters made before this rule get it too.
+pg_write_auth() {
+  local dir=$1 me
+  me=$(id -un)
+  {
+    echo "# written by scripts/pglib.sh (pg_write_auth)"
+    echo "local all all peer map=bookd"
+  } | pg_as_owner tee "$dir/data/pg_hba.conf" >/dev/null
+  {
+    echo "# written by scripts/pglib.sh (pg_write_auth)"
+    for os_user in "$me" postgres; do
+      echo "bookd $os_user bookd"
+      echo "bookd $os_user bookd_app"
+    done
+  } | pg_as_owner tee "$dir/data/pg_ident.conf" >/dev/null
 }
 
 pg_is_running() {
@@ -59,7 +85,7 @@ pg_start() {
   bin=$(pg_bindir) || return 1
   pg_prepare_dir "$dir" || return 1
   if [[ ! -f "$dir/data/PG_VERSION" ]]; then
-    pg_as_owner "$bin/initdb" -D "$dir/data" -U bookd --auth=trust -E UTF8 --no-locale \
+    pg_as_owner "$bin/initdb" -D "$dir/data" -U bookd --auth=reject -E UTF8 --no-locale \
       >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; return 1; }
     {
       echo "listen_addresses = ''"
@@ -75,15 +101,30 @@ pg_start() {
       fi
     } | pg_as_owner tee -a "$dir/data/postgresql.conf" >/dev/null
   fi
+  pg_write_auth "$dir"
   if ! pg_is_running "$dir"; then
     pg_as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/run/postgres.log" -w -t 60 start >/dev/null ||
       { tail -n 20 "$dir/run/postgres.log" >&2; return 1; }
+  else
+    pg_as_owner "$bin/pg_ctl" -D "$dir/data" reload >/dev/null
   fi
   local sock; sock=$(pg_socket_dir "$dir")
   if ! "$bin/psql" -X -q -h "$sock" -U bookd -d postgres -tAc \
       "SELECT 1 FROM pg_database WHERE datname = 'bookd'" | grep -q 1; then
     "$bin/createdb" -h "$sock" -U bookd bookd
   fi
+  "$bin/psql" -X -q -h "$sock" -U bookd -d postgres -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'bookd_api') THEN
+        CREATE ROLE bookd_api NOLOGIN;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'bookd_app') THEN
+        CREATE ROLE bookd_app LOGIN IN ROLE bookd_api;
+    END IF;
+END
+$$;
+SQL
 }
 
 pg_stop() {

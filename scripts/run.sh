@@ -8,10 +8,16 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 mkdir -p .bookd
 
+# Migrations run as the schema's owner; bookd serves as a role that may
+# only execute the API functions (docs/design.md, "Least privilege"): on
+# the private cluster, bookd_app. With DATABASE_URL set, BOOKD_SERVE_URL
+# names the serving role's connection (default: DATABASE_URL itself).
 if [[ -z "${DATABASE_URL:-}" ]]; then
   scripts/devdb.sh start
   DATABASE_URL=$(scripts/devdb.sh url)
+  serve_url=$(scripts/devdb.sh app-url)
 fi
+serve_url=${BOOKD_SERVE_URL:-${serve_url:-$DATABASE_URL}}
 export DATABASE_URL
 export BOOKD_LISTEN=${BOOKD_LISTEN:-127.0.0.1:8080}
 if [[ -z "${BOOKD_ADMIN_TOKEN:-}" ]]; then
@@ -62,7 +68,7 @@ base="http://$BOOKD_LISTEN"
 cat <<INFO
 
 bookd is starting on $base
-  database        ${DATABASE_URL}
+  database        ${serve_url}   (migrated as: ${DATABASE_URL})
   admin token     ${BOOKD_ADMIN_TOKEN}${generated_token:+   (generated; set BOOKD_ADMIN_TOKEN to choose one)}
   secret key      ${secret_key_note:-from BOOKD_SECRET_KEY} (seals stored secrets; back it up)
 
@@ -86,4 +92,4 @@ Try it:
 
 Stop with Ctrl-C.
 INFO
-exec build/bookd serve
+DATABASE_URL=$serve_url exec build/bookd serve

@@ -53,6 +53,7 @@ now_ms() { date +%s%3N; }
 pg_start "$pgdir" durable >/dev/null || { say "could not start PostgreSQL"; exit 1; }
 export DATABASE_URL
 DATABASE_URL=$(pg_conninfo "$pgdir")
+export BOOKD_TEST_APP_USER=bookd_app # made by pg_start; bookd serves as it
 "$bookd" migrate >/dev/null 2>&1 || { say "migrate failed"; exit 1; }
 pg_ctl_() { pg_as_owner "$bin/pg_ctl" -D "$pgdir/data" "$@" >/dev/null 2>&1; }
 app_name=bookd-soak
@@ -70,7 +71,7 @@ rcv() { curl -s --max-time 10 -X POST "http://127.0.0.1:$control_port$1" -d "${2
 # free one); sets `api`, `base`, `port`.
 start_api() {
   local log=$1 want=$2; shift 2
-  env BOOKD_LISTEN="127.0.0.1:$want" DATABASE_URL="$DATABASE_URL application_name=$app_name" \
+  env BOOKD_LISTEN="127.0.0.1:$want" DATABASE_URL="$(app_url) application_name=$app_name" \
     BOOKD_ADMIN_TOKEN=$token BOOKD_RATE_LIMIT_ADMIN=1000000/1000000 \
     BOOKD_WEBHOOK_ALLOW_PRIVATE=true BOOKD_OUTBOX_POLL_MS=200 \
     BOOKD_WEBHOOK_RETRY_SCHEDULE=0,1,1,2,2,5,5,10 BOOKD_DELIVERY_LEASE_MS=2000 \

@@ -203,8 +203,3 @@ BEGIN
     VALUES (p_org_id, p_type, p_entity_id, p_payload);
 END
 $$;
-
-REVOKE EXECUTE ON FUNCTION
-    bk_audit(uuid, text, text, text, uuid, jsonb),
-    bk_emit(uuid, text, uuid, jsonb)
-FROM PUBLIC;

@@ -850,27 +850,3 @@ BEGIN
     RETURN bk_finish(p_org_id, p_actor, p_idempotency_key, v_result, v_wait_us);
 END
 $$;
-
--- Only the service's own role may call these; nothing is granted to PUBLIC.
-REVOKE EXECUTE ON FUNCTION
-    book_appointment_with_lock(uuid, uuid, uuid, uuid, timestamptz, int, text, jsonb, bigint[],
-                               timestamptz, timestamptz, int, text, text, bytea, boolean, uuid,
-                               bytea),
-    reschedule_appointment_with_lock(uuid, uuid, uuid, timestamptz, int, bigint[], timestamptz,
-                                     timestamptz, int, text, text, bytea, boolean, bytea),
-    cancel_appointment(uuid, uuid, text, int, text),
-    bk_claim_idempotency_key(uuid, text, text, bytea),
-    bk_finish(uuid, text, text, jsonb, bigint),
-    bk_conflict_result(appointments),
-    bk_lock_contact(uuid, uuid),
-    bk_lock_budget(int),
-    bk_take_bucket_locks(bigint[], timestamptz, timestamptz, timestamptz, timestamptz, int,
-                         uuid, uuid, uuid),
-    bk_insert_appointment(uuid, uuid, uuid, uuid, uuid, timestamptz, int, int, int, text, jsonb,
-                          uuid, timestamptz),
-    bk_remove_expired_holds(uuid, uuid, timestamptz, timestamptz),
-    bk_convert_hold(uuid, uuid, uuid, uuid, uuid, timestamptz, int, int, int, text, jsonb),
-    bk_convert_hold_row(uuid, uuid, uuid, uuid, uuid, timestamptz, int, int, int, text, jsonb,
-                        boolean),
-    bk_record_booked(uuid, text, appointments, jsonb, uuid, text, jsonb)
-FROM PUBLIC;

@@ -157,10 +157,3 @@ BEGIN
     RETURN v_removed;
 END
 $$;
-
-REVOKE EXECUTE ON FUNCTION
-    hold_slot(uuid, uuid, uuid, timestamptz, int, int, bigint[], timestamptz, timestamptz, int,
-              text, boolean, int, text, bytea),
-    release_hold(uuid, uuid, int, text),
-    holds_purge(int)
-FROM PUBLIC;

@@ -181,9 +181,3 @@ SELECT d::date,
   FROM generate_series(p_from::timestamp, p_to::timestamp, interval '1 day') d
  ORDER BY 1
 $$;
-
-REVOKE EXECUTE ON FUNCTION
-    check_availability(uuid, uuid, timestamptz, int, int, int, uuid),
-    free_slots(uuid, uuid, date, int, int, int, int, timestamptz, boolean, uuid),
-    free_slot_days(uuid, uuid, date, date, int, int, int, int, timestamptz, boolean, uuid)
-FROM PUBLIC;

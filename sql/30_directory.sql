@@ -314,17 +314,3 @@ BEGIN
     RETURN bk_contact_json(v_contact);
 END
 $$;
-
--- Only the service's own role may call these; nothing is granted to PUBLIC.
-REVOKE EXECUTE ON FUNCTION
-    create_organization(text, text, bytea, bytea, bytea),
-    rotate_vapi_secret(uuid, bytea, text),
-    org_get(uuid),
-    org_update(uuid, text, jsonb, text),
-    page_config(uuid, bytea, text, bytea),
-    key_owner(bytea, boolean),
-    create_provider(uuid, text, jsonb, text),
-    set_working_hours(uuid, uuid, jsonb, text),
-    create_service(uuid, text, int, int, int, text),
-    create_contact(uuid, text, text, text, text)
-FROM PUBLIC;

@@ -94,5 +94,3 @@ BEGIN
     RETURN jsonb_build_object('cancelledAppointments', v_cancelled);
 END
 $$;
-
-REVOKE EXECUTE ON FUNCTION erase_contact(uuid, uuid, text) FROM PUBLIC;

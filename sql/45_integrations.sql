@@ -378,16 +378,23 @@ UPDATE deliveries SET status = 'void', locked_until = NULL, delivered_at = now()
    AND action IN ('sms.reminder', 'call.reminder')
 $$;
 
-REVOKE EXECUTE ON FUNCTION
-    integrations_get(uuid),
-    integration_put(uuid, text, jsonb, bytea, text, text),
-    integration_delete(uuid, text, text),
-    calendar_link(uuid, uuid, text, text),
-    calendar_unlink(uuid, uuid, text),
-    calendar_sync_request(uuid, uuid),
-    calendar_sync_claim(int, int),
-    calendar_sync_store(uuid, text, text[], text[], text[], int),
-    bk_integration_status(uuid, text, boolean, text, boolean),
-    integration_token_store(uuid, bytea, text, bigint),
-    bk_void_reminders(uuid)
-FROM PUBLIC;
+-- How many sealed secrets are stored (webhook secrets, integration secrets
+-- and access tokens) and how many of them another key sealed: a server
+-- refuses to start when it could not open them (src/db/secrets.c).
+CREATE OR REPLACE FUNCTION secrets_census(p_key_id text)
+RETURNS TABLE (stored bigint, other bigint)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, public, pg_temp
+AS $$
+BEGIN
+    RETURN QUERY
+    SELECT sum(c.n)::bigint, sum(c.o)::bigint FROM (
+        SELECT count(*) n, count(*) FILTER (WHERE w.secret_key_id <> p_key_id) o
+          FROM webhook_endpoints w
+        UNION ALL
+        SELECT count(*), count(*) FILTER (WHERE i.secret_key_id <> p_key_id) FROM integrations i
+        UNION ALL
+        SELECT count(i.token), count(*) FILTER (WHERE i.token_key_id <> p_key_id)
+          FROM integrations i) c;
+END
+$$;

@@ -410,12 +410,127 @@ BEGIN
 END
 $$;
 
-REVOKE EXECUTE ON FUNCTION
-    create_webhook_endpoint(uuid, uuid, text, text[], bytea, text, text),
-    delete_webhook_endpoint(uuid, uuid, text),
-    retry_delivery(uuid, uuid, text),
-    outbox_fan_out(int, int),
-    deliveries_claim(int, int),
-    deliveries_record(uuid[], text[], int[], text[], bigint[]),
-    outbox_purge(int, int)
-FROM PUBLIC;
+-- The circuit breakers of the (org, target) pairs, as struct core_breaker
+-- (src/core/breaker.h) stores them, times in ms since the epoch. With
+-- p_lock, missing rows are made first and every row is locked FOR UPDATE
+-- until the caller's transaction ends (db_breakers_begin ... _commit), so
+-- workers deciding on the same breaker take turns. Keys in (org, target)
+-- order, so two workers lock in one order.
+CREATE OR REPLACE FUNCTION breakers_read(p_orgs uuid[], p_targets text[], p_lock boolean)
+RETURNS TABLE (target text, state smallint, window_bits bigint, window_calls int,
+               consecutive_failures int, opened_ms bigint, trials_in_flight int,
+               trials_succeeded int, trial_claimed_ms bigint, org_id uuid)
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, public, pg_temp
+AS $$
+BEGIN
+    IF p_lock THEN
+        INSERT INTO breakers AS b (org_id, target)
+        SELECT k.o, k.t FROM unnest(p_orgs, p_targets) k (o, t)
+         ORDER BY k.o, k.t ON CONFLICT DO NOTHING;
+        RETURN QUERY
+        SELECT b.target, b.state, b.window_bits, b.window_calls, b.consecutive_failures,
+               (extract(epoch FROM b.opened_at) * 1000)::bigint, b.trials_in_flight,
+               b.trials_succeeded, (extract(epoch FROM b.trial_claimed_at) * 1000)::bigint,
+               b.org_id
+          FROM breakers b JOIN unnest(p_orgs, p_targets) k (o, t)
+            ON b.org_id = k.o AND b.target = k.t
+         ORDER BY b.org_id, b.target FOR UPDATE OF b;
+    ELSE
+        RETURN QUERY
+        SELECT b.target, b.state, b.window_bits, b.window_calls, b.consecutive_failures,
+               (extract(epoch FROM b.opened_at) * 1000)::bigint, b.trials_in_flight,
+               b.trials_succeeded, (extract(epoch FROM b.trial_claimed_at) * 1000)::bigint,
+               b.org_id
+          FROM breakers b JOIN unnest(p_orgs, p_targets) k (o, t)
+            ON b.org_id = k.o AND b.target = k.t
+         ORDER BY b.org_id, b.target;
+    END IF;
+END
+$$;
+
+-- Writes back what the worker decided for the breakers breakers_read
+-- locked (times in ms since the epoch, 0: none).
+CREATE OR REPLACE FUNCTION breakers_save(p_orgs uuid[], p_targets text[], p_states smallint[],
+                                         p_window_bits bigint[], p_window_calls int[],
+                                         p_failures int[], p_opened_ms bigint[],
+                                         p_trials int[], p_trials_ok int[],
+                                         p_trial_claimed_ms bigint[])
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, public, pg_temp
+AS $$
+BEGIN
+    UPDATE breakers b
+       SET state = u.st, window_bits = u.wb, window_calls = u.wc, consecutive_failures = u.cf,
+           opened_at = CASE WHEN u.oa > 0 THEN to_timestamp(u.oa / 1000.0) END,
+           trials_in_flight = u.ti, trials_succeeded = u.ts,
+           trial_claimed_at = CASE WHEN u.tc > 0 THEN to_timestamp(u.tc / 1000.0) END,
+           updated_at = now()
+      FROM unnest(p_orgs, p_targets, p_states, p_window_bits, p_window_calls, p_failures,
+                  p_opened_ms, p_trials, p_trials_ok, p_trial_claimed_ms)
+           u (o, t, st, wb, wc, cf, oa, ti, ts, tc)
+     WHERE b.org_id = u.o AND b.target = u.t;
+END
+$$;
+
+-- An organization's breakers as stored, for the admin API (the columns of
+-- breakers_read but the org).
+CREATE OR REPLACE FUNCTION breaker_list(p_org_id uuid)
+RETURNS TABLE (target text, state smallint, window_bits bigint, window_calls int,
+               consecutive_failures int, opened_ms bigint, trials_in_flight int,
+               trials_succeeded int, trial_claimed_ms bigint)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, public, pg_temp
+AS $$
+BEGIN
+    RETURN QUERY
+    SELECT b.target, b.state, b.window_bits, b.window_calls, b.consecutive_failures,
+           (extract(epoch FROM b.opened_at) * 1000)::bigint, b.trials_in_flight,
+           b.trials_succeeded, (extract(epoch FROM b.trial_claimed_at) * 1000)::bigint
+      FROM breakers b WHERE b.org_id = p_org_id ORDER BY b.target;
+END
+$$;
+
+-- Per target kind ("webhook", "google", ...): the latest opening among its
+-- open breakers (ms, 0: none) and whether one is half-open, as
+-- "kind=opened,half;..." (one value, for db_pool_probe). Whether an open
+-- breaker's time is up is judged in C (api/ops.c).
+CREATE OR REPLACE FUNCTION breaker_kinds()
+RETURNS text
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, public, pg_temp
+AS $$
+BEGIN
+    RETURN (
+        SELECT coalesce(string_agg(format('%s=%s,%s', k, coalesce(o, 0), h::int), ';'), '')
+          FROM (SELECT split_part(b.target, ':', 1) k,
+                       (max(extract(epoch FROM b.opened_at) * 1000)
+                            FILTER (WHERE b.state = 1))::bigint o,
+                       bool_or(b.state = 2) h
+                  FROM breakers b GROUP BY 1) x);
+END
+$$;
+
+-- What waits for the worker: events not yet fanned out plus deliveries not
+-- yet delivered (a reminder only once its time has come), each counted up
+-- to 10,000. The ORDER BY on the partial indexes' columns
+-- (outbox_events_pending, deliveries_due) keeps each plan on its index
+-- whatever the statistics say (a sequential scan would read every
+-- processed row to find few waiting ones), so a scrape reads at most
+-- 20,000 index entries however large the tables or the backlog grow.
+CREATE OR REPLACE FUNCTION outbox_pending()
+RETURNS bigint
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, public, pg_temp
+AS $$
+BEGIN
+    RETURN (SELECT count(*) FROM (SELECT 1 FROM outbox_events e WHERE e.processed_at IS NULL
+                                   ORDER BY e.created_at LIMIT 10000) e)
+         + (SELECT count(*) FROM (SELECT 1 FROM deliveries d
+                                   WHERE d.status IN ('pending', 'failed')
+                                     AND (d.next_attempt_at <= now()
+                                          OR d.action NOT IN ('sms.reminder', 'call.reminder'))
+                                   ORDER BY d.next_attempt_at LIMIT 10000) d);
+END
+$$;

@@ -323,13 +323,100 @@ BEGIN
 END
 $$;
 
-REVOKE EXECUTE ON FUNCTION
-    vapi_offer(uuid, uuid, int, int, int, timestamptz, date, int),
-    vapi_contact(uuid, text, text, text, text),
-    vapi_book(uuid, text, text, text, text, text, text, uuid, uuid, timestamptz, int, bigint[],
-              timestamptz, timestamptz, int, text),
-    vapi_find_appointments(uuid, text, timestamptz),
-    vapi_record_call(uuid, text, text, timestamptz, timestamptz, text),
-    vapi_call_list(uuid, int),
-    vapi_purge(int, int)
-FROM PUBLIC;
+-- "<time> on <day>" in the organization's time zone.
+CREATE OR REPLACE FUNCTION vapi_org_say_time(p_org_id uuid, p_at timestamptz)
+RETURNS SETOF text
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, public, pg_temp
+AS $$
+BEGIN
+    RETURN QUERY SELECT vapi_say_time(p_at, o.timezone) FROM organizations o WHERE o.id = p_org_id;
+END
+$$;
+
+-- The service a caller named (case-insensitive), the first by id if names
+-- repeat; no row when none.
+CREATE OR REPLACE FUNCTION vapi_service_id(p_org_id uuid, p_name text)
+RETURNS SETOF uuid
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, public, pg_temp
+AS $$
+BEGIN
+    RETURN QUERY
+    SELECT s.id FROM services s WHERE s.org_id = p_org_id AND lower(s.name) = lower(p_name)
+     ORDER BY s.id LIMIT 1;
+END
+$$;
+
+-- The hold a call keeps (its id and time in ms since the epoch); no row when none.
+CREATE OR REPLACE FUNCTION vapi_hold_get(p_org_id uuid, p_call_id text)
+RETURNS TABLE (hold_id uuid, at_ms bigint)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, public, pg_temp
+AS $$
+BEGIN
+    RETURN QUERY
+    SELECT h.hold_id, (extract(epoch FROM h.scheduled_at) * 1000)::bigint
+      FROM vapi_call_holds h WHERE h.org_id = p_org_id AND h.call_id = p_call_id;
+END
+$$;
+
+-- Records the call's hold; returns the hold it replaced, if any (NULL otherwise).
+CREATE OR REPLACE FUNCTION vapi_hold_set(p_org_id uuid, p_call_id text, p_hold_id uuid,
+                                         p_at timestamptz)
+RETURNS uuid
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, public, pg_temp
+AS $$
+DECLARE
+    v_old uuid;
+BEGIN
+    SELECT h.hold_id INTO v_old FROM vapi_call_holds h
+     WHERE h.org_id = p_org_id AND h.call_id = p_call_id FOR UPDATE;
+    INSERT INTO vapi_call_holds AS h (org_id, call_id, hold_id, scheduled_at)
+    VALUES (p_org_id, p_call_id, p_hold_id, p_at)
+        ON CONFLICT (org_id, call_id)
+        DO UPDATE SET hold_id = EXCLUDED.hold_id, scheduled_at = EXCLUDED.scheduled_at,
+                      created_at = now();
+    RETURN v_old;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION vapi_hold_forget(p_org_id uuid, p_call_id text)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, public, pg_temp
+AS $$
+BEGIN
+    DELETE FROM vapi_call_holds h WHERE h.org_id = p_org_id AND h.call_id = p_call_id;
+END
+$$;
+
+-- The answer stored for a tool call; no row when none.
+CREATE OR REPLACE FUNCTION vapi_answer_get(p_org_id uuid, p_tool_call_id text)
+RETURNS TABLE (is_error boolean, answer text)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, public, pg_temp
+AS $$
+BEGIN
+    RETURN QUERY
+    SELECT r.is_error, r.answer FROM vapi_tool_results r
+     WHERE r.org_id = p_org_id AND r.tool_call_id = p_tool_call_id;
+END
+$$;
+
+-- Stores a tool call's answer; returns it when stored, no row when an
+-- answer was already there (the caller then reads and repeats that one).
+CREATE OR REPLACE FUNCTION vapi_answer_put(p_org_id uuid, p_tool_call_id text,
+                                           p_is_error boolean, p_answer text)
+RETURNS TABLE (is_error boolean, answer text)
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, public, pg_temp
+AS $$
+BEGIN
+    RETURN QUERY
+    INSERT INTO vapi_tool_results AS r (org_id, tool_call_id, is_error, answer)
+    VALUES (p_org_id, p_tool_call_id, p_is_error, p_answer) ON CONFLICT DO NOTHING
+    RETURNING r.is_error, r.answer;
+END
+$$;

@@ -139,11 +139,3 @@ INSERT INTO manage_tokens (token_hash, org_id, appointment_id)
 SELECT p_hash, a.org_id, a.id FROM appointments a
  WHERE a.org_id = p_org_id AND a.id = p_appointment_id AND a.status = 'confirmed'
 $$;
-
-REVOKE EXECUTE ON FUNCTION
-    manage_get(bytea),
-    manage_resolve(bytea),
-    manage_cancel(bytea, int),
-    manage_issue(uuid, uuid, bytea),
-    manage_free_slots(bytea, date, date, int)
-FROM PUBLIC;

@@ -30,6 +30,7 @@ struct config {
     int pool_wait_ms;            /* acquire wait before 503 */
     int lock_timeout_ms;         /* bucket lock wait before slot_busy */
     int statement_timeout_ms;    /* a request's statement; see config_statement_timeout_ms */
+    const char *db_statements;   /* "prepared" or "unnamed" (db/connect.h) */
     int http_threads;
     int max_connections;
     int connection_timeout_s;    /* idle/slow clients are dropped after this */

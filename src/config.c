@@ -28,10 +28,13 @@ static const struct setting settings[] = {
      AT(database_url), 0, 0},
     {"BOOKD_ADMIN_TOKEN", "--admin-token", NULL,
      "the operator's token; it may only create organizations", TEXT, AT(admin_token), 0, 0},
-    {"BOOKD_MIGRATIONS_DIR", "--migrations-dir", "migrations", "where the migrations are", TEXT,
+    /* Unset: the copies built into the binary (db/migrate.h says why). */
+    {"BOOKD_MIGRATIONS_DIR", "--migrations-dir", NULL,
+     "apply the migrations of this directory instead of those built in", TEXT,
      AT(migrations_dir), 0, 0},
-    {"BOOKD_SQL_DIR", "--sql-dir", "sql", "where the SQL function files are", TEXT, AT(sql_dir),
-     0, 0},
+    {"BOOKD_SQL_DIR", "--sql-dir", NULL,
+     "apply the SQL function files of this directory instead of those built in", TEXT,
+     AT(sql_dir), 0, 0},
     {"BOOKD_POOL_SIZE", "--pool-size", "16", "database connections", INT, AT(pool_size), 1, 500},
     {"BOOKD_POOL_WAIT_MS", "--pool-wait-ms", "2000",
      "wait for a free connection before answering 503", INT, AT(pool_wait_ms), 0, 60000},
@@ -40,6 +43,11 @@ static const struct setting settings[] = {
     {"BOOKD_STATEMENT_TIMEOUT_MS", "--statement-timeout-ms", "5000",
      "longest statement of a request (at least the lock timeout + 1 s)", INT,
      AT(statement_timeout_ms), 100, 600000},
+    /* "unnamed" for a pooler in transaction mode (PgBouncer): no session
+     * state at all (db/connect.h). */
+    {"BOOKD_DB_STATEMENTS", "--db-statements", "prepared",
+     "prepared, or unnamed behind a pooler in transaction mode (PgBouncer)", TEXT,
+     AT(db_statements), 0, 0},
     /* More than database connections, so that a request that finds the pool
      * busy waits there, bounded, not unbounded behind a busy thread
      * (bench/HISTORY.md, step 26). */
@@ -233,6 +241,10 @@ int config_load(struct config *cfg, int argc, char **argv, int first)
         if (apply(cfg, &settings[i], argv[++a]) != 0)
             return -1;
     }
+    if (strcmp(cfg->db_statements, "prepared") != 0 && strcmp(cfg->db_statements, "unnamed") != 0) {
+        fputs("bookd: BOOKD_DB_STATEMENTS must be prepared or unnamed\n", stderr);
+        return -1;
+    }
     cfg->breaker.trial_lease_ms = cfg->delivery_lease_ms;
     if (cfg->breaker.min_calls > cfg->breaker.window) {
         fputs("bookd: BOOKD_BREAKER_MIN_CALLS must not exceed BOOKD_BREAKER_WINDOW\n", stderr);
@@ -255,4 +267,10 @@ int config_statement_timeout_ms(const struct config *cfg)
 {
     int floor_ms = cfg->lock_timeout_ms + 1000;
     return cfg->statement_timeout_ms > floor_ms ? cfg->statement_timeout_ms : floor_ms;
+}
+
+enum db_statements_mode config_db_statements(const struct config *cfg)
+{
+    return strcmp(cfg->db_statements, "unnamed") == 0 ? DB_STATEMENTS_UNNAMED
+                                                      : DB_STATEMENTS_PREPARED;
 }

@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "app.h"
+#include "db/connect.h"
 
 /* Fills cfg from the environment, then argv[first..]. Returns 0, or -1
  * after printing why to stderr. */
@@ -25,5 +26,8 @@ void config_print_help(FILE *out);
  * their own.
  */
 int config_statement_timeout_ms(const struct config *cfg);
+
+/* BOOKD_DB_STATEMENTS as db/connect.h's mode. */
+enum db_statements_mode config_db_statements(const struct config *cfg);
 
 #endif

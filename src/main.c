@@ -5,11 +5,14 @@
  *   bookd worker   [FLAGS]   deliver the outbox only
  *   bookd migrate  [FLAGS]   apply the pending migrations and changed SQL functions
  *   bookd secrets rotate     re-seal stored secrets under BOOKD_NEW_SECRET_KEY
- *   bookd version | help
+ *   bookd org create NAME TIMEZONE
+ *   bookd version | --version | -V
+ *   bookd help | --help | -h
  *
  * Every flag has an environment variable of the same meaning (`bookd help`
- * lists them); a flag wins.
+ * lists them); a flag wins. docs/bookd.1 is the manual.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,6 +23,7 @@
 #include "app.h"
 #include "config.h"
 #include "db/migrate.h"
+#include "db/role.h"
 #include "db/secrets.h"
 #include "http/auth.h"
 #include "http/ratelimit.h"
@@ -28,12 +32,18 @@
 #include "log_sink.h"
 #include "metrics.h"
 #include "outbox/worker.h"
+#include "sd_notify.h"
 
 #include <curl/curl.h>
 
 #define SHUTDOWN_GRACE_MS 10000
 /* Access lines gather this long before one write (src/log_sink.h). */
 #define LOG_FLUSH_INTERVAL_MS 10
+
+/* The commit the Makefile built from (empty outside a git checkout). */
+#ifndef BOOKD_COMMIT
+#define BOOKD_COMMIT ""
+#endif
 
 static void usage(FILE *out)
 {
@@ -50,12 +60,33 @@ static void usage(FILE *out)
           "            BOOKD_NEW_SECRET_KEY, in one transaction\n"
           "  org create NAME TIMEZONE\n"
           "            create an organization; prints its keys (shown once) as JSON\n"
-          "  version   print the version\n"
-          "  help      print this text\n"
+          "  version   print the version (also --version, -V)\n"
+          "  help      print this text (also --help, -h)\n"
           "\n"
           "flags and environment variables (BOOKD_LOG_LEVEL: debug|info|warn|error):\n",
           out);
     config_print_help(out);
+    fputs("\nThe manual: man bookd (docs/bookd.1).\n", out);
+}
+
+static void print_version(void)
+{
+    if (BOOKD_COMMIT[0])
+        printf("bookd %s (commit %s)\n", BOOKD_VERSION, BOOKD_COMMIT);
+    else
+        printf("bookd %s\n", BOOKD_VERSION);
+}
+
+/*
+ * Tells the service manager (a Type=notify systemd unit) where bookd is in
+ * its life. Outside one it does nothing; a failure to tell it is logged and
+ * changes nothing else: systemd then times the start out, which says more
+ * than bookd refusing to serve would.
+ */
+static void notify(const char *state)
+{
+    if (sd_notify_send(state) != 0)
+        log_warn("systemd.notify_failed", "could not send to NOTIFY_SOCKET: %s", strerror(errno));
 }
 
 static void set_log_level(void)
@@ -110,7 +141,17 @@ static int check_secrets(const struct app *app)
     return -1;
 }
 
-/* Serves until SIGTERM or SIGINT, then drains requests in flight. */
+/* A server or worker connected as the schema's owner works, but gives up
+ * the guarantee that bookd can do nothing but call the API functions:
+ * say so at start, once. */
+static void check_role(const struct app *app)
+{
+    if (db_role_reads_tables(app->cfg.database_url) == 1)
+        log_warn("db.role_too_broad",
+                 "DATABASE_URL's role can read tables directly (the owner or a superuser?); "
+                 "serve as a member of bookd_api instead (docs/design.md, \"Least privilege\")");
+}
+
 /* The base of manage links: BOOKD_PUBLIC_URL without a trailing slash,
  * else `fallback` (where this process listens). */
 static void app_set_public_url(struct app *app, const char *fallback)
@@ -122,6 +163,7 @@ static void app_set_public_url(struct app *app, const char *fallback)
     snprintf(app->public_url, sizeof app->public_url, "%.*s", (int)n, u);
 }
 
+/* Serves until SIGTERM or SIGINT, then drains requests in flight. */
 static int serve(struct app *app)
 {
     char url[300];
@@ -136,6 +178,7 @@ static int serve(struct app *app)
     block_stop_signals(&stop_signals);
     if (check_secrets(app) != 0)
         return 1;
+    check_role(app);
 
     app->pool = db_pool_new(app->cfg.database_url, app->cfg.pool_size, app->cfg.pool_wait_ms,
                             config_statement_timeout_ms(&app->cfg));
@@ -165,7 +208,16 @@ static int serve(struct app *app)
     if (log_sink_start(LOG_FLUSH_INTERVAL_MS) != 0)
         log_warn("log.unbatched", "no flusher thread: every log line is written at once");
     log_notice("http.listening", "%s", url);
+    {
+        struct db_pool_stats stats;
+        char state[400];
+        db_pool_get_stats(app->pool, &stats);
+        snprintf(state, sizeof state, "READY=1\nSTATUS=serving on %s%s", url,
+                 stats.database_up ? "" : "; the database was not ready at start (see /ready)");
+        notify(state);
+    }
     sigwait(&stop_signals, &sig);
+    notify("STOPPING=1\nSTATUS=stopping: finishing requests in flight");
     log_notice("serve.stopping", "signal %d: finishing requests in flight", sig);
     http_server_stop(server, SHUTDOWN_GRACE_MS);
     /* Voice-agent calls answered "one moment" may still be at work on the
@@ -195,6 +247,7 @@ static int worker(struct app *app)
     block_stop_signals(&stop_signals);
     if (check_secrets(app) != 0)
         return 1;
+    check_role(app);
     if (log_sink_start(LOG_FLUSH_INTERVAL_MS) != 0)
         log_warn("log.unbatched", "no flusher thread: every log line is written at once");
     {
@@ -207,7 +260,9 @@ static int worker(struct app *app)
         log_sink_stop();
         return 1;
     }
+    notify("READY=1\nSTATUS=delivering the outbox");
     sigwait(&stop_signals, &sig);
+    notify("STOPPING=1\nSTATUS=stopping: finishing the sends in flight");
     log_notice("worker.stopping", "signal %d: finishing the sends in flight", sig);
     outbox_worker_stop(w);
     log_sink_stop();
@@ -272,6 +327,18 @@ static int org_create(struct app *app, const char *name, const char *timezone)
     return rc;
 }
 
+/* `bookd migrate`: the files built into the binary, unless a directory
+ * was named for them (db/migrate.h). */
+static int migrate(const struct config *cfg)
+{
+    struct db_sql_source migrations = {cfg->migrations_dir, db_builtin_migrations,
+                                       db_builtin_migrations_count};
+    struct db_sql_source functions = {cfg->sql_dir, db_builtin_functions,
+                                      db_builtin_functions_count};
+
+    return db_migrate(cfg->database_url, &migrations, &functions) == 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
     struct app app;
@@ -281,8 +348,8 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
-    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
-        puts("bookd " BOOKD_VERSION);
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {
+        print_version();
         return 0;
     }
     set_log_level();
@@ -299,6 +366,7 @@ int main(int argc, char **argv)
     }
     if (config_load(&app.cfg, argc, argv, org ? 5 : rotate ? 3 : 2) != 0)
         return 2;
+    db_set_statements_mode(config_db_statements(&app.cfg));
     if (app.cfg.secret_key_hex) {
         char why[160];
         if (core_secret_key_parse(app.cfg.secret_key_hex, strlen(app.cfg.secret_key_hex),
@@ -326,8 +394,6 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "worker") == 0)
         return worker(&app);
     if (strcmp(cmd, "migrate") == 0)
-        return db_migrate(app.cfg.database_url, app.cfg.migrations_dir, app.cfg.sql_dir) == 0
-                   ? 0
-                   : 1;
+        return migrate(&app.cfg);
     return serve(&app);
 }

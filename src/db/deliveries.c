@@ -58,7 +58,7 @@ static PGresult *run(struct db_session *s, const char *what, const char *sql, in
 
     if (!s->pg)
         return NULL;
-    res = PQexecParams(s->pg, sql, n, NULL, values, NULL, NULL, 0);
+    res = db_exec_bounded(s->pg, DB_WORKER_STATEMENT_TIMEOUT_MS, sql, n, values);
     st = PQresultStatus(res);
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
         return res;
@@ -99,8 +99,9 @@ int db_session_ensure(struct db_session *s, int64_t now_ms)
         return -1;
     s->pg = db_connect(s->conninfo, DB_WORKER_STATEMENT_TIMEOUT_MS, 0);
     if (!s->pg || PQstatus(s->pg) != CONNECTION_OK) {
-        log_warn("worker.connect_failed", "%s",
-                 s->pg ? PQerrorMessage(s->pg) : "no connection within the connect timeout");
+        log_warn("worker.connect_failed", "%s%s",
+                 s->pg ? PQerrorMessage(s->pg) : "no connection within the connect timeout",
+                 db_pooler_hint(s->pg ? PQerrorMessage(s->pg) : NULL, NULL));
         PQfinish(s->pg);
         s->pg = NULL;
         s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : 100;
@@ -110,7 +111,11 @@ int db_session_ensure(struct db_session *s, int64_t now_ms)
         return -1;
     }
     s->backoff_ms = 0;
-    if (s->listen && run_ok(s, "listen", "LISTEN " CHANNEL, 0, NULL) != 0)
+    /* Through a pooler in transaction mode (UNNAMED) a LISTEN would stay
+     * on a shared server session: the worker then finds work by its poll
+     * and the in-process signal alone. */
+    if (s->listen && db_statements_mode() == DB_STATEMENTS_PREPARED &&
+        run_ok(s, "listen", "LISTEN " CHANNEL, 0, NULL) != 0)
         return -1;
     return 0;
 }
@@ -248,15 +253,9 @@ static void add_keys(struct db_arrays *a, const struct db_breaker_key *keys, siz
     }
 }
 
-#define BREAKER_COLUMNS                                                                            \
-    "SELECT b.target, b.state, b.window_bits, b.window_calls, b.consecutive_failures,"           \
-    " (extract(epoch FROM b.opened_at) * 1000)::bigint, b.trials_in_flight,"                     \
-    " b.trials_succeeded, (extract(epoch FROM b.trial_claimed_at) * 1000)::bigint, b.org_id"     \
-    " FROM breakers b JOIN unnest($1::uuid[], $2::text[]) k (o, t)"                              \
-    " ON b.org_id = k.o AND b.target = k.t ORDER BY b.org_id, b.target"
-
-/* Reads the breakers of `keys` (with `lock_clause` appended to the
- * statement) into rows[i] for keys[i]; rows not found stay closed. */
+/* Reads the breakers of `keys` into rows[i] for keys[i]; rows not found
+ * stay closed. With `lock`, opens the transaction db_breakers_commit ends
+ * and locks the rows in it (breakers_read, sql/50_deliveries.sql). */
 static int read_breakers(struct db_session *s, const struct db_breaker_key *keys, size_t n,
                          struct core_breaker *rows, bool lock)
 {
@@ -272,16 +271,11 @@ static int read_breakers(struct db_session *s, const struct db_breaker_key *keys
         return -1;
     }
     {
-        const char *params[] = {a.text[0], a.text[1]};
-        if (lock && (run_ok(s, "breakers", "BEGIN", 0, NULL) != 0 ||
-                     run_ok(s, "breakers",
-                            "INSERT INTO breakers (org_id, target)"
-                            " SELECT o, t FROM unnest($1::uuid[], $2::text[]) k (o, t)"
-                            " ORDER BY o, t ON CONFLICT DO NOTHING",
-                            2, params) != 0))
-            goto out;
-        if (!(res = run(s, "breakers", lock ? BREAKER_COLUMNS " FOR UPDATE OF b" : BREAKER_COLUMNS,
-                        2, params)))
+        const char *params[] = {a.text[0], a.text[1], lock ? "true" : "false"};
+        if ((lock && run_ok(s, "breakers", "BEGIN", 0, NULL) != 0) ||
+            !(res = run(s, "breakers",
+                        "SELECT * FROM breakers_read($1::uuid[], $2::text[], $3::boolean)", 3,
+                        params)))
             goto out;
     }
     for (int r = 0; r < PQntuples(res); r++) {
@@ -364,16 +358,8 @@ static int save_breakers(struct db_session *s, const struct db_breaker_key *keys
     }
     if (db_arrays_finish(&a) == 0)
         rc = run_ok(s, "breakers",
-                    "UPDATE breakers b SET state = u.st, window_bits = u.wb,"
-                    " window_calls = u.wc, consecutive_failures = u.cf,"
-                    " opened_at = CASE WHEN u.oa > 0 THEN to_timestamp(u.oa / 1000.0) END,"
-                    " trials_in_flight = u.ti, trials_succeeded = u.ts,"
-                    " trial_claimed_at = CASE WHEN u.tc > 0 THEN to_timestamp(u.tc / 1000.0) END,"
-                    " updated_at = now()"
-                    " FROM unnest($1::uuid[], $2::text[], $3::smallint[], $4::bigint[],"
-                    " $5::int[], $6::int[], $7::bigint[], $8::int[], $9::int[], $10::bigint[])"
-                    " u (o, t, st, wb, wc, cf, oa, ti, ts, tc)"
-                    " WHERE b.org_id = u.o AND b.target = u.t",
+                    "SELECT breakers_save($1::uuid[], $2::text[], $3::smallint[], $4::bigint[],"
+                    " $5::int[], $6::int[], $7::bigint[], $8::int[], $9::int[], $10::bigint[])",
                     10, (const char *const *)a.text);
     db_arrays_free(&a);
     return rc;

@@ -9,12 +9,15 @@
 #include <libpq-fe.h>
 
 #include "core/sha256.h"
+#include "db/connect.h"
 #include "log.h"
 
 #define MAX_FILES 1000
 #define MAX_FILE_BYTES (4 * 1024 * 1024)
 /* Any constant no booking key is likely to hit: "bookd-migrate" in ASCII. */
 #define MIGRATE_LOCK_KEY "7165245926216115573"
+/* The function file applied after any other (see apply_functions). */
+#define PRIVILEGES_PREFIX "99_"
 
 /* Runs `sql` (several statements, when it has no parameters) with text
  * parameters; 0 when it succeeded, else -1 after logging `what` and the
@@ -60,18 +63,42 @@ static void free_names(char **names, size_t count)
     free(names);
 }
 
-/* The sorted names of the files in `dir` with a `digits`-digit prefix;
- * free with free_names. A missing directory is an error. */
-static char **list_files(const char *dir, int digits, size_t *count)
+/* The sorted names of the built-in files with a `digits`-digit prefix. */
+static char **list_builtin(const struct db_sql_source *src, int digits, size_t *count)
 {
-    DIR *d = opendir(dir);
-    struct dirent *e;
     char **names = calloc(MAX_FILES, sizeof *names);
     size_t n = 0;
 
     *count = 0;
+    if (!names) {
+        log_error("migrate.failed", "out of memory");
+        return NULL;
+    }
+    for (int i = 0; i < src->count && n < MAX_FILES; i++)
+        if (is_sql_name(src->builtin[i].name, digits) &&
+            (names[n] = strdup(src->builtin[i].name)) != NULL)
+            n++;
+    qsort(names, n, sizeof *names, compare_names);
+    *count = n;
+    return names;
+}
+
+/* The sorted names of the files of `src` with a `digits`-digit prefix;
+ * free with free_names. A missing directory is an error. */
+static char **list_files(const struct db_sql_source *src, int digits, size_t *count)
+{
+    DIR *d;
+    struct dirent *e;
+    char **names;
+    size_t n = 0;
+
+    if (!src->dir)
+        return list_builtin(src, digits, count);
+    d = opendir(src->dir);
+    names = calloc(MAX_FILES, sizeof *names);
+    *count = 0;
     if (!d || !names) {
-        log_error("migrate.no_dir", "cannot read directory %s", dir);
+        log_error("migrate.no_dir", "cannot read directory %s", src->dir);
         if (d)
             closedir(d);
         free(names);
@@ -86,14 +113,23 @@ static char **list_files(const char *dir, int digits, size_t *count)
     return names;
 }
 
-static char *read_file(const char *dir, const char *name)
+/* The text of the file `name` of `src` (malloc'd), or NULL. */
+static char *read_file(const struct db_sql_source *src, const char *name)
 {
     char path[4096];
     FILE *f;
     char *buf = NULL;
     long size;
 
-    if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, name) >= sizeof path ||
+    if (!src->dir) {
+        for (int i = 0; i < src->count; i++)
+            if (strcmp(src->builtin[i].name, name) == 0 &&
+                (buf = strdup(src->builtin[i].text)) != NULL)
+                return buf;
+        log_error("migrate.failed", "%s: not built into the binary", name);
+        return NULL;
+    }
+    if ((size_t)snprintf(path, sizeof path, "%s/%s", src->dir, name) >= sizeof path ||
         !(f = fopen(path, "rb")))
         return NULL;
     if (fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) >= 0 && size <= MAX_FILE_BYTES &&
@@ -137,7 +173,7 @@ static void hex_digest(const char *text, char out[65])
 }
 
 /* Applies the pending migrations; *applied counts them. */
-static int apply_migrations(PGconn *pg, const char *dir, char **names, size_t count,
+static int apply_migrations(PGconn *pg, const struct db_sql_source *src, char **names, size_t count,
                             size_t *applied)
 {
     for (size_t i = 0; i < count; i++) {
@@ -150,7 +186,7 @@ static int apply_migrations(PGconn *pg, const char *dir, char **names, size_t co
             free(seen);
             continue;
         }
-        if (!(sql = read_file(dir, names[i])))
+        if (!(sql = read_file(src, names[i])))
             return -1;
         rc = exec_ok(pg, sql, names[i]);
         free(sql);
@@ -166,12 +202,15 @@ static int apply_migrations(PGconn *pg, const char *dir, char **names, size_t co
 }
 
 /* Applies the function files whose text changed since they were last
- * applied, or all of them when `all`; *applied counts them. */
-static int apply_functions(PGconn *pg, const char *dir, char **names, size_t count, bool all,
-                           size_t *applied)
+ * applied, or all of them when `all`; *applied counts them. The
+ * privileges file (sql/99_privileges.sql, last) is applied again whenever
+ * any other file was: a migration's DROP FUNCTION takes the function's
+ * grants with it, and a new function starts out executable by PUBLIC. */
+static int apply_functions(PGconn *pg, const struct db_sql_source *src, char **names, size_t count,
+                           bool all, size_t *applied)
 {
     for (size_t i = 0; i < count; i++) {
-        char digest[65], *recorded, *sql = read_file(dir, names[i]);
+        char digest[65], *recorded, *sql = read_file(src, names[i]);
         const char *params[2];
         bool same;
         int rc;
@@ -183,7 +222,8 @@ static int apply_functions(PGconn *pg, const char *dir, char **names, size_t cou
                              names[i]);
         same = recorded && strcmp(recorded, digest) == 0;
         free(recorded);
-        if (same && !all) {
+        if (same && !all &&
+            !(*applied > 0 && strncmp(names[i], PRIVILEGES_PREFIX, strlen(PRIVILEGES_PREFIX)) == 0)) {
             free(sql);
             continue;
         }
@@ -205,10 +245,11 @@ static int apply_functions(PGconn *pg, const char *dir, char **names, size_t cou
     return 0;
 }
 
-int db_migrate(const char *conninfo, const char *migrations_dir, const char *sql_dir)
+int db_migrate(const char *conninfo, const struct db_sql_source *migrations,
+               const struct db_sql_source *functions)
 {
-    PGconn *pg = PQconnectdb(conninfo);
-    char **migrations = NULL, **files = NULL;
+    PGconn *pg = db_connect(conninfo, 0, 0);
+    char **names = NULL, **files = NULL;
     size_t n_migrations = 0, n_files = 0, applied = 0, reapplied = 0;
     int rc = -1;
 
@@ -226,13 +267,16 @@ int db_migrate(const char *conninfo, const char *migrations_dir, const char *sql
                 " applied_at timestamptz NOT NULL DEFAULT now())",
                 "bookkeeping tables") != 0)
         goto out;
-    if (!(migrations = list_files(migrations_dir, 4, &n_migrations)) ||
-        !(files = list_files(sql_dir, 2, &n_files)))
+    if (!(names = list_files(migrations, 4, &n_migrations)) ||
+        !(files = list_files(functions, 2, &n_files)))
         goto out;
+    log_info("migrate.source", "migrations from %s, function files from %s",
+             migrations->dir ? migrations->dir : "the binary",
+             functions->dir ? functions->dir : "the binary");
     if (exec_ok(pg, "BEGIN", "begin") != 0)
         goto out;
-    if (apply_migrations(pg, migrations_dir, migrations, n_migrations, &applied) != 0 ||
-        apply_functions(pg, sql_dir, files, n_files, applied > 0, &reapplied) != 0 ||
+    if (apply_migrations(pg, migrations, names, n_migrations, &applied) != 0 ||
+        apply_functions(pg, functions, files, n_files, applied > 0, &reapplied) != 0 ||
         exec_ok(pg, "COMMIT", "commit") != 0) {
         exec_ok(pg, "ROLLBACK", "rollback");
         log_error("migrate.rolled_back", "nothing was changed");
@@ -244,7 +288,7 @@ int db_migrate(const char *conninfo, const char *migrations_dir, const char *sql
              "files applied",
              applied, n_migrations, reapplied, n_files);
 out:
-    free_names(migrations, n_migrations);
+    free_names(names, n_migrations);
     free_names(files, n_files);
     PQfinish(pg); /* also releases the session advisory lock */
     return rc;

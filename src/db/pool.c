@@ -20,6 +20,10 @@ struct db_pool {
     int size;
     int acquire_timeout_ms;
     int statement_timeout_ms;
+    enum db_statements_mode mode;
+    /* UNNAMED mode: db_statements' indexes in name order, for db_exec's
+     * lookup of a statement's text by its name. */
+    int *by_name;
     int in_use;
     int waiting;
     uint64_t acquire_timeouts;
@@ -41,17 +45,20 @@ static void conn_close(struct db_conn *c)
     c->broken = false;
 }
 
-/* Connects by `deadline_ms` (see db/connect.h) and prepares every
- * statement. 0 or -1 (logged). */
+/* Connects by `deadline_ms` (see db/connect.h) and, in PREPARED mode,
+ * prepares every statement. 0 or -1 (logged). */
 static int conn_open(struct db_pool *pool, struct db_conn *c, int64_t deadline_ms)
 {
     c->pg = db_connect(pool->conninfo, pool->statement_timeout_ms, deadline_ms);
     if (!c->pg || PQstatus(c->pg) != CONNECTION_OK) {
-        log_error("db.connect_failed", "%s",
-                  c->pg ? PQerrorMessage(c->pg) : "no connection within the pool's wait");
+        const char *why = c->pg ? PQerrorMessage(c->pg) : "no connection within the pool's wait";
+        size_t n = strlen(why);
+        while (n > 0 && why[n - 1] == '\n')
+            n--;
+        log_error("db.connect_failed", "%.*s%s", (int)n, why, db_pooler_hint(why, NULL));
         goto fail;
     }
-    for (int i = 0; i < db_statement_count; i++) {
+    for (int i = 0; pool->mode == DB_STATEMENTS_PREPARED && i < db_statement_count; i++) {
         PGresult *res = PQprepare(c->pg, db_statements[i].name, db_statements[i].sql, 0, NULL);
         bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
         if (!ok) {
@@ -61,11 +68,12 @@ static int conn_open(struct db_pool *pool, struct db_conn *c, int64_t deadline_m
             bool old_schema = state && (strcmp(state, "42883") == 0 ||
                                         strcmp(state, "42P01") == 0 ||
                                         strcmp(state, "42703") == 0);
-            log_error("db.prepare_failed", "%s: %s%s", db_statements[i].name,
+            log_error("db.prepare_failed", "%s: %s%s%s", db_statements[i].name,
                       PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY),
                       old_schema ? " (the database's schema is older than this bookd: run "
                                    "`bookd migrate`)"
-                                 : "");
+                                 : "",
+                      db_pooler_hint(NULL, state));
         }
         PQclear(res);
         if (!ok)
@@ -84,6 +92,27 @@ fail:
     return -1;
 }
 
+static int by_name_cmp(const void *a, const void *b)
+{
+    return strcmp(db_statements[*(const int *)a].name, db_statements[*(const int *)b].name);
+}
+
+static int name_cmp(const void *name, const void *index)
+{
+    return strcmp(name, db_statements[*(const int *)index].name);
+}
+
+/* The text of statement `name`, or NULL (logged) when there is none. */
+static const char *statement_sql(const struct db_pool *pool, const char *name)
+{
+    const int *i = bsearch(name, pool->by_name, (size_t)db_statement_count, sizeof(int), name_cmp);
+    if (!i) {
+        log_error("db.no_statement", "%s is not a statement of db/statements.c", name);
+        return NULL;
+    }
+    return db_statements[*i].sql;
+}
+
 struct db_pool *db_pool_new(const char *conninfo, int size, int acquire_timeout_ms,
                             int statement_timeout_ms)
 {
@@ -97,18 +126,26 @@ struct db_pool *db_pool_new(const char *conninfo, int size, int acquire_timeout_
     pool->conninfo = strdup(conninfo);
     pool->conns = calloc((size_t)size, sizeof *pool->conns);
     pool->services = db_service_cache_new();
-    if (!pool->conninfo || !pool->conns || !pool->services) {
+    pool->mode = db_statements_mode();
+    pool->by_name = malloc((size_t)db_statement_count * sizeof *pool->by_name);
+    if (!pool->conninfo || !pool->conns || !pool->services || !pool->by_name) {
         free(pool->conninfo);
         free(pool->conns);
+        free(pool->by_name);
         db_service_cache_free(pool->services);
         free(pool);
         return NULL;
     }
+    for (int i = 0; i < db_statement_count; i++)
+        pool->by_name[i] = i;
+    qsort(pool->by_name, (size_t)db_statement_count, sizeof *pool->by_name, by_name_cmp);
     pool->size = size;
     pool->acquire_timeout_ms = acquire_timeout_ms;
     pool->statement_timeout_ms = statement_timeout_ms;
     pthread_mutex_init(&pool->lock, NULL);
     pthread_cond_init(&pool->freed, NULL);
+    for (int i = 0; i < size; i++)
+        pool->conns[i].pool = pool;
     for (int i = 0; i < size; i++) {
         if (conn_open(pool, &pool->conns[i], 0) != 0)
             break; /* the database is down: the rest connect on demand */
@@ -127,6 +164,7 @@ void db_pool_free(struct db_pool *pool)
     pthread_cond_destroy(&pool->freed);
     free(pool->conns);
     free(pool->conninfo);
+    free(pool->by_name);
     db_service_cache_free(pool->services);
     free(pool);
 }
@@ -236,6 +274,13 @@ static int acquire(struct db_pool *pool, int wait_ms, bool counted, struct db_co
         }
         pthread_mutex_lock(&pool->lock);
         pool->database_up = true;
+        /* The database is back: the other empty slots need not wait out
+         * their own backoff (up to 5 s) before they connect too. */
+        for (int i = 0; i < pool->size; i++)
+            if (!pool->conns[i].in_use && !pool->conns[i].pg) {
+                pool->conns[i].failures = 0;
+                pool->conns[i].reconnect_at_ms = 0;
+            }
         pthread_mutex_unlock(&pool->lock);
     }
     *out = c;
@@ -245,6 +290,41 @@ static int acquire(struct db_pool *pool, int wait_ms, bool counted, struct db_co
 int db_pool_acquire(struct db_pool *pool, struct db_conn **out)
 {
     return acquire(pool, pool->acquire_timeout_ms, true, out);
+}
+
+/*
+ * Runs statement `name`: the one prepared at connect, or in UNNAMED mode
+ * its text under `statement_timeout_ms`. Behind a pooler in transaction
+ * mode a server session may have been LISTENed on by another client, and
+ * its notifications then arrive here with a result: they are dropped at
+ * once rather than piled up in libpq for the life of the connection.
+ */
+static PGresult *exec_statement(struct db_conn *conn, const char *name, int nparams,
+                                const char *const *values, int statement_timeout_ms)
+{
+    struct db_pool *pool = conn->pool;
+    PGresult *res = NULL;
+    PGnotify *note;
+
+    if (pool->mode == DB_STATEMENTS_PREPARED) {
+        const char *state;
+        res = PQexecPrepared(conn->pg, name, nparams, values, NULL, NULL, 0);
+        state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+        /* A statement missing from the session that prepared it: the
+         * session is not ours alone (a pooler in transaction mode). The
+         * statement did not run; the caller answers an error. */
+        if (state && strcmp(state, "26000") == 0)
+            log_error("db.statement_missing", "%s%s", name, db_pooler_hint(NULL, state));
+    } else {
+        const char *sql = statement_sql(pool, name);
+        if (sql)
+            res = db_exec_bounded(conn->pg, statement_timeout_ms, sql, nparams, values);
+    }
+    while ((note = PQnotifies(conn->pg)) != NULL)
+        PQfreemem(note);
+    if (PQstatus(conn->pg) != CONNECTION_OK)
+        conn->broken = true;
+    return res;
 }
 
 int db_pool_probe(struct db_pool *pool, int wait_ms, int statement_timeout_ms, const char *name,
@@ -263,8 +343,9 @@ int db_pool_probe(struct db_pool *pool, int wait_ms, int statement_timeout_ms, c
         return rc;
     rc = DB_POOL_FAILED;
     /* statement_timeout takes effect from the next statement on, so the
-     * bound is set in a transaction of its own around the statement. */
-    if (statement_timeout_ms > 0) {
+     * bound is set in a transaction of its own around the statement (in
+     * UNNAMED mode exec_statement does that itself). */
+    if (statement_timeout_ms > 0 && pool->mode == DB_STATEMENTS_PREPARED) {
         const char *params[] = {set};
         snprintf(set, sizeof set, "%d", statement_timeout_ms);
         res = PQexec(conn->pg, "BEGIN");
@@ -277,7 +358,9 @@ int db_pool_probe(struct db_pool *pool, int wait_ms, int statement_timeout_ms, c
             goto out;
         PQclear(res);
     }
-    res = db_exec(conn, name, 0, NULL);
+    res = exec_statement(conn, name, 0, NULL,
+                         statement_timeout_ms > 0 ? statement_timeout_ms
+                                                  : pool->statement_timeout_ms);
     if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) > 0 && PQnfields(res) > 0) {
         snprintf(out, size, "%s", PQgetvalue(res, 0, 0));
         rc = 0;
@@ -289,7 +372,8 @@ int db_pool_probe(struct db_pool *pool, int wait_ms, int statement_timeout_ms, c
     }
 out:
     PQclear(res);
-    if (statement_timeout_ms > 0 && PQtransactionStatus(conn->pg) != PQTRANS_IDLE)
+    if (statement_timeout_ms > 0 && pool->mode == DB_STATEMENTS_PREPARED &&
+        PQtransactionStatus(conn->pg) != PQTRANS_IDLE)
         PQclear(PQexec(conn->pg, rc == 0 ? "COMMIT" : "ROLLBACK"));
     if (PQstatus(conn->pg) != CONNECTION_OK)
         conn->broken = true;
@@ -332,10 +416,12 @@ void db_pool_get_stats(struct db_pool *pool, struct db_pool_stats *out)
 PGresult *db_exec(struct db_conn *conn, const char *name, int nparams,
                   const char *const *values)
 {
-    PGresult *res = PQexecPrepared(conn->pg, name, nparams, values, NULL, NULL, 0);
-    if (PQstatus(conn->pg) != CONNECTION_OK)
-        conn->broken = true;
-    return res;
+    return exec_statement(conn, name, nparams, values, conn->pool->statement_timeout_ms);
+}
+
+void db_conn_discard(struct db_conn *conn)
+{
+    conn->broken = true;
 }
 
 bool db_conn_lost(const struct db_conn *conn)

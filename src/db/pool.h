@@ -8,8 +8,10 @@
  *
  * Nothing relies on session state except the named prepared statements:
  * locks are transaction-scoped and every call is one autocommit statement.
- * Behind PgBouncer in transaction mode the statements need PgBouncer 1.21
- * or later (max_prepared_statements); this is not tested yet.
+ * In UNNAMED mode (db/connect.h) there are none: each call sends its
+ * statement's text with PQexecParams and sets its statement_timeout in its
+ * own transaction, so the pool works through PgBouncer in transaction mode
+ * (docs/design.md, "Running behind PgBouncer").
  */
 #ifndef BOOKD_DB_POOL_H
 #define BOOKD_DB_POOL_H
@@ -28,6 +30,8 @@ struct db_conn {
     int64_t reconnect_at_ms; /* monotonic time before which we do not retry */
     unsigned failures;      /* consecutive failed connection attempts */
     bool in_use;
+    /* The pool it belongs to. */
+    struct db_pool *pool;
 };
 
 struct db_pool_stats {
@@ -47,9 +51,10 @@ enum {
 
 /*
  * Creates a pool of `size` connections to `conninfo` (a libpq connection
- * string or URI). Connects eagerly, but a database that is down does not
- * fail creation: connections are retried on demand. Returns NULL only on
- * bad arguments or out of memory. Free with db_pool_free().
+ * string or URI), in the process's statements mode (db/connect.h). Connects
+ * eagerly, but a database that is down does not fail creation: connections
+ * are retried on demand. Returns NULL only on bad arguments or out of
+ * memory. Free with db_pool_free().
  */
 struct db_pool *db_pool_new(const char *conninfo, int size, int acquire_timeout_ms,
                             int statement_timeout_ms);
@@ -79,14 +84,19 @@ void db_pool_get_stats(struct db_pool *pool, struct db_pool_stats *out);
 struct db_service_cache *db_pool_services(struct db_pool *pool);
 
 /*
- * Runs prepared statement `name` with text parameters. Returns the result
- * (PQclear it), or NULL when nothing came back. A connection-level failure
- * marks the connection broken so release replaces it.
+ * Runs statement `name` of db/statements.c with text parameters: prepared
+ * at connect, or in UNNAMED mode its text, bounded by the pool's
+ * statement_timeout. Returns the result (PQclear it), or NULL when nothing
+ * came back. A connection-level failure marks the connection broken so
+ * release replaces it.
  */
 PGresult *db_exec(struct db_conn *conn, const char *name, int nparams,
                   const char *const *values);
 
 /* True when `res` failed because the connection is gone. */
 bool db_conn_lost(const struct db_conn *conn);
+
+/* Marks the connection to be closed at release, and made anew. */
+void db_conn_discard(struct db_conn *conn);
 
 #endif

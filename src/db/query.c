@@ -15,8 +15,8 @@ void db_set_invalid(struct db_result *res, const char *field, const char *messag
 }
 
 /* Maps a failed statement's SQLSTATE to an outcome (see sql/01_common.sql). */
-void db_map_error(const PGresult *pg, const struct db_conn *conn, const char *stmt,
-                      struct db_result *res)
+void db_map_error(const PGresult *pg, struct db_conn *conn, const char *stmt,
+                  struct db_result *res)
 {
     const char *state = pg ? PQresultErrorField(pg, PG_DIAG_SQLSTATE) : NULL;
     const char *primary = pg ? PQresultErrorField(pg, PG_DIAG_MESSAGE_PRIMARY) : NULL;
@@ -37,6 +37,14 @@ void db_map_error(const PGresult *pg, const struct db_conn *conn, const char *st
          * booking needs max_locks_per_transaction, README). A 503 the
          * client may retry. */
         log_error("db.unavailable", "%s: SQLSTATE %s: %s", stmt, state, primary ? primary : "");
+        res->outcome = DB_UNAVAILABLE;
+    } else if (strcmp(state, "25006") == 0) {
+        /* A read-only transaction: the server this connection reached is
+         * (now) a standby, as after a failover without
+         * target_session_attrs=read-write. The connection goes, so the
+         * pool's next one finds the primary; the client may retry. */
+        log_error("db.unavailable", "%s: SQLSTATE %s: %s", stmt, state, primary ? primary : "");
+        db_conn_discard(conn);
         res->outcome = DB_UNAVAILABLE;
     } else if (strcmp(state, "23P01") == 0) {
         /* The exclusion constraint caught an overlap the locks did not

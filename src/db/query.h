@@ -14,7 +14,7 @@ void db_set_invalid(struct db_result *res, const char *field, const char *messag
 
 /* Maps a failed statement's SQLSTATE to res->outcome (see sql/01_common.sql);
  * logs what is unexpected. */
-void db_map_error(const PGresult *pg, const struct db_conn *conn, const char *stmt,
+void db_map_error(const PGresult *pg, struct db_conn *conn, const char *stmt,
                   struct db_result *res);
 
 /*

@@ -8,6 +8,7 @@
 
 #include "db/query.h"
 #include "db/result.h"
+#include "db/connect.h"
 #include "log.h"
 
 
@@ -78,7 +79,7 @@ int db_secrets_census(const char *conninfo, const struct core_secret_key *key, l
 {
     char id[CORE_SECRETBOX_KEY_ID_HEX_LEN + 1] = "";
     const char *params[] = {id};
-    PGconn *pg = PQconnectdb(conninfo);
+    PGconn *pg = db_connect(conninfo, 0, 0);
     PGresult *res = NULL;
     int rc = -1;
 
@@ -86,15 +87,8 @@ int db_secrets_census(const char *conninfo, const struct core_secret_key *key, l
     if (key)
         core_secret_key_id_hex(key, id);
     if (PQstatus(pg) == CONNECTION_OK)
-        res = PQexecParams(pg,
-                           "SELECT sum(n), sum(o) FROM ("
-                           " SELECT count(*) n, count(*) FILTER (WHERE secret_key_id <> $1) o"
-                           " FROM webhook_endpoints"
-                           " UNION ALL SELECT count(*), count(*) FILTER (WHERE secret_key_id <> $1)"
-                           " FROM integrations"
-                           " UNION ALL SELECT count(token), count(*) FILTER (WHERE token_key_id <> $1)"
-                           " FROM integrations) c",
-                           1, NULL, params, NULL, NULL, 0);
+        res = PQexecParams(pg, "SELECT * FROM secrets_census($1)", 1, NULL, params, NULL, NULL,
+                           0);
     if (res && PQresultStatus(res) == PGRES_TUPLES_OK) {
         *stored = strtol(PQgetvalue(res, 0, 0), NULL, 10);
         *other = strtol(PQgetvalue(res, 0, 1), NULL, 10);
@@ -154,7 +148,7 @@ static int reseal_row(PGconn *pg, const struct sealed_column *col, PGresult *row
 int db_secrets_rotate(const char *conninfo, const struct core_secret_key *old_key,
                       const struct core_secret_key *new_key, long *count)
 {
-    PGconn *pg = PQconnectdb(conninfo);
+    PGconn *pg = db_connect(conninfo, 0, 0);
     PGresult *rows = NULL, *r;
     int rc = -1;
 

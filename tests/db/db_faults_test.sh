@@ -57,7 +57,7 @@ export DATABASE_URL=$url
 # test ends exactly those.
 app_name=bookd-db-faults
 token=db-faults-token
-start_bookd DATABASE_URL="$url application_name=$app_name" BOOKD_ADMIN_TOKEN=$token \
+start_bookd DATABASE_URL="$(app_url "$url") application_name=$app_name" BOOKD_ADMIN_TOKEN=$token \
   BOOKD_POOL_SIZE=4 BOOKD_POOL_WAIT_MS=500 BOOKD_RATE_LIMIT_ADMIN=1000000/1000000
 log=$work/log
 
@@ -220,7 +220,7 @@ cp "$log" "$work/log.faults"
 # ---------------------------------------------------------------------------
 echo "# a pool held by slow queries: both connections wait on a locked row"
 pool_wait=500
-start_bookd DATABASE_URL="$url application_name=$app_name" BOOKD_ADMIN_TOKEN=$token \
+start_bookd DATABASE_URL="$(app_url "$url") application_name=$app_name" BOOKD_ADMIN_TOKEN=$token \
   BOOKD_POOL_SIZE=2 BOOKD_POOL_WAIT_MS=$pool_wait BOOKD_LOCK_TIMEOUT_MS=10000 \
   BOOKD_RATE_LIMIT_ADMIN=1000000/1000000
 http POST /api/contacts '{"name":"Slow Patient"}' >/dev/null

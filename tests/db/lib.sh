@@ -9,6 +9,11 @@ ok() { n=$((n + 1)); if [[ $1 == 0 ]]; then echo "ok $n - $2"; else echo "not ok
 
 q() { psql -X -q -t -A "$DATABASE_URL" -c "$1"; }
 
+# app_url [URL]: URL (default DATABASE_URL, the owner's) as the role bookd
+# serves with, BOOKD_TEST_APP_USER (scripts/test.sh: bookd_app, which may
+# only execute the API functions); a later keyword wins in a conninfo.
+app_url() { echo "${1:-${DATABASE_URL:-}}${BOOKD_TEST_APP_USER:+ user=$BOOKD_TEST_APP_USER}"; }
+
 # until_db SQL_CONDITION: waits (at most 10 s) until the condition holds in
 # the database, so that each step starts only once the previous one is in place.
 until_db() {
@@ -21,7 +26,7 @@ until_db() {
 start_bookd() {
   if [[ -n "$pid" ]]; then kill "$pid"; wait "$pid"; fi
   : >"$work/log"
-  env BOOKD_LISTEN=127.0.0.1:0 "$@" "$bookd" serve 2>"$work/log" &
+  env BOOKD_LISTEN=127.0.0.1:0 DATABASE_URL="$(app_url)" "$@" "$bookd" serve 2>"$work/log" &
   pid=$!
   base=
   for _ in $(seq 100); do

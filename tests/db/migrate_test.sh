@@ -46,9 +46,10 @@ printf '\nCREATE OR REPLACE FUNCTION bk_migrate_probe() RETURNS int LANGUAGE sql
 "$bookd" migrate --database-url "$url" --migrations-dir "$work/m" --sql-dir "$work/s" \
   >"$work/changed.log" 2>&1
 ok $? "a run after a function file changed succeeds"
-[[ $(grep -c '"migrate.functions_applied"' "$work/changed.log") == 1 ]] &&
-  grep -q "\"msg\":\"$first_sql\"" "$work/changed.log"
-ok $? "only the changed function file is applied again"
+[[ $(grep -c '"migrate.functions_applied"' "$work/changed.log") == 2 ]] &&
+  grep -q "\"msg\":\"$first_sql\"" "$work/changed.log" &&
+  grep -q '"msg":"99_privileges.sql"' "$work/changed.log"
+ok $? "only the changed function file is applied again, and the privileges after it"
 [[ $(q "SELECT bk_migrate_probe()") == "7" ]]
 ok $? "the changed file's new text is what the database runs"
 

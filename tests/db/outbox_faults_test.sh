@@ -34,7 +34,7 @@ admin_token=outbox-faults-token
 # The run's one key when scripts/test.sh gives it (the database is shared,
 # and a worker cannot open secrets sealed under another key).
 secret_key=${BOOKD_SECRET_KEY:-00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff}
-common=(DATABASE_URL="$DATABASE_URL" BOOKD_SECRET_KEY=$secret_key
+common=(DATABASE_URL="$(app_url)" BOOKD_SECRET_KEY=$secret_key
         BOOKD_WEBHOOK_ALLOW_PRIVATE=true BOOKD_OUTBOX_POLL_MS=200)
 
 # start_api LOG [VAR=VALUE...] [-- FLAG...]: starts bookd serve on a free

@@ -47,6 +47,7 @@ if [[ -z "${DATABASE_URL:-}" ]]; then
   pg_start "$pgdir" throwaway >/dev/null 2>&1
   export DATABASE_URL
   DATABASE_URL=$(pg_conninfo "$pgdir")
+  export BOOKD_TEST_APP_USER=bookd_app # made by pg_start
   (cd "$root" && "$bookd" migrate >/dev/null 2>&1)
 fi
 now_ms() { date +%s%3N; }
@@ -57,7 +58,7 @@ secret_key=${BOOKD_SECRET_KEY:-00112233445566778899aabbccddeeff00112233445566778
 # on 127.0.0.1:PORT (0: a free one); sets `api` (its PID), `base` and `port`.
 start_api() {
   local log=$1 want=$2; shift 2
-  env BOOKD_LISTEN="127.0.0.1:$want" DATABASE_URL="$DATABASE_URL" BOOKD_SECRET_KEY="$secret_key" \
+  env BOOKD_LISTEN="127.0.0.1:$want" DATABASE_URL="$(app_url)" BOOKD_SECRET_KEY="$secret_key" \
     BOOKD_ADMIN_TOKEN=$token BOOKD_RATE_LIMIT_ADMIN=1000000/1000000 BOOKD_POOL_SIZE=8 \
     BOOKD_WEBHOOK_ALLOW_PRIVATE=true BOOKD_OUTBOX_POLL_MS=200 \
     BOOKD_WEBHOOK_RETRY_SCHEDULE=0,1,1,2,2,5,5,10 "$@" "$bookd" serve 2>"$log" &

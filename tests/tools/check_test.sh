@@ -16,7 +16,8 @@ ok() { n=$((n + 1)); if [[ $1 == 0 ]]; then echo "ok $n - $2"; else echo "not ok
 echo "1..7"
 
 # No worker: the two events booked below stay pending for the count.
-BOOKD_LISTEN=127.0.0.1:0 BOOKD_ADMIN_TOKEN=check-token BOOKD_NO_WORKER=true "$bookd" serve 2>"$work/log" &
+DATABASE_URL="$DATABASE_URL${BOOKD_TEST_APP_USER:+ user=$BOOKD_TEST_APP_USER}" \
+  BOOKD_LISTEN=127.0.0.1:0 BOOKD_ADMIN_TOKEN=check-token BOOKD_NO_WORKER=true "$bookd" serve 2>"$work/log" &
 pid=$!
 for _ in $(seq 100); do
   base=$(grep -o 'http://127.0.0.1:[0-9]*' "$work/log" | head -n 1)

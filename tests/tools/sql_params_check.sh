@@ -57,6 +57,8 @@ db/deliveries.c:run 3
 db/deliveries.c:run_ok 3
 db/deliveries.c:run_int 3
 db_session_exec 3
+db/connect.c:exec_pipelined 3
+db_exec_bounded 3
 '
 
 # Non-constant SQL a sink may get: file|function|callee|argument (normal
@@ -69,27 +71,34 @@ db/migrate.c|exec_params|PQexecParams|sql|the wrapper passing its own parameter 
 db/migrate.c|exec_params|PQexec|sql|the wrapper passing its own parameter on; its callers are checked as sinks
 db/migrate.c|exec_ok|exec_params|sql|the wrapper passing its own parameter on; its callers are checked as sinks
 db/migrate.c|fetch_one|PQexecParams|sql|the wrapper passing its own parameter on; its callers are checked as sinks
-db/migrate.c|apply_migrations|exec_ok|sql|a migration file (migrations/NNNN_*.sql) read from disk by `bookd migrate`: operator-shipped DDL, several statements, no client value in it; cannot take parameters
-db/migrate.c|apply_functions|exec_ok|sql|a function file (sql/NN_*.sql) read from disk by `bookd migrate`: operator-shipped CREATE OR REPLACE FUNCTION text, no client value in it; cannot take parameters
+db/migrate.c|apply_migrations|exec_ok|sql|a migration file (migrations/NNNN_*.sql) built into the binary (or read from --migrations-dir/--sql-dir) by `bookd migrate`: operator-shipped DDL, several statements, no client value in it; cannot take parameters
+db/migrate.c|apply_functions|exec_ok|sql|a function file (sql/NN_*.sql) built into the binary (or read from --migrations-dir/--sql-dir) by `bookd migrate`: operator-shipped CREATE OR REPLACE FUNCTION text, no client value in it; cannot take parameters
 db/secrets.c|db_secrets_rotate|PQexec|columns[c].select_sql|the static const table `columns` of db/secrets.c: constant literals
 db/secrets.c|reseal_row|PQexecParams|col->update_sql|the static const table `columns` of db/secrets.c: constant literals, with $1..$4 parameters
-db/deliveries.c|run|PQexecParams|sql|the wrapper passing its own parameter on; its callers are checked as sinks
+db/deliveries.c|run|db_exec_bounded|sql|the wrapper passing its own parameter on; its callers are checked as sinks
 db/deliveries.c|run_ok|run|sql|the wrapper passing its own parameter on; its callers are checked as sinks
 db/deliveries.c|db_session_exec|run|sql|the wrapper passing its own parameter on; its callers are checked as sinks
 db/deliveries.c|run_int|run|sql|the wrapper passing its own parameter on; its callers are checked as sinks
+db/connect.c|exec_pipelined|PQsendQueryParams|sql|the wrapper passing its own parameter on; its callers are checked as sinks
+db/connect.c|db_exec_bounded|PQexecParams|sql|the wrapper passing its own parameter on; its callers are checked as sinks
+db/connect.c|db_exec_bounded|exec_pipelined|sql|the wrapper passing its own parameter on; its callers are checked as sinks
+db/pool.c|exec_statement|db_exec_bounded|sql|BOOKD_DB_STATEMENTS=unnamed: the text of a statement of the table of db/statements.c (statement_sql), constant literals checked by rules 2-5 like every other literal
 '
 
 # Files under db/ that may hold SQL text: the statement table and the files
 # that run SQL directly (the worker's session, the migrations runner, the
-# key rotation, the pool's probe) or hand literals to the worker's session.
+# key rotation, the pool's probe, the per-statement timeout of unnamed
+# statements in db/connect.c) or hand literals to the worker's session.
 SQL_FILES='
 db/statements.c
 db/pool.c
+db/connect.c
 db/migrate.c
 db/secrets.c
 db/deliveries.c
 db/integrations.c
 db/manage.c
+db/role.c
 '
 
 # Functions that write into a buffer (formatting, copying, appending): the

@@ -85,6 +85,53 @@ export function useServer({ env = {}, setup } = {}) {
   return ctx;
 }
 
+/**
+ * Like useServer, with `count` bookd processes on the one database (each
+ * with `env`, all with one admin token). `ctx.api` sends each request to
+ * the next server in turn, so requests sent together are split across
+ * them; `ctx.apis[i]` reaches server i alone, and `ctx.answered[i]` counts
+ * the answers server i gave, by status.
+ */
+export function useServers({ count = 2, env = {}, setup } = {}) {
+  const ctx = { servers: [], apis: [], answered: [], server: null, api: null, adminToken: null };
+  const adminToken = randomBytes(24).toString('hex');
+  before(
+    async () => {
+      ctx.servers = await Promise.all(
+        Array.from({ length: count }, () => startServer({ env: { ...env, BOOKD_ADMIN_TOKEN: adminToken } })),
+      );
+      ctx.server = ctx.servers[0];
+      ctx.adminToken = adminToken;
+      ctx.apis = ctx.servers.map((s, i) => {
+        const api = makeApi(s.url);
+        ctx.answered[i] = {};
+        return async (...args) => {
+          const res = await api(...args);
+          ctx.answered[i][res.status] = (ctx.answered[i][res.status] || 0) + 1;
+          return res;
+        };
+      });
+      let next = 0;
+      ctx.api = (...args) => ctx.apis[next++ % count](...args);
+      if (setup) await setup(ctx);
+      assertContract('setup');
+    },
+    { timeout: 60_000 },
+  );
+  after(async () => {
+    const problems = [];
+    for (const [i, server] of ctx.servers.entries()) {
+      const crashed = server.crashed;
+      const info = await server.stop();
+      if (crashed) problems.push(`bookd ${i} exited on its own during the tests: ${JSON.stringify(crashed)}`);
+      else if (info.killed) problems.push(`bookd ${i} did not exit within 10 s of SIGTERM`);
+      else if (!(info.code === 0 || info.signal === 'SIGTERM')) problems.push(`bookd ${i} exited uncleanly after SIGTERM: ${JSON.stringify(info)}`);
+    }
+    if (problems.length) throw new Error(problems.join('\n'));
+  });
+  return ctx;
+}
+
 /** Readable summary of a response for assertion messages. */
 export function show(res) {
   if (!res) return String(res);

@@ -46,7 +46,9 @@ export async function startServer({ env = {}, args = ['serve'] } = {}) {
   Object.assign(
     childEnv,
     {
-      DATABASE_URL: db,
+      // As the role bookd serves with (scripts/test.sh: bookd_app, which
+      // may only execute the API functions); a later keyword wins.
+      DATABASE_URL: process.env.BOOKD_TEST_APP_USER ? `${db} user=${process.env.BOOKD_TEST_APP_USER}` : db,
       BOOKD_LISTEN: '127.0.0.1:0',
       BOOKD_ADMIN_TOKEN: adminToken,
       // Generous by default so that only the rate-limit test meets a limit.
