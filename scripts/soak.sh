@@ -78,13 +78,7 @@ start_api() {
     "$@" "$bookd" serve 2>"$log" &
   api=$!
   started+=("$api")
-  base=
-  for _ in $(seq 100); do
-    base=$(grep -o 'http://127.0.0.1:[0-9]*' "$log" | head -n 1)
-    [[ -n "$base" ]] && break
-    alive "$api" || break
-    sleep 0.1
-  done
+  await_base "$log" "$api"
   port=${base##*:}
 }
 http() {

@@ -351,7 +351,8 @@ $$;
 -- can overlap, and the exclusion constraint's own check finds it: there is
 -- no separate probe on the way to a booking. Only when that check refuses
 -- are expired holds in the range looked for, removed, and the insert tried
--- once more, so they cost the common path nothing. p_id NULL: a new id.
+-- once more, so they cost the common path nothing. p_id NULL: a new id,
+-- time-ordered (bk_uuid7, migration 0018).
 CREATE OR REPLACE FUNCTION bk_insert_appointment(
     p_id uuid, p_org_id uuid, p_provider_id uuid, p_contact_id uuid, p_service_id uuid,
     p_scheduled_at timestamptz, p_duration int, p_before int, p_after int, p_notes text,
@@ -377,7 +378,7 @@ BEGIN
                                   duration_minutes, ends_at, buffer_before_minutes,
                                   buffer_after_minutes, buffered_start, buffered_end, notes,
                                   metadata, rescheduled_from, status, expires_at)
-        VALUES (coalesce(p_id, gen_random_uuid()), p_org_id, p_provider_id, p_contact_id,
+        VALUES (coalesce(p_id, bk_uuid7()), p_org_id, p_provider_id, p_contact_id,
                 p_service_id, p_scheduled_at, p_duration,
                 p_scheduled_at + p_duration * interval '1 minute', p_before, p_after,
                 p_scheduled_at - p_before * interval '1 minute',
@@ -748,7 +749,7 @@ DECLARE
     v_replay jsonb;
     v_old appointments;
     v_new appointments;
-    v_new_id uuid := gen_random_uuid();
+    v_new_id uuid := bk_uuid7();
     v_provider uuid;
     v_duration int;
     v_start timestamptz;

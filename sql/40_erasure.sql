@@ -71,9 +71,14 @@ BEGIN
        AND (notes IS NOT NULL OR metadata <> '{}' OR cancel_reason IS NOT NULL);
 
     -- Copies of the appointment objects already written to the outbox
-    -- (delivered or not). No index serves this; erasure is rare.
+    -- (delivered or not). An event that carries an appointment object is
+    -- about that appointment (entity_id), so they are found through the
+    -- contact's appointments (outbox_events_entity, migration 0018), not
+    -- by reading every event of the organization.
     UPDATE outbox_events SET payload = bk_scrub_appointment_payload(payload)
-     WHERE org_id = p_org_id
+     WHERE entity_id IN (SELECT a.id FROM appointments a
+                          WHERE a.org_id = p_org_id AND a.contact_id = p_contact_id)
+       AND org_id = p_org_id
        AND (payload -> 'appointment' ->> 'contactId' = v_id
             OR payload -> 'previousAppointment' ->> 'contactId' = v_id)
        AND payload IS DISTINCT FROM bk_scrub_appointment_payload(payload);

@@ -54,6 +54,15 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
 AS $$
 BEGIN
+    -- Lock order as the worker's (breakers_read, then deliveries_record):
+    -- the endpoint's breaker first (made if missing, as the worker makes
+    -- it), then the endpoint and, by its cascade, its deliveries. The other
+    -- way round, a delete meeting a worker that is recording this
+    -- endpoint's outcomes deadlocked. A 404 rolls the made row back.
+    INSERT INTO breakers (org_id, target) VALUES (p_org_id, 'webhook:' || p_endpoint_id)
+        ON CONFLICT DO NOTHING;
+    PERFORM 1 FROM breakers
+      WHERE org_id = p_org_id AND target = 'webhook:' || p_endpoint_id FOR UPDATE;
     DELETE FROM webhook_endpoints WHERE org_id = p_org_id AND id = p_endpoint_id;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'webhook endpoint not found' USING ERRCODE = 'BK002';
@@ -428,24 +437,19 @@ BEGIN
         INSERT INTO breakers AS b (org_id, target)
         SELECT k.o, k.t FROM unnest(p_orgs, p_targets) k (o, t)
          ORDER BY k.o, k.t ON CONFLICT DO NOTHING;
-        RETURN QUERY
-        SELECT b.target, b.state, b.window_bits, b.window_calls, b.consecutive_failures,
-               (extract(epoch FROM b.opened_at) * 1000)::bigint, b.trials_in_flight,
-               b.trials_succeeded, (extract(epoch FROM b.trial_claimed_at) * 1000)::bigint,
-               b.org_id
-          FROM breakers b JOIN unnest(p_orgs, p_targets) k (o, t)
+        -- Locked in key order; the read below, a statement later, sees
+        -- the rows as locked (each statement reads what is committed).
+        PERFORM 1 FROM breakers b JOIN unnest(p_orgs, p_targets) k (o, t)
             ON b.org_id = k.o AND b.target = k.t
          ORDER BY b.org_id, b.target FOR UPDATE OF b;
-    ELSE
-        RETURN QUERY
-        SELECT b.target, b.state, b.window_bits, b.window_calls, b.consecutive_failures,
-               (extract(epoch FROM b.opened_at) * 1000)::bigint, b.trials_in_flight,
-               b.trials_succeeded, (extract(epoch FROM b.trial_claimed_at) * 1000)::bigint,
-               b.org_id
-          FROM breakers b JOIN unnest(p_orgs, p_targets) k (o, t)
-            ON b.org_id = k.o AND b.target = k.t
-         ORDER BY b.org_id, b.target;
     END IF;
+    RETURN QUERY
+    SELECT b.target, b.state, b.window_bits, b.window_calls, b.consecutive_failures,
+           (extract(epoch FROM b.opened_at) * 1000)::bigint, b.trials_in_flight,
+           b.trials_succeeded, (extract(epoch FROM b.trial_claimed_at) * 1000)::bigint, b.org_id
+      FROM breakers b JOIN unnest(p_orgs, p_targets) k (o, t)
+        ON b.org_id = k.o AND b.target = k.t
+     ORDER BY b.org_id, b.target;
 END
 $$;
 

@@ -28,10 +28,17 @@ start_bookd() {
   : >"$work/log"
   env BOOKD_LISTEN=127.0.0.1:0 DATABASE_URL="$(app_url)" "$@" "$bookd" serve 2>"$work/log" &
   pid=$!
+  await_base "$work/log" "$pid"
+}
+
+# await_base LOG PID: waits (10 s at most, and only while PID lives) for
+# the address bookd logs once it listens; sets `base` (empty if none came).
+await_base() {
   base=
   for _ in $(seq 100); do
-    base=$(grep -o 'http://127.0.0.1:[0-9]*' "$work/log" | head -n 1)
+    base=$(grep -o 'http://127.0.0.1:[0-9]*' "$1" | head -n 1)
     [[ -n "$base" ]] && break
+    alive "$2" || break
     sleep 0.1
   done
 }

@@ -48,6 +48,9 @@ free_port() {
 # The cluster's socket directory and port, from DATABASE_URL (host=... port=...).
 socket_dir=$(sed -n 's/.*host=\([^ ]*\).*/\1/p' <<<"$DATABASE_URL")
 pg_port=$(sed -n 's/.*port=\([0-9]*\).*/\1/p' <<<"$DATABASE_URL")
+# The database (the last dbname= wins, as in libpq): bookd, or the one of
+# make test's second, sanitized pass.
+pg_db=$(sed -n 's/.*dbname=\([^ ]*\).*/\1/p' <<<"$DATABASE_URL")
 password=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
 app_user=${BOOKD_TEST_APP_USER:-bookd}
 
@@ -60,7 +63,7 @@ start_pgbouncer() {
   port=$(free_port)
   {
     echo "[databases]"
-    echo "bookd = host=$socket_dir ${pg_port:+port=$pg_port} dbname=bookd"
+    echo "bookd = host=$socket_dir ${pg_port:+port=$pg_port} dbname=${pg_db:-bookd}"
     echo "[pgbouncer]"
     echo "listen_addr = 127.0.0.1"
     echo "listen_port = $port"
