@@ -70,10 +70,10 @@ static PGconn *connect_once(const char *conninfo, const char *options, const cha
                             int64_t deadline_ms)
 {
     char user_timeout[16], connect_timeout[16];
-    const char *keys[16] = {"connect_timeout", "keepalives",       "keepalives_idle",
-                            "keepalives_interval", "keepalives_count", "tcp_user_timeout",
-                            "options",         "dbname"};
-    const char *values[16] = {connect_timeout, "1",     "10",     "5", "3",
+    const char *keys[16] = {
+        "connect_timeout",  "keepalives",       "keepalives_idle", "keepalives_interval",
+        "keepalives_count", "tcp_user_timeout", "options",         "dbname"};
+    const char *values[16] = {connect_timeout, "1",     "10",    "5", "3",
                               user_timeout,    options, conninfo};
     int n = 8;
     PGconn *pg;
@@ -184,8 +184,8 @@ static PGconn *connect_hosts(const char *conninfo, const char *options, int64_t 
         }
         over[n] = NULL;
         PQfinish(pg);
-        pg = connect_once(conninfo, options, over, now + each < deadline_ms ? now + each
-                                                                            : deadline_ms);
+        pg = connect_once(conninfo, options, over,
+                          now + each < deadline_ms ? now + each : deadline_ms);
         if (pg && PQstatus(pg) == CONNECTION_OK) {
             __atomic_store_n(&last_good_host, i, __ATOMIC_RELAXED);
             break;

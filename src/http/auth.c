@@ -129,21 +129,41 @@ static void set_owner(struct http_auth *out, const struct db_key_owner *owner)
  */
 #define LOOKUP_WAIT_MS 20
 
+/* What the key cache says of `hash` now: 1 a key (its owner in *out), 0
+ * known to be no key, -1 not in the cache. */
+static int cache_says(struct app *app, const unsigned char *hash, struct http_auth *out)
+{
+    bool known = false;
+
+    if (!http_key_cache_get(app->auth->keys, hash, time(NULL), &known, out))
+        return -1;
+    if (known)
+        return 1;
+    memset(out, 0, sizeof *out);
+    return 0;
+}
+
 /*
  * Looks a key up once one of the lookups allowed at once is free: keys not
  * in the cache (new, or made up by a flood) then hold at most that many
  * pool connections, and the rest of the pool stays for requests with known
- * keys.
+ * keys. With `cached` (keys, which are cached; not Vapi secrets), a burst
+ * of requests with one new key (a client's first, a server just started)
+ * does not queue for lookups of the same key: whichever lookup finishes
+ * first puts it in the cache, and each of the others finds it there when
+ * its turn comes, or when its wait ran out (*hit, the answer in *cached).
  */
 static enum db_key_result bounded_lookup(
     struct app *app, const unsigned char *hash, struct db_key_owner *owner,
-    enum db_key_result (*lookup)(struct db_pool *, const unsigned char *, struct db_key_owner *))
+    enum db_key_result (*lookup)(struct db_pool *, const unsigned char *, struct db_key_owner *),
+    struct http_auth *cached, bool *hit)
 {
     struct auth_cache *c = app->auth;
     struct timespec until;
     enum db_key_result r;
-    int rc;
+    int rc, says;
 
+    *hit = false;
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_nsec += LOOKUP_WAIT_MS * 1000000L;
     if (until.tv_nsec >= 1000000000L) {
@@ -152,6 +172,12 @@ static enum db_key_result bounded_lookup(
     }
     while ((rc = sem_timedwait(&c->lookups, &until)) != 0 && errno == EINTR)
         ;
+    if (cached && (says = cache_says(app, hash, cached)) >= 0) {
+        if (rc == 0)
+            sem_post(&c->lookups);
+        *hit = true;
+        return says ? DB_KEY_FOUND : DB_KEY_UNKNOWN;
+    }
     if (rc != 0)
         return DB_KEY_ERROR; /* 503: as many lookups as allowed, all the wait */
     r = lookup(app->pool, hash, owner);
@@ -166,7 +192,8 @@ enum auth_result http_authenticate(struct app *app, const char *authorization, b
     const char *key;
     size_t len = 0;
     struct db_key_owner owner;
-    bool known = false;
+    bool hit = false;
+    int says;
 
     memset(out, 0, sizeof *out);
     if (!(key = bearer(authorization, &len)))
@@ -185,19 +212,18 @@ enum auth_result http_authenticate(struct app *app, const char *authorization, b
     if (strncmp(key, "bk_admin_", 9) != 0 && strncmp(key, "bk_public_", 10) != 0 &&
         strncmp(key, "bk_page_", 8) != 0)
         return AUTH_UNKNOWN;
-    if (http_key_cache_get(app->auth->keys, hash, time(NULL), &known, out)) {
-        if (known)
-            return AUTH_OK;
-        memset(out, 0, sizeof *out);
-        return AUTH_UNKNOWN;
-    }
+    if ((says = cache_says(app, hash, out)) >= 0)
+        return says ? AUTH_OK : AUTH_UNKNOWN;
     if (!may_look_up)
         return AUTH_REFUSED;
-    switch (bounded_lookup(app, hash, &owner, db_key_lookup)) {
+    switch (bounded_lookup(app, hash, &owner, db_key_lookup, out, &hit)) {
     case DB_KEY_FOUND:
+        if (hit)
+            return AUTH_OK;
         break;
     case DB_KEY_UNKNOWN:
-        http_key_cache_put(app->auth->keys, hash, time(NULL), UNKNOWN_TTL_S, NULL);
+        if (!hit)
+            http_key_cache_put(app->auth->keys, hash, time(NULL), UNKNOWN_TTL_S, NULL);
         return AUTH_UNKNOWN;
     default:
         /* No lookup now: a key known a moment ago is still known. */
@@ -221,6 +247,7 @@ enum auth_result http_authenticate_vapi(struct app *app, const char *vapi_secret
     const char *key = vapi_secret;
     size_t len = key ? strnlen(key, MAX_KEY_LEN + 1) : 0;
     struct db_key_owner owner;
+    bool hit;
 
     memset(out, 0, sizeof *out);
     if (!key)
@@ -233,7 +260,7 @@ enum auth_result http_authenticate_vapi(struct app *app, const char *vapi_secret
     core_sha256(key, len, hash);
     if (!may_look_up)
         return AUTH_REFUSED;
-    switch (bounded_lookup(app, hash, &owner, db_vapi_secret_lookup)) {
+    switch (bounded_lookup(app, hash, &owner, db_vapi_secret_lookup, NULL, &hit)) {
     case DB_KEY_FOUND:
         break;
     case DB_KEY_UNKNOWN:
