@@ -362,22 +362,9 @@ http() {
 }
 start_api
 [[ -n "$base" ]] || { cat "$work/api.0.log" >&2; fail_setup "bookd did not start"; }
-key=$token
-[[ $(http POST /api/orgs '{"name":"Failover","timezone":"UTC"}') == 201 ]] ||
+new_org Failover /hook/failover ||
   fail_setup "POST /api/orgs answered $(head -c 300 "$work/body")"
-key=$(jq -r .adminKey "$work/body")
-org_id=$(jq -r .id "$work/body")
-providers=$(jq -r .defaultProviderId "$work/body")
-for name in Second Third; do
-  http POST /api/providers "{\"name\":\"$name\"}" >/dev/null
-  providers+=,$(jq -r .id "$work/body")
-done
-http POST /api/contacts '{"name":"Failover Patient"}' >/dev/null
-contact=$(jq -r .id "$work/body")
-http POST /api/webhook-endpoints \
-  "{\"url\":\"http://127.0.0.1:$hook_port/hook/failover\",\"events\":[\"appointment.booked\"]}" >/dev/null
-endpoint=$(jq -r .id "$work/body")
-rcv /config "{\"path\":\"/hook/failover\",\"secret\":\"$(jq -r .secret "$work/body")\",\"delayMinMs\":5,\"delayMaxMs\":30,\"workers\":[]}" >/dev/null
+rcv /config "{\"path\":\"/hook/failover\",\"secret\":\"$secret\",\"delayMinMs\":5,\"delayMaxMs\":30,\"workers\":[]}" >/dev/null
 [[ $org_id =~ ^[0-9a-f-]{36}$ && $contact =~ ^[0-9a-f-]{36}$ && $endpoint =~ ^[0-9a-f-]{36}$ ]] ||
   fail_setup "could not set up an organization"
 

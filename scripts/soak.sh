@@ -87,33 +87,13 @@ http() {
   [[ -n "${3:-}" ]] && args+=(-H 'Content-Type: application/json' -d "$3")
   curl "${args[@]}"
 }
-# new_org NAME [HOOK_PATH]: organization, three providers, a contact (and a
-# webhook endpoint at the receiver's HOOK_PATH).
-new_org() {
-  local code
-  key=$token
-  for _ in $(seq 5); do
-    code=$(http POST /api/orgs "{\"name\":\"$1\",\"timezone\":\"UTC\"}")
-    [[ $code == 201 ]] && break
-    say "$kind: POST /api/orgs answered $code $(head -c 300 "$work/body"); trying again"
-    sleep 1
-  done
-  key=$(jq -r .adminKey "$work/body")
-  org_id=$(jq -r .id "$work/body")
-  providers=$(jq -r .defaultProviderId "$work/body")
-  for name in Second Third; do
-    http POST /api/providers "{\"name\":\"$name\"}" >/dev/null
-    providers+=,$(jq -r .id "$work/body")
-  done
-  http POST /api/contacts '{"name":"Soak Patient"}' >/dev/null
-  contact=$(jq -r .id "$work/body")
-  endpoint=
+# soak_org NAME [HOOK_PATH]: new_org (tests/db/lib.sh), and the receiver
+# told to expect HOOK_PATH's webhooks.
+soak_org() {
+  new_org "$@" || say "$kind: POST /api/orgs answered $(head -c 300 "$work/body")"
   if [[ -n "${2:-}" ]]; then
-    http POST /api/webhook-endpoints \
-      "{\"url\":\"http://127.0.0.1:$hook_port$2\",\"events\":[\"appointment.booked\"]}" >/dev/null
-    endpoint=$(jq -r .id "$work/body")
     rcv /reset >/dev/null
-    rcv /config "{\"path\":\"$2\",\"secret\":\"$(jq -r .secret "$work/body")\",\"delayMinMs\":5,\"delayMaxMs\":30,\"workers\":[]}" >/dev/null
+    rcv /config "{\"path\":\"$2\",\"secret\":\"$secret\",\"delayMinMs\":5,\"delayMaxMs\":30,\"workers\":[]}" >/dev/null
   fi
 }
 # ready_since MS: waits (15 s at most) for /ready 200; appends the time from MS.
@@ -240,7 +220,7 @@ for kind in "${kinds[@]}"; do
   esac
   start_api "$work/$kind.api.0.log" 0 "${settings[@]}"
   [[ -n "$base" ]] || { say "$kind: bookd did not start"; cat "$work/$kind.api.0.log" >&2; exit 1; }
-  new_org "Soak $kind" $hook
+  soak_org "Soak $kind" $hook
   [[ $org_id =~ ^[0-9a-f-]{36}$ && $contact =~ ^[0-9a-f-]{36}$ ]] ||
     { say "$kind: could not set up an organization"; grep -E '"level":"(warn|error)"' "$work/$kind.api.0.log" | head -n 3 >&2; exit 1; }
   if [[ $kind == pool ]]; then

@@ -84,3 +84,37 @@ until_booked_since() {
   done
   return 1
 }
+
+# new_org NAME [HOOK_PATH]: an organization (made with the server admin
+# token, `token`; up to five tries, a second apart, while bookd cannot make
+# it), its default and two more providers, a contact and, with HOOK_PATH, a
+# webhook endpoint for appointment.booked at the receiver on `hook_port`.
+# Sets key, org_id, providers (comma-separated), contact, endpoint (empty
+# without HOOK_PATH) and secret; 1 when the organization was not made.
+# Needs `http METHOD PATH [BODY]` (the status; the body in $work/body).
+new_org() {
+  local code=
+  key=$token
+  for _ in 1 2 3 4 5; do
+    code=$(http POST /api/orgs "{\"name\":\"$1\",\"timezone\":\"UTC\"}")
+    [[ $code == 201 ]] && break
+    sleep 1
+  done
+  [[ $code == 201 ]] || return 1
+  key=$(jq -r .adminKey "$work/body")
+  org_id=$(jq -r .id "$work/body")
+  providers=$(jq -r .defaultProviderId "$work/body")
+  for name in Second Third; do
+    http POST /api/providers "{\"name\":\"$name\"}" >/dev/null
+    providers+=,$(jq -r .id "$work/body")
+  done
+  http POST /api/contacts "{\"name\":\"$1 Patient\"}" >/dev/null
+  contact=$(jq -r .id "$work/body")
+  endpoint= secret=
+  if [[ -n "${2:-}" ]]; then
+    http POST /api/webhook-endpoints \
+      "{\"url\":\"http://127.0.0.1:$hook_port$2\",\"events\":[\"appointment.booked\"]}" >/dev/null
+    endpoint=$(jq -r .id "$work/body")
+    secret=$(jq -r .secret "$work/body")
+  fi
+}

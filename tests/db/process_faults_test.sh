@@ -84,26 +84,6 @@ http() {
   [[ -n "${3:-}" ]] && args+=(-H 'Content-Type: application/json' -d "$3")
   curl "${args[@]}"
 }
-# new_org NAME HOOK_PATH: an organization with three providers, a contact
-# and a webhook endpoint for appointment.booked at the receiver's HOOK_PATH;
-# sets key, org_id, providers, contact, endpoint, secret.
-new_org() {
-  key=$token
-  http POST /api/orgs "{\"name\":\"$1\",\"timezone\":\"UTC\"}" >/dev/null
-  key=$(jq -r .adminKey "$work/body")
-  org_id=$(jq -r .id "$work/body")
-  providers=$(jq -r .defaultProviderId "$work/body")
-  for name in Second Third; do
-    http POST /api/providers "{\"name\":\"$name\"}" >/dev/null
-    providers+=,$(jq -r .id "$work/body")
-  done
-  http POST /api/contacts '{"name":"Process Patient"}' >/dev/null
-  contact=$(jq -r .id "$work/body")
-  http POST /api/webhook-endpoints \
-    "{\"url\":\"http://127.0.0.1:$hook_port$2\",\"events\":[\"appointment.booked\"]}" >/dev/null
-  endpoint=$(jq -r .id "$work/body")
-  secret=$(jq -r .secret "$work/body")
-}
 
 # start_load NAME START: the load (6 clients) until $work/NAME.stop appears
 # (60 s at most); records in $work/NAME.jsonl.
