@@ -135,6 +135,7 @@ static PGconn *connect_hosts(const char *conninfo, const char *options, int64_t 
     const char *hosts = NULL, *ports = NULL, *addrs = NULL, *timeout = NULL;
     char host[256], port[32], addr[256];
     int count = 1, first;
+    int64_t per_host_ms;
     PGconn *pg = NULL;
 
     for (PQconninfoOption *o = opts; o && o->keyword; o++) {
@@ -155,6 +156,7 @@ static PGconn *connect_hosts(const char *conninfo, const char *options, int64_t 
         PQconninfoFree(opts);
         return connect_once(conninfo, options, NULL, deadline_ms);
     }
+    per_host_ms = timeout ? (int64_t)atoi(timeout) * 1000 : 0;
     first = __atomic_load_n(&last_good_host, __ATOMIC_RELAXED) % count;
     for (int k = 0; k < count; k++) {
         int i = (first + k) % count;
@@ -164,7 +166,7 @@ static PGconn *connect_hosts(const char *conninfo, const char *options, int64_t 
 
         if (left <= 0)
             break;
-        each = timeout && atoi(timeout) > 0 ? (int64_t)atoi(timeout) * 1000 : left / (count - k);
+        each = per_host_ms > 0 ? per_host_ms : left / (count - k);
         if (each < 200)
             each = 200;
         list_item(hosts, i, host, sizeof host);
