@@ -3,18 +3,19 @@
 # one server: the yardstick of issue 19 (bench/HISTORY.md, from step 34).
 #
 #   DATABASE_URL=<bookd database> PEER_URL=<database with
-#   /work/shared/peer-seed/schema.sql> bench/fn_vs_peer.sh [SCRIPT.sql ...]
+#   /work/shared/peer-seed/schema.sql> bench/fn_vs_peer.sh [SCRIPT.sql | NAME=URL ...]
 #
 # Each round runs, at every client count, bench/pg_book.sql (bookd's
 # function, distinct random slots, as `make bench` calls it), then the peer's
 # pgb_function.sql (distinct slots, a fresh base time a run), then every extra
 # SCRIPT given (a variant measured against the same database; it gets the
-# same -D orgs=), interleaved so that all meet the same noise. Prints each
+# same -D orgs=) and bench/pg_book.sql against every other bookd database
+# NAME=URL given (another version's schema and functions, say), interleaved so that all meet the same noise. Prints each
 # run's tps, the medians, and every side ÷ the peer, round by round and of
 # the medians. The database must hold bench/setup.sql's tables with
 # bench_orgs filled (BENCH_ORGS rows, default 100).
 # ROUNDS (default 5), BENCH_SECONDS (default 5), CLIENTS (default "16 64").
-# FRESH=1 first empties both databases' appointments, audit and outbox tables
+# FRESH=1 first empties every database's appointments, audit and outbox tables
 # (TRUNCATE: only for databases made for this): the peer's overlap check scans
 # every earlier row of the organization, so its speed depends on how many it
 # already holds, and runs compare only from the same start.
@@ -29,14 +30,23 @@ declare -A script url
 script[book]=$root/bench/pg_book.sql url[book]=$DATABASE_URL
 script[peer]=$peer_script url[peer]=$PEER_URL
 for s in "$@"; do
+  if [[ $s == *=* ]]; then
+    name=${s%%=*}
+    sides+=("$name") script[$name]=$root/bench/pg_book.sql url[$name]=${s#*=}
+    continue
+  fi
   name=$(basename "$s" .sql)
   sides+=("$name") script[$name]=$s url[$name]=$DATABASE_URL
 done
 if [[ ${FRESH:-0} == 1 ]]; then
   psql -X -q "$PEER_URL" -c "TRUNCATE appointments, audit_logs"
-  psql -X -q "$DATABASE_URL" -c "SET client_min_messages = warning" \
-    -c "TRUNCATE appointments, audit_logs, outbox_events, idempotency_keys CASCADE" \
-    -c "VACUUM ANALYZE appointments, audit_logs, outbox_events"
+  for u in $(printf '%s\n' "${!url[@]}" | grep -v '^peer$'); do
+    # (outbox_events is a table before migration 0019, a view after it.)
+    psql -X -q "${url[$u]}" -c "SET client_min_messages = warning" \
+      -c "TRUNCATE appointments, audit_logs, idempotency_keys CASCADE" \
+      -c "DO \$\$ BEGIN IF to_regclass('outbox_events') IN (SELECT oid FROM pg_class WHERE relkind = 'r') THEN TRUNCATE outbox_events CASCADE; END IF; END \$\$" \
+      -c "VACUUM ANALYZE appointments, audit_logs"
+  done
   psql -X -q "$PEER_URL" -c "VACUUM ANALYZE appointments, audit_logs"
 fi
 # Past every slot the peer's database already holds.

@@ -172,15 +172,14 @@ bench_orgs_sql="SELECT o, 'bk_admin_' || left(encode(sha256(convert_to('scale-ke
                   FROM generate_series(1, $orgs) o WHERE o % 3 = 1 AND o % 10 <> 5 ORDER BY o LIMIT 100"
 # forget DB [FROM]: deletes what runs booked into the bench organizations
 # (from FROM on: 2039-01-01, the busy day included, or 2040-01-01, the
-# booking runs only) with its audit entries and events, and vacuums.
+# booking runs only) with its audit entries (its events among them), and vacuums.
 forget() {
   psql_db "$1" >/dev/null <<SQL
 WITH orgs AS (SELECT org FROM (${bench_orgs_sql}) b (o, k, c, p, org)),
      gone AS (DELETE FROM appointments WHERE org_id IN (SELECT org FROM orgs)
-                AND scheduled_at >= '${2:-2039-01-01}' RETURNING id, org_id),
-     events AS (DELETE FROM outbox_events e USING gone WHERE e.entity_id = gone.id)
+                AND scheduled_at >= '${2:-2039-01-01}' RETURNING id, org_id)
 DELETE FROM audit_logs l USING gone WHERE l.org_id = gone.org_id AND l.entity_id = gone.id;
-VACUUM appointments, audit_logs, outbox_events;
+VACUUM appointments, audit_logs;
 SQL
 }
 
@@ -267,29 +266,25 @@ done
 
 # Erasure of a contact with history: organization 5's contact with the most
 # appointments that has one ahead, in a transaction rolled back, four times
-# (the first is the cold one), then twice more without the index of
-# migration 0018 (dropped in the transaction): the erasure as it was.
+# (the first is the cold one). Its events hold no copy to scrub (migration
+# 0019).
 contact_sql="SELECT a.contact_id, count(*), (SELECT count(*) FROM outbox_events e JOIN appointments b
                 ON b.id = e.entity_id WHERE b.org_id = md5('org:5')::uuid AND b.contact_id = a.contact_id)
                FROM appointments a WHERE a.org_id = md5('org:5')::uuid GROUP BY a.contact_id
              HAVING bool_or(a.status = 'confirmed' AND a.scheduled_at > now())
               ORDER BY count(*) DESC, a.contact_id LIMIT 1"
-declare -A erase_first=() erase_median=() erase_what=() erase_without=()
+declare -A erase_first=() erase_median=() erase_what=()
 for n in "${sizes[@]}"; do
   db=${dbs[$n]}
   read -r contact appts events < <(psql_db "$db" -F ' ' -c "$contact_sql")
   call="SELECT erase_contact(md5('org:5')::uuid, '$contact', 'admin_key:scale');"
   times=$( (for _ in 1 2 3 4; do
               printf 'BEGIN;\n\\timing on\n%s\n\\timing off\nROLLBACK;\n' "$call"
-            done
-            for _ in 1 2; do
-              printf 'BEGIN;\nDROP INDEX outbox_events_entity;\n\\timing on\n%s\n\\timing off\nROLLBACK;\n' "$call"
             done) |
           "$bin/psql" -X -q -v ON_ERROR_STOP=1 "$(owner_url "$db")" |
           sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p')
   erase_first[$n]=$(sed -n 1p <<<"$times")
   erase_median[$n]=$(median $(sed -n 2,4p <<<"$times"))
-  erase_without[$n]=$(sed -n 5,6p <<<"$times" | paste -sd/ | sed 's#/# / #')
   erase_what[$n]="$appts appointments, $events events"
 done
 
@@ -337,7 +332,7 @@ S=$(label "$small" | tr m M) L=$(label "$large" | tr m M)
   echo
   echo "| | $S | $L |"
   echo "|---|---|---|"
-  for t in appointments contacts audit_logs outbox_events deliveries idempotency_keys; do
+  for t in appointments contacts audit_logs deliveries idempotency_keys; do
     echo "| $t | $(psql_db "${dbs[$small]}" -c "SELECT count(*) FROM $t") | $(psql_db "${dbs[$large]}" -c "SELECT count(*) FROM $t") |"
   done
   echo "| database size | $(psql_db postgres -c "SELECT pg_size_pretty(pg_database_size('${dbs[$small]}'))") | $(psql_db postgres -c "SELECT pg_size_pretty(pg_database_size('${dbs[$large]}'))") |"
@@ -382,11 +377,8 @@ S=$(label "$small" | tr m M) L=$(label "$large" | tr m M)
   echo "| the contact | ${erase_what[$small]} | ${erase_what[$large]} |"
   echo "| first call, ms | ${erase_first[$small]} | ${erase_first[$large]} |"
   echo "| median of the next three, ms | ${erase_median[$small]} | ${erase_median[$large]} |"
-  echo "| without migration 0018's index (dropped in the transaction), ms | ${erase_without[$small]} | ${erase_without[$large]} |"
   echo
-  echo "Without the index the erasure reads every event of the outbox to find the contact's"
-  echo "(a sequential scan of outbox_events: migrations/0018_scale_indexes.sql). The plans of"
-  echo "every hot statement at $L: $explain_md. The databases: ${gen_note[$small]};"
+  echo "The plans of every hot statement at $L: $explain_md. The databases: ${gen_note[$small]};"
   echo "${gen_note[$large]} (seconds: the time to make it; made: when, as a Unix time)."
   echo
 } >"$work/scale.md"

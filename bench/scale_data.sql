@@ -45,8 +45,8 @@
 --                  last 30 days)
 --   audit_logs     every booking, reschedule, cancellation and contact made
 --                  (the log is never purged)
---   outbox_events  the events of the last 30 days, processed (the worker's
---                  purge keeps no more: BOOKD_DELIVERY_RETENTION_DAYS)
+--                  (its bookings and cancellations are events, all fanned
+--                  out: xid 0, behind the worker's cursor)
 --   deliveries     one per event for the organizations with a webhook
 --                  endpoint: 98 % delivered, 2 % dead; none due
 --   idempotency    the keys of the last 24 hours (half the bookings sent one)
@@ -273,20 +273,25 @@ SELECT a.id, a.org_id, a.provider_id, a.contact_id, a.service_id, a.scheduled_at
   FROM ga a
 $f$,
        $f$
-INSERT INTO audit_logs (org_id, at, actor, action, entity_type, entity_id, details)
-SELECT a.org_id, e.at, a.actor, e.action, 'appointment', e.entity_id, e.details
+INSERT INTO audit_logs (id, org_id, at, actor, action, entity_type, entity_id, details,
+                        event_type, xid)
+SELECT coalesce(e.id, gen_random_uuid()), a.org_id, e.at, a.actor, e.action, 'appointment',
+       e.entity_id, e.details, e.event_type, CASE WHEN e.event_type IS NOT NULL THEN '0'::xid8 END
   FROM ga a,
        LATERAL (VALUES
-           (a.created_at, 'appointment.booked', a.id,
+           (a.ev_b, a.created_at, 'appointment.booked', a.id,
             jsonb_build_object('providerId', a.provider_id, 'scheduledAt', public.bk_iso(a.scheduled_at),
                                'durationMinutes', a.duration)
             || CASE WHEN a.target THEN jsonb_build_object('rescheduledFrom', a.rescheduled_from)
-                    ELSE '{}' END),
-           (CASE WHEN a.target THEN a.created_at END, 'appointment.rescheduled', a.rescheduled_from,
-            jsonb_build_object('newAppointmentId', a.id, 'scheduledAt', public.bk_iso(a.scheduled_at))),
-           (a.cancelled_at, 'appointment.cancelled', a.id,
-            jsonb_build_object('providerId', a.provider_id, 'scheduledAt', public.bk_iso(a.scheduled_at)))
-       ) e (at, action, entity_id, details)
+                    ELSE '{}' END,
+            CASE WHEN a.target THEN 'appointment.rescheduled' ELSE 'appointment.booked' END),
+           (NULL, CASE WHEN a.target THEN a.created_at END, 'appointment.rescheduled', a.rescheduled_from,
+            jsonb_build_object('newAppointmentId', a.id, 'scheduledAt', public.bk_iso(a.scheduled_at)),
+            NULL),
+           (a.ev_c, a.cancelled_at, 'appointment.cancelled', a.id,
+            jsonb_build_object('providerId', a.provider_id, 'scheduledAt', public.bk_iso(a.scheduled_at)),
+            'appointment.cancelled')
+       ) e (id, at, action, entity_id, details, event_type)
  WHERE e.at IS NOT NULL
 $f$,
        -- The appointment as bk_appointment_json shows it, with the status it
@@ -300,22 +305,6 @@ SELECT a.*, jsonb_build_object(
            'metadata', a.metadata, 'createdAt', public.bk_iso(a.created_at),
            'cancelledAt', NULL, 'rescheduledTo', NULL) AS json
   FROM ga a WHERE a.recent OFFSET 0
-$f$,
-       $f$
-INSERT INTO outbox_events (id, org_id, event_type, entity_id, payload, created_at, processed_at)
-SELECT e.id, a.org_id, e.type, a.id, e.payload, e.at, e.at + interval '50 milliseconds'
-  FROM ga_json a,
-       LATERAL (VALUES
-           (a.ev_b, a.created_at,
-            CASE WHEN a.target THEN 'appointment.rescheduled' ELSE 'appointment.booked' END,
-            jsonb_build_object('appointment', a.json)
-            || CASE WHEN a.target THEN jsonb_build_object('previousAppointmentId', a.rescheduled_from)
-                    ELSE '{}' END),
-           (a.ev_c, a.cancelled_at, 'appointment.cancelled',
-            jsonb_build_object('appointment', a.json || jsonb_build_object(
-                'status', 'cancelled', 'cancelledAt', public.bk_iso(a.cancelled_at))))
-       ) e (id, at, type, payload)
- WHERE a.recent AND e.at >= a.t_now - interval '30 days'
 $f$,
        $f$
 INSERT INTO deliveries (org_id, event_id, target, endpoint_id, status, attempts, next_attempt_at,
@@ -385,7 +374,7 @@ SELECT 'appointments.rescheduled_from', count(*) FROM appointments a
    AND NOT EXISTS (SELECT 1 FROM appointments b WHERE b.id = a.rescheduled_from)
 UNION ALL
 SELECT 'deliveries.event', count(*) FROM deliveries d
- WHERE NOT EXISTS (SELECT 1 FROM outbox_events e WHERE e.id = d.event_id)
+ WHERE NOT EXISTS (SELECT 1 FROM audit_logs e WHERE e.id = d.event_id)
 UNION ALL
 SELECT 'manage_tokens.appointment', count(*) FROM manage_tokens t
  WHERE NOT EXISTS (SELECT 1 FROM appointments a WHERE a.id = t.appointment_id)

@@ -83,6 +83,10 @@ suite() {
     cat "$out/migrate.log"
   fi
 
+  horizon_tap=$out/fanout_horizon.tap
+  c_only || run_layer "${label}fanout_horizon" "$horizon_tap" \
+    bash -c "tests/db/fanout_horizon_test.sh '$build/bookd' > '$horizon_tap'"
+
   for f in tests/sql/*.sql; do
     [[ -e "$f" ]] && ! c_only || continue
     tap=$out/$(basename "$f" .sql).tap

@@ -179,27 +179,20 @@ CREATE OR REPLACE FUNCTION vapi_say_clock(p_ts timestamptz, p_tz text) RETURNS t
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$ SELECT to_char(p_ts AT TIME ZONE p_tz, 'FMHH12:MI am') $$;
 
--- Audit log and outbox ----------------------------------------------------------
+-- Audit log and events ----------------------------------------------------------
 
+-- An audit entry, in the transaction of the change it records. With
+-- p_event (its type) the entry is also an event for the worker; the
+-- event's payload is not stored: bk_event_payload builds it when it is
+-- sent (sql/50_deliveries.sql).
 CREATE OR REPLACE FUNCTION bk_audit(p_org_id uuid, p_actor text, p_action text,
-                                    p_entity_type text, p_entity_id uuid, p_details jsonb)
+                                    p_entity_type text, p_entity_id uuid, p_details jsonb,
+                                    p_event text DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql
 AS $$
 BEGIN
-    INSERT INTO audit_logs (org_id, actor, action, entity_type, entity_id, details)
-    VALUES (p_org_id, p_actor, p_action, p_entity_type, p_entity_id, p_details);
-END
-$$;
-
--- An event for the worker, in the transaction of the change it reports.
-CREATE OR REPLACE FUNCTION bk_emit(p_org_id uuid, p_type text, p_entity_id uuid,
-                                   p_payload jsonb)
-RETURNS void
-LANGUAGE plpgsql
-AS $$
-BEGIN
-    INSERT INTO outbox_events (org_id, event_type, entity_id, payload)
-    VALUES (p_org_id, p_type, p_entity_id, p_payload);
+    INSERT INTO audit_logs (org_id, actor, action, entity_type, entity_id, details, event_type)
+    VALUES (p_org_id, p_actor, p_action, p_entity_type, p_entity_id, p_details, p_event);
 END
 $$;

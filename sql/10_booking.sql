@@ -483,25 +483,22 @@ END
 $$;
 
 -- The audit entry of a booked appointment (a booking, or the new half of a
--- reschedule: p_from is then the old one) and the event that announces it,
--- in one statement.
+-- reschedule: p_from is then the old one), which is also the event that
+-- announces it.
 CREATE OR REPLACE FUNCTION bk_record_booked(p_org_id uuid, p_actor text,
-                                            p_appt public.appointments, p_json jsonb,
-                                            p_from uuid, p_event text, p_payload jsonb)
+                                            p_appt public.appointments, p_from uuid)
 RETURNS void
 LANGUAGE plpgsql
 AS $$
 BEGIN
-    WITH audit AS (
-        INSERT INTO audit_logs (org_id, actor, action, entity_type, entity_id, details)
-        VALUES (p_org_id, p_actor, 'appointment.booked', 'appointment', p_appt.id,
-                jsonb_build_object('providerId', p_appt.provider_id,
-                                   'scheduledAt', p_json -> 'scheduledAt',
-                                   'durationMinutes', p_appt.duration_minutes)
-                || CASE WHEN p_from IS NULL THEN '{}'
-                        ELSE jsonb_build_object('rescheduledFrom', p_from) END))
-    INSERT INTO outbox_events (org_id, event_type, entity_id, payload)
-    VALUES (p_org_id, p_event, p_appt.id, p_payload);
+    PERFORM bk_audit(p_org_id, p_actor, 'appointment.booked', 'appointment', p_appt.id,
+                     jsonb_build_object('providerId', p_appt.provider_id,
+                                        'scheduledAt', bk_iso(p_appt.scheduled_at),
+                                        'durationMinutes', p_appt.duration_minutes)
+                     || CASE WHEN p_from IS NULL THEN '{}'
+                             ELSE jsonb_build_object('rescheduledFrom', p_from) END,
+                     CASE WHEN p_from IS NULL THEN 'appointment.booked'
+                          ELSE 'appointment.rescheduled' END);
 END
 $$;
 
@@ -542,7 +539,6 @@ DECLARE
     v_appt appointments;
     v_exclude uuid;
     v_converted boolean := false;
-    v_json jsonb;
     v_result jsonb;
 BEGIN
     -- The budget of every lock wait below, the idempotency key's included.
@@ -636,10 +632,9 @@ BEGIN
                     USING ERRCODE = 'BK001', COLUMN = 'contactId';
             END IF;
         END IF;
-        v_json := bk_appointment_json(v_appt);
-        v_result := jsonb_build_object('status', 'booked', 'appointment', v_json);
-        PERFORM bk_record_booked(p_org_id, p_actor, v_appt, v_json, NULL, 'appointment.booked',
-                                 jsonb_build_object('appointment', v_json));
+        v_result := jsonb_build_object('status', 'booked', 'appointment',
+                                       bk_appointment_json(v_appt));
+        PERFORM bk_record_booked(p_org_id, p_actor, v_appt, NULL);
         IF v_converted THEN
             PERFORM bk_audit(p_org_id, p_actor, 'hold.converted', 'hold', p_hold_id,
                              jsonb_build_object('appointmentId', v_appt.id));
@@ -692,7 +687,6 @@ SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
     v_appt appointments;
-    v_json jsonb;
 BEGIN
     PERFORM bk_lock_budget(p_lock_timeout_ms);
     SELECT * INTO v_appt FROM appointments
@@ -710,15 +704,13 @@ BEGIN
     UPDATE appointments SET status = 'cancelled', cancelled_at = now(), cancel_reason = p_reason
      WHERE id = p_appointment_id
     RETURNING * INTO v_appt;
-    v_json := bk_appointment_json(v_appt);
     -- The reason is free text and may hold personal data: not in the audit log.
     PERFORM bk_audit(p_org_id, p_actor, 'appointment.cancelled', 'appointment', v_appt.id,
                      jsonb_build_object('providerId', v_appt.provider_id,
-                                        'scheduledAt', bk_iso(v_appt.scheduled_at)));
-    PERFORM bk_emit(p_org_id, 'appointment.cancelled', v_appt.id,
-                    jsonb_build_object('appointment', v_json));
+                                        'scheduledAt', bk_iso(v_appt.scheduled_at)),
+                     'appointment.cancelled');
     PERFORM bk_void_reminders(v_appt.id);
-    RETURN jsonb_build_object('status', 'cancelled', 'appointment', v_json);
+    RETURN jsonb_build_object('status', 'cancelled', 'appointment', bk_appointment_json(v_appt));
 END
 $$;
 
@@ -835,10 +827,7 @@ BEGIN
                          jsonb_build_object('newAppointmentId', v_new.id,
                                             'scheduledAt', bk_iso(v_new.scheduled_at),
                                             'previousScheduledAt', bk_iso(v_old.scheduled_at)));
-        PERFORM bk_record_booked(p_org_id, p_actor, v_new, v_result -> 'appointment', v_old.id,
-                                 'appointment.rescheduled',
-                                 jsonb_build_object('appointment', v_result -> 'appointment',
-                                                    'previousAppointmentId', v_old.id));
+        PERFORM bk_record_booked(p_org_id, p_actor, v_new, v_old.id);
         PERFORM bk_void_reminders(v_old.id);
         IF p_manage_hash IS NOT NULL THEN
             INSERT INTO manage_tokens (token_hash, org_id, appointment_id)

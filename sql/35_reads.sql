@@ -168,6 +168,6 @@ BEGIN
                    AND x.endpoint_id IS NOT NULL
                    AND (p_endpoint_id IS NULL OR x.endpoint_id = p_endpoint_id)
                  ORDER BY x.created_at DESC, x.id DESC LIMIT p_limit) d
-          JOIN outbox_events ev ON ev.id = d.event_id)::text;
+          JOIN audit_logs ev ON ev.id = d.event_id)::text;
 END
 $$;

@@ -15,6 +15,31 @@ SELECT jsonb_build_object(
     'deliveredAt', bk_iso(d.delivered_at))
 $$;
 
+-- The body of an event (an audit entry with an event_type) as its targets
+-- receive it: the appointment as it stood when the event happened. Nothing
+-- is copied at the event: since it was booked, an appointment can only
+-- have been cancelled or moved (status, cancelledAt and rescheduledTo,
+-- undone here) or scrubbed by an erasure (which a later send must not
+-- undo); a cancelled one changes no more but by an erasure.
+CREATE OR REPLACE FUNCTION bk_event_payload(ev public.audit_logs)
+RETURNS jsonb
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+SELECT CASE WHEN ev.event_type = 'contact.erased'
+            THEN jsonb_build_object('contactId', ev.entity_id)
+            WHEN ev.event_type = 'appointment.cancelled'
+            THEN jsonb_build_object('appointment', bk_appointment_json(a))
+            ELSE jsonb_build_object('appointment', bk_appointment_json(a)
+                                        || '{"status": "confirmed", "cancelledAt": null,
+                                             "rescheduledTo": null}')
+                 || CASE WHEN ev.event_type = 'appointment.rescheduled'
+                         THEN jsonb_build_object('previousAppointmentId',
+                                                 ev.details -> 'rescheduledFrom')
+                         ELSE '{}' END END
+  FROM (SELECT) one
+  LEFT JOIN appointments a ON ev.entity_type = 'appointment' AND a.id = ev.entity_id
+$$;
+
 -- POST /api/webhook-endpoints. The C side checks the URL (scheme, host not
 -- private), chooses the id and seals the secret bound to it; the events
 -- must be ones bookd sends.
@@ -114,7 +139,7 @@ BEGIN
      WHERE id = p_delivery_id
     RETURNING * INTO v_d;
     PERFORM pg_notify('bookd_outbox', '');
-    RETURN (SELECT bk_delivery_json(v_d, ev.event_type) FROM outbox_events ev
+    RETURN (SELECT bk_delivery_json(v_d, ev.event_type) FROM audit_logs ev
              WHERE ev.id = v_d.event_id);
 END
 $$;
@@ -128,14 +153,14 @@ $$;
 -- reminderCallHoursBefore the start. A reminder whose time has already
 -- come is not made (the notice just sent says as much). An erasure deletes
 -- the events that still carry the contact's name.
-CREATE OR REPLACE FUNCTION bk_integration_actions(ev public.outbox_events,
+CREATE OR REPLACE FUNCTION bk_integration_actions(ev public.audit_logs,
                                                   i public.integrations)
 RETURNS TABLE (target text, action text, appointment_id uuid, at timestamptz)
 LANGUAGE plpgsql STABLE
 AS $$
 DECLARE
-    v_appt uuid := (ev.payload -> 'appointment' ->> 'id')::uuid;
-    v_start timestamptz := (ev.payload -> 'appointment' ->> 'scheduledAt')::timestamptz;
+    v_appt uuid := CASE WHEN ev.entity_type = 'appointment' THEN ev.entity_id END;
+    v_start timestamptz := (ev.details ->> 'scheduledAt')::timestamptz;
     v_hours int;
     v_remind timestamptz;
 BEGIN
@@ -156,13 +181,13 @@ BEGIN
     target := i.kind;
     IF i.kind = 'google' THEN
         IF NOT EXISTS (SELECT 1 FROM provider_calendars c
-                        WHERE c.provider_id = (ev.payload -> 'appointment' ->> 'providerId')::uuid)
+                        WHERE c.provider_id = (ev.details ->> 'providerId')::uuid)
         THEN
             RETURN;
         END IF;
         IF ev.event_type = 'appointment.rescheduled' THEN
             RETURN QUERY SELECT i.kind, 'google.delete',
-                                (ev.payload ->> 'previousAppointmentId')::uuid, NULL::timestamptz;
+                                (ev.details ->> 'rescheduledFrom')::uuid, NULL::timestamptz;
         END IF;
         action := CASE ev.event_type WHEN 'appointment.cancelled' THEN 'google.delete'
                                      ELSE 'google.insert' END;
@@ -190,45 +215,68 @@ BEGIN
 END
 $$;
 
--- The worker's fan-out: up to p_limit events not yet processed become one
+-- The worker's fan-out: the next p_limit events past the cursor become one
 -- delivery per subscribed, enabled endpoint of their organization, due
 -- after p_first_delay_ms, and the deliveries of its integrations
--- (bk_integration_actions); the events are then processed. Concurrent
--- workers take different events (SKIP LOCKED); a delivery exists at most
--- once per event and target. Returns the number of events processed.
+-- (bk_integration_actions); the cursor then moves past them. Events are
+-- audit entries with an event_type (migration 0019), taken in the order of
+-- their transaction's id and only once every transaction older than the
+-- horizon has ended, so none can still appear behind the cursor. One
+-- worker fans out at a time (the cursor's row, SKIP LOCKED: another
+-- returns 0 at once); a delivery exists at most once per event and target.
+-- Returns the number of events taken.
 CREATE OR REPLACE FUNCTION outbox_fan_out(p_limit int, p_first_delay_ms int)
 RETURNS int
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
 AS $$
 DECLARE
-    v_ids uuid[];
+    v_cursor outbox_cursor;
+    v_horizon xid8;
+    v_seqs bigint[];
+    v_xids xid8[];
+    v_n int;
 BEGIN
-    SELECT array_agg(id) INTO v_ids
-      FROM (SELECT id FROM outbox_events WHERE processed_at IS NULL
-             ORDER BY created_at LIMIT p_limit FOR UPDATE SKIP LOCKED) e;
-    IF v_ids IS NULL THEN
+    SELECT * INTO v_cursor FROM outbox_cursor FOR UPDATE SKIP LOCKED;
+    IF NOT FOUND THEN
+        RETURN 0;
+    END IF;
+    -- Taken before the next statement's snapshot: every transaction below
+    -- it has ended, so that snapshot sees all it committed. When the
+    -- oldest transaction still running is this one (the tests fan out the
+    -- events they have just written), its own entries count too: any
+    -- other can only come later in the order.
+    v_horizon := pg_snapshot_xmin(pg_current_snapshot());
+    SELECT array_agg(l.seq ORDER BY l.xid, l.seq), array_agg(l.xid ORDER BY l.xid, l.seq)
+      INTO v_seqs, v_xids
+      FROM (SELECT l.seq, l.xid FROM audit_logs l
+             WHERE l.event_type IS NOT NULL AND (l.xid, l.seq) > (v_cursor.xid, v_cursor.seq)
+               AND (l.xid < v_horizon
+                    OR l.xid = v_horizon AND v_horizon = pg_current_xact_id())
+             ORDER BY l.xid, l.seq LIMIT p_limit) l;
+    v_n := coalesce(cardinality(v_seqs), 0);
+    IF v_n = 0 THEN
         RETURN 0;
     END IF;
     INSERT INTO deliveries (org_id, event_id, target, endpoint_id, next_attempt_at)
     SELECT ev.org_id, ev.id, 'webhook:' || w.id, w.id,
            now() + greatest(p_first_delay_ms, 0) * interval '1 millisecond'
-      FROM outbox_events ev
+      FROM audit_logs ev
       JOIN webhook_endpoints w ON w.org_id = ev.org_id AND w.disabled_at IS NULL
                               AND ev.event_type = ANY (w.events)
-     WHERE ev.id = ANY (v_ids)
+     WHERE ev.seq = ANY (v_seqs)
     ON CONFLICT (event_id, target, action, appointment_id) DO NOTHING;
     -- The organization's integrations (none: no row joins).
     INSERT INTO deliveries (org_id, event_id, target, action, appointment_id, next_attempt_at)
     SELECT ev.org_id, ev.id, x.target, x.action, x.appointment_id,
            coalesce(x.at, now() + greatest(p_first_delay_ms, 0) * interval '1 millisecond')
-      FROM outbox_events ev
+      FROM audit_logs ev
       JOIN integrations i ON i.org_id = ev.org_id
       CROSS JOIN LATERAL bk_integration_actions(ev, i) x
-     WHERE ev.id = ANY (v_ids)
+     WHERE ev.seq = ANY (v_seqs)
     ON CONFLICT (event_id, target, action, appointment_id) DO NOTHING;
-    UPDATE outbox_events SET processed_at = now() WHERE id = ANY (v_ids);
-    RETURN cardinality(v_ids);
+    UPDATE outbox_cursor SET xid = v_xids[v_n], seq = v_seqs[v_n];
+    RETURN v_n;
 END
 $$;
 
@@ -270,7 +318,7 @@ WITH due AS MATERIALIZED (
 UPDATE deliveries d SET locked_until = now() + p_lease_ms * interval '1 millisecond'
   FROM due
   JOIN deliveries c ON c.id = due.id
-  JOIN outbox_events ev ON ev.id = c.event_id
+  JOIN audit_logs ev ON ev.id = c.event_id
   LEFT JOIN webhook_endpoints w ON w.id = c.endpoint_id
   LEFT JOIN integrations i ON c.endpoint_id IS NULL AND i.org_id = c.org_id AND i.kind = c.target
  WHERE d.id = due.id AND (w.disabled_at IS NULL AND w.id IS NOT NULL OR i.org_id IS NOT NULL)
@@ -278,8 +326,8 @@ RETURNING d.id, d.org_id, d.target, d.attempts, w.url, coalesce(w.secret, i.secr
           ev.event_type,
           CASE WHEN d.endpoint_id IS NULL
                THEN bk_delivery_context(d) || jsonb_build_object('settings', i.settings)
-               ELSE ev.payload END,
-          bk_iso(ev.created_at), (extract(epoch FROM ev.created_at) * 1000)::bigint,
+               ELSE bk_event_payload(ev) END,
+          bk_iso(ev.at), (extract(epoch FROM ev.at) * 1000)::bigint,
           d.action, i.token, (extract(epoch FROM i.token_expires_at) * 1000)::bigint
 $$;
 
@@ -371,9 +419,9 @@ $$;
 
 -- Housekeeping in small batches, so no run holds many locks or long:
 -- idempotency keys past their 24 hours, deliveries delivered longer ago
--- than the retention, events processed that long ago whose deliveries
--- are all gone, and manage tokens that work no more. Returns the rows removed; the worker calls again while it
--- removes a full batch.
+-- than the retention, and manage tokens that work no more (events are
+-- audit entries, kept). Returns the rows removed; the worker calls again
+-- while it removes a full batch.
 CREATE OR REPLACE FUNCTION outbox_purge(p_retention_days int, p_batch int)
 RETURNS int
 LANGUAGE plpgsql SECURITY DEFINER
@@ -382,7 +430,6 @@ AS $$
 DECLARE
     v_keys int;
     v_deliveries int;
-    v_events int;
     v_tokens int;
 BEGIN
     DELETE FROM idempotency_keys
@@ -396,12 +443,6 @@ BEGIN
                      AND delivered_at < now() - p_retention_days * interval '1 day'
                    LIMIT p_batch);
     GET DIAGNOSTICS v_deliveries = ROW_COUNT;
-    DELETE FROM outbox_events ev
-     WHERE ev.id IN (SELECT e.id FROM outbox_events e
-                      WHERE e.processed_at < now() - p_retention_days * interval '1 day'
-                        AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id)
-                      LIMIT p_batch);
-    GET DIAGNOSTICS v_events = ROW_COUNT;
     -- Manage tokens whose appointment was cancelled, moved or has begun
     -- work no more (sql/65_manage.sql).
     DELETE FROM manage_tokens
@@ -415,7 +456,7 @@ BEGIN
     DELETE FROM breakers b
      WHERE b.target LIKE 'webhook:%'
        AND NOT EXISTS (SELECT 1 FROM webhook_endpoints w WHERE 'webhook:' || w.id = b.target);
-    RETURN v_keys + v_deliveries + v_events + v_tokens;
+    RETURN v_keys + v_deliveries + v_tokens;
 END
 $$;
 
@@ -519,9 +560,9 @@ $$;
 -- What waits for the worker: events not yet fanned out plus deliveries not
 -- yet delivered (a reminder only once its time has come), each counted up
 -- to 10,000. The ORDER BY on the partial indexes' columns
--- (outbox_events_pending, deliveries_due) keeps each plan on its index
+-- (audit_logs_events, deliveries_due) keeps each plan on its index
 -- whatever the statistics say (a sequential scan would read every
--- processed row to find few waiting ones), so a scrape reads at most
+-- event fanned out long ago to find the few waiting), so a scrape reads at most
 -- 20,000 index entries however large the tables or the backlog grow.
 CREATE OR REPLACE FUNCTION outbox_pending()
 RETURNS bigint
@@ -529,8 +570,10 @@ LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
 AS $$
 BEGIN
-    RETURN (SELECT count(*) FROM (SELECT 1 FROM outbox_events e WHERE e.processed_at IS NULL
-                                   ORDER BY e.created_at LIMIT 10000) e)
+    RETURN (SELECT count(*) FROM (SELECT 1 FROM audit_logs l, outbox_cursor c
+                                   WHERE l.event_type IS NOT NULL
+                                     AND (l.xid, l.seq) > (c.xid, c.seq)
+                                   ORDER BY l.xid, l.seq LIMIT 10000) e)
          + (SELECT count(*) FROM (SELECT 1 FROM deliveries d
                                    WHERE d.status IN ('pending', 'failed')
                                      AND (d.next_attempt_at <= now()
@@ -538,3 +581,11 @@ BEGIN
                                    ORDER BY d.next_attempt_at LIMIT 10000) d);
 END
 $$;
+
+-- The events as their targets receive them, for operators and tests:
+-- fannedOut once the worker's cursor has passed them.
+CREATE OR REPLACE VIEW outbox_events AS
+SELECT l.id, l.org_id, l.event_type, l.entity_id, bk_event_payload(l) AS payload,
+       l.at AS created_at, (l.xid, l.seq) <= (c.xid, c.seq) AS fanned_out
+  FROM audit_logs l CROSS JOIN outbox_cursor c
+ WHERE l.event_type IS NOT NULL;

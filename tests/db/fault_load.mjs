@@ -270,7 +270,7 @@ async function check(o) {
 
   // Fresh statistics for the queries below (a crash recovery forgets what
   // autovacuum knew, and a bad plan of the overlap query takes minutes).
-  psql(o.db, 'ANALYZE appointments; ANALYZE outbox_events');
+  psql(o.db, 'ANALYZE appointments; ANALYZE audit_logs');
   // 1. The requests in doubt: what the database holds for them, then a replay.
   const before = rowsOf(o.db, o.org);
   const byKey = new Map();

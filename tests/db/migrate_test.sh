@@ -10,14 +10,16 @@ db="migrate_test_$$"
 url="$DATABASE_URL dbname=$db"
 old_db="migrate_old_$$"
 old_url="$DATABASE_URL dbname=$old_db"
+events_db="migrate_events_$$"
+events_url="$DATABASE_URL dbname=$events_db"
 work=$(mktemp -d)
-trap 'psql -X -q "$DATABASE_URL" -c "DROP DATABASE IF EXISTS $db" -c "DROP DATABASE IF EXISTS $old_db" >/dev/null 2>&1; rm -rf "$work"' EXIT
+trap 'psql -X -q "$DATABASE_URL" -c "DROP DATABASE IF EXISTS $db" -c "DROP DATABASE IF EXISTS $old_db" -c "DROP DATABASE IF EXISTS $events_db" >/dev/null 2>&1; rm -rf "$work"' EXIT
 
 n=0
 ok() { n=$((n + 1)); if [[ $1 == 0 ]]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
 q() { psql -X -q -t -A "$url" -c "$1" 2>/dev/null; }
 
-echo "1..17"
+echo "1..21"
 psql -X -q "$DATABASE_URL" -c "CREATE DATABASE $db" >/dev/null
 files=$(ls migrations/[0-9][0-9][0-9][0-9]_*.sql | wc -l)
 sqlfiles=$(ls sql/[0-9][0-9]_*.sql | wc -l)
@@ -101,3 +103,33 @@ else
   cat "$work/old.log" >&2
   ok 1 "a database of release $old_release upgrades to this one (it could not be made: needs the git history)"
 fi
+
+# Events with data: a database of the last release before migration 0019
+# (events in outbox_events, some fanned out with their deliveries, one
+# waiting) upgrades to events that are audit entries, each event once,
+# each payload as it was, each delivery kept, and the waiting one fanned
+# out after the upgrade (the others not again).
+events_release=ac7c87e
+eq() { psql -X -q -t -A "$events_url" -c "$1" 2>/dev/null; }
+mkdir -p "$work/ev"
+if git archive "$events_release" migrations sql 2>"$work/ev.log" | tar -x -C "$work/ev" &&
+   psql -X -q "$DATABASE_URL" -c "CREATE DATABASE $events_db" >/dev/null &&
+   "$bookd" migrate --database-url "$events_url" --migrations-dir "$work/ev/migrations" \
+     --sql-dir "$work/ev/sql" >>"$work/ev.log" 2>&1 &&
+   psql -X -q -v ON_ERROR_STOP=1 "$events_url" -f tests/db/upgrade_events.psql >>"$work/ev.log" 2>&1; then
+  "$bookd" migrate --database-url "$events_url" >"$work/ev_upgrade.log" 2>&1
+  ok $? "a database of release $events_release with events upgrades to this one"
+else
+  cat "$work/ev.log" >&2
+  ok 1 "a database of release $events_release with events upgrades to this one (it could not be made)"
+fi
+[[ $(eq "SELECT (SELECT count(*) FROM upgrade_expect) || '/' ||
+               (SELECT count(*) FROM audit_logs WHERE event_type IS NOT NULL) || '/' ||
+               (SELECT count(*) FROM upgrade_expect x JOIN outbox_events e USING (entity_id, event_type)
+                 WHERE e.payload = x.payload)") == 5/5/5 ]]
+ok $? "each of the 5 events is one audit entry now, its payload as it was"
+[[ $(eq "SELECT (SELECT sum(deliveries) FROM upgrade_expect) || '/' ||
+               (SELECT count(*) FROM deliveries d JOIN audit_logs l ON l.id = d.event_id)") == 4/4 ]]
+ok $? "the 4 deliveries are kept, each pointing at its event's audit entry"
+[[ $(eq "SELECT outbox_fan_out(1000, 0)")/$(eq "SELECT outbox_fan_out(1000, 0)")/$(eq "SELECT count(*) FROM deliveries") == 1/0/5 ]]
+ok $? "the event that waited is fanned out after the upgrade, the others not again"

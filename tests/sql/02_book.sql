@@ -6,7 +6,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 -- A session time zone far from UTC: the functions must print UTC anyway.
 SET LOCAL TimeZone = 'America/New_York';
-SELECT plan(89);
+SELECT plan(90);
 
 \ir fixtures.psql
 -- A successful booking ------------------------------------------------------
@@ -75,14 +75,15 @@ SELECT ok((SELECT details::text !~* '(alice|pgtapson|5550001111|example\.test|mo
              FROM audit_logs WHERE entity_id = pg_temp.aid('b1')),
           'book: audit details hold no personal data (name, phone, email, notes)');
 SELECT results_eq($$
-    SELECT org_id, event_type, processed_at FROM outbox_events
+    SELECT org_id, event_type, fanned_out FROM outbox_events
      WHERE entity_id = pg_temp.aid('b1')
     $$, $$
-    VALUES ('11111111-1111-4111-8111-111111111111'::uuid, 'appointment.booked',
-            NULL::timestamptz)
-    $$, 'book: exactly one pending outbox event appointment.booked');
+    VALUES ('11111111-1111-4111-8111-111111111111'::uuid, 'appointment.booked', false)
+    $$, 'book: exactly one pending event appointment.booked');
+SELECT is((SELECT event_type FROM audit_logs WHERE entity_id = pg_temp.aid('b1')),
+          'appointment.booked', 'book: the event is the audit entry itself');
 SELECT is((SELECT payload -> 'appointment' FROM outbox_events WHERE entity_id = pg_temp.aid('b1')),
-          pg_temp.r('b1') -> 'appointment', 'book: the outbox payload carries the appointment');
+          pg_temp.r('b1') -> 'appointment', 'book: the event''s payload is the appointment as booked');
 
 -- Overlap: conflict, and nothing written -----------------------------------
 INSERT INTO snap VALUES ('before-conflict', pg_temp.totals());

@@ -6,7 +6,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 -- A session time zone far from UTC: the functions must print UTC anyway.
 SET LOCAL TimeZone = 'America/New_York';
-SELECT plan(35);
+SELECT plan(36);
 
 \ir fixtures.psql
 -- A confirmed appointment, cancelled ----------------------------------------
@@ -48,6 +48,11 @@ SELECT results_eq($$
     $$, $$
     SELECT 'appointment.cancelled', pg_temp.r('x') -> 'appointment'
     $$, 'cancel: one appointment.cancelled outbox event with the cancelled appointment');
+SELECT is((SELECT payload -> 'appointment' FROM outbox_events
+            WHERE entity_id = pg_temp.aid('a') AND event_type = 'appointment.booked'),
+          (pg_temp.r('x') -> 'appointment')
+              || '{"status": "confirmed", "cancelledAt": null}',
+          'cancel: the booking''s event still reads as booked (not sent yet, sent as it was)');
 SELECT is(pg_temp.totals(), (SELECT format('appointments=%s audit=%s outbox=%s idempotency=%s',
                                            count(*), 2, 2, 0) FROM appointments),
           'cancel: no new appointment row; one more audit row and outbox event');

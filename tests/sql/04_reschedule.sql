@@ -6,7 +6,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 -- A session time zone far from UTC: the functions must print UTC anyway.
 SET LOCAL TimeZone = 'America/New_York';
-SELECT plan(50);
+SELECT plan(51);
 
 \ir fixtures.psql
 -- Into a free slot -------------------------------------------------------------
@@ -80,6 +80,9 @@ SELECT results_eq(format($$
     format($$SELECT 'appointment.rescheduled', %L, %L::jsonb$$,
            pg_temp.aid('a'), pg_temp.r('r1') -> 'appointment'),
     'reschedule: one appointment.rescheduled outbox event under the new id');
+SELECT is((SELECT payload -> 'appointment' ->> 'status' FROM outbox_events
+            WHERE entity_id = pg_temp.aid('a') AND event_type = 'appointment.booked'),
+          'confirmed', 'reschedule: the old appointment''s booking event still reads as booked');
 SELECT is(pg_temp.totals(), (SELECT format('appointments=%s audit=%s outbox=%s idempotency=0',
                                            1 + split_part(split_part(v, ' ', 1), '=', 2)::int,
                                            2 + split_part(split_part(v, ' ', 2), '=', 2)::int,

@@ -5,7 +5,7 @@
 \set ON_ERROR_STOP 1
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
-SELECT plan(28);
+SELECT plan(29);
 
 \ir fixtures.psql
 -- Endpoints: org1 has two (one for booked only, one disabled), org2 none.
@@ -21,13 +21,17 @@ INSERT INTO webhook_endpoints (id, org_id, url, events, secret, secret_key_id, d
 SELECT outbox_fan_out(1000000, 0);
 DELETE FROM deliveries;
 
-INSERT INTO outbox_events (id, org_id, event_type, entity_id, payload) VALUES
-    ('0f000000-0000-4000-8000-000000000001', '11111111-1111-4111-8111-111111111111',
-     'appointment.booked', gen_random_uuid(), '{"appointment":{}}'),
-    ('0f000000-0000-4000-8000-000000000002', '11111111-1111-4111-8111-111111111111',
-     'appointment.cancelled', gen_random_uuid(), '{"appointment":{}}'),
-    ('0f000000-0000-4000-8000-000000000003', '22222222-2222-4222-8222-222222222222',
-     'appointment.booked', gen_random_uuid(), '{"appointment":{}}');
+-- Events are audit entries with an event_type (migration 0019); one entry
+-- without is no event.
+INSERT INTO audit_logs (id, org_id, actor, action, entity_type, entity_id, event_type) VALUES
+    ('0f000000-0000-4000-8000-000000000001', '11111111-1111-4111-8111-111111111111', 'system',
+     'appointment.booked', 'appointment', gen_random_uuid(), 'appointment.booked'),
+    ('0f000000-0000-4000-8000-000000000002', '11111111-1111-4111-8111-111111111111', 'system',
+     'appointment.cancelled', 'appointment', gen_random_uuid(), 'appointment.cancelled'),
+    ('0f000000-0000-4000-8000-000000000004', '11111111-1111-4111-8111-111111111111', 'system',
+     'provider.created', 'provider', gen_random_uuid(), NULL),
+    ('0f000000-0000-4000-8000-000000000003', '22222222-2222-4222-8222-222222222222', 'system',
+     'appointment.booked', 'appointment', gen_random_uuid(), 'appointment.booked');
 
 -- Fan-out ----------------------------------------------------------------------
 SELECT is(outbox_fan_out(100, 0), 3, 'fan-out processes the three pending events');
@@ -37,8 +41,9 @@ SELECT results_eq($$ SELECT event_id::text, target FROM deliveries ORDER BY 1, 2
               ('0f000000-0000-4000-8000-000000000002', 'webhook:0e000000-0000-4000-8000-000000000001') $$,
     'one delivery per subscribed, enabled endpoint of the event''s organization');
 SELECT is((SELECT count(*)::int FROM outbox_events
-            WHERE id::text LIKE '0f000000%' AND processed_at IS NULL), 0,
-          'the events are processed, also the one no endpoint wants');
+            WHERE id::text LIKE '0f000000%' AND NOT fanned_out), 0,
+          'the cursor is past the events, also the one no endpoint wants');
+SELECT is(outbox_pending(), 3::bigint, 'what waits is the three deliveries, no event');
 SELECT is(outbox_fan_out(100, 0), 0, 'a second fan-out finds nothing');
 SELECT is((SELECT count(*)::int FROM deliveries WHERE status = 'pending' AND attempts = 0), 3,
           'new deliveries are pending, never attempted');
@@ -118,16 +123,13 @@ INSERT INTO idempotency_keys (org_id, key_kind, key, request_hash, result, creat
     ('11111111-1111-4111-8111-111111111111', 'admin', 'old', '\x00', '{}', now() - interval '25 hours'),
     ('11111111-1111-4111-8111-111111111111', 'admin', 'new', '\x00', '{}', now() - interval '23 hours');
 UPDATE deliveries SET delivered_at = now() - interval '31 days' WHERE id = (SELECT id FROM d WHERE n = 1);
-UPDATE outbox_events SET processed_at = now() - interval '31 days'
- WHERE id IN ('0f000000-0000-4000-8000-000000000003', '0f000000-0000-4000-8000-000000000001');
-SELECT cmp_ok(outbox_purge(30, 1000), '>=', 3, 'the purge removes what is past its time');
+SELECT cmp_ok(outbox_purge(30, 1000), '>=', 2, 'the purge removes what is past its time');
 SELECT results_eq($$ SELECT key FROM idempotency_keys WHERE key IN ('old', 'new') $$,
                   $$ VALUES ('new') $$, 'idempotency keys go after 24 hours, not before');
 SELECT results_eq($$ SELECT (SELECT count(*)::int FROM deliveries WHERE id = (SELECT id FROM d WHERE n = 1)),
-                            (SELECT count(*)::int FROM outbox_events WHERE id = '0f000000-0000-4000-8000-000000000003'),
-                            (SELECT count(*)::int FROM outbox_events WHERE id = '0f000000-0000-4000-8000-000000000001') $$,
-                  $$ VALUES (0, 0, 1) $$,
-                  'delivered deliveries past the retention go, and old events with no delivery left; an event with deliveries stays');
+                            (SELECT count(*)::int FROM audit_logs WHERE id::text LIKE '0f000000%') $$,
+                  $$ VALUES (0, 4) $$,
+                  'delivered deliveries past the retention go; their events stay, being audit entries');
 
 SELECT * FROM finish();
 ROLLBACK;
