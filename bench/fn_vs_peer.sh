@@ -69,10 +69,12 @@ cluster_ticks() {
 }
 run=0
 pg_tps() { # SIDE CLIENTS RUN
-  local side=$1 c=$2 defs=(-D orgs="$orgs")
+  local side=$1 c=$2 defs=(-D orgs="$orgs" -D n=0 -D nc="$2")
   if [[ $side == peer ]]; then
     # A fresh stretch of hours a run: every booking is a distinct slot.
     defs=(-D n=0 -D nc="$c" -D base=$((base + $3 * 86400 * 400)))
+  else
+    defs+=(-D base="$(psql -X -q -t -A "${url[$side]}" -c 'SELECT bench_next_base()')")
   fi
   pgbench -n -M prepared -c "$c" -j 2 -T "$seconds" "${defs[@]}" -f "${script[$side]}" \
     "${url[$side]}" 2>&1 | sed -n 's/^tps = \([0-9.]*\) .*/\1/p' | cut -d. -f1

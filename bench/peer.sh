@@ -324,7 +324,8 @@ fn_once() {
     "$bin/pgbench" -n -M prepared -c "$c" -j 2 -T "$s" -D n=0 -D nc="$c" -D base="$(next_epoch)" \
       -f "$scratch/app/pgb_function.sql" "$(conninfo booking)" 2>&1
   else
-    "$bin/pgbench" -n -M prepared -c "$c" -j 2 -T "$s" -D orgs="$orgs" \
+    "$bin/pgbench" -n -M prepared -c "$c" -j 2 -T "$s" -D orgs="$orgs" -D n=0 -D nc="$c" \
+      -D base="$(psql_on "$bookd_url" -c 'SELECT bench_next_base()')" \
       -f bench/pg_book.sql "$bookd_url" 2>&1
   fi
 }

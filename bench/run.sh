@@ -163,7 +163,8 @@ pg_run() {
   local m0 tps
   m0=$(machine_ticks)
   tps=$("$bin/pgbench" -n -M prepared -c "$clients" -j "$(( clients < 2 ? 1 : 2 ))" \
-    -T "$seconds" -D orgs="$orgs" "$@" -f "$script" "$DATABASE_URL" 2>/dev/null |
+    -T "$seconds" -D orgs="$orgs" -D n=0 -D nc="$clients" -D base="$(sql -c 'SELECT bench_next_base()')" \
+    "$@" -f "$script" "$DATABASE_URL" 2>/dev/null |
     sed -n 's/^tps = \([0-9.]*\) .*/\1/p')
   echo "tps=$tps machine_ms=$(ms_per $(( $(machine_ticks) - m0 )) \
     "$(awk -v t="$tps" -v s="$seconds" 'BEGIN { printf "%d", t * s }')")"
