@@ -461,7 +461,7 @@ for c in "${levels[@]}"; do (( ${http_rps[$c]} > best )) && best=${http_rps[$c]}
   echo
   echo 'The same row INSERTed into `appointments` itself (bench/pg_insert_checked.sql: every'
   echo "constraint, index and foreign key of the table, the GiST exclusion check included, but"
-  echo "no bucket locks, audit or outbox row, or PL/pgSQL) sits between the bare INSERT and the"
+  echo "no bucket locks, audit entry (the event), or PL/pgSQL) sits between the bare INSERT and the"
   echo "function: the first ratio is the price of the table's integrity, the second the price"
   echo "of the booking protocol on top of it."
   echo

@@ -283,6 +283,9 @@ $$;
 -- Claims up to p_limit due deliveries for p_lease_ms: another worker skips
 -- them until the lease runs out. Returns what sending needs; event_at is
 -- the event's time, in the API's form and in ms since the epoch.
+-- PL/pgSQL for its cached plan: as a LANGUAGE sql function the statement
+-- was planned at every call, 2 ms, every time the worker woke (bench/
+-- HISTORY.md, step 39).
 -- The due rows are chosen once (MATERIALIZED): as a subquery in FROM, a
 -- plan that scanned it again for each row of the join would lock and
 -- lease the next p_limit rows each time, since the rows leased by the first
@@ -299,9 +302,12 @@ CREATE OR REPLACE FUNCTION deliveries_claim(p_limit int, p_lease_ms int)
 RETURNS TABLE (id uuid, org_id uuid, target text, attempts int, url text, secret bytea,
                event_type text, payload jsonb, event_at text, event_at_ms bigint,
                action text, token bytea, token_expires_ms bigint)
-LANGUAGE sql SECURITY DEFINER
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
 AS $$
+#variable_conflict use_column
+BEGIN
+RETURN QUERY
 WITH due AS MATERIALIZED (
     SELECT c.id FROM deliveries c
      WHERE c.status IN ('pending', 'failed') AND c.next_attempt_at <= now()
@@ -328,7 +334,8 @@ RETURNING d.id, d.org_id, d.target, d.attempts, w.url, coalesce(w.secret, i.secr
                THEN bk_delivery_context(d) || jsonb_build_object('settings', i.settings)
                ELSE bk_event_payload(ev) END,
           bk_iso(ev.at), (extract(epoch FROM ev.at) * 1000)::bigint,
-          d.action, i.token, (extract(epoch FROM i.token_expires_at) * 1000)::bigint
+          d.action, i.token, (extract(epoch FROM i.token_expires_at) * 1000)::bigint;
+END
 $$;
 
 -- Writes back what became of claimed deliveries, one array element each
