@@ -113,6 +113,20 @@ EOF
 }
 
 # pgb_tps SCRIPT: pgbench's tps for SCRIPT at 16 clients, extended protocol, whole.
+# book_with_timeout_sql: the path of bench/pg_book.sql as
+# BOOKD_DB_STATEMENTS=unnamed sends it (made from it, so the two cannot
+# drift apart): the statement's timeout set in its own transaction first, in
+# one pipeline (one Sync, one round trip). Run with -M extended.
+book_with_timeout_sql() {
+  local f=$work/pg_book_timeout.sql
+  { sed -n '/^\\set/p' bench/pg_book.sql
+    echo '\startpipeline'
+    echo "SELECT set_config('statement_timeout', '5000', true);"
+    sed -n '/^SELECT/,$p' bench/pg_book.sql
+    echo '\endpipeline'; } >"$f"
+  echo "$f"
+}
+
 pgb_tps() {
   local tps
   tps=$(field tps "$(pg_run "$1" 16 -M extended)")
@@ -161,7 +175,7 @@ pgbouncer_measure() {
     # The per-statement timeout alone, in PostgreSQL: the booking function
     # with and without the set_config that UNNAMED mode sends before it in
     # one pipeline (pgbench, extended protocol, 16 clients).
-    pgb_fn+=("$(pgb_tps bench/pg_book.sql)") pgb_fn_timeout+=("$(pgb_tps bench/pg_book_timeout.sql)")
+    pgb_fn+=("$(pgb_tps bench/pg_book.sql)") pgb_fn_timeout+=("$(pgb_tps "$(book_with_timeout_sql)")")
   done
   base=$main_base bookd_pid=$main_pid
   for mode in direct unnamed pgbouncer; do

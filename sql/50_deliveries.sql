@@ -576,10 +576,15 @@ RETURNS bigint
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
 AS $$
+DECLARE
+    v_cursor outbox_cursor;
 BEGIN
-    RETURN (SELECT count(*) FROM (SELECT 1 FROM audit_logs l, outbox_cursor c
+    -- The cursor as values: joined as a table, its row comparison is no
+    -- index condition, and the scan read every event ever written.
+    SELECT * INTO v_cursor FROM outbox_cursor;
+    RETURN (SELECT count(*) FROM (SELECT 1 FROM audit_logs l
                                    WHERE l.event_type IS NOT NULL
-                                     AND (l.xid, l.seq) > (c.xid, c.seq)
+                                     AND (l.xid, l.seq) > (v_cursor.xid, v_cursor.seq)
                                    ORDER BY l.xid, l.seq LIMIT 10000) e)
          + (SELECT count(*) FROM (SELECT 1 FROM deliveries d
                                    WHERE d.status IN ('pending', 'failed')
