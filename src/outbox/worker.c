@@ -40,12 +40,6 @@
 #define SYNC_EVERY_MS 1000    /* looks for calendars due for an import */
 #define SECRET_RETRY_MS 30000  /* a secret that does not open: looked at again then */
 #define REQUEUE_MS 100        /* a target's sends beyond its bound: claimable again then */
-/* A wake-up (a booking of this process, a NOTIFY, a finished send) is
- * acted on no sooner than this after the last fan-out and claim, so that
- * under load one fan-out takes the events of many bookings: each costs a
- * transaction (the cursor's row locked and moved), and one per booking
- * cost the bookings 5-24 % of their rate (bench/HISTORY.md, step 39). */
-#define WAKE_GATHER_MS 20
 
 struct outbox_worker {
     const struct app *app;
@@ -671,13 +665,6 @@ static bool wait_for_work(struct outbox_worker *w, int timeout_ms)
     return work;
 }
 
-/* What is left of WAKE_GATHER_MS, elapsed ms after the last fan-out (at
- * least 1 ms: a poll of 0 would spin). */
-static int gather_wait_ms(int64_t elapsed)
-{
-    return elapsed >= WAKE_GATHER_MS - 1 ? 1 : (int)(WAKE_GATHER_MS - elapsed);
-}
-
 static void *worker_main(void *arg)
 {
     struct outbox_worker *w = arg;
@@ -702,8 +689,7 @@ static void *worker_main(void *arg)
             continue;
         }
         if (!stopping && w->in_flight < MAX_IN_FLIGHT &&
-            (more_due || (woken && now - last_claim >= WAKE_GATHER_MS) ||
-             now - last_claim >= cfg->outbox_poll_ms)) {
+            (more_due || woken || now - last_claim >= cfg->outbox_poll_ms)) {
             int processed = 0, rounds = 0, room = MAX_IN_FLIGHT - w->in_flight;
             int64_t first_delay = 0;
             core_retry_next_delay_ms(&cfg->retry, 0, random_unit(), &first_delay);
@@ -745,8 +731,7 @@ static void *worker_main(void *arg)
         if (w->in_flight > 0)
             woken |= wait_for_work(w, more_due && w->in_flight < MAX_IN_FLIGHT ? 0 : 50);
         else if (!more_due)
-            woken |= wait_for_work(w, woken ? gather_wait_ms(now - last_claim)
-                                            : cfg->outbox_poll_ms);
+            woken |= wait_for_work(w, cfg->outbox_poll_ms);
     }
     log_notice("worker.stopped", "the outbox worker stopped");
     return NULL;
