@@ -12,7 +12,11 @@
 #   - an overlap race over each design's HTTP API: PEER_RACE_PAIRS pairs of
 #     14:00/60 min and 14:30/30 min bookings sent at the same moment for the
 #     same organization and provider, overlapping confirmed pairs counted in
-#     SQL.
+#     SQL;
+#   - the HTTP and function measurements again once every organization holds
+#     PEER_HISTORY past appointments more, as a practice's calendar does after
+#     a few months: the original's overlap check reads every earlier
+#     appointment of the organization, bookd's does not.
 #
 # Fair by construction: both on the same server, each in its own database
 # made fresh for the run; every measurement preceded by 3 s of the same load
@@ -33,7 +37,8 @@
 # BENCH_SECONDS (10): a measurement; BENCH_RUNS (3): rounds.
 # BOOKD_BIN (BUILD/bookd, BUILD defaulting to build): the bookd measured.
 # PEER_SEED (../shared/peer-seed), PEER_ORGS (1000, as many as the original's
-#   seed has), PEER_RACE_PAIRS (200), PEER_KEEP=1 keeps the two databases,
+#   seed has), PEER_RACE_PAIRS (200), PEER_HISTORY (1000: the past appointments
+#   an organization added for the second pass; 0 skips it), PEER_KEEP=1 keeps the two databases,
 #   PEER_RESULTS (bench/RESULTS.md) the file whose section is written.
 # Needs node and npm (the registry, for `npm ci`), wrk, PostgreSQL's client
 # programs.
@@ -47,6 +52,7 @@ seed=${PEER_SEED:-$root/../shared/peer-seed}
 seconds=${BENCH_SECONDS:-10}
 rounds=${BENCH_RUNS:-3}
 orgs=${PEER_ORGS:-1000}
+history=${PEER_HISTORY:-1000}
 pairs=${PEER_RACE_PAIRS:-200}
 warm=3
 levels=(16 64)
@@ -354,35 +360,43 @@ settle() {
 }
 
 declare -A rps p50 p99 bad mms own dms tps fmms fdms ffail
-for who in peer bookd; do
-  for c in "${levels[@]}"; do
-    rps[$who$c]='' p50[$who$c]='' p99[$who$c]='' mms[$who$c]='' own[$who$c]='' dms[$who$c]=''
-    tps[$who$c]='' fmms[$who$c]='' fdms[$who$c]='' bad[$who$c]=0 ffail[$who$c]=0
-  done
-done
-for r in $(seq "$rounds"); do
-  settle
-  for c in "${levels[@]}"; do
-    for who in peer bookd; do
-      echo "bench/peer.sh: round $r of $rounds, HTTP, $c connections, $who" >&2
-      line=$(http_run "$who" "$c")
-      rps[$who$c]+="$(field ok_rps "$line") " p50[$who$c]+="$(field p50_ms "$line") "
-      p99[$who$c]+="$(field p99_ms "$line") " mms[$who$c]+="$(field machine_ms "$line") "
-      own[$who$c]+="$(field own_ms "$line") " dms[$who$c]+="$(field design_ms "$line") "
-      bad[$who$c]=$(( ${bad[$who$c]} + $(field non2xx "$line") + $(field sockerr "$line") ))
+# measure PHASE: BENCH_RUNS rounds of every measurement, into the arrays
+# above under keys PHASE<who><level> ("" the fresh databases, "h" with
+# history).
+measure() {
+  local ph=$1 r c who line k
+  for who in peer bookd; do
+    for c in "${levels[@]}"; do
+      k=$ph$who$c
+      rps[$k]='' p50[$k]='' p99[$k]='' mms[$k]='' own[$k]='' dms[$k]=''
+      tps[$k]='' fmms[$k]='' fdms[$k]='' bad[$k]=0 ffail[$k]=0
     done
   done
-  settle
-  for c in "${levels[@]}"; do
-    for who in peer bookd; do
-      echo "bench/peer.sh: round $r of $rounds, function alone, $c clients, $who" >&2
-      line=$(fn_run "$who" "$c")
-      tps[$who$c]+="$(field tps "$line") " fmms[$who$c]+="$(field machine_ms "$line") "
-      fdms[$who$c]+="$(field design_ms "$line") "
-      ffail[$who$c]=$(( ${ffail[$who$c]} + $(field failed "$line") ))
+  for r in $(seq "$rounds"); do
+    settle
+    for c in "${levels[@]}"; do
+      for who in peer bookd; do
+        echo "bench/peer.sh: ${ph:+with history, }round $r of $rounds, HTTP, $c connections, $who" >&2
+        line=$(http_run "$who" "$c") k=$ph$who$c
+        rps[$k]+="$(field ok_rps "$line") " p50[$k]+="$(field p50_ms "$line") "
+        p99[$k]+="$(field p99_ms "$line") " mms[$k]+="$(field machine_ms "$line") "
+        own[$k]+="$(field own_ms "$line") " dms[$k]+="$(field design_ms "$line") "
+        bad[$k]=$(( ${bad[$k]} + $(field non2xx "$line") + $(field sockerr "$line") ))
+      done
+    done
+    settle
+    for c in "${levels[@]}"; do
+      for who in peer bookd; do
+        echo "bench/peer.sh: ${ph:+with history, }round $r of $rounds, function alone, $c clients, $who" >&2
+        line=$(fn_run "$who" "$c") k=$ph$who$c
+        tps[$k]+="$(field tps "$line") " fmms[$k]+="$(field machine_ms "$line") "
+        fdms[$k]+="$(field design_ms "$line") "
+        ffail[$k]=$(( ${ffail[$k]} + $(field failed "$line") ))
+      done
     done
   done
-done
+}
+measure ""
 
 # The overlap race, through each design's HTTP API, then counted in SQL.
 echo "bench/peer.sh: overlap race, $pairs pairs each" >&2
@@ -400,16 +414,47 @@ double_bookd=$(psql_on "$bookd_url" -c "
       ON b.org_id = a.org_id AND b.provider_id = a.provider_id AND a.id < b.id
    WHERE a.scheduled_at < b.ends_at AND b.scheduled_at < a.ends_at")
 
+# The same measurements again once every organization of both databases
+# holds PEER_HISTORY past appointments more (hourly from 2020 on, before the
+# race's and the loads' years): a practice's calendar keeps its history. The
+# original's overlap check reads every earlier appointment of the
+# organization; bookd's GiST probe and its indexes do not grow with them.
+# bookd's are inserted into its table directly, with no audit entries (the
+# audit log's size costs a booking nothing either way).
+phases=("")
+if (( history > 0 )); then
+  echo "bench/peer.sh: $history past appointments an organization, in both databases" >&2
+  psql_on "$(conninfo booking)" -c "
+    INSERT INTO appointments (org_id, contact_id, scheduled_at, duration_minutes)
+    SELECT c.org_id, c.id, timestamptz '2020-01-01' + s * interval '1 hour', 30
+      FROM (SELECT DISTINCT ON (org_id) org_id, id FROM contacts ORDER BY org_id, id) c,
+           generate_series(1, $history) s" -c "VACUUM ANALYZE appointments" >/dev/null
+  psql_on "$bookd_url" -c "
+    INSERT INTO appointments (org_id, provider_id, contact_id, scheduled_at, duration_minutes,
+                              ends_at, buffered_start, buffered_end)
+    SELECT o.org_id, o.provider_id, o.contact_id, t, 30, t + interval '30 minutes', t,
+           t + interval '30 minutes'
+      FROM bench_orgs o, generate_series(1, $history) s,
+           LATERAL (SELECT timestamptz '2020-01-01' + s * interval '1 hour' AS t) x" \
+    -c "VACUUM ANALYZE appointments" >/dev/null
+  per_org() { psql_on "$1" -c "SELECT round(count(*)::numeric / count(DISTINCT org_id)) FROM appointments"; }
+  rows_peer=$(per_org "$(conninfo booking)") rows_bookd=$(per_org "$bookd_url")
+  measure h
+  phases+=(h)
+fi
+
 declare -A m_rps m_p50 m_p99 m_mms m_own m_dms m_tps m_fmms m_fdms
-for who in peer bookd; do
-  for c in "${levels[@]}"; do
-    k=$who$c
-    # shellcheck disable=SC2086 # the lists are space-separated on purpose
-    m_rps[$k]=$(median ${rps[$k]}) m_p50[$k]=$(median ${p50[$k]}) m_p99[$k]=$(median ${p99[$k]})
-    # shellcheck disable=SC2086,SC2034 # (read through two and two_ratio)
-    m_mms[$k]=$(median ${mms[$k]}) m_own[$k]=$(median ${own[$k]}) m_dms[$k]=$(median ${dms[$k]})
-    # shellcheck disable=SC2086,SC2034
-    m_tps[$k]=$(median ${tps[$k]}) m_fmms[$k]=$(median ${fmms[$k]}) m_fdms[$k]=$(median ${fdms[$k]})
+for ph in "${phases[@]}"; do
+  for who in peer bookd; do
+    for c in "${levels[@]}"; do
+      k=$ph$who$c
+      # shellcheck disable=SC2086 # the lists are space-separated on purpose
+      m_rps[$k]=$(median ${rps[$k]}) m_p50[$k]=$(median ${p50[$k]}) m_p99[$k]=$(median ${p99[$k]})
+      # shellcheck disable=SC2086,SC2034 # (read through two and two_ratio)
+      m_mms[$k]=$(median ${mms[$k]}) m_own[$k]=$(median ${own[$k]}) m_dms[$k]=$(median ${dms[$k]})
+      # shellcheck disable=SC2086,SC2034
+      m_tps[$k]=$(median ${tps[$k]}) m_fmms[$k]=$(median ${fmms[$k]}) m_fdms[$k]=$(median ${fdms[$k]})
+    done
   done
 done
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f %%", 100 * a / b; else print "n/a" }'; }
@@ -418,7 +463,11 @@ meets() { awk -v v="$1" -v t="$2" 'BEGIN { print (v != "n/a" && v + 0 >= t ? "me
 sec=$scratch/section.md
 # two NAME: "original / bookd" style pairs of the 16 and 64 figures of NAME.
 two() { local -n m=$1; echo "${m[${2}16]} / ${m[${2}64]}"; }
-two_ratio() { local -n m=$1; echo "$(ratio "${m[bookd16]}" "${m[peer16]}") / $(ratio "${m[bookd64]}" "${m[peer64]}")"; }
+# two_ratio NAME [PHASE]: bookd ÷ original of NAME at 16 and at 64.
+two_ratio() {
+  local -n m=$1
+  echo "$(ratio "${m[${2:-}bookd16]}" "${m[${2:-}peer16]}") / $(ratio "${m[${2:-}bookd64]}" "${m[${2:-}peer64]}")"
+}
 {
   echo "$begin_mark"
   echo "$title"
@@ -471,6 +520,41 @@ two_ratio() { local -n m=$1; echo "$(ratio "${m[bookd16]}" "${m[peer16]}") / $(r
   echo "| bookd HTTP ÷ original HTTP | $h16 ($(pair_ratios "${rps[bookd16]}" "${rps[peer16]}")) | $h64 ($(pair_ratios "${rps[bookd64]}" "${rps[peer64]}")) | ≥ 1.5 | 16: $(meets "$h16" 1.5); 64: $(meets "$h64" 1.5) |"
   echo "| bookd function ÷ original function | $f16 ($(pair_ratios "${tps[bookd16]}" "${tps[peer16]}")) | $f64 ($(pair_ratios "${tps[bookd64]}" "${tps[peer64]}")) | ≥ 1.0 | 16: $(meets "$f16" 1.0); 64: $(meets "$f64" 1.0) |"
   echo "| bookd HTTP ÷ bookd function | $o16 ($(pair_ratios "${rps[bookd16]}" "${tps[bookd16]}")) | $o64 ($(pair_ratios "${rps[bookd64]}" "${tps[bookd64]}")) | ≥ 0.95 | 16: $(meets "$o16" 0.95); 64: $(meets "$o64" 0.95) |"
+  if (( history > 0 )); then
+    echo
+    echo "### With a calendar's history: $history past appointments an organization more"
+    echo
+    echo "The same measurements, interleaved the same way, once every organization of both"
+    echo "databases holds $history past appointments more (hourly from 2020 on; bookd's written"
+    echo "into its table directly): $rows_peer an organization in the original's database and"
+    echo "$rows_bookd in bookd's when the pass began, a practice with one provider a few months"
+    echo "in. The original looks for an overlap among every appointment of the organization"
+    echo "that starts before the new one ends, so each booking reads the whole history, in its"
+    echo "index and in its table; bookd probes its exclusion constraint's GiST index, whose cost"
+    echo "grows with the logarithm of the table, not with the calendar's length. The pass above"
+    echo "is where the original is at its cheapest: a few hundred appointments an"
+    echo "organization, all made by the benchmark itself."
+    echo
+    echo "| with history | original design | bookd | bookd ÷ original |"
+    echo "|---|---|---|---|"
+    for c in "${levels[@]}"; do
+      echo "| bookings/s over HTTP, $c connections | ${m_rps[hpeer$c]} | ${m_rps[hbookd$c]} | $(ratio "${m_rps[hbookd$c]}" "${m_rps[hpeer$c]}") |"
+      echo "| p50 / p99 ms, $c connections | ${m_p50[hpeer$c]} / ${m_p99[hpeer$c]} | ${m_p50[hbookd$c]} / ${m_p99[hbookd$c]} | |"
+    done
+    echo "| non-2xx answers and socket errors, 16 / 64 connections (all runs) | $(two bad hpeer) | $(two bad hbookd) | |"
+    echo "| CPU ms a booking over HTTP (server + PostgreSQL), 16 / 64 | $(two m_dms hpeer) | $(two m_dms hbookd) | $(two_ratio m_dms h) |"
+    for c in "${levels[@]}"; do
+      echo "| function alone (pgbench), bookings/s, $c clients | ${m_tps[hpeer$c]} | ${m_tps[hbookd$c]} | $(ratio "${m_tps[hbookd$c]}" "${m_tps[hpeer$c]}") |"
+    done
+    echo "| CPU ms a booking, function alone (PostgreSQL), 16 / 64 | $(two m_fdms hpeer) | $(two m_fdms hbookd) | $(two_ratio m_fdms h) |"
+    echo
+    echo "| ratio, with history | 16 | 64 | target | |"
+    echo "|---|---|---|---|---|"
+    h16=$(ratio "${m_rps[hbookd16]}" "${m_rps[hpeer16]}") h64=$(ratio "${m_rps[hbookd64]}" "${m_rps[hpeer64]}")
+    f16=$(ratio "${m_tps[hbookd16]}" "${m_tps[hpeer16]}") f64=$(ratio "${m_tps[hbookd64]}" "${m_tps[hpeer64]}")
+    echo "| bookd HTTP ÷ original HTTP | $h16 ($(pair_ratios "${rps[hbookd16]}" "${rps[hpeer16]}")) | $h64 ($(pair_ratios "${rps[hbookd64]}" "${rps[hpeer64]}")) | ≥ 1.5 | 16: $(meets "$h16" 1.5); 64: $(meets "$h64" 1.5) |"
+    echo "| bookd function ÷ original function | $f16 ($(pair_ratios "${tps[hbookd16]}" "${tps[hpeer16]}")) | $f64 ($(pair_ratios "${tps[hbookd64]}" "${tps[hpeer64]}")) | ≥ 1.0 | 16: $(meets "$f16" 1.0); 64: $(meets "$f64" 1.0) |"
+  fi
   echo
   echo "The overlap race: $pairs pairs, each a booking at 14:00 for 60 minutes and one at 14:30"
   echo "for 30 minutes for the same organization (in bookd, the same provider) on a day of their"
@@ -478,7 +562,7 @@ two_ratio() { local -n m=$1; echo "$(ratio "${m[bookd16]}" "${m[peer16]}") / $(r
   echo "pair after another; overlapping confirmed appointments counted in SQL afterwards."
   echo "Original: \`$race_peer\`; its lock covers the exact start time only, so the two"
   echo "take different locks and neither sees the other's uncommitted row. bookd: \`$race_bookd\`."
-  echo "pgbench runs with a failed transaction: original $(( ffail[peer16] + ffail[peer64] )), bookd $(( ffail[bookd16] + ffail[bookd64] ))."
+  echo "pgbench runs with a failed transaction: original $(( ffail[peer16] + ffail[peer64] + ${ffail[hpeer16]:-0} + ${ffail[hpeer64]:-0} )), bookd $(( ffail[bookd16] + ffail[bookd64] + ${ffail[hbookd16]:-0} + ${ffail[hbookd64]:-0} ))."
   echo
   echo "What a booking does differs beyond the race: the original service takes the organization"
   echo "and contact from the request body with no credential and writes the appointment and an"
