@@ -130,7 +130,7 @@ outbox_drained() {
   for i in $(seq 600); do
     if [[ "$(curl -s "$main_base/metrics" | sed -n 's/^bookd_outbox_pending //p')" == "0" ]]; then
       (( i > 1 )) && echo "bench: the outbox drained in $(( (i - 1) * 3 / 10 )) s" >&2
-      return
+      return 0
     fi
     sleep 0.3
   done
