@@ -475,6 +475,33 @@ two_ratio() {
   local -n m=$1
   echo "$(ratio "${m[${2:-}bookd16]}" "${m[${2:-}peer16]}") / $(ratio "${m[${2:-}bookd64]}" "${m[${2:-}peer64]}")"
 }
+# rate_rows PHASE: the table's rows of bookings over HTTP, each level.
+rate_rows() {
+  local c
+  for c in "${levels[@]}"; do
+    echo "| bookings/s over HTTP, $c connections | ${m_rps[$1peer$c]} | ${m_rps[$1bookd$c]} | $(ratio "${m_rps[$1bookd$c]}" "${m_rps[$1peer$c]}") |"
+    echo "| p50 / p99 ms, $c connections | ${m_p50[$1peer$c]} / ${m_p99[$1peer$c]} | ${m_p50[$1bookd$c]} / ${m_p99[$1bookd$c]} | |"
+  done
+  echo "| non-2xx answers and socket errors, 16 / 64 connections (all runs) | $(two bad "$1peer") | $(two bad "$1bookd") | |"
+  echo "| CPU ms a booking over HTTP (server + PostgreSQL), 16 / 64 | $(two m_dms "$1peer") | $(two m_dms "$1bookd") | $(two_ratio m_dms "$1") |"
+}
+# fn_rows PHASE: the table's rows of the functions alone, each level.
+fn_rows() {
+  local c
+  for c in "${levels[@]}"; do
+    echo "| function alone (pgbench), bookings/s, $c clients | ${m_tps[$1peer$c]} | ${m_tps[$1bookd$c]} | $(ratio "${m_tps[$1bookd$c]}" "${m_tps[$1peer$c]}") |"
+  done
+  echo "| CPU ms a booking, function alone (PostgreSQL), 16 / 64 | $(two m_fdms "$1peer") | $(two m_fdms "$1bookd") | $(two_ratio m_fdms "$1") |"
+}
+# target_rows PHASE: bookd ÷ original over HTTP and of the functions
+# against issue 19's targets, each round's own ratio in brackets.
+target_rows() {
+  local h16 h64 f16 f64
+  h16=$(ratio "${m_rps[$1bookd16]}" "${m_rps[$1peer16]}") h64=$(ratio "${m_rps[$1bookd64]}" "${m_rps[$1peer64]}")
+  f16=$(ratio "${m_tps[$1bookd16]}" "${m_tps[$1peer16]}") f64=$(ratio "${m_tps[$1bookd64]}" "${m_tps[$1peer64]}")
+  echo "| bookd HTTP ÷ original HTTP | $h16 ($(pair_ratios "${rps[$1bookd16]}" "${rps[$1peer16]}")) | $h64 ($(pair_ratios "${rps[$1bookd64]}" "${rps[$1peer64]}")) | ≥ 1.5 | 16: $(meets "$h16" 1.5); 64: $(meets "$h64" 1.5) |"
+  echo "| bookd function ÷ original function | $f16 ($(pair_ratios "${tps[$1bookd16]}" "${tps[$1peer16]}")) | $f64 ($(pair_ratios "${tps[$1bookd64]}" "${tps[$1peer64]}")) | ≥ 1.0 | 16: $(meets "$f16" 1.0); 64: $(meets "$f64" 1.0) |"
+}
 {
   echo "$begin_mark"
   echo "$title"
@@ -502,17 +529,9 @@ two_ratio() {
   echo
   echo "| | original design | bookd | bookd ÷ original |"
   echo "|---|---|---|---|"
-  for c in "${levels[@]}"; do
-    echo "| bookings/s over HTTP, $c connections | ${m_rps[peer$c]} | ${m_rps[bookd$c]} | $(ratio "${m_rps[bookd$c]}" "${m_rps[peer$c]}") |"
-    echo "| p50 / p99 ms, $c connections | ${m_p50[peer$c]} / ${m_p99[peer$c]} | ${m_p50[bookd$c]} / ${m_p99[bookd$c]} | |"
-  done
-  echo "| non-2xx answers and socket errors, 16 / 64 connections (all runs) | $(two bad peer) | $(two bad bookd) | |"
-  echo "| CPU ms a booking over HTTP (server + PostgreSQL), 16 / 64 | $(two m_dms peer) | $(two m_dms bookd) | $(two_ratio m_dms) |"
+  rate_rows ""
   echo "| of which the server's own, 16 / 64 | $(two m_own peer) | $(two m_own bookd) | $(two_ratio m_own) |"
-  for c in "${levels[@]}"; do
-    echo "| function alone (pgbench), bookings/s, $c clients | ${m_tps[peer$c]} | ${m_tps[bookd$c]} | $(ratio "${m_tps[bookd$c]}" "${m_tps[peer$c]}") |"
-  done
-  echo "| CPU ms a booking, function alone (PostgreSQL), 16 / 64 | $(two m_fdms peer) | $(two m_fdms bookd) | $(two_ratio m_fdms) |"
+  fn_rows ""
   echo "| double bookings in the overlap race ($pairs pairs) | $double_peer ($(pct "$double_peer" "$pairs")) | $double_bookd ($(pct "$double_bookd" "$pairs")) | |"
   echo "| machine ms a booking over HTTP, 16 / 64 | $(two m_mms peer) | $(two m_mms bookd) | $(two_ratio m_mms) |"
   echo "| machine ms a booking, function alone, 16 / 64 | $(two m_fmms peer) | $(two m_fmms bookd) | $(two_ratio m_fmms) |"
@@ -521,11 +540,8 @@ two_ratio() {
   echo
   echo "| ratio | 16 | 64 | target | |"
   echo "|---|---|---|---|---|"
-  h16=$(ratio "${m_rps[bookd16]}" "${m_rps[peer16]}") h64=$(ratio "${m_rps[bookd64]}" "${m_rps[peer64]}")
-  f16=$(ratio "${m_tps[bookd16]}" "${m_tps[peer16]}") f64=$(ratio "${m_tps[bookd64]}" "${m_tps[peer64]}")
   o16=$(ratio "${m_rps[bookd16]}" "${m_tps[bookd16]}") o64=$(ratio "${m_rps[bookd64]}" "${m_tps[bookd64]}")
-  echo "| bookd HTTP ÷ original HTTP | $h16 ($(pair_ratios "${rps[bookd16]}" "${rps[peer16]}")) | $h64 ($(pair_ratios "${rps[bookd64]}" "${rps[peer64]}")) | ≥ 1.5 | 16: $(meets "$h16" 1.5); 64: $(meets "$h64" 1.5) |"
-  echo "| bookd function ÷ original function | $f16 ($(pair_ratios "${tps[bookd16]}" "${tps[peer16]}")) | $f64 ($(pair_ratios "${tps[bookd64]}" "${tps[peer64]}")) | ≥ 1.0 | 16: $(meets "$f16" 1.0); 64: $(meets "$f64" 1.0) |"
+  target_rows ""
   echo "| bookd HTTP ÷ bookd function | $o16 ($(pair_ratios "${rps[bookd16]}" "${tps[bookd16]}")) | $o64 ($(pair_ratios "${rps[bookd64]}" "${tps[bookd64]}")) | ≥ 0.95 | 16: $(meets "$o16" 0.95); 64: $(meets "$o64" 0.95) |"
   if (( history > 0 )); then
     echo
@@ -544,23 +560,12 @@ two_ratio() {
     echo
     echo "| with history | original design | bookd | bookd ÷ original |"
     echo "|---|---|---|---|"
-    for c in "${levels[@]}"; do
-      echo "| bookings/s over HTTP, $c connections | ${m_rps[hpeer$c]} | ${m_rps[hbookd$c]} | $(ratio "${m_rps[hbookd$c]}" "${m_rps[hpeer$c]}") |"
-      echo "| p50 / p99 ms, $c connections | ${m_p50[hpeer$c]} / ${m_p99[hpeer$c]} | ${m_p50[hbookd$c]} / ${m_p99[hbookd$c]} | |"
-    done
-    echo "| non-2xx answers and socket errors, 16 / 64 connections (all runs) | $(two bad hpeer) | $(two bad hbookd) | |"
-    echo "| CPU ms a booking over HTTP (server + PostgreSQL), 16 / 64 | $(two m_dms hpeer) | $(two m_dms hbookd) | $(two_ratio m_dms h) |"
-    for c in "${levels[@]}"; do
-      echo "| function alone (pgbench), bookings/s, $c clients | ${m_tps[hpeer$c]} | ${m_tps[hbookd$c]} | $(ratio "${m_tps[hbookd$c]}" "${m_tps[hpeer$c]}") |"
-    done
-    echo "| CPU ms a booking, function alone (PostgreSQL), 16 / 64 | $(two m_fdms hpeer) | $(two m_fdms hbookd) | $(two_ratio m_fdms h) |"
+    rate_rows h
+    fn_rows h
     echo
     echo "| ratio, with history | 16 | 64 | target | |"
     echo "|---|---|---|---|---|"
-    h16=$(ratio "${m_rps[hbookd16]}" "${m_rps[hpeer16]}") h64=$(ratio "${m_rps[hbookd64]}" "${m_rps[hpeer64]}")
-    f16=$(ratio "${m_tps[hbookd16]}" "${m_tps[hpeer16]}") f64=$(ratio "${m_tps[hbookd64]}" "${m_tps[hpeer64]}")
-    echo "| bookd HTTP ÷ original HTTP | $h16 ($(pair_ratios "${rps[hbookd16]}" "${rps[hpeer16]}")) | $h64 ($(pair_ratios "${rps[hbookd64]}" "${rps[hpeer64]}")) | ≥ 1.5 | 16: $(meets "$h16" 1.5); 64: $(meets "$h64" 1.5) |"
-    echo "| bookd function ÷ original function | $f16 ($(pair_ratios "${tps[hbookd16]}" "${tps[hpeer16]}")) | $f64 ($(pair_ratios "${tps[hbookd64]}" "${tps[hpeer64]}")) | ≥ 1.0 | 16: $(meets "$f16" 1.0); 64: $(meets "$f64" 1.0) |"
+    target_rows h
   fi
   echo
   echo "The overlap race: $pairs pairs, each a booking at 14:00 for 60 minutes and one at 14:30"
