@@ -215,6 +215,49 @@ BEGIN
 END
 $$;
 
+-- The deliveries of the events p_seqs (outbox_fan_out's, in order): one per
+-- subscribed, enabled webhook endpoint of their organization and one per
+-- action of its integrations, due after p_first_delay_ms.
+--
+-- The plans of the worker's statements that take rows by key are fixed to
+-- that shape (nested loops over index lookups: no sequential scan, hash or
+-- merge join; here and in deliveries_record). They are cached in the
+-- worker's one long session, made the first time it runs them, often while
+-- a table is still empty, and kept until an ANALYZE of the table. Made for
+-- an empty audit_logs and deliveries, this one read every event of the
+-- organization and deliveries_record every waiting delivery, at each call,
+-- and a delivery's latency grew with the tables until autovacuum came by
+-- (bench/HISTORY.md, step 41). The events are read one by one by their seq
+-- (the LATERAL subquery, kept apart by OFFSET 0), so no plan can reach them
+-- through another index.
+CREATE OR REPLACE FUNCTION outbox_fan_out_events(p_seqs bigint[], p_first_delay_ms int)
+RETURNS void
+LANGUAGE plpgsql
+SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off
+AS $$
+BEGIN
+    WITH ev AS MATERIALIZED (
+        SELECT l.* FROM unnest(p_seqs) s (seq)
+         CROSS JOIN LATERAL (SELECT * FROM audit_logs l WHERE l.seq = s.seq OFFSET 0) l),
+    hooks AS (
+        INSERT INTO deliveries (org_id, event_id, target, endpoint_id, next_attempt_at)
+        SELECT ev.org_id, ev.id, 'webhook:' || w.id, w.id,
+               now() + greatest(p_first_delay_ms, 0) * interval '1 millisecond'
+          FROM ev
+          JOIN webhook_endpoints w ON w.org_id = ev.org_id AND w.disabled_at IS NULL
+                                  AND ev.event_type = ANY (w.events)
+        ON CONFLICT (event_id, target, action, appointment_id) DO NOTHING)
+    -- The organization's integrations (none: no row joins).
+    INSERT INTO deliveries (org_id, event_id, target, action, appointment_id, next_attempt_at)
+    SELECT ev.org_id, ev.id, x.target, x.action, x.appointment_id,
+           coalesce(x.at, now() + greatest(p_first_delay_ms, 0) * interval '1 millisecond')
+      FROM ev
+      JOIN integrations i ON i.org_id = ev.org_id
+      CROSS JOIN LATERAL bk_integration_actions(ev::audit_logs, i) x
+    ON CONFLICT (event_id, target, action, appointment_id) DO NOTHING;
+END
+$$;
+
 -- The worker's fan-out: the next p_limit events past the cursor become one
 -- delivery per subscribed, enabled endpoint of their organization, due
 -- after p_first_delay_ms, and the deliveries of its integrations
@@ -258,23 +301,7 @@ BEGIN
     IF v_n = 0 THEN
         RETURN 0;
     END IF;
-    INSERT INTO deliveries (org_id, event_id, target, endpoint_id, next_attempt_at)
-    SELECT ev.org_id, ev.id, 'webhook:' || w.id, w.id,
-           now() + greatest(p_first_delay_ms, 0) * interval '1 millisecond'
-      FROM audit_logs ev
-      JOIN webhook_endpoints w ON w.org_id = ev.org_id AND w.disabled_at IS NULL
-                              AND ev.event_type = ANY (w.events)
-     WHERE ev.seq = ANY (v_seqs)
-    ON CONFLICT (event_id, target, action, appointment_id) DO NOTHING;
-    -- The organization's integrations (none: no row joins).
-    INSERT INTO deliveries (org_id, event_id, target, action, appointment_id, next_attempt_at)
-    SELECT ev.org_id, ev.id, x.target, x.action, x.appointment_id,
-           coalesce(x.at, now() + greatest(p_first_delay_ms, 0) * interval '1 millisecond')
-      FROM audit_logs ev
-      JOIN integrations i ON i.org_id = ev.org_id
-      CROSS JOIN LATERAL bk_integration_actions(ev, i) x
-     WHERE ev.seq = ANY (v_seqs)
-    ON CONFLICT (event_id, target, action, appointment_id) DO NOTHING;
+    PERFORM outbox_fan_out_events(v_seqs, p_first_delay_ms);
     UPDATE outbox_cursor SET xid = v_xids[v_n], seq = v_seqs[v_n];
     RETURN v_n;
 END
@@ -355,12 +382,14 @@ $$;
 --              counted.
 -- p_next_ms holds those times in ms since the epoch. An integration's
 -- lastError or lastSuccessAt follows its outcomes, and a Google insert or
--- delete done keeps the event id with the appointment.
+-- delete done keeps the event id with the appointment. Its plans are fixed
+-- to lookups by key (outbox_fan_out_events says why).
 CREATE OR REPLACE FUNCTION deliveries_record(p_ids uuid[], p_results text[], p_codes int[],
                                              p_errors text[], p_next_ms bigint[])
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
+SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off
 AS $$
 BEGIN
     -- Integrations first: every writer locks an integration before its
@@ -405,7 +434,10 @@ BEGIN
               FROM unnest(p_ids, p_results, p_codes, p_errors, p_next_ms)
                    u (id, result, code, error, next_ms)) r
      -- Only what still waits: a 410 recorded meanwhile may have killed it.
-     WHERE d.id = r.id AND d.status IN ('pending', 'failed');
+     -- (Said as "none of the finished states", which the partial index of
+     -- waiting deliveries does not match: a plan cached while the table was
+     -- small went through that index and read every waiting delivery.)
+     WHERE d.id = r.id AND d.status NOT IN ('delivered', 'dead', 'void');
 
     -- A 410 is rare: only then are endpoints disabled and their waiting
     -- deliveries (deliveries_waiting) killed.
