@@ -144,6 +144,7 @@ CREATE OR REPLACE FUNCTION holds_purge(p_batch int)
 RETURNS int
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
+SET lock_timeout = '5s'
 AS $$
 DECLARE
     v_removed int;

@@ -459,12 +459,14 @@ $$;
 -- Housekeeping in small batches, so no run holds many locks or long:
 -- idempotency keys past their 24 hours, deliveries delivered longer ago
 -- than the retention, and manage tokens that work no more (events are
--- audit entries, kept). Returns the rows removed; the worker calls again
--- while it removes a full batch.
+-- audit entries, kept). Returns the rows removed; the worker's housekeeper
+-- calls again while it removes a full batch. A lock waited for longer than
+-- lock_timeout ends the call: the next round (a minute later) tries again.
 CREATE OR REPLACE FUNCTION outbox_purge(p_retention_days int, p_batch int)
 RETURNS int
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
+SET lock_timeout = '5s'
 AS $$
 DECLARE
     v_keys int;

@@ -299,6 +299,7 @@ CREATE OR REPLACE FUNCTION vapi_purge(p_retention_days int, p_batch int)
 RETURNS int
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
+SET lock_timeout = '5s'
 AS $$
 DECLARE
     v_results int;

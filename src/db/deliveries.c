@@ -55,6 +55,7 @@ static PGresult *run(struct db_session *s, const char *what, const char *sql, in
 {
     PGresult *res;
     ExecStatusType st;
+    const char *context;
 
     if (!s->pg)
         return NULL;
@@ -62,8 +63,12 @@ static PGresult *run(struct db_session *s, const char *what, const char *sql, in
     st = PQresultStatus(res);
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
         return res;
-    log_warn("worker.db_failed", "%s: %s", what,
-             res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : PQerrorMessage(s->pg));
+    /* The context says where inside a function a statement failed (a lock
+     * timeout's: the function and line that waited); it holds no values. */
+    context = res ? PQresultErrorField(res, PG_DIAG_CONTEXT) : NULL;
+    log_warn("worker.db_failed", "%s: %s%s%s", what,
+             res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : PQerrorMessage(s->pg),
+             context ? " | " : "", context ? context : "");
     PQclear(res);
     if (PQstatus(s->pg) != CONNECTION_OK) {
         PQfinish(s->pg);

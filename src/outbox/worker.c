@@ -26,14 +26,13 @@
 #include "integrations/webhook_sign.h"
 #include "log.h"
 #include "metrics.h"
+#include "outbox/housekeeper.h"
 #include "outbox/integ_send.h"
 #include "outbox/send.h"
 
 #define MAX_IN_FLIGHT 256     /* sends at once, all targets */
 #define MAX_PER_TARGET 64     /* sends at once to one target */
 #define FAN_OUT_BATCH 200
-#define PURGE_EVERY_MS 60000
-#define PURGE_BATCH 1000
 #define MAX_RESPONSE_BYTES 65536
 #define MAX_ANSWER_BYTES (4 * 1024 * 1024) /* a kept answer: a token, an events page */
 #define SYNC_BATCH 8          /* calendar imports claimed at once */
@@ -47,6 +46,7 @@ struct outbox_worker {
     pthread_t thread;
     atomic_bool stop;
     struct db_session *db;
+    struct outbox_housekeeper *housekeeper; /* the purges, on a session of their own */
     CURLM *multi;
     struct send *sends[MAX_IN_FLIGHT];
     int in_flight;
@@ -669,7 +669,7 @@ static void *worker_main(void *arg)
 {
     struct outbox_worker *w = arg;
     const struct config *cfg = &w->app->cfg;
-    int64_t last_claim = 0, last_purge = 0, last_sync = 0;
+    int64_t last_claim = 0, last_sync = 0;
     bool more_due = true, woken = false;
     int running = 0;
 
@@ -706,25 +706,6 @@ static void *worker_main(void *arg)
             last_sync = now;
             start_syncs(w, now);
         }
-        if (!stopping && now - last_purge >= PURGE_EVERY_MS) {
-            int removed = 0;
-            last_purge = now;
-            while (db_outbox_purge(w->db, cfg->delivery_retention_days, PURGE_BATCH, &removed) ==
-                       0 &&
-                   removed >= PURGE_BATCH && !atomic_load(&w->stop))
-                ;
-            /* Expired holds block nobody (every booking passes over them);
-             * this only keeps the table small. */
-            while (db_holds_purge(w->db, PURGE_BATCH, &removed) == 0 && removed > 0) {
-                metrics_holds_add(HOLD_EXPIRED, removed);
-                if (removed < PURGE_BATCH || atomic_load(&w->stop))
-                    break;
-            }
-            while (db_vapi_purge(w->db, cfg->delivery_retention_days, PURGE_BATCH, &removed) ==
-                       0 &&
-                   removed >= PURGE_BATCH && !atomic_load(&w->stop))
-                ;
-        }
         curl_multi_perform(w->multi, &running);
         /* A finished send frees room, perhaps for a target at its bound. */
         woken |= finish_sends(w) > 0;
@@ -757,6 +738,8 @@ struct outbox_worker *outbox_worker_start(const struct app *app, bool in_process
         free(w);
         return NULL;
     }
+    if (!(w->housekeeper = outbox_housekeeper_start(app)))
+        log_warn("worker.no_housekeeping", "no purge thread: old keys and deliveries stay");
     return w;
 }
 
@@ -766,6 +749,7 @@ void outbox_worker_stop(struct outbox_worker *w)
         return;
     atomic_store(&w->stop, true);
     curl_multi_wakeup(w->multi);
+    outbox_housekeeper_stop(w->housekeeper); /* meanwhile the sends in flight finish */
     pthread_join(w->thread, NULL);
     for (int i = 0; i < w->in_flight; i++) {
         curl_multi_remove_handle(w->multi, w->sends[i]->easy);
