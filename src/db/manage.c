@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "db/deliveries.h"
+#include "db/outbox_signal.h"
 #include "db/query.h"
 
 int db_manage_get(struct db_pool *pool, const char *hash, json_t **out, struct db_result *res)
@@ -49,8 +50,12 @@ int db_manage_cancel(struct db_pool *pool, const char *hash, int lock_timeout_ms
 {
     char timeout[16];
     const char *params[] = {hash, timeout};
+    int rc;
     snprintf(timeout, sizeof timeout, "%d", lock_timeout_ms);
-    return db_fetch_json(pool, "manage_cancel", 2, params, out, res);
+    rc = db_fetch_json(pool, "manage_cancel", 2, params, out, res);
+    if (rc == 0 && res->outcome == DB_OK)
+        db_outbox_signal(); /* the cancel's event */
+    return rc;
 }
 
 int db_manage_issue(struct db_pool *pool, const char *org_id, const char *appointment_id,

@@ -6,6 +6,7 @@
 
 #include "core/time.h"
 #include "db/booking.h"
+#include "db/outbox_signal.h"
 #include "db/query.h"
 
 static void copy_string(json_t *v, char *out, size_t size)
@@ -83,7 +84,12 @@ int db_vapi_book(struct db_pool *pool, const struct db_org_ref *org,
                  struct db_result *res)
 {
     struct book_call call = {req, out};
-    return db_booking_with_service(pool, org, req->service_id, book_once, &call, res);
+    int rc = db_booking_with_service(pool, org, req->service_id, book_once, &call, res);
+    /* Booked now (not a stored answer, nor an answer saying why not): its
+     * event waits for the worker. */
+    if (rc == 0 && res->outcome == DB_OK && out->answer && !out->replayed && !out->is_error)
+        db_outbox_signal();
+    return rc;
 }
 
 static int book_once(struct db_pool *pool, const struct db_org_ref *org, const void *arg,
