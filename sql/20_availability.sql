@@ -170,14 +170,18 @@ CREATE OR REPLACE FUNCTION free_slot_days(p_org_id uuid, p_provider_id uuid, p_f
                                           p_now timestamptz, p_public boolean,
                                           p_exclude_id uuid DEFAULT NULL)
 RETURNS TABLE (day date, slot_count int)
-LANGUAGE sql STABLE SECURITY DEFINER
+LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
 AS $$
-SELECT d::date,
-       (SELECT count(*)::int
-          FROM free_slots(p_org_id, p_provider_id, d::date, p_duration_minutes,
-                          p_buffer_before_minutes, p_buffer_after_minutes, p_step_minutes,
-                          p_now, p_public, p_exclude_id))
-  FROM generate_series(p_from::timestamp, p_to::timestamp, interval '1 day') d
- ORDER BY 1
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+    SELECT d::date,
+           (SELECT count(*)::int
+              FROM free_slots(p_org_id, p_provider_id, d::date, p_duration_minutes,
+                              p_buffer_before_minutes, p_buffer_after_minutes, p_step_minutes,
+                              p_now, p_public, p_exclude_id))
+      FROM generate_series(p_from::timestamp, p_to::timestamp, interval '1 day') d
+     ORDER BY 1;
+END
 $$;

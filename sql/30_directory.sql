@@ -100,9 +100,14 @@ SELECT jsonb_build_object(
 $$;
 
 CREATE OR REPLACE FUNCTION org_get(p_org_id uuid) RETURNS jsonb
-LANGUAGE sql STABLE SECURITY DEFINER
+LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
-AS $$ SELECT bk_org_json(o) FROM organizations o WHERE o.id = p_org_id $$;
+AS $$
+BEGIN
+    RETURN (
+        SELECT bk_org_json(o) FROM organizations o WHERE o.id = p_org_id);
+END
+$$;
 
 -- The organization a page is for (docs/web.md): by id for the booking page,
 -- or by a working manage token's SHA-256 for the manage page, with its page

@@ -19,12 +19,15 @@ $$;
 
 -- GET /api/integrations.
 CREATE OR REPLACE FUNCTION integrations_get(p_org_id uuid) RETURNS jsonb
-LANGUAGE sql STABLE SECURITY DEFINER
+LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
 AS $$
-SELECT jsonb_object_agg(k.kind, bk_integration_json(i))
-  FROM (VALUES ('google'), ('twilio'), ('vapi')) k (kind)
-  LEFT JOIN integrations i ON i.org_id = p_org_id AND i.kind = k.kind
+BEGIN
+    RETURN (
+        SELECT jsonb_object_agg(k.kind, bk_integration_json(i))
+          FROM (VALUES ('google'), ('twilio'), ('vapi')) k (kind)
+          LEFT JOIN integrations i ON i.org_id = p_org_id AND i.kind = k.kind);
+END
 $$;
 
 -- PUT /api/integrations/{kind}: the C side has checked the fields and
@@ -161,20 +164,24 @@ $$;
 CREATE OR REPLACE FUNCTION calendar_sync_claim(p_limit int, p_lease_ms int)
 RETURNS TABLE (provider_id uuid, org_id uuid, calendar_id text, settings jsonb,
                secret bytea, token bytea, token_expires_ms bigint)
-LANGUAGE sql SECURITY DEFINER
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
 AS $$
-WITH due AS MATERIALIZED (
-    SELECT c.provider_id FROM provider_calendars c
-      JOIN integrations i ON i.org_id = c.org_id AND i.kind = 'google' AND i.stopped_at IS NULL
-     WHERE c.sync_due_at <= now() AND (c.locked_until IS NULL OR c.locked_until <= now())
-     ORDER BY c.sync_due_at LIMIT p_limit FOR UPDATE OF c SKIP LOCKED)
-UPDATE provider_calendars c SET locked_until = now() + p_lease_ms * interval '1 millisecond',
-                                claimed_at = now()
-  FROM due, integrations i
- WHERE c.provider_id = due.provider_id AND i.org_id = c.org_id AND i.kind = 'google'
-RETURNING c.provider_id, c.org_id, c.calendar_id, i.settings, i.secret, i.token,
-          (extract(epoch FROM i.token_expires_at) * 1000)::bigint
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+    WITH due AS MATERIALIZED (
+        SELECT c.provider_id FROM provider_calendars c
+          JOIN integrations i ON i.org_id = c.org_id AND i.kind = 'google' AND i.stopped_at IS NULL
+         WHERE c.sync_due_at <= now() AND (c.locked_until IS NULL OR c.locked_until <= now())
+         ORDER BY c.sync_due_at LIMIT p_limit FOR UPDATE OF c SKIP LOCKED)
+    UPDATE provider_calendars c SET locked_until = now() + p_lease_ms * interval '1 millisecond',
+                                    claimed_at = now()
+      FROM due, integrations i
+     WHERE c.provider_id = due.provider_id AND i.org_id = c.org_id AND i.kind = 'google'
+    RETURNING c.provider_id, c.org_id, c.calendar_id, i.settings, i.secret, i.token,
+              (extract(epoch FROM i.token_expires_at) * 1000)::bigint;
+END
 $$;
 
 -- An event time as Google gives it, NULL when it is neither an RFC 3339
@@ -263,12 +270,14 @@ $$;
 CREATE OR REPLACE FUNCTION integration_token_store(p_org_id uuid, p_token bytea,
                                                    p_key_id text, p_expires_ms bigint)
 RETURNS void
-LANGUAGE sql SECURITY DEFINER
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
 AS $$
-UPDATE integrations SET token = p_token, token_key_id = p_key_id,
-                        token_expires_at = to_timestamp(p_expires_ms / 1000.0)
- WHERE org_id = p_org_id AND kind = 'google'
+BEGIN
+    UPDATE integrations SET token = p_token, token_key_id = p_key_id,
+                            token_expires_at = to_timestamp(p_expires_ms / 1000.0)
+     WHERE org_id = p_org_id AND kind = 'google';
+END
 $$;
 
 -- The time of an appointment as a text message says it, in the

@@ -155,13 +155,16 @@ $$;
 -- appointments at p_at of contacts with this phone (none, one, or several).
 CREATE OR REPLACE FUNCTION vapi_find_appointments(p_org_id uuid, p_phone text, p_at timestamptz)
 RETURNS uuid[]
-LANGUAGE sql STABLE SECURITY DEFINER
+LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
 AS $$
-SELECT coalesce(array_agg(a.id ORDER BY a.id), '{}')
-  FROM appointments a JOIN contacts c ON c.org_id = a.org_id AND c.id = a.contact_id
- WHERE a.org_id = p_org_id AND a.status = 'confirmed' AND a.scheduled_at = p_at
-   AND c.phone = p_phone AND c.erased_at IS NULL
+BEGIN
+    RETURN (
+        SELECT coalesce(array_agg(a.id ORDER BY a.id), '{}')
+          FROM appointments a JOIN contacts c ON c.org_id = a.org_id AND c.id = a.contact_id
+         WHERE a.org_id = p_org_id AND a.status = 'confirmed' AND a.scheduled_at = p_at
+           AND c.phone = p_phone AND c.erased_at IS NULL);
+END
 $$;
 
 -- bookAppointment in one round trip, the voice agent's hot path (API.md,
@@ -260,36 +263,41 @@ CREATE OR REPLACE FUNCTION vapi_record_call(p_org_id uuid, p_call_id text, p_sta
                                             p_started_at timestamptz, p_ended_at timestamptz,
                                             p_ended_reason text)
 RETURNS void
-LANGUAGE sql SECURITY DEFINER
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
 AS $$
-INSERT INTO vapi_calls AS c (org_id, call_id, status, started_at, ended_at, ended_reason)
-VALUES (p_org_id, p_call_id, p_status, p_started_at, p_ended_at, p_ended_reason)
-ON CONFLICT (org_id, call_id) DO UPDATE
-   SET status = CASE WHEN c.status = 'ended' THEN c.status ELSE EXCLUDED.status END,
-       started_at = coalesce(c.started_at, EXCLUDED.started_at),
-       ended_at = coalesce(EXCLUDED.ended_at, c.ended_at),
-       ended_reason = coalesce(EXCLUDED.ended_reason, c.ended_reason),
-       updated_at = now()
+BEGIN
+    INSERT INTO vapi_calls AS c (org_id, call_id, status, started_at, ended_at, ended_reason)
+    VALUES (p_org_id, p_call_id, p_status, p_started_at, p_ended_at, p_ended_reason)
+    ON CONFLICT (org_id, call_id) DO UPDATE
+       SET status = CASE WHEN c.status = 'ended' THEN c.status ELSE EXCLUDED.status END,
+           started_at = coalesce(c.started_at, EXCLUDED.started_at),
+           ended_at = coalesce(EXCLUDED.ended_at, c.ended_at),
+           ended_reason = coalesce(EXCLUDED.ended_reason, c.ended_reason),
+           updated_at = now();
+END
 $$;
 
 -- GET /api/calls: the latest p_limit calls, most recently updated first,
 -- each with the appointments booked during it.
 CREATE OR REPLACE FUNCTION vapi_call_list(p_org_id uuid, p_limit int)
 RETURNS jsonb
-LANGUAGE sql STABLE SECURITY DEFINER
+LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
 AS $$
-SELECT coalesce(jsonb_agg(jsonb_build_object(
-           'id', c.call_id, 'status', c.status, 'startedAt', bk_iso(c.started_at),
-           'endedAt', bk_iso(c.ended_at), 'endedReason', c.ended_reason,
-           'appointmentIds', coalesce((SELECT jsonb_agg(r.appointment_id ORDER BY r.created_at)
-                                         FROM vapi_tool_results r
-                                        WHERE r.org_id = c.org_id AND r.call_id = c.call_id
-                                          AND r.appointment_id IS NOT NULL), '[]'))
-           ORDER BY c.updated_at DESC, c.call_id), '[]')
-  FROM (SELECT * FROM vapi_calls WHERE org_id = p_org_id
-         ORDER BY updated_at DESC, call_id LIMIT p_limit) c
+BEGIN
+    RETURN (
+        SELECT coalesce(jsonb_agg(jsonb_build_object(
+                   'id', c.call_id, 'status', c.status, 'startedAt', bk_iso(c.started_at),
+                   'endedAt', bk_iso(c.ended_at), 'endedReason', c.ended_reason,
+                   'appointmentIds', coalesce((SELECT jsonb_agg(r.appointment_id ORDER BY r.created_at)
+                                                 FROM vapi_tool_results r
+                                                WHERE r.org_id = c.org_id AND r.call_id = c.call_id
+                                                  AND r.appointment_id IS NOT NULL), '[]'))
+                   ORDER BY c.updated_at DESC, c.call_id), '[]')
+          FROM (SELECT * FROM vapi_calls WHERE org_id = p_org_id
+                 ORDER BY updated_at DESC, call_id LIMIT p_limit) c);
+END
 $$;
 
 -- Housekeeping: call holds older than a day (a call does not last that

@@ -97,13 +97,17 @@ $$;
 -- default provider and time zone. No row for a token that does not work.
 CREATE OR REPLACE FUNCTION manage_resolve(p_hash bytea)
 RETURNS TABLE (org_id uuid, appointment_id uuid, default_provider_id uuid, timezone text)
-LANGUAGE sql STABLE SECURITY DEFINER
+LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
 AS $$
-SELECT a.org_id, a.id,
-       (SELECT p.id FROM providers p WHERE p.org_id = a.org_id AND p.is_default), o.timezone
-  FROM bk_manage_appointment(p_hash) a JOIN organizations o ON o.id = a.org_id
- WHERE a.id IS NOT NULL
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+    SELECT a.org_id, a.id,
+           (SELECT p.id FROM providers p WHERE p.org_id = a.org_id AND p.is_default), o.timezone
+      FROM bk_manage_appointment(p_hash) a JOIN organizations o ON o.id = a.org_id
+     WHERE a.id IS NOT NULL;
+END
 $$;
 
 -- POST /api/manage/{token}/cancel: the organization's cancellation notice,
@@ -132,10 +136,12 @@ $$;
 -- the clear anywhere).
 CREATE OR REPLACE FUNCTION manage_issue(p_org_id uuid, p_appointment_id uuid, p_hash bytea)
 RETURNS void
-LANGUAGE sql SECURITY DEFINER
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
 AS $$
-INSERT INTO manage_tokens (token_hash, org_id, appointment_id)
-SELECT p_hash, a.org_id, a.id FROM appointments a
- WHERE a.org_id = p_org_id AND a.id = p_appointment_id AND a.status = 'confirmed'
+BEGIN
+    INSERT INTO manage_tokens (token_hash, org_id, appointment_id)
+    SELECT p_hash, a.org_id, a.id FROM appointments a
+     WHERE a.org_id = p_org_id AND a.id = p_appointment_id AND a.status = 'confirmed';
+END
 $$;

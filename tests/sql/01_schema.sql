@@ -6,7 +6,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 -- A session time zone far from UTC: the functions must print UTC anyway.
 SET LOCAL TimeZone = 'America/New_York';
-SELECT plan(57);
+SELECT plan(58);
 
 \ir fixtures.psql
 -- Tables and extension ------------------------------------------------------
@@ -170,6 +170,15 @@ SELECT throws_ok($$
     INSERT INTO idempotency_keys (org_id, key_kind, key, request_hash, result)
     VALUES ('11111111-1111-4111-8111-111111111111', 'admin', '', '\x00', '{}')
     $$, '23514', NULL, 'an empty idempotency key is rejected');
+
+-- docs/design.md, "The SQL functions and migrations": a LANGUAGE sql function
+-- that cannot be inlined is planned at every call; such functions are PL/pgSQL.
+SELECT is_empty($$
+    SELECT p.proname FROM pg_proc p
+     WHERE p.pronamespace = 'public'::regnamespace
+       AND p.prolang = (SELECT oid FROM pg_language WHERE lanname = 'sql')
+       AND (p.prosecdef OR p.proconfig IS NOT NULL)
+    $$, 'no LANGUAGE sql function is SECURITY DEFINER or has SET clauses (neither is ever inlined)');
 
 SELECT * FROM finish();
 ROLLBACK;
