@@ -6,7 +6,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 -- A session time zone far from UTC: the functions must print UTC anyway.
 SET LOCAL TimeZone = 'America/New_York';
-SELECT plan(58);
+SELECT plan(59);
 
 \ir fixtures.psql
 -- Tables and extension ------------------------------------------------------
@@ -179,6 +179,10 @@ SELECT is_empty($$
        AND p.prolang = (SELECT oid FROM pg_language WHERE lanname = 'sql')
        AND (p.prosecdef OR p.proconfig IS NOT NULL)
     $$, 'no LANGUAGE sql function is SECURITY DEFINER or has SET clauses (neither is ever inlined)');
+
+-- Migration 0020: room for the claim's HOT update.
+SELECT is((SELECT reloptions FROM pg_class WHERE oid = 'deliveries'::regclass),
+          ARRAY['fillfactor=70'], 'deliveries keeps 30 % of each page free');
 
 SELECT * FROM finish();
 ROLLBACK;
