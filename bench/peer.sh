@@ -47,6 +47,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 # shellcheck disable=SC1091
 source scripts/pglib.sh
+source bench/outbox.sh
 
 seed=${PEER_SEED:-$root/../shared/peer-seed}
 seconds=${BENCH_SECONDS:-10}
@@ -353,14 +354,10 @@ fn_run() {
 }
 # settle: autovacuum's and the checkpointer's work done before a phase, on
 # both databases, so that it does not land on whichever design runs then.
-# bookd's worker first fans out what the pgbench runs left (they call the
-# function directly, so their events reach it by its poll, not by a signal,
-# and a backlog can remain): the next HTTP runs would pay for it.
+# bookd's worker first delivers what the pgbench runs left (bench/outbox.sh):
+# the next HTTP runs would pay for it.
 settle() {
-  for _ in $(seq 600); do
-    [[ "$(curl -s "$bookd_base/metrics" | sed -n 's/^bookd_outbox_pending //p')" == "0" ]] && break
-    sleep 0.3
-  done
+  outbox_drained "$bookd_base"
   psql_on "$(conninfo booking)" -c "VACUUM (ANALYZE)" >/dev/null
   psql_on "$bookd_url" -c "VACUUM (ANALYZE)" >/dev/null
   psql_on "$bookd_url" -c "CHECKPOINT" >/dev/null 2>&1 || true

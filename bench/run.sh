@@ -21,6 +21,7 @@ cd "$root"
 [[ -n "${BENCH_SCALE:-}" ]] && exec bench/scale.sh
 source scripts/pglib.sh
 source bench/pgbouncer.sh
+source bench/outbox.sh
 case ${BENCH_ONLY:-} in
   "" | pgbouncer) ;;
   peer) exec env BOOKD_BIN="${BUILD:-build}/bookd" bench/peer.sh ;;
@@ -116,26 +117,7 @@ for i in $(seq 0 29); do
 done
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$bookd_pid/stat"; }
-# outbox_drained: waits (three minutes at most) until the worker of the
-# first bookd has fanned out and delivered what waits (bookd_outbox_pending
-# 0). The pgbench runs call the booking function directly, so their events
-# reach the worker by its poll, not by a signal, and it fans them out
-# while they run, one backend among up to 257: a backlog of hundreds of
-# thousands of events can be left. A measurement after them that started
-# on that backlog would pay for it (the HTTP bookings' events queue behind
-# it), so each one that the worker is part of starts on a drained outbox.
 main_base=$base
-outbox_drained() {
-  local i
-  for i in $(seq 600); do
-    if [[ "$(curl -s "$main_base/metrics" | sed -n 's/^bookd_outbox_pending //p')" == "0" ]]; then
-      (( i > 1 )) && echo "bench: the outbox drained in $(( (i - 1) * 3 / 10 )) s" >&2
-      return 0
-    fi
-    sleep 0.3
-  done
-  echo "bench: the outbox did not drain within three minutes" >&2
-}
 # The whole machine's busy ticks (user + nice + system + irq + softirq; steal,
 # other tenants' time, left out): CPU a request, steadier than requests/s on a
 # shared machine, and on a CPU-bound machine the ratio of two such figures is
@@ -268,7 +250,7 @@ cpu_per_1000=$(ms_per $(( cpu_after - cpu_before )) "$booked_total")
 # distinct slots at 16 connections, interleaved. The machine's CPU per
 # operation is the steadier figure on a CPU-bound machine.
 echo "bench: holds, 16 connections" >&2
-outbox_drained
+outbox_drained "$main_base"
 hb_rate=() hh_rate=() hc_rate=() hb_cpu=() hh_cpu=() hc_cpu=() holds_non2xx=0
 for _ in $(seq "$runs"); do
   for mode in book hold convert; do
@@ -294,7 +276,7 @@ done
 # by the public rules) next to plain bookings, at 16 connections,
 # interleaved. Each Vapi run starts on its own Monday, 400 weeks apart.
 echo "bench: voice agent, 16 connections" >&2
-outbox_drained
+outbox_drained "$main_base"
 vb_rate=() vv_rate=() vb_cpu=() vv_cpu=() vv_p99=() vv_booked=0 vv_answers=0
 vapi_monday=$(date -u -d 2045-01-02 +%s) # a Monday
 for r in $(seq "$runs"); do
@@ -402,7 +384,7 @@ await_webhooks() {
 pace_ms=$(awk -v r="${http_rps[16]}" 'BEGIN { printf "%d", (r > 0 ? 16 * 1000 / (r / 2) : 10) }')
 paced_rate=() paced_p50=() paced_p99=() paced_lost=0 paced_sent=0
 for _ in $(seq "$runs"); do
-  outbox_drained
+  outbox_drained "$main_base"
   curl -s -X POST "$recv/reset"
   booked_before=$(booked)
   line=$(wrk_run bench/book.lua 16 BENCH_DATA="$work/hook_orgs.txt" BENCH_PACE_MS="$pace_ms" \
@@ -427,7 +409,7 @@ for _ in $(seq "$runs"); do
   # The run without a worker still wrote an event a booking, which this
   # bookd's worker fans out (to no endpoint): done before the run with the
   # worker starts, so that run is not charged with the other's work.
-  outbox_drained
+  outbox_drained "$main_base"
   curl -s -X POST "$recv/reset"
   booked_before=$(booked)
   line=$(wrk_run bench/book.lua 16 BENCH_DATA="$work/hook_orgs.txt" \
