@@ -338,8 +338,9 @@ SELECT a.org_id, 'admin', 'scale-' || a.j, sha256(convert_to('scale-' || a.j, 'U
  WHERE a.created_at >= a.t_now - interval '24 hours' AND pg_temp.h(a.j, 12) % 2 = 0
 $f$,
        $f$
-INSERT INTO manage_tokens (token_hash, org_id, appointment_id, created_at)
-SELECT sha256(convert_to('scale-token-' || a.j, 'UTF8')), a.org_id, a.id, a.created_at
+INSERT INTO manage_tokens (token_hash, org_id, appointment_id, created_at, valid_until)
+SELECT sha256(convert_to('scale-token-' || a.j, 'UTF8')), a.org_id, a.id, a.created_at,
+       a.scheduled_at
   FROM ga a
  WHERE a.u >= 0 AND a.status = 'confirmed' AND pg_temp.h(a.j, 13) % 5 = 0
 $f$,

@@ -640,8 +640,8 @@ BEGIN
                              jsonb_build_object('appointmentId', v_appt.id));
         END IF;
         IF p_manage_hash IS NOT NULL THEN
-            INSERT INTO manage_tokens (token_hash, org_id, appointment_id)
-            VALUES (p_manage_hash, p_org_id, v_appt.id);
+            INSERT INTO manage_tokens (token_hash, org_id, appointment_id, valid_until)
+            VALUES (p_manage_hash, p_org_id, v_appt.id, v_appt.scheduled_at);
         END IF;
     ELSE
         v_result := bk_conflict_result(v_conflict);
@@ -709,7 +709,7 @@ BEGIN
                      jsonb_build_object('providerId', v_appt.provider_id,
                                         'scheduledAt', bk_iso(v_appt.scheduled_at)),
                      'appointment.cancelled');
-    PERFORM bk_void_reminders(v_appt.id);
+    PERFORM bk_appointment_ended(v_appt.id);
     RETURN jsonb_build_object('status', 'cancelled', 'appointment', bk_appointment_json(v_appt));
 END
 $$;
@@ -828,10 +828,10 @@ BEGIN
                                             'scheduledAt', bk_iso(v_new.scheduled_at),
                                             'previousScheduledAt', bk_iso(v_old.scheduled_at)));
         PERFORM bk_record_booked(p_org_id, p_actor, v_new, v_old.id);
-        PERFORM bk_void_reminders(v_old.id);
+        PERFORM bk_appointment_ended(v_old.id);
         IF p_manage_hash IS NOT NULL THEN
-            INSERT INTO manage_tokens (token_hash, org_id, appointment_id)
-            VALUES (p_manage_hash, p_org_id, v_new.id);
+            INSERT INTO manage_tokens (token_hash, org_id, appointment_id, valid_until)
+            VALUES (p_manage_hash, p_org_id, v_new.id, v_new.scheduled_at);
         END IF;
     ELSE
         v_result := bk_conflict_result(v_conflict);

@@ -48,7 +48,7 @@ BEGIN
                                             'scheduledAt', bk_iso(v_appt.scheduled_at),
                                             'erasure', true),
                          'appointment.cancelled');
-        PERFORM bk_void_reminders(v_appt.id);
+        PERFORM bk_appointment_ended(v_appt.id);
     END LOOP;
 
     -- All the others (past, cancelled, rescheduled) keep status and times.

@@ -376,15 +376,19 @@ BEGIN
 END
 $$;
 
--- The reminders of an appointment that was cancelled or moved: void, in the
--- transaction of that change.
-CREATE OR REPLACE FUNCTION bk_void_reminders(p_appointment_id uuid) RETURNS void
-LANGUAGE sql
+-- An appointment cancelled, moved or erased, in the transaction of that
+-- change: its reminders are void, and its manage tokens (which work only
+-- while it is confirmed) are deleted rather than left to the purge.
+CREATE OR REPLACE FUNCTION bk_appointment_ended(p_appointment_id uuid) RETURNS void
+LANGUAGE plpgsql
 AS $$
-UPDATE deliveries SET status = 'void', locked_until = NULL, delivered_at = now(),
-                      last_error = 'the appointment was cancelled or moved'
- WHERE appointment_id = p_appointment_id AND status IN ('pending', 'failed')
-   AND action IN ('sms.reminder', 'call.reminder')
+BEGIN
+    UPDATE deliveries SET status = 'void', locked_until = NULL, delivered_at = now(),
+                          last_error = 'the appointment was cancelled or moved'
+     WHERE appointment_id = p_appointment_id AND status IN ('pending', 'failed')
+       AND action IN ('sms.reminder', 'call.reminder');
+    DELETE FROM manage_tokens WHERE appointment_id = p_appointment_id;
+END
 $$;
 
 -- How many sealed secrets are stored (webhook secrets, integration secrets

@@ -308,6 +308,7 @@ RETURNS int
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
 SET lock_timeout = '5s'
+SET enable_seqscan = off
 AS $$
 DECLARE
     v_results int;

@@ -140,8 +140,8 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
 AS $$
 BEGIN
-    INSERT INTO manage_tokens (token_hash, org_id, appointment_id)
-    SELECT p_hash, a.org_id, a.id FROM appointments a
+    INSERT INTO manage_tokens (token_hash, org_id, appointment_id, valid_until)
+    SELECT p_hash, a.org_id, a.id, a.scheduled_at FROM appointments a
      WHERE a.org_id = p_org_id AND a.id = p_appointment_id AND a.status = 'confirmed';
 END
 $$;

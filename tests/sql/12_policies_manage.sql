@@ -7,7 +7,7 @@
 \set ON_ERROR_STOP 1
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
-SELECT plan(41);
+SELECT plan(42);
 
 \ir fixtures.psql
 -- D: a Monday three weeks ahead in org1's zone (Europe/Berlin), where Dr
@@ -155,14 +155,20 @@ SELECT is(cancel_appointment('11111111-1111-4111-8111-111111111111', pg_temp.aid
 SELECT manage_issue('11111111-1111-4111-8111-111111111111', pg_temp.aid('m3'), pg_temp.h('token-four'));
 SELECT is(manage_get(pg_temp.h('token-four')) -> 'appointment' ->> 'id', pg_temp.aid('m3')::text,
           'manage: a further token for the same appointment works too');
-SELECT outbox_purge(30, 1000);
 SELECT ok(NOT EXISTS (SELECT 1 FROM manage_tokens
                        WHERE token_hash IN (pg_temp.h('token-one'), pg_temp.h('token-two'),
                                             pg_temp.h('token-soon'))),
-          'purge: tokens that work no more are removed');
-SELECT is((SELECT count(*)::int FROM manage_tokens
-            WHERE token_hash IN (pg_temp.h('token-three'), pg_temp.h('token-four'))), 2,
-          'purge: working ones stay');
+          'manage: a cancel or a move deletes the appointment''s tokens at once');
+SELECT is((SELECT valid_until FROM manage_tokens WHERE token_hash = pg_temp.h('token-three')),
+          (SELECT scheduled_at FROM appointments WHERE id = pg_temp.aid('m3')),
+          'manage: a token is kept until its appointment starts');
+-- As if token-four's appointment had begun.
+UPDATE manage_tokens SET valid_until = now() - interval '1 second'
+ WHERE token_hash = pg_temp.h('token-four');
+SELECT outbox_purge(30, 1000);
+SELECT is((SELECT array_agg(token_hash = pg_temp.h('token-three')) FROM manage_tokens
+            WHERE token_hash IN (pg_temp.h('token-three'), pg_temp.h('token-four'))), '{t}',
+          'purge: a token whose time has passed is removed, a working one stays');
 
 SELECT * FROM finish();
 ROLLBACK;
