@@ -18,6 +18,7 @@
 #include "http/assets.h"
 #include "http/auth.h"
 #include "http/reply.h"
+#include "http/router.h"
 
 #define CSP_BASE                                                                                   \
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "              \
@@ -162,11 +163,12 @@ void api_pages_book(struct http_request *req, struct http_response *resp)
 }
 
 /*
- * GET /manage/{token}: the manage page, always 200 for a well-formed
+ * GET /manage/{ref}: the manage page, always 200 for a well-formed
  * token: for one that no longer works the page itself says so
  * (publicKey null), so a patient never meets a bare error. Its config is
  * the booking page's plus the token and the appointment's providerId,
- * serviceId and durationMinutes, for asking free times.
+ * serviceId and durationMinutes, for asking free times. A malformed one
+ * (a link cut short or run into the text around it) is the 404 page.
  */
 void api_pages_manage(struct http_request *req, struct http_response *resp)
 {
@@ -174,6 +176,10 @@ void api_pages_manage(struct http_request *req, struct http_response *resp)
     bool failed;
     json_t *config;
 
+    if (!http_is_manage_token(req->params[0])) {
+        reply_page(req, resp, 404, "notfound.html", NULL, true);
+        return;
+    }
     http_manage_token_hash(req->params[0], hash);
     config = page_config(req, NULL, hash, &failed);
     if (failed) {

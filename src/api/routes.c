@@ -56,7 +56,7 @@ const struct http_route api_routes[] = {
     {HTTP_POST, "/api/manage/{token}/cancel", SCOPE_MANAGE, api_manage_cancel, true},
     {HTTP_POST, "/api/manage/{token}/reschedule", SCOPE_MANAGE, api_manage_reschedule, true},
     {HTTP_GET, "/book/{ref}", SCOPE_PAGE, api_pages_book, false},
-    {HTTP_GET, "/manage/{token}", SCOPE_PAGE, api_pages_manage, false},
+    {HTTP_GET, "/manage/{ref}", SCOPE_PAGE, api_pages_manage, false},
     {HTTP_GET, "/admin", SCOPE_OPEN, api_pages_admin, false},
     {HTTP_GET, "/static/{file}", SCOPE_OPEN, api_pages_static, false},
 };

@@ -38,19 +38,9 @@ static bool file_segment(const char *s, size_t len)
     return true;
 }
 
-/* Any segment a URL may carry unescaped (RFC 3986's unreserved
- * characters), 1 to 63 of them: "{ref}", for a handler that checks the
- * value itself (a page answers a malformed id with its own 404 page). */
-static bool ref_segment(const char *s, size_t len)
+bool http_is_manage_token(const char *s)
 {
-    if (len == 0 || len >= HTTP_PARAM_SIZE)
-        return false;
-    for (size_t i = 0; i < len; i++)
-        if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') ||
-              (s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '.' || s[i] == '_' ||
-              s[i] == '~'))
-            return false;
-    return true;
+    return token_segment(s, strlen(s));
 }
 
 /* Matches one pattern segment by segment; fills params on success. */
@@ -71,13 +61,16 @@ static bool path_matches(const char *pattern, const char *path,
             if (n == HTTP_MAX_PATH_PARAMS || core_uuid_normalize(path, slen, params[n]) != 0)
                 return false;
             n++;
+        } else if (plen == 5 && memcmp(pattern, "{ref}", 5) == 0) {
+            size_t keep = slen < HTTP_PARAM_SIZE ? slen : 0; /* no id or token is longer */
+            if (n == HTTP_MAX_PATH_PARAMS || slen == 0)
+                return false;
+            memcpy(params[n], path, keep);
+            params[n++][keep] = '\0';
         } else if ((plen == 7 && memcmp(pattern, "{token}", 7) == 0) ||
-                   (plen == 6 && memcmp(pattern, "{file}", 6) == 0) ||
-                   (plen == 5 && memcmp(pattern, "{ref}", 5) == 0)) {
+                   (plen == 6 && memcmp(pattern, "{file}", 6) == 0)) {
             if (n == HTTP_MAX_PATH_PARAMS ||
-                !(plen == 7   ? token_segment(path, slen)
-                  : plen == 6 ? file_segment(path, slen)
-                              : ref_segment(path, slen)))
+                !(plen == 7 ? token_segment(path, slen) : file_segment(path, slen)))
                 return false;
             memcpy(params[n], path, slen);
             params[n++][slen] = '\0';

@@ -3,7 +3,8 @@
  * required scope. "{id}" in a pattern matches one canonical UUID segment
  * (a malformed id is therefore a 404, as the API says); "{token}" a
  * manage token, "{file}" the name of a file of web/ and "{ref}" any
- * unreserved segment the handler checks itself.
+ * segment at all, which the handler checks itself (a page answers a
+ * malformed one with its own 404 page; one too long to keep is "").
  */
 #ifndef BOOKD_HTTP_ROUTER_H
 #define BOOKD_HTTP_ROUTER_H
@@ -40,5 +41,9 @@ int http_route_find(const struct http_route *routes, int count, enum http_method
                     const char *path, struct http_request *req, char *allow, size_t allow_size);
 
 const char *http_method_name(enum http_method m);
+
+/* Whether `s` has the form of a manage token as links carry it: 16 to 63
+ * base64url characters. */
+bool http_is_manage_token(const char *s);
 
 #endif

@@ -514,10 +514,12 @@ ctest('GET /manage/{token} for a token that does not work → 200 with only {tok
 
   // Well-formed but never issued (links carry 16 to 63 base64url characters): the page, saying so.
   for (const t of [randomToken().slice(0, 16), `${randomToken()}x`, randomToken().slice(0, 42)]) await manageGone(t, orgs, `an unknown ${t.length}-character token`);
-  // Malformed: not a manage page at all.
-  for (const bad of ['short', 'a'.repeat(64), `${randomToken().slice(0, 20)}.${randomToken().slice(0, 20)}`, `${randomToken().slice(0, 20)}%21`]) {
+  // Malformed (a link cut short, or run into the text around it): the not-found page, no config.
+  for (const bad of ['short', 'a'.repeat(64), 'a'.repeat(300), `${randomToken().slice(0, 20)}.${randomToken().slice(0, 20)}`, `${randomToken().slice(0, 20)}%21`, `${randomToken()})`]) {
     const res = await rawPathRequest(ctx.server.url, `/manage/${bad}`);
     assert.equal(res.status, 404, `/manage/${bad} → 404, got ${res.status}`);
+    assert.match(res.headers['content-type'] ?? '', /^text\/html/, `/manage/${bad}: an HTML page`);
+    assert.equal(res.raw, TEST_PAGES['notfound.html'], `/manage/${bad}: the not-found page`);
     assert.ok(!res.raw.includes(OPEN), 'no page');
   }
 });
