@@ -26,9 +26,9 @@ struct outbox_housekeeper {
 
 /*
  * One round: each purge called again while it removes a full batch. A
- * batch that fails (its cause logged by the db layer: a lock timeout names
- * the statement that waited) ends that purge until the next round; nothing
- * it would have removed is needed by anyone meanwhile.
+ * batch that fails (its cause logged by the db layer: a lock timeout with
+ * the function and line that waited) ends that purge until the next round;
+ * nothing it would have removed is needed by anyone meanwhile.
  */
 static void purge_round(struct outbox_housekeeper *h)
 {

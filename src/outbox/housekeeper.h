@@ -1,8 +1,8 @@
 /*
  * The worker's housekeeping (docs/design.md, "Deliveries"): every minute,
  * in batches, idempotency keys past 24 h, deliveries finished longer ago
- * than the retention, manage tokens that work no more, expired holds, and
- * the voice agent's old calls. On a thread and a database session of its
+ * than the retention, manage tokens past their appointment's start,
+ * expired holds, and the voice agent's old calls. On a thread and a database session of its
  * own, so that a purge that runs long (a lock it waits for, a large
  * backlog) never delays a delivery.
  */
