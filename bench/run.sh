@@ -383,6 +383,19 @@ await_webhooks() {
 # the worker keeps up. Then at full speed, with and without a worker.
 pace_ms=$(awk -v r="${http_rps[16]}" 'BEGIN { printf "%d", (r > 0 ? 16 * 1000 / (r / 2) : 10) }')
 paced_rate=() paced_p50=() paced_p99=() paced_lost=0 paced_sent=0
+# delivery_diag LABEL: what the worker did since the last call (its delivery
+# counters by result, the warnings in its log), to stderr: when a run's
+# latency is off, the reason is in make bench's own output.
+diag_results= diag_warns=0
+delivery_diag() {
+  local now warns
+  now=$(curl -s "$main_base/metrics" | sed -n 's/^bookd_webhook_deliveries_total{result="\([a-z]*\)"} \([0-9]*\)$/\1=\2/p' | tr '\n' ' ')
+  warns=$(grep -c '"level":"warn"' "$work/bookd.log" || true)
+  echo "bench: $1: deliveries by result now ${now:-?}(before: ${diag_results:-none}); warnings in bookd's log since: $(( warns - diag_warns ))" >&2
+  (( warns > diag_warns )) && grep '"level":"warn"' "$work/bookd.log" | tail -n $(( warns - diag_warns < 3 ? warns - diag_warns : 3 )) | cut -c1-300 >&2
+  diag_results=$now diag_warns=$warns
+}
+delivery_diag "before the paced runs"
 for _ in $(seq "$runs"); do
   outbox_drained "$main_base"
   curl -s -X POST "$recv/reset"
@@ -396,6 +409,7 @@ for _ in $(seq "$runs"); do
   paced_lost=$(( paced_lost + (expected > got ? expected - got : 0) ))
   paced_p50+=("$(sed -n 's/.*"p50Ms":\([0-9.]*\).*/\1/p' <<<"$stats")")
   paced_p99+=("$(sed -n 's/.*"p99Ms":\([0-9.]*\).*/\1/p' <<<"$stats")")
+  delivery_diag "paced run ($stats)"
 done
 
 with=() without=() d_p50=() d_p99=() d_lost=0 d_sent=0
@@ -422,6 +436,7 @@ for _ in $(seq "$runs"); do
   d_lost=$(( d_lost + (expected > got ? expected - got : 0) ))
   d_p50+=("$(sed -n 's/.*"p50Ms":\([0-9.]*\).*/\1/p' <<<"$stats")")
   d_p99+=("$(sed -n 's/.*"p99Ms":\([0-9.]*\).*/\1/p' <<<"$stats")")
+  delivery_diag "full-speed run ($stats)"
 done
 stop "$nw_pid"
 nw_pid=
