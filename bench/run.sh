@@ -58,6 +58,15 @@ if [[ -z "${DATABASE_URL:-}" ]]; then
   pgdir=$(mktemp -d "$root/.bookd/bench.XXXXXX")
   pg_start "$pgdir" durable
   DATABASE_URL=$(pg_conninfo "$pgdir")
+  # pg_stat_statements loaded but counting nothing (no cost) until the
+  # delivery runs, whose diagnostics read it (delivery_diag below).
+  "$(pg_bindir)/psql" -X -q "${DATABASE_URL/dbname=bookd/dbname=postgres}" \
+    -c "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'" >/dev/null
+  pg_stop "$pgdir"
+  pg_start "$pgdir" durable
+  "$(pg_bindir)/psql" -X -q "$DATABASE_URL" -c "ALTER SYSTEM SET pg_stat_statements.track = 'none'" \
+    -c "SELECT pg_reload_conf()" -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null
+  statements=yes
 fi
 export DATABASE_URL
 sql() { "$bin/psql" -X -q -t -A -v ON_ERROR_STOP=1 "$DATABASE_URL" "$@"; }
@@ -386,6 +395,8 @@ paced_rate=() paced_p50=() paced_p99=() paced_lost=0 paced_sent=0
 # delivery_diag LABEL: what the worker did since the last call (its delivery
 # counters by result, the warnings in its log), to stderr: when a run's
 # latency is off, the reason is in make bench's own output.
+# With the private cluster, also the statements that took the most time
+# since (pg_stat_statements, top-level calls: the worker's are functions).
 diag_results= diag_warns=0
 delivery_diag() {
   local now warns
@@ -393,8 +404,15 @@ delivery_diag() {
   warns=$(grep -c '"level":"warn"' "$work/bookd.log" || true)
   echo "bench: $1: deliveries by result now ${now:-?}(before: ${diag_results:-none}); warnings in bookd's log since: $(( warns - diag_warns ))" >&2
   (( warns > diag_warns )) && grep '"level":"warn"' "$work/bookd.log" | tail -n $(( warns - diag_warns < 3 ? warns - diag_warns : 3 )) | cut -c1-300 >&2
+  if [[ -n ${statements:-} ]]; then
+    sql -F ' | ' -c "SELECT calls, round(mean_exec_time::numeric, 3) AS mean_ms, round(max_exec_time::numeric, 1) AS max_ms,
+                            left(regexp_replace(query, '\s+', ' ', 'g'), 70)
+                       FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 6" | sed 's/^/bench:   /' >&2 || true
+    sql -c "SELECT pg_stat_statements_reset()" >/dev/null || true
+  fi
   diag_results=$now diag_warns=$warns
 }
+[[ -n ${statements:-} ]] && sql -c "ALTER SYSTEM SET pg_stat_statements.track = 'top'" -c "SELECT pg_reload_conf()" >/dev/null
 delivery_diag "before the paced runs"
 for _ in $(seq "$runs"); do
   outbox_drained "$main_base"
@@ -440,6 +458,7 @@ for _ in $(seq "$runs"); do
 done
 stop "$nw_pid"
 nw_pid=
+[[ -n ${statements:-} ]] && sql -c "ALTER SYSTEM SET pg_stat_statements.track = 'none'" -c "SELECT pg_reload_conf()" >/dev/null
 delivery_with=$(median "${with[@]}") delivery_without=$(median "${without[@]}")
 
 
