@@ -2,15 +2,13 @@
 
 #include <errno.h>
 #include <poll.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
-#include <unistd.h>
 
 #include "core/time.h"
 #include "db/deliveries.h"
 #include "log.h"
 #include "metrics.h"
+#include "outbox/thread.h"
 
 #define PURGE_EVERY_MS 60000
 #define PURGE_BATCH 1000
@@ -18,10 +16,7 @@
 
 struct outbox_housekeeper {
     const struct app *app;
-    pthread_t thread;
-    atomic_bool stop;
-    int wake[2]; /* a pipe: stop writes to it */
-    struct db_session *db;
+    struct outbox_thread t;
 };
 
 /*
@@ -37,19 +32,19 @@ static void purge_round(struct outbox_housekeeper *h)
     int removed = 0;
     long total = 0;
 
-    while (db_outbox_purge(h->db, cfg->delivery_retention_days, PURGE_BATCH, &removed) == 0 &&
-           (total += removed, removed >= PURGE_BATCH) && !atomic_load(&h->stop))
+    while (db_outbox_purge(h->t.db, cfg->delivery_retention_days, PURGE_BATCH, &removed) == 0 &&
+           (total += removed, removed >= PURGE_BATCH) && !atomic_load(&h->t.stop))
         ;
     /* Expired holds block nobody (every booking passes over them); this
      * only keeps the table small. */
-    while (db_holds_purge(h->db, PURGE_BATCH, &removed) == 0 && removed > 0) {
+    while (db_holds_purge(h->t.db, PURGE_BATCH, &removed) == 0 && removed > 0) {
         metrics_holds_add(HOLD_EXPIRED, removed);
         total += removed;
-        if (removed < PURGE_BATCH || atomic_load(&h->stop))
+        if (removed < PURGE_BATCH || atomic_load(&h->t.stop))
             break;
     }
-    while (db_vapi_purge(h->db, cfg->delivery_retention_days, PURGE_BATCH, &removed) == 0 &&
-           (total += removed, removed >= PURGE_BATCH) && !atomic_load(&h->stop))
+    while (db_vapi_purge(h->t.db, cfg->delivery_retention_days, PURGE_BATCH, &removed) == 0 &&
+           (total += removed, removed >= PURGE_BATCH) && !atomic_load(&h->t.stop))
         ;
     took = core_now_ms() - started;
     if (took > SLOW_ROUND_MS)
@@ -60,13 +55,13 @@ static void purge_round(struct outbox_housekeeper *h)
 static void *housekeeper_main(void *arg)
 {
     struct outbox_housekeeper *h = arg;
-    struct pollfd wake = {.fd = h->wake[0], .events = POLLIN};
+    struct pollfd wake = {.fd = h->t.wake[0], .events = POLLIN};
     int64_t next = 0;
 
-    while (!atomic_load(&h->stop)) {
+    while (!atomic_load(&h->t.stop)) {
         int64_t now = core_now_ms();
         if (now >= next) {
-            if (db_session_ensure(h->db, now) == 0) {
+            if (db_session_ensure(h->t.db, now) == 0) {
                 purge_round(h);
                 next = core_now_ms() + PURGE_EVERY_MS;
             } else {
@@ -86,17 +81,8 @@ struct outbox_housekeeper *outbox_housekeeper_start(const struct app *app)
 
     if (!h)
         return NULL;
-    if (pipe(h->wake) != 0) {
-        free(h);
-        return NULL;
-    }
     h->app = app;
-    atomic_init(&h->stop, false);
-    if (!(h->db = db_session_new(app->cfg.database_url, false)) ||
-        pthread_create(&h->thread, NULL, housekeeper_main, h) != 0) {
-        db_session_free(h->db);
-        close(h->wake[0]);
-        close(h->wake[1]);
+    if (outbox_thread_start(&h->t, app->cfg.database_url, housekeeper_main, h) != 0) {
         free(h);
         return NULL;
     }
@@ -107,13 +93,6 @@ void outbox_housekeeper_stop(struct outbox_housekeeper *h)
 {
     if (!h)
         return;
-    atomic_store(&h->stop, true);
-    if (write(h->wake[1], "x", 1) < 0) {
-        /* the thread also sees `stop` after its current batch */
-    }
-    pthread_join(h->thread, NULL);
-    close(h->wake[0]);
-    close(h->wake[1]);
-    db_session_free(h->db);
+    outbox_thread_stop(&h->t);
     free(h);
 }

@@ -29,6 +29,7 @@
 #include "outbox/housekeeper.h"
 #include "outbox/integ_send.h"
 #include "outbox/send.h"
+#include "outbox/thread.h"
 
 #define MAX_IN_FLIGHT 256     /* sends at once, all targets */
 #define MAX_PER_TARGET 64     /* sends at once to one target */
@@ -767,27 +768,24 @@ void outbox_worker_stop(struct outbox_worker *w)
 #define NOTIFIER_INTERVAL_MS 10
 
 struct outbox_notifier {
-    pthread_t thread;
-    atomic_bool stop;
-    int wake[2]; /* a pipe: stop writes to it */
-    struct db_session *db;
+    struct outbox_thread t;
 };
 
 static void *notifier_main(void *arg)
 {
     struct outbox_notifier *n = arg;
     struct pollfd fds[2] = {{.fd = db_outbox_signal_fd(), .events = POLLIN},
-                            {.fd = n->wake[0], .events = POLLIN}};
+                            {.fd = n->t.wake[0], .events = POLLIN}};
 
-    while (!atomic_load(&n->stop)) {
+    while (!atomic_load(&n->t.stop)) {
         if (poll(fds, 2, -1) < 0 && errno != EINTR)
             break;
-        if (atomic_load(&n->stop))
+        if (atomic_load(&n->t.stop))
             break;
         if (fds[0].revents & POLLIN) {
             db_outbox_signal_clear();
-            if (db_session_ensure(n->db, core_now_ms()) == 0)
-                db_session_notify(n->db);
+            if (db_session_ensure(n->t.db, core_now_ms()) == 0)
+                db_session_notify(n->t.db);
             poll(NULL, 0, NOTIFIER_INTERVAL_MS);
         }
     }
@@ -798,16 +796,8 @@ struct outbox_notifier *outbox_notifier_start(const char *conninfo)
 {
     struct outbox_notifier *n = calloc(1, sizeof *n);
 
-    if (!n || db_outbox_signal_init() != 0 || pipe(n->wake) != 0) {
-        free(n);
-        return NULL;
-    }
-    atomic_init(&n->stop, false);
-    if (!(n->db = db_session_new(conninfo, false)) ||
-        pthread_create(&n->thread, NULL, notifier_main, n) != 0) {
-        db_session_free(n->db);
-        close(n->wake[0]);
-        close(n->wake[1]);
+    if (!n || db_outbox_signal_init() != 0 ||
+        outbox_thread_start(&n->t, conninfo, notifier_main, n) != 0) {
         free(n);
         return NULL;
     }
@@ -818,13 +808,6 @@ void outbox_notifier_stop(struct outbox_notifier *n)
 {
     if (!n)
         return;
-    atomic_store(&n->stop, true);
-    if (write(n->wake[1], "x", 1) < 0) {
-        /* the thread also ends at its next wake-up */
-    }
-    pthread_join(n->thread, NULL);
-    close(n->wake[0]);
-    close(n->wake[1]);
-    db_session_free(n->db);
+    outbox_thread_stop(&n->t);
     free(n);
 }
