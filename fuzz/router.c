@@ -7,7 +7,9 @@
  *
  * Checked beyond the sanitizers: a match serves the method asked; putting
  * the captured parameters back into the pattern gives the path again (ids
- * in lower case, each parameter of the characters its kind allows); a 405
+ * in lower case, each parameter of the characters its kind allows; a
+ * "{ref}" takes any segment, and one too long to keep is captured as ""
+ * and stands for a segment of HTTP_PARAM_SIZE bytes or more); a 405
  * lists at least one method in a NUL-terminated Allow; whether the path is
  * known at all does not depend on the method.
  */
@@ -37,14 +39,14 @@ static int param_ok(const char *kind, size_t kind_len, const char *v)
     static const char base64url[] =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     static const char file[] = "abcdefghijklmnopqrstuvwxyz0123456789._-";
-    static const char ref[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~";
-    const char *set = kind_len == 4   ? lower_hex
-                      : kind_len == 7 ? base64url
-                      : kind_len == 6 ? file
-                                      : ref;
+    const char *set = kind_len == 4 ? lower_hex : kind_len == 7 ? base64url : file;
     size_t n = strnlen(v, HTTP_PARAM_SIZE);
 
-    if (n == 0 || n >= HTTP_PARAM_SIZE || (kind_len == 4 && n != 36))
+    if (n >= HTTP_PARAM_SIZE)
+        return 0;
+    if (kind_len == 5) /* "{ref}": any segment; "" for one too long (rebuilds checks) */
+        return memchr(v, '/', n) == NULL;
+    if (n == 0 || (kind_len == 4 && n != 36))
         return 0;
     for (size_t i = 0; i < n; i++)
         if (!allowed(set, v[i]))
@@ -71,6 +73,16 @@ static int rebuilds(const char *pattern, const struct http_request *req, const c
         size_t kind_len = (size_t)(close - pattern) + 1;
         const char *v = req->params[n++];
         size_t vlen = strlen(v);
+        if (kind_len == 5 && vlen == 0) {
+            /* A "{ref}" segment too long to keep: at least HTTP_PARAM_SIZE bytes. */
+            const char *end = strchr(path, '/');
+            size_t seg = end ? (size_t)(end - path) : strlen(path);
+            if (seg < HTTP_PARAM_SIZE)
+                return 0;
+            pattern += kind_len;
+            path += seg;
+            continue;
+        }
         if (!param_ok(pattern, kind_len, v) ||
             (kind_len == 4 ? strncasecmp(v, path, vlen) : strncmp(v, path, vlen)) != 0)
             return 0;
