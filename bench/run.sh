@@ -40,6 +40,7 @@ pgdir=
 bookd_pid=
 nw_pid=
 recv_pid=
+held_pid=
 # stop PID: stops one process this script started (a killed process's exit
 # status is not the script's).
 stop() { if [[ -n "$1" ]]; then kill "$1" 2>/dev/null; wait "$1" 2>/dev/null || true; fi; }
@@ -48,6 +49,7 @@ cleanup() {
   stop "$bookd_pid"
   stop "$nw_pid"
   stop "$recv_pid"
+  stop "$held_pid"
   if [[ -n "$pgdir" ]]; then pg_stop "$pgdir"; rm -rf "$pgdir"; fi
   rm -rf "$work"
 }
@@ -410,6 +412,16 @@ delivery_diag() {
                        FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 6" | sed 's/^/bench:   /' >&2 || true
     sql -c "SELECT pg_stat_statements_reset()" >/dev/null || true
   fi
+  # What keeps old row versions alive: the oldest snapshot on the cluster,
+  # and the dead rows of deliveries.
+  sql -F ' | ' -c "SELECT 'oldest snapshot: ' || coalesce((SELECT format('%s (%s, %s), %s transactions old, open %s s',
+                              pid, backend_type, coalesce(state, '-'), age(backend_xmin),
+                              coalesce(extract(epoch FROM now() - xact_start)::int, 0))
+                              FROM pg_stat_activity WHERE backend_xmin IS NOT NULL AND pid <> pg_backend_pid()
+                              ORDER BY age(backend_xmin) DESC LIMIT 1), 'none'),
+                          format('deliveries: %s live, %s dead, last vacuum %s s ago', n_live_tup, n_dead_tup,
+                                 coalesce(extract(epoch FROM now() - greatest(last_vacuum, last_autovacuum))::int, -1))
+                     FROM pg_stat_user_tables WHERE relname = 'deliveries'" | sed 's/^/bench:   /' >&2 || true
   diag_results=$now diag_warns=$warns
 }
 [[ -n ${statements:-} ]] && sql -c "ALTER SYSTEM SET pg_stat_statements.track = 'top'" -c "SELECT pg_reload_conf()" >/dev/null
@@ -456,6 +468,34 @@ for _ in $(seq "$runs"); do
   d_p99+=("$(sed -n 's/.*"p99Ms":\([0-9.]*\).*/\1/p' <<<"$stats")")
   delivery_diag "full-speed run ($stats)"
 done
+# The same paced runs while a transaction stays open on the cluster all
+# along, as a pg_dump or a long report holds one: no old row version can
+# be removed meanwhile, and whatever the worker reads through them grows
+# with every delivery (bench/HISTORY.md, step 46).
+held_p50=() held_p99=() held_lost=0 held_sent=0
+mkfifo "$work/held"
+"$bin/psql" -X -q "$DATABASE_URL" <"$work/held" >/dev/null &
+held_pid=$!
+exec 9>"$work/held"
+echo "BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT count(*) FROM organizations;" >&9
+for _ in $(seq "$runs"); do
+  outbox_drained "$main_base"
+  curl -s -X POST "$recv/reset"
+  booked_before=$(booked)
+  line=$(wrk_run bench/book.lua 16 BENCH_DATA="$work/hook_orgs.txt" BENCH_PACE_MS="$pace_ms" \
+    BENCH_BASE_EPOCH=$(( $(date -u -d 2040-01-01 +%s) + run * 315360000 )))
+  run=$(( run + 1 ))
+  await_webhooks
+  held_sent=$(( held_sent + expected ))
+  held_lost=$(( held_lost + (expected > got ? expected - got : 0) ))
+  held_p50+=("$(sed -n 's/.*"p50Ms":\([0-9.]*\).*/\1/p' <<<"$stats")")
+  held_p99+=("$(sed -n 's/.*"p99Ms":\([0-9.]*\).*/\1/p' <<<"$stats")")
+  delivery_diag "paced run, a transaction held open ($stats)"
+done
+echo "COMMIT;" >&9
+exec 9>&-
+wait "$held_pid" || true
+held_pid=
 stop "$nw_pid"
 nw_pid=
 [[ -n ${statements:-} ]] && sql -c "ALTER SYSTEM SET pg_stat_statements.track = 'none'" -c "SELECT pg_reload_conf()" >/dev/null
@@ -596,6 +636,15 @@ for c in "${levels[@]}"; do (( ${http_rps[$c]} > best )) && best=${http_rps[$c]}
   echo "| $(median "${paced_rate[@]}") | $(median "${paced_p50[@]}") | $(median "${paced_p99[@]}") | $paced_sent | $paced_lost |"
   echo
   echo "Run by run, p99 ms: ${paced_p99[*]}."
+  echo
+  echo "The same paced runs while one transaction stays open on the cluster throughout (as a"
+  echo "pg_dump holds one), so that no old row version can be removed meanwhile:"
+  echo
+  echo "| delivery p50 ms | delivery p99 ms | webhooks expected | not arrived |"
+  echo "|---|---|---|---|"
+  echo "| $(median "${held_p50[@]}") | $(median "${held_p99[@]}") | $held_sent | $held_lost |"
+  echo
+  echo "Run by run, p99 ms: ${held_p99[*]}."
   echo
   echo "## Same-slot contention (64 concurrent requests for one slot, 50 rounds)"
   echo

@@ -215,9 +215,47 @@ BEGIN
 END
 $$;
 
+-- What sending needs of the deliveries p_ids, just leased by the fan-out
+-- or the claim: event_at is the event's time, in the API's form and in ms
+-- since the epoch. A webhook's payload is the event's body and its secret
+-- the endpoint's; an integration's payload is bk_delivery_context with the
+-- integration's public settings, its secret the integration's, token
+-- Google's access token, if any. Its plan is fixed to lookups by key
+-- (outbox_fan_out_events says why): made in a worker's first call, when
+-- deliveries was empty, it read the whole table at each call, and the
+-- fan-out's time grew with it.
+CREATE OR REPLACE FUNCTION bk_deliveries_to_send(p_ids uuid[])
+RETURNS TABLE (id uuid, org_id uuid, target text, attempts int, url text, secret bytea,
+               event_type text, payload jsonb, event_at text, event_at_ms bigint,
+               action text, token bytea, token_expires_ms bigint)
+LANGUAGE plpgsql STABLE
+SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off
+AS $$
+BEGIN
+RETURN QUERY
+SELECT d.id, d.org_id, d.target, d.attempts, w.url, coalesce(w.secret, i.secret),
+       ev.event_type,
+       CASE WHEN d.endpoint_id IS NULL
+            THEN bk_delivery_context(d) || jsonb_build_object('settings', i.settings)
+            ELSE bk_event_payload(ev) END,
+       bk_iso(ev.at), (extract(epoch FROM ev.at) * 1000)::bigint,
+       d.action, i.token, (extract(epoch FROM i.token_expires_at) * 1000)::bigint
+  FROM unnest(p_ids) u (id)
+  JOIN deliveries d ON d.id = u.id
+  JOIN audit_logs ev ON ev.id = d.event_id
+  LEFT JOIN webhook_endpoints w ON w.id = d.endpoint_id
+  LEFT JOIN integrations i ON d.endpoint_id IS NULL AND i.org_id = d.org_id AND i.kind = d.target;
+END
+$$;
+
 -- The deliveries of the events p_seqs (outbox_fan_out's, in order): one per
 -- subscribed, enabled webhook endpoint of their organization and one per
--- action of its integrations, due after p_first_delay_ms.
+-- action of its integrations, due after p_first_delay_ms. When that delay
+-- is none, up to p_room of those due at once are leased for p_lease_ms to
+-- the calling worker, and their ids returned: it sends them without a
+-- claim. Not a Google delete (the claim holds it back while an insert of
+-- the same appointment waits, and that insert may be in this very batch),
+-- nor a delivery to a stopped integration.
 --
 -- The plans of the worker's statements that take rows by key are fixed to
 -- that shape (nested loops over index lookups: no sequential scan, hash or
@@ -230,31 +268,54 @@ $$;
 -- (bench/HISTORY.md, step 41). The events are read one by one by their seq
 -- (the LATERAL subquery, kept apart by OFFSET 0), so no plan can reach them
 -- through another index.
-CREATE OR REPLACE FUNCTION outbox_fan_out_events(p_seqs bigint[], p_first_delay_ms int)
-RETURNS void
+CREATE OR REPLACE FUNCTION outbox_fan_out_events(p_seqs bigint[], p_first_delay_ms int,
+                                                 p_room int, p_lease_ms int)
+RETURNS uuid[]
 LANGUAGE plpgsql
 SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off
 AS $$
+DECLARE
+    v_due timestamptz := now() + greatest(p_first_delay_ms, 0) * interval '1 millisecond';
+    v_lease timestamptz := CASE WHEN p_first_delay_ms <= 0
+                                THEN now() + p_lease_ms * interval '1 millisecond' END;
+    v_leased uuid[];
 BEGIN
     WITH ev AS MATERIALIZED (
         SELECT l.* FROM unnest(p_seqs) s (seq)
          CROSS JOIN LATERAL (SELECT * FROM audit_logs l WHERE l.seq = s.seq OFFSET 0) l),
     hooks AS (
-        INSERT INTO deliveries (org_id, event_id, target, endpoint_id, next_attempt_at)
-        SELECT ev.org_id, ev.id, 'webhook:' || w.id, w.id,
-               now() + greatest(p_first_delay_ms, 0) * interval '1 millisecond'
+        INSERT INTO deliveries (org_id, event_id, target, endpoint_id, next_attempt_at,
+                                locked_until)
+        SELECT ev.org_id, ev.id, 'webhook:' || w.id, w.id, v_due,
+               CASE WHEN row_number() OVER () <= p_room THEN v_lease END
           FROM ev
           JOIN webhook_endpoints w ON w.org_id = ev.org_id AND w.disabled_at IS NULL
                                   AND ev.event_type = ANY (w.events)
-        ON CONFLICT (event_id, target, action, appointment_id) DO NOTHING)
-    -- The organization's integrations (none: no row joins).
-    INSERT INTO deliveries (org_id, event_id, target, action, appointment_id, next_attempt_at)
-    SELECT ev.org_id, ev.id, x.target, x.action, x.appointment_id,
-           coalesce(x.at, now() + greatest(p_first_delay_ms, 0) * interval '1 millisecond')
-      FROM ev
-      JOIN integrations i ON i.org_id = ev.org_id
-      CROSS JOIN LATERAL bk_integration_actions(ev::audit_logs, i) x
-    ON CONFLICT (event_id, target, action, appointment_id) DO NOTHING;
+        ON CONFLICT (event_id, target, action, appointment_id) DO NOTHING
+        RETURNING deliveries.id, deliveries.locked_until),
+    -- The organization's integrations (none: no row joins), in the room
+    -- the webhooks left.
+    integ AS (
+        INSERT INTO deliveries (org_id, event_id, target, action, appointment_id,
+                                next_attempt_at, locked_until)
+        SELECT c.org_id, c.event_id, c.target, c.action, c.appointment_id,
+               coalesce(c.at, v_due),
+               CASE WHEN c.now AND count(*) FILTER (WHERE c.now) OVER (ROWS UNBOUNDED PRECEDING)
+                                   <= p_room - (SELECT count(*) FROM hooks
+                                                 WHERE hooks.locked_until IS NOT NULL)
+                    THEN v_lease END
+          FROM (SELECT ev.org_id, ev.id AS event_id, x.target, x.action, x.appointment_id, x.at,
+                       x.at IS NULL AND i.stopped_at IS NULL
+                       AND x.action <> 'google.delete' AS now
+                  FROM ev
+                  JOIN integrations i ON i.org_id = ev.org_id
+                 CROSS JOIN LATERAL bk_integration_actions(ev::audit_logs, i) x) c
+        ON CONFLICT (event_id, target, action, appointment_id) DO NOTHING
+        RETURNING deliveries.id, deliveries.locked_until)
+    SELECT array_agg(x.id) INTO v_leased
+      FROM (SELECT * FROM hooks UNION ALL SELECT * FROM integ) x
+     WHERE x.locked_until IS NOT NULL;
+    RETURN coalesce(v_leased, '{}');
 END
 $$;
 
@@ -267,22 +328,33 @@ $$;
 -- horizon has ended, so none can still appear behind the cursor. One
 -- worker fans out at a time (the cursor's row, SKIP LOCKED: another
 -- returns 0 at once); a delivery exists at most once per event and target.
--- Returns the number of events taken.
-CREATE OR REPLACE FUNCTION outbox_fan_out(p_limit int, p_first_delay_ms int)
-RETURNS int
+--
+-- Returns the number of events taken, in every row, and the deliveries it
+-- leased to the caller (up to p_room, for p_lease_ms: outbox_fan_out_events)
+-- with what sending them needs; one row with a NULL id when it leased none.
+CREATE OR REPLACE FUNCTION outbox_fan_out(p_limit int, p_first_delay_ms int, p_room int,
+                                          p_lease_ms int)
+RETURNS TABLE (events int, id uuid, org_id uuid, target text, attempts int, url text,
+               secret bytea, event_type text, payload jsonb, event_at text, event_at_ms bigint,
+               action text, token bytea, token_expires_ms bigint)
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
 AS $$
+#variable_conflict use_column
 DECLARE
     v_cursor outbox_cursor;
     v_horizon xid8;
     v_seqs bigint[];
     v_xids xid8[];
     v_n int;
+    v_leased uuid[];
 BEGIN
     SELECT * INTO v_cursor FROM outbox_cursor FOR UPDATE SKIP LOCKED;
     IF NOT FOUND THEN
-        RETURN 0;
+        RETURN QUERY SELECT 0, NULL::uuid, NULL::uuid, NULL, NULL::int, NULL, NULL::bytea,
+                            NULL, NULL::jsonb, NULL, NULL::bigint, NULL, NULL::bytea,
+                            NULL::bigint;
+        RETURN;
     END IF;
     -- Taken before the next statement's snapshot: every transaction below
     -- it has ended, so that snapshot sees all it committed. When the
@@ -298,18 +370,34 @@ BEGIN
                     OR l.xid = v_horizon AND v_horizon = pg_current_xact_id())
              ORDER BY l.xid, l.seq LIMIT p_limit) l;
     v_n := coalesce(cardinality(v_seqs), 0);
-    IF v_n = 0 THEN
-        RETURN 0;
+    IF v_n > 0 THEN
+        v_leased := outbox_fan_out_events(v_seqs, p_first_delay_ms, p_room, p_lease_ms);
+        UPDATE outbox_cursor SET xid = v_xids[v_n], seq = v_seqs[v_n];
     END IF;
-    PERFORM outbox_fan_out_events(v_seqs, p_first_delay_ms);
-    UPDATE outbox_cursor SET xid = v_xids[v_n], seq = v_seqs[v_n];
-    RETURN v_n;
+    RETURN QUERY SELECT v_n, s.* FROM (SELECT) one
+                  LEFT JOIN bk_deliveries_to_send(v_leased) s ON true;
+END
+$$;
+
+-- The fan-out alone, leasing nothing: every delivery it makes waits for a
+-- claim. Returns the number of events taken (tests and operators).
+CREATE OR REPLACE FUNCTION outbox_fan_out(p_limit int, p_first_delay_ms int)
+RETURNS int
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, public, pg_temp
+AS $$
+BEGIN
+    RETURN (SELECT f.events FROM outbox_fan_out(p_limit, p_first_delay_ms, 0, 0) f LIMIT 1);
 END
 $$;
 
 -- Claims up to p_limit due deliveries for p_lease_ms: another worker skips
--- them until the lease runs out. Returns what sending needs; event_at is
--- the event's time, in the API's form and in ms since the epoch.
+-- them until the lease runs out. Returns what sending needs
+-- (bk_deliveries_to_send). Due means waiting, unleased and its time come:
+-- the rows of deliveries_due, which holds no leased delivery, so neither
+-- the first attempts the fan-out leased nor any delivery once sent ever
+-- enter it (migration 0022 says why). A lease that ran out is handed back
+-- by deliveries_release first.
 -- PL/pgSQL for its cached plan: as a LANGUAGE sql function the statement
 -- was planned at every call, 2 ms, every time the worker woke (bench/
 -- HISTORY.md, step 39).
@@ -322,9 +410,7 @@ $$;
 -- A delivery to an integration is claimed only while that integration is
 -- connected and not stopped, and a Google delete only once no insert of
 -- the same appointment waits (they would cross: the delete first, then
--- the insert of an event nobody deletes). Its payload is what sending
--- needs (bk_delivery_context, with the integration's public settings);
--- its secret the integration's; token Google's access token, if any.
+-- the insert of an event nobody deletes).
 CREATE OR REPLACE FUNCTION deliveries_claim(p_limit int, p_lease_ms int)
 RETURNS TABLE (id uuid, org_id uuid, target text, attempts int, url text, secret bytea,
                event_type text, payload jsonb, event_at text, event_at_ms bigint,
@@ -333,35 +419,55 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
 AS $$
 #variable_conflict use_column
+DECLARE
+    v_leased uuid[];
 BEGIN
-RETURN QUERY
-WITH due AS MATERIALIZED (
-    SELECT c.id FROM deliveries c
-     WHERE c.status IN ('pending', 'failed') AND c.next_attempt_at <= now()
-       AND (c.locked_until IS NULL OR c.locked_until <= now())
-       AND (c.endpoint_id IS NOT NULL
-            OR EXISTS (SELECT 1 FROM integrations i
-                        WHERE i.org_id = c.org_id AND i.kind = c.target AND i.stopped_at IS NULL))
-       AND (c.action <> 'google.delete'
-            OR NOT EXISTS (SELECT 1 FROM deliveries p
-                            WHERE p.appointment_id = c.appointment_id
-                              AND p.status IN ('pending', 'failed')
-                              AND p.action = 'google.insert'))
-     ORDER BY c.next_attempt_at LIMIT p_limit FOR UPDATE SKIP LOCKED)
-UPDATE deliveries d SET locked_until = now() + p_lease_ms * interval '1 millisecond'
-  FROM due
-  JOIN deliveries c ON c.id = due.id
-  JOIN audit_logs ev ON ev.id = c.event_id
-  LEFT JOIN webhook_endpoints w ON w.id = c.endpoint_id
-  LEFT JOIN integrations i ON c.endpoint_id IS NULL AND i.org_id = c.org_id AND i.kind = c.target
- WHERE d.id = due.id AND (w.disabled_at IS NULL AND w.id IS NOT NULL OR i.org_id IS NOT NULL)
-RETURNING d.id, d.org_id, d.target, d.attempts, w.url, coalesce(w.secret, i.secret),
-          ev.event_type,
-          CASE WHEN d.endpoint_id IS NULL
-               THEN bk_delivery_context(d) || jsonb_build_object('settings', i.settings)
-               ELSE bk_event_payload(ev) END,
-          bk_iso(ev.at), (extract(epoch FROM ev.at) * 1000)::bigint,
-          d.action, i.token, (extract(epoch FROM i.token_expires_at) * 1000)::bigint;
+    WITH due AS MATERIALIZED (
+        SELECT c.id FROM deliveries c
+         WHERE c.status IN ('pending', 'failed') AND c.locked_until IS NULL
+           AND c.next_attempt_at <= now()
+           AND (c.endpoint_id IS NOT NULL
+                OR EXISTS (SELECT 1 FROM integrations i
+                            WHERE i.org_id = c.org_id AND i.kind = c.target
+                              AND i.stopped_at IS NULL))
+           AND (c.action <> 'google.delete'
+                OR NOT EXISTS (SELECT 1 FROM deliveries p
+                                WHERE p.appointment_id = c.appointment_id
+                                  AND p.status IN ('pending', 'failed')
+                                  AND p.action = 'google.insert'))
+         ORDER BY c.next_attempt_at LIMIT p_limit FOR UPDATE SKIP LOCKED),
+    leased AS (
+        UPDATE deliveries d SET locked_until = now() + p_lease_ms * interval '1 millisecond'
+          FROM due
+          JOIN deliveries c ON c.id = due.id
+          LEFT JOIN webhook_endpoints w ON w.id = c.endpoint_id
+         WHERE d.id = due.id AND (w.disabled_at IS NULL AND w.id IS NOT NULL
+                                  OR c.endpoint_id IS NULL)
+        RETURNING d.id)
+    SELECT array_agg(leased.id) INTO v_leased FROM leased;
+    RETURN QUERY SELECT * FROM bk_deliveries_to_send(v_leased);
+END
+$$;
+
+-- Hands back deliveries whose lease ran out (their worker died, or lost
+-- the database while sending), up to p_limit: due again for the claim at
+-- their time. Returns how many. Called by each worker now and then, not
+-- at every claim: the leases' index, like any, keeps the entries of sent
+-- deliveries until a vacuum, and this reads those of the expired ones.
+CREATE OR REPLACE FUNCTION deliveries_release(p_limit int)
+RETURNS int
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, public, pg_temp
+AS $$
+DECLARE
+    v_n int;
+BEGIN
+    UPDATE deliveries SET locked_until = NULL
+     WHERE id IN (SELECT l.id FROM deliveries l
+                   WHERE l.locked_until IS NOT NULL AND l.locked_until <= now()
+                   ORDER BY l.locked_until LIMIT p_limit FOR UPDATE SKIP LOCKED);
+    GET DIAGNOSTICS v_n = ROW_COUNT;
+    RETURN v_n;
 END
 $$;
 
@@ -537,7 +643,12 @@ END
 $$;
 
 -- Writes back what the worker decided for the breakers breakers_read
--- locked (times in ms since the epoch, 0: none).
+-- locked (times in ms since the epoch, 0: none). A breaker whose state did
+-- not change is not written: a closed breaker whose window holds only
+-- successes stays the same through every success, so a healthy target's
+-- row gets no new version per delivery (each one stays until a vacuum can
+-- remove it, and every later read of the row passes them while any
+-- transaction on the cluster is open).
 CREATE OR REPLACE FUNCTION breakers_save(p_orgs uuid[], p_targets text[], p_states smallint[],
                                          p_window_bits bigint[], p_window_calls int[],
                                          p_failures int[], p_opened_ms bigint[],
@@ -557,7 +668,11 @@ BEGIN
       FROM unnest(p_orgs, p_targets, p_states, p_window_bits, p_window_calls, p_failures,
                   p_opened_ms, p_trials, p_trials_ok, p_trial_claimed_ms)
            u (o, t, st, wb, wc, cf, oa, ti, ts, tc)
-     WHERE b.org_id = u.o AND b.target = u.t;
+     WHERE b.org_id = u.o AND b.target = u.t
+       AND (b.state, b.window_bits, b.window_calls, b.consecutive_failures,
+            coalesce((extract(epoch FROM b.opened_at) * 1000)::bigint, 0), b.trials_in_flight,
+            b.trials_succeeded, coalesce((extract(epoch FROM b.trial_claimed_at) * 1000)::bigint, 0))
+           IS DISTINCT FROM (u.st, u.wb, u.wc, u.cf, u.oa, u.ti, u.ts, u.tc);
 END
 $$;
 
@@ -600,12 +715,13 @@ END
 $$;
 
 -- What waits for the worker: events not yet fanned out plus deliveries not
--- yet delivered (a reminder only once its time has come), each counted up
--- to 10,000. The ORDER BY on the partial indexes' columns
--- (audit_logs_events, deliveries_due) keeps each plan on its index
--- whatever the statistics say (a sequential scan would read every
--- event fanned out long ago to find the few waiting), so a scrape reads at most
--- 20,000 index entries however large the tables or the backlog grow.
+-- yet delivered (a reminder only once its time has come), those being sent
+-- included, each counted up to 10,000. The ORDER BY on the partial
+-- indexes' columns (audit_logs_events, deliveries_due, deliveries_leased)
+-- keeps each plan on its index whatever the statistics say (a sequential
+-- scan would read every event fanned out long ago to find the few
+-- waiting), so a scrape reads at most 30,000 live index entries however
+-- large the tables or the backlog grow.
 CREATE OR REPLACE FUNCTION outbox_pending()
 RETURNS bigint
 LANGUAGE plpgsql STABLE SECURITY DEFINER
@@ -623,9 +739,14 @@ BEGIN
                                    ORDER BY l.xid, l.seq LIMIT 10000) e)
          + (SELECT count(*) FROM (SELECT 1 FROM deliveries d
                                    WHERE d.status IN ('pending', 'failed')
+                                     AND d.locked_until IS NULL
                                      AND (d.next_attempt_at <= now()
                                           OR d.action NOT IN ('sms.reminder', 'call.reminder'))
-                                   ORDER BY d.next_attempt_at LIMIT 10000) d);
+                                   ORDER BY d.next_attempt_at LIMIT 10000) d)
+         + (SELECT count(*) FROM (SELECT 1 FROM deliveries d
+                                   WHERE d.locked_until IS NOT NULL
+                                     AND d.status IN ('pending', 'failed')
+                                   ORDER BY d.locked_until LIMIT 10000) l);
 END
 $$;
 

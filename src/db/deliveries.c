@@ -173,12 +173,6 @@ static int run_int(struct db_session *s, const char *what, const char *sql, int 
     return 0;
 }
 
-int db_outbox_fan_out(struct db_session *s, int limit, int first_delay_ms, int *processed)
-{
-    return run_int(s, "fan_out", "SELECT outbox_fan_out($1::int, $2::int)", 2, limit,
-                   first_delay_ms, processed);
-}
-
 void db_deliveries_free(struct db_delivery *d, size_t count)
 {
     for (size_t i = 0; d && i < count; i++) {
@@ -188,55 +182,48 @@ void db_deliveries_free(struct db_delivery *d, size_t count)
     free(d);
 }
 
-int db_deliveries_claim(struct db_session *s, int limit, int lease_ms, struct db_delivery **out,
-                        size_t *count)
+/* The columns sending needs (sql/50_deliveries.sql, bk_deliveries_to_send),
+ * in that function's order, from column `col` of each row of `res` whose
+ * id is not NULL: at most `limit` rows into *out and *count. */
+static int read_deliveries(PGresult *res, int col, int limit, struct db_delivery **out,
+                           size_t *count)
 {
-    char lim[16], lease[16];
-    const char *params[] = {lim, lease};
-    PGresult *res;
-    int n;
+    int rows = PQntuples(res), n = 0;
 
     *out = NULL;
     *count = 0;
-    snprintf(lim, sizeof lim, "%d", limit);
-    snprintf(lease, sizeof lease, "%d", lease_ms);
-    if (!(res = run(s, "claim",
-                    "SELECT id, org_id, target, attempts, url, secret, event_type, payload,"
-                    " event_at, event_at_ms, action, token, token_expires_ms"
-                    " FROM deliveries_claim($1::int, $2::int)",
-                    2, params)))
-        return -1;
-    n = PQntuples(res);
+    for (int i = 0; i < rows; i++)
+        n += !PQgetisnull(res, i, col);
     if (n > limit) {
         /* Never more than asked: the caller's arrays are sized by it. The
          * rest stay leased, and are claimed again when the lease runs out. */
-        log_warn("worker.claim_overrun", "claimed %d deliveries, asked for %d", n, limit);
+        log_warn("worker.claim_overrun", "leased %d deliveries, asked for %d", n, limit);
         n = limit;
     }
-    if (n > 0 && !(*out = calloc((size_t)n, sizeof **out))) {
-        PQclear(res);
+    if (n > 0 && !(*out = calloc((size_t)n, sizeof **out)))
         return -1;
-    }
-    for (int i = 0; i < n; i++) {
-        struct db_delivery *d = &(*out)[i];
-        snprintf(d->id, sizeof d->id, "%s", PQgetvalue(res, i, 0));
-        snprintf(d->org_id, sizeof d->org_id, "%s", PQgetvalue(res, i, 1));
-        snprintf(d->target, sizeof d->target, "%s", PQgetvalue(res, i, 2));
-        d->attempts = db_int_value(PQgetvalue(res, i, 3));
-        d->url = strdup(PQgetvalue(res, i, 4));
-        if (db_bytea_from_text(PQgetvalue(res, i, 5), d->secret, sizeof d->secret,
+    for (int i = 0; i < rows && *count < (size_t)n; i++) {
+        struct db_delivery *d = &(*out)[*count];
+        if (PQgetisnull(res, i, col))
+            continue;
+        snprintf(d->id, sizeof d->id, "%s", PQgetvalue(res, i, col));
+        snprintf(d->org_id, sizeof d->org_id, "%s", PQgetvalue(res, i, col + 1));
+        snprintf(d->target, sizeof d->target, "%s", PQgetvalue(res, i, col + 2));
+        d->attempts = db_int_value(PQgetvalue(res, i, col + 3));
+        d->url = strdup(PQgetvalue(res, i, col + 4));
+        if (db_bytea_from_text(PQgetvalue(res, i, col + 5), d->secret, sizeof d->secret,
                                &d->secret_len) != 0)
             d->secret_len = 0;
-        snprintf(d->event_type, sizeof d->event_type, "%s", PQgetvalue(res, i, 6));
-        d->payload = strdup(PQgetvalue(res, i, 7));
-        snprintf(d->event_at, sizeof d->event_at, "%s", PQgetvalue(res, i, 8));
-        d->event_at_ms = strtoll(PQgetvalue(res, i, 9), NULL, 10);
-        snprintf(d->action, sizeof d->action, "%s", PQgetvalue(res, i, 10));
-        if (PQgetisnull(res, i, 11) ||
-            db_bytea_from_text(PQgetvalue(res, i, 11), d->token, sizeof d->token,
+        snprintf(d->event_type, sizeof d->event_type, "%s", PQgetvalue(res, i, col + 6));
+        d->payload = strdup(PQgetvalue(res, i, col + 7));
+        snprintf(d->event_at, sizeof d->event_at, "%s", PQgetvalue(res, i, col + 8));
+        d->event_at_ms = strtoll(PQgetvalue(res, i, col + 9), NULL, 10);
+        snprintf(d->action, sizeof d->action, "%s", PQgetvalue(res, i, col + 10));
+        if (PQgetisnull(res, i, col + 11) ||
+            db_bytea_from_text(PQgetvalue(res, i, col + 11), d->token, sizeof d->token,
                                &d->token_len) != 0)
             d->token_len = 0;
-        d->token_expires_ms = strtoll(PQgetvalue(res, i, 12), NULL, 10);
+        d->token_expires_ms = strtoll(PQgetvalue(res, i, col + 12), NULL, 10);
         if (!d->url || !d->payload) {
             free(d->url);
             free(d->payload);
@@ -245,8 +232,64 @@ int db_deliveries_claim(struct db_session *s, int limit, int lease_ms, struct db
         }
         (*count)++;
     }
-    PQclear(res);
     return 0;
+}
+
+#define DELIVERY_COLUMNS                                                                         \
+    "id, org_id, target, attempts, url, secret, event_type, payload, event_at, event_at_ms,"    \
+    " action, token, token_expires_ms"
+
+int db_outbox_fan_out(struct db_session *s, int limit, int first_delay_ms, int room, int lease_ms,
+                      int *processed, struct db_delivery **out, size_t *count)
+{
+    char p[4][16];
+    const char *params[] = {p[0], p[1], p[2], p[3]};
+    PGresult *res;
+    int rc;
+
+    *processed = 0;
+    *out = NULL;
+    *count = 0;
+    snprintf(p[0], sizeof p[0], "%d", limit);
+    snprintf(p[1], sizeof p[1], "%d", first_delay_ms);
+    snprintf(p[2], sizeof p[2], "%d", room);
+    snprintf(p[3], sizeof p[3], "%d", lease_ms);
+    if (!(res = run(s, "fan_out",
+                    "SELECT events, " DELIVERY_COLUMNS
+                    " FROM outbox_fan_out($1::int, $2::int, $3::int, $4::int)",
+                    4, params)))
+        return -1;
+    if (PQntuples(res) > 0)
+        *processed = db_int_value(PQgetvalue(res, 0, 0));
+    rc = read_deliveries(res, 1, room, out, count);
+    PQclear(res);
+    return rc;
+}
+
+int db_deliveries_claim(struct db_session *s, int limit, int lease_ms, struct db_delivery **out,
+                        size_t *count)
+{
+    char lim[16], lease[16];
+    const char *params[] = {lim, lease};
+    PGresult *res;
+    int rc;
+
+    *out = NULL;
+    *count = 0;
+    snprintf(lim, sizeof lim, "%d", limit);
+    snprintf(lease, sizeof lease, "%d", lease_ms);
+    if (!(res = run(s, "claim",
+                    "SELECT " DELIVERY_COLUMNS " FROM deliveries_claim($1::int, $2::int)", 2,
+                    params)))
+        return -1;
+    rc = read_deliveries(res, 0, limit, out, count);
+    PQclear(res);
+    return rc;
+}
+
+int db_deliveries_release(struct db_session *s, int limit, int *released)
+{
+    return run_int(s, "release", "SELECT deliveries_release($1::int)", 1, limit, 0, released);
 }
 
 /* Arrays 0 and 1 of `a`: the keys' org ids and targets. */

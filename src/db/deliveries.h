@@ -41,9 +41,6 @@ int db_session_notify(struct db_session *s);
 PGresult *db_session_exec(struct db_session *s, const char *what, const char *sql, int n,
                           const char *const *values);
 
-/* Fans out up to `limit` events; *processed says how many. */
-int db_outbox_fan_out(struct db_session *s, int limit, int first_delay_ms, int *processed);
-
 struct db_delivery {
     char id[DB_ID_SIZE];
     char org_id[DB_ID_SIZE];
@@ -64,11 +61,19 @@ struct db_delivery {
     int64_t event_at_ms;
 };
 
+/* Fans out up to `limit` events (*processed says how many) and leases to
+ * this worker, for `lease_ms`, up to `room` of the deliveries made that are
+ * due at once (first_delay_ms 0): *out and *count as the claim's. */
+int db_outbox_fan_out(struct db_session *s, int limit, int first_delay_ms, int room, int lease_ms,
+                      int *processed, struct db_delivery **out, size_t *count);
 /* Claims up to `limit` due deliveries for `lease_ms`. *out is malloc'd
  * (release with db_deliveries_free), *count its length; a row that could
  * not be copied (out of memory) is left to its lease. */
 int db_deliveries_claim(struct db_session *s, int limit, int lease_ms, struct db_delivery **out,
                         size_t *count);
+/* Hands back up to `limit` deliveries whose lease ran out; *released says
+ * how many. */
+int db_deliveries_release(struct db_session *s, int limit, int *released);
 void db_deliveries_free(struct db_delivery *d, size_t count);
 
 /* What became of a claimed delivery (sql/50_deliveries.sql,

@@ -303,33 +303,30 @@ static bool granting_for(const struct outbox_worker *w, const struct send *s)
 }
 
 /*
- * Claims due deliveries and starts the sends that their breakers let
- * through. In one transaction with the breakers locked: what a breaker
- * holds back is deferred to its probe time (no attempt counted); a
- * delivery whose secret cannot be opened waits, no attempt counted.
- * Returns the number claimed (less what was put back for a target at its
- * bound), or -1.
+ * Starts the sends of deliveries leased to this worker (by the fan-out or
+ * a claim; at most the room left) that their breakers let through. In one
+ * transaction with the breakers locked: what a breaker holds back is
+ * deferred to its probe time (no attempt counted); a delivery whose
+ * secret cannot be opened waits, no attempt counted. Frees `ds`. Returns
+ * the number taken (less what was put back for a target at its bound).
  */
-static int claim_and_start(struct outbox_worker *w)
+static int start_deliveries(struct outbox_worker *w, struct db_delivery *ds, size_t n)
 {
     const struct config *cfg = &w->app->cfg;
-    int room = MAX_IN_FLIGHT - w->in_flight, started = 0;
-    struct db_delivery *ds = NULL;
+    int started = 0;
     struct db_breaker_key keys[MAX_IN_FLIGHT];
     struct core_breaker rows[MAX_IN_FLIGHT];
     struct db_delivery_outcome outcomes[MAX_IN_FLIGHT];
     char errors[MAX_IN_FLIGHT][200];
     const char *targets[MAX_IN_FLIGHT];
     bool requeued[MAX_IN_FLIGHT] = {false}, gate = false;
-    size_t n = 0, n_keys = 0, n_out = 0, n_requeued = 0;
+    size_t n_keys = 0, n_out = 0, n_requeued = 0;
     int64_t now = core_now_ms();
 
-    if (room <= 0)
+    if (n == 0) {
+        db_deliveries_free(ds, n);
         return 0;
-    if (db_deliveries_claim(w->db, room, cfg->delivery_lease_ms, &ds, &n) != 0)
-        return -1;
-    if (n == 0)
-        return 0;
+    }
     for (size_t i = 0; i < n; i++)
         key_index(keys, &n_keys, ds[i].org_id, ds[i].target);
     /* Every breaker closed (the common case): they let everything through
@@ -432,6 +429,46 @@ static int claim_and_start(struct outbox_worker *w)
             metrics_delivery_observe(metrics_target_of(targets[i]), outcomes[i].result, -1);
     db_deliveries_free(ds, n);
     return (int)(n - n_requeued);
+}
+
+/* Claims due deliveries (retries, deferrals, reminders, handed-back
+ * leases: first attempts come leased from the fan-out) and starts them.
+ * Returns the number claimed (as start_deliveries), or -1. */
+static int claim_and_start(struct outbox_worker *w)
+{
+    int room = MAX_IN_FLIGHT - w->in_flight;
+    struct db_delivery *ds = NULL;
+    size_t n = 0;
+
+    if (room <= 0)
+        return 0;
+    if (db_deliveries_claim(w->db, room, w->app->cfg.delivery_lease_ms, &ds, &n) != 0)
+        return -1;
+    return start_deliveries(w, ds, n);
+}
+
+/*
+ * Fans out the events waiting (up to ten batches while each is full) and
+ * starts the deliveries each batch leased to this worker, within its
+ * room. Returns true when a batch was full: more may wait.
+ */
+static bool fan_out_and_start(struct outbox_worker *w)
+{
+    const struct config *cfg = &w->app->cfg;
+    int processed = 0, rounds = 0;
+    int64_t first_delay = 0;
+
+    core_retry_next_delay_ms(&cfg->retry, 0, random_unit(), &first_delay);
+    do {
+        struct db_delivery *ds = NULL;
+        size_t n = 0;
+        if (db_outbox_fan_out(w->db, FAN_OUT_BATCH, (int)first_delay,
+                              MAX_IN_FLIGHT - w->in_flight, cfg->delivery_lease_ms, &processed,
+                              &ds, &n) != 0)
+            return false;
+        start_deliveries(w, ds, n);
+    } while (processed == FAN_OUT_BATCH && ++rounds < 10);
+    return processed == FAN_OUT_BATCH;
 }
 
 /*
@@ -670,7 +707,12 @@ static void *worker_main(void *arg)
 {
     struct outbox_worker *w = arg;
     const struct config *cfg = &w->app->cfg;
-    int64_t last_claim = 0, last_sync = 0;
+    int64_t last_claim = 0, last_sync = 0, last_release = 0;
+    /* A quarter of the lease, but not more often than the poll: a dead
+     * worker's deliveries go out again soon after their lease runs out. */
+    int64_t release_every = cfg->delivery_lease_ms / 4 > cfg->outbox_poll_ms
+                                ? cfg->delivery_lease_ms / 4
+                                : cfg->outbox_poll_ms;
     bool more_due = true, woken = false;
     int running = 0;
 
@@ -691,15 +733,18 @@ static void *worker_main(void *arg)
         }
         if (!stopping && w->in_flight < MAX_IN_FLIGHT &&
             (more_due || woken || now - last_claim >= cfg->outbox_poll_ms)) {
-            int processed = 0, rounds = 0, room = MAX_IN_FLIGHT - w->in_flight;
-            int64_t first_delay = 0;
-            core_retry_next_delay_ms(&cfg->retry, 0, random_unit(), &first_delay);
-            while (db_outbox_fan_out(w->db, FAN_OUT_BATCH, (int)first_delay, &processed) == 0 &&
-                   processed == FAN_OUT_BATCH && ++rounds < 10)
-                ;
+            bool more_events = fan_out_and_start(w);
+            int room = MAX_IN_FLIGHT - w->in_flight, released = 0;
+            /* Leases that ran out, looked for now and then (their worker
+             * died): handed back, then claimed with the rest. */
+            if (now - last_release >= release_every) {
+                db_deliveries_release(w->db, MAX_IN_FLIGHT, &released);
+                last_release = now;
+            }
             /* A full claim may have left more due: claim again as soon as
              * there is room, without waiting for a wake-up. */
-            more_due = claim_and_start(w) == room || processed == FAN_OUT_BATCH;
+            more_due = (room > 0 && claim_and_start(w) == room) || more_events ||
+                       released == MAX_IN_FLIGHT;
             woken = false;
             last_claim = now;
         }

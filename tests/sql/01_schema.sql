@@ -6,7 +6,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 -- A session time zone far from UTC: the functions must print UTC anyway.
 SET LOCAL TimeZone = 'America/New_York';
-SELECT plan(59);
+SELECT plan(60);
 
 \ir fixtures.psql
 -- Tables and extension ------------------------------------------------------
@@ -180,9 +180,14 @@ SELECT is_empty($$
        AND (p.prosecdef OR p.proconfig IS NOT NULL)
     $$, 'no LANGUAGE sql function is SECURITY DEFINER or has SET clauses (neither is ever inlined)');
 
--- Migration 0020: room for the claim's HOT update.
-SELECT is((SELECT reloptions FROM pg_class WHERE oid = 'deliveries'::regclass),
-          ARRAY['fillfactor=70'], 'deliveries keeps 30 % of each page free');
+-- Migration 0022: the index the claim reads holds no leased delivery, so
+-- no first attempt (leased by its fan-out) ever enters it.
+SELECT matches(pg_get_indexdef('deliveries_due'::regclass),
+               'WHERE \(\(status = ANY .*\) AND \(locked_until IS NULL\)\)$',
+               'deliveries_due: waiting and unleased deliveries only');
+SELECT matches(pg_get_indexdef('deliveries_leased'::regclass),
+               '\(locked_until\) WHERE \(locked_until IS NOT NULL\)$',
+               'deliveries_leased: the leases, for their release');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -7,7 +7,7 @@
 \set ON_ERROR_STOP 1
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
-SELECT plan(49);
+SELECT plan(51);
 
 \ir fixtures.psql
 -- Earlier layers' pending events are processed first: the counts below are
@@ -221,6 +221,22 @@ SELECT results_eq($$ SELECT action FROM deliveries WHERE appointment_id = pg_tem
                       ORDER BY action $$,
     $$ VALUES ('call.reminder'), ('sms.booked') $$,
     'reminderHoursBefore 0: the confirmation, no reminder SMS');
+-- The worker's fan-out leases to itself what it can send at once: not a
+-- Google delete (it waits for the insert of its appointment, which may be
+-- in the same batch), not a reminder (due later).
+INSERT INTO res VALUES ('h', pg_temp.book('aaaaaaaa-0000-4000-8000-000000000001',
+    'cccccccc-0000-4000-8000-000000000002', NULL, '2030-02-07 10:00+00', 30));
+SELECT cancel_appointment('11111111-1111-4111-8111-111111111111', pg_temp.aid('h'), NULL, 2000,
+                          'admin_key:pgtap');
+CREATE TEMP TABLE f1 AS SELECT * FROM outbox_fan_out(10, 0, 100, 60000);
+SELECT results_eq($$ SELECT action FROM f1 WHERE id IS NOT NULL ORDER BY action $$,
+    $$ VALUES ('google.insert'), ('sms.booked'), ('sms.cancelled') $$,
+    'the worker''s fan-out leases the insert and the notices, with what sending needs');
+SELECT results_eq($$ SELECT action, locked_until IS NULL FROM deliveries
+                      WHERE appointment_id = pg_temp.aid('h') AND action NOT IN (SELECT action FROM f1 WHERE id IS NOT NULL)
+                      ORDER BY action $$,
+    $$ VALUES ('call.reminder', true), ('google.delete', true) $$,
+    'the delete and the reminder wait for a claim');
 SELECT integration_delete('11111111-1111-4111-8111-111111111111', 'google', 'admin_key:pgtap');
 SELECT ok(NOT EXISTS (SELECT 1 FROM deliveries WHERE target = 'google' AND status IN ('pending', 'failed'))
           AND NOT EXISTS (SELECT 1 FROM provider_calendars WHERE provider_id = 'aaaaaaaa-0000-4000-8000-000000000001')

@@ -5,7 +5,7 @@
 \set ON_ERROR_STOP 1
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
-SELECT plan(29);
+SELECT plan(40);
 
 \ir fixtures.psql
 -- Endpoints: org1 has two (one for booked only, one disabled), org2 none.
@@ -59,8 +59,39 @@ SELECT is((SELECT count(*)::int FROM deliveries_claim(10, 60000)), 1,
 SELECT is((SELECT count(*)::int FROM deliveries_claim(10, 60000)), 0, 'and then finds none');
 UPDATE deliveries SET locked_until = now() - interval '1 second'
  WHERE id = (SELECT id FROM claimed LIMIT 1);
+SELECT is((SELECT count(*)::int FROM deliveries_claim(10, 60000)), 0,
+          'a lease run out is not claimed before it is handed back');
+SELECT is(deliveries_release(100), 1, 'the release hands back the lease that ran out, only it');
 SELECT is((SELECT count(*)::int FROM deliveries_claim(10, 60000)), 1,
           'a delivery whose lease ran out (its worker died) is claimable again');
+
+-- The worker's fan-out leases what is due at once to itself, within its
+-- room; the rest waits for a claim.
+INSERT INTO audit_logs (id, org_id, actor, action, entity_type, entity_id, event_type)
+SELECT ('0f100000-0000-4000-8000-00000000000' || n)::uuid, '11111111-1111-4111-8111-111111111111',
+       'system', 'appointment.booked', 'appointment', gen_random_uuid(), 'appointment.booked'
+  FROM generate_series(1, 3) n;
+CREATE TEMP TABLE taken AS SELECT * FROM outbox_fan_out(100, 0, 4, 60000);
+SELECT results_eq($$ SELECT count(*)::int, min(events), count(*) FILTER (WHERE payload ->> 'appointment' IS NOT NULL)::int FROM taken $$,
+                  $$ VALUES (4, 3, 4) $$,
+                  'fan-out with room for 4 of 6 deliveries returns 4, with what sending needs, and the events taken');
+SELECT results_eq($$ SELECT count(*) FILTER (WHERE locked_until > now())::int,
+                            count(*) FILTER (WHERE locked_until IS NULL)::int
+                       FROM deliveries WHERE event_id::text LIKE '0f100000%' $$,
+                  $$ VALUES (4, 2) $$, 'those 4 are leased; the 2 beyond the room are not');
+SELECT is((SELECT count(*)::int FROM deliveries_claim(10, 60000)), 2,
+          'a claim takes the 2 left, not the leased ones');
+SELECT results_eq($$ SELECT events, id FROM outbox_fan_out(100, 0, 4, 60000) $$,
+                  $$ VALUES (0, NULL::uuid) $$, 'with no event, one row: none taken, none leased');
+INSERT INTO audit_logs (id, org_id, actor, action, entity_type, entity_id, event_type) VALUES
+    ('0f200000-0000-4000-8000-000000000001', '11111111-1111-4111-8111-111111111111', 'system',
+     'appointment.booked', 'appointment', gen_random_uuid(), 'appointment.booked');
+SELECT results_eq($$ SELECT events, id FROM outbox_fan_out(100, 5000, 4, 60000) $$,
+                  $$ VALUES (1, NULL::uuid) $$, 'a first attempt due later is leased to nobody');
+SELECT is((SELECT count(*)::int FROM deliveries WHERE event_id = '0f200000-0000-4000-8000-000000000001'
+              AND locked_until IS NULL AND next_attempt_at > now() + interval '4 seconds'), 2,
+          'it waits, unleased, for its time');
+DELETE FROM deliveries WHERE event_id::text LIKE '0f100000%' OR event_id::text LIKE '0f200000%';
 
 -- Outcomes ---------------------------------------------------------------------------
 CREATE TEMP TABLE d AS SELECT id, row_number() OVER (ORDER BY id) AS n FROM deliveries;
@@ -117,6 +148,25 @@ SELECT ok((SELECT disabled_at IS NULL FROM webhook_endpoints
 SELECT is((SELECT count(*)::int FROM audit_logs WHERE action = 'webhook_endpoint.enabled'
               AND entity_id = (SELECT endpoint_id FROM deliveries WHERE id = (SELECT id FROM d WHERE n = 3))), 1,
           'which the audit log records');
+
+-- Breakers: a state that did not change is not written ---------------------------------
+SELECT breakers_read(ARRAY['11111111-1111-4111-8111-111111111111'::uuid], ARRAY['webhook:z'], true);
+CREATE TEMP TABLE bsave (n int, wb bigint, oa bigint);
+INSERT INTO bsave VALUES (1, 0, 0), (2, 0, 0), (3, 1, 1924988400000);
+CREATE FUNCTION pg_temp.save(p_n int) RETURNS tid LANGUAGE plpgsql AS $f$
+BEGIN
+    PERFORM breakers_save(ARRAY['11111111-1111-4111-8111-111111111111'::uuid], ARRAY['webhook:z'],
+                          ARRAY[0]::smallint[], ARRAY[(SELECT wb FROM bsave WHERE n = p_n)],
+                          ARRAY[20], ARRAY[0], ARRAY[(SELECT oa FROM bsave WHERE n = p_n)],
+                          ARRAY[0], ARRAY[0], ARRAY[0]::bigint[]);
+    RETURN (SELECT ctid FROM breakers WHERE target = 'webhook:z');
+END
+$f$;
+CREATE TEMP TABLE bctid AS SELECT pg_temp.save(1) AS t1;
+SELECT is(pg_temp.save(2), (SELECT t1 FROM bctid), 'a breaker saved as it stands gets no new row version');
+SELECT isnt(pg_temp.save(3), (SELECT t1 FROM bctid), 'a changed one does');
+SELECT results_eq($$ SELECT window_bits, bk_iso(opened_at) FROM breakers WHERE target = 'webhook:z' $$,
+                  $$ VALUES (1::bigint, '2030-12-31T23:00:00.000Z') $$, 'with what changed');
 
 -- The purge ---------------------------------------------------------------------------
 INSERT INTO idempotency_keys (org_id, key_kind, key, request_hash, result, created_at) VALUES
