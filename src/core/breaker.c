@@ -27,6 +27,16 @@ void core_breaker_init(struct core_breaker *b)
     memset(b, 0, sizeof *b);
 }
 
+bool core_breaker_equal(const struct core_breaker *a, const struct core_breaker *b)
+{
+    return a->state == b->state && a->window_bits == b->window_bits &&
+           a->window_calls == b->window_calls &&
+           a->consecutive_failures == b->consecutive_failures &&
+           a->opened_at_ms == b->opened_at_ms && a->trials_in_flight == b->trials_in_flight &&
+           a->trials_succeeded == b->trials_succeeded &&
+           a->trial_claimed_at_ms == b->trial_claimed_at_ms;
+}
+
 /* A configuration that fails the check is replaced by the defaults, so a
  * caller's mistake cannot divide by nothing or shift past 63 bits. */
 static struct core_breaker_config effective(const struct core_breaker_config *cfg)

@@ -92,6 +92,11 @@ int core_breaker_config_check(const struct core_breaker_config *cfg);
 /* Resets `b` to closed with an empty window. */
 void core_breaker_init(struct core_breaker *b);
 
+/* True when `a` and `b` hold the same state. A closed breaker whose window
+ * holds only successes stays the same through another success: the
+ * worker then has nothing to write (src/outbox/worker.c, finish_sends). */
+bool core_breaker_equal(const struct core_breaker *a, const struct core_breaker *b);
+
 /*
  * May a call to the target go out at `now_ms`? Closed: yes. Open: no until
  * open_ms have passed, then the breaker turns half-open. Half-open: yes

@@ -566,8 +566,49 @@ static void judge(const struct config *cfg, struct send *s, CURLcode code, int64
     outbox_failed_attempt(cfg, s->d.attempts, now, o);
 }
 
+/* True when every finished send in done[0..n) succeeded (NULL: none to
+ * judge; a refused address counts as no success). */
+static bool all_succeeded(struct send *const *done, const bool *failures, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (done[i] && (failures[i] || done[i]->refused))
+            return false;
+    return true;
+}
+
+/*
+ * For sends that all succeeded: true when their successes leave every
+ * breaker of `keys` as it stands, read without a lock (closed, its window
+ * full of successes: the common case). Then there is nothing to write and
+ * no breaker to lock, and the outcomes are recorded alone. Another
+ * worker's failure recorded meanwhile stays in the window a few calls
+ * longer than these successes would have kept it: never a failure lost.
+ */
+static bool breakers_unchanged(struct outbox_worker *w, struct send *const *done, size_t n,
+                               const struct db_breaker_key *keys, size_t n_keys, int64_t now)
+{
+    struct core_breaker rows[MAX_IN_FLIGHT], after[MAX_IN_FLIGHT];
+
+    if (db_breakers_peek(w->db, keys, n_keys, rows) != 0)
+        return false;
+    memcpy(after, rows, n_keys * sizeof *rows);
+    for (size_t i = 0; i < n; i++) {
+        const struct send *s = done[i];
+        if (s)
+            core_breaker_record(&after[s->kind == SEND_SYNC
+                                           ? find_key(keys, n_keys, s->job.org_id, "google")
+                                           : find_key(keys, n_keys, s->d.org_id, s->d.target)],
+                                &w->app->cfg.breaker, now, true);
+    }
+    for (size_t k = 0; k < n_keys; k++)
+        if (!core_breaker_equal(&rows[k], &after[k]))
+            return false;
+    return true;
+}
+
 /* Collects the finished sends and writes their outcomes back, with the
- * breakers, in one transaction. Returns how many finished. */
+ * breakers, in one transaction (or alone when no breaker changes).
+ * Returns how many finished. */
 static size_t finish_sends(struct outbox_worker *w)
 {
     const struct config *cfg = &w->app->cfg;
@@ -636,7 +677,13 @@ static size_t finish_sends(struct outbox_worker *w)
             kept[n_kept] = outcomes[i];
             n_kept++;
         }
-    if (n_keys > 0 && db_breakers_begin(w->db, keys, n_keys, rows) == 0) {
+    if (n_keys > 0 && all_succeeded(done, failures, n) &&
+        breakers_unchanged(w, done, n, keys, n_keys, now)) {
+        if (db_deliveries_record(w->db, kept, n_kept) != 0)
+            log_warn("worker.record_failed",
+                     "%zu outcomes not stored; the deliveries are sent again after the lease",
+                     n_kept);
+    } else if (n_keys > 0 && db_breakers_begin(w->db, keys, n_keys, rows) == 0) {
         for (size_t i = 0; i < n; i++) {
             struct send *s = done[i];
             size_t k;

@@ -225,7 +225,7 @@ SELECT results_eq($$ SELECT action FROM deliveries WHERE appointment_id = pg_tem
 -- Google delete (it waits for the insert of its appointment, which may be
 -- in the same batch), not a reminder (due later).
 INSERT INTO res VALUES ('h', pg_temp.book('aaaaaaaa-0000-4000-8000-000000000001',
-    'cccccccc-0000-4000-8000-000000000002', NULL, '2030-02-07 10:00+00', 30));
+    'cccccccc-0000-4000-8000-000000000001', NULL, '2030-02-07 10:00+00', 30));
 SELECT cancel_appointment('11111111-1111-4111-8111-111111111111', pg_temp.aid('h'), NULL, 2000,
                           'admin_key:pgtap');
 CREATE TEMP TABLE f1 AS SELECT * FROM outbox_fan_out(10, 0, 100, 60000);

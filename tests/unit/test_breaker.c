@@ -519,3 +519,19 @@ Test(breaker, transport_errors_5xx_and_429_count_against_the_target)
                      cases[i].failure, "status %d transport %d", cases[i].status,
                      cases[i].transport);
 }
+
+Test(breaker, a_success_leaves_a_full_window_of_successes_as_it_was)
+{
+    int64_t now;
+    struct core_breaker b = fed("SSSSSSSSSSSSSSSSSSSS", &now), before = b;
+
+    cr_assert(core_breaker_equal(&b, &before));
+    feed(&b, &defaults, "S", &now);
+    cr_assert(core_breaker_equal(&b, &before), "nothing to write after another success");
+    feed(&b, &defaults, "F", &now);
+    cr_assert_not(core_breaker_equal(&b, &before), "a failure changes the window");
+    b = fed("SSSSS", &now);
+    before = b;
+    feed(&b, &defaults, "S", &now);
+    cr_assert_not(core_breaker_equal(&b, &before), "a window not yet full grows");
+}
