@@ -220,10 +220,14 @@ $$;
 -- since the epoch. A webhook's payload is the event's body and its secret
 -- the endpoint's; an integration's payload is bk_delivery_context with the
 -- integration's public settings, its secret the integration's, token
--- Google's access token, if any. Its plan is fixed to lookups by key
--- (outbox_fan_out_events says why): made in a worker's first call, when
--- deliveries was empty, it read the whole table at each call, and the
--- fan-out's time grew with it.
+-- Google's access token, if any.
+--
+-- Every row is looked up by its key, each in a subquery of its own (kept
+-- apart by OFFSET 0), so no plan can read a whole table or index instead:
+-- the plan is cached in the worker's session from its first call, often
+-- made while the tables were empty, and a join planned for empty tables
+-- read all of deliveries and audit_logs at each call (bench/HISTORY.md,
+-- step 47; sequential scans off alone did not prevent it).
 CREATE OR REPLACE FUNCTION bk_deliveries_to_send(p_ids uuid[])
 RETURNS TABLE (id uuid, org_id uuid, target text, attempts int, url text, secret bytea,
                event_type text, payload jsonb, event_at text, event_at_ms bigint,
@@ -241,10 +245,13 @@ SELECT d.id, d.org_id, d.target, d.attempts, w.url, coalesce(w.secret, i.secret)
        bk_iso(ev.at), (extract(epoch FROM ev.at) * 1000)::bigint,
        d.action, i.token, (extract(epoch FROM i.token_expires_at) * 1000)::bigint
   FROM unnest(p_ids) u (id)
-  JOIN deliveries d ON d.id = u.id
-  JOIN audit_logs ev ON ev.id = d.event_id
-  LEFT JOIN webhook_endpoints w ON w.id = d.endpoint_id
-  LEFT JOIN integrations i ON d.endpoint_id IS NULL AND i.org_id = d.org_id AND i.kind = d.target;
+ CROSS JOIN LATERAL (SELECT * FROM deliveries x WHERE x.id = u.id OFFSET 0) d
+ CROSS JOIN LATERAL (SELECT * FROM audit_logs l WHERE l.id = d.event_id OFFSET 0) ev
+  LEFT JOIN LATERAL (SELECT * FROM webhook_endpoints x WHERE x.id = d.endpoint_id
+                     OFFSET 0) w ON true
+  LEFT JOIN LATERAL (SELECT * FROM integrations x
+                      WHERE d.endpoint_id IS NULL AND x.org_id = d.org_id AND x.kind = d.target
+                     OFFSET 0) i ON true;
 END
 $$;
 
@@ -319,6 +326,21 @@ BEGIN
 END
 $$;
 
+-- The fan-out's cursor: the newest position of its log (migration 0023),
+-- the first entry of the log's index read backwards however many older
+-- ones a vacuum has not removed yet.
+CREATE OR REPLACE FUNCTION bk_outbox_cursor()
+RETURNS outbox_positions
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    v outbox_positions;
+BEGIN
+    SELECT * INTO v FROM outbox_positions p ORDER BY p.xid DESC, p.seq DESC LIMIT 1;
+    RETURN v;
+END
+$$;
+
 -- The worker's fan-out: the next p_limit events past the cursor become one
 -- delivery per subscribed, enabled endpoint of their organization, due
 -- after p_first_delay_ms, and the deliveries of its integrations
@@ -326,8 +348,10 @@ $$;
 -- audit entries with an event_type (migration 0019), taken in the order of
 -- their transaction's id and only once every transaction older than the
 -- horizon has ended, so none can still appear behind the cursor. One
--- worker fans out at a time (the cursor's row, SKIP LOCKED: another
--- returns 0 at once); a delivery exists at most once per event and target.
+-- worker fans out at a time: it holds the advisory lock (2, 0) for its
+-- transaction (class 1 is an organization's holds, sql/15_holds.sql), and
+-- another returns 0 at once. A delivery exists at most once per event and
+-- target.
 --
 -- Returns the number of events taken, in every row, and the deliveries it
 -- leased to the caller (up to p_room, for p_lease_ms: outbox_fan_out_events)
@@ -342,20 +366,21 @@ SET search_path = pg_catalog, public, pg_temp
 AS $$
 #variable_conflict use_column
 DECLARE
-    v_cursor outbox_cursor;
+    v_cursor outbox_positions;
     v_horizon xid8;
     v_seqs bigint[];
     v_xids xid8[];
     v_n int;
     v_leased uuid[];
 BEGIN
-    SELECT * INTO v_cursor FROM outbox_cursor FOR UPDATE SKIP LOCKED;
-    IF NOT FOUND THEN
+    IF NOT pg_try_advisory_xact_lock(2, 0) THEN
         RETURN QUERY SELECT 0, NULL::uuid, NULL::uuid, NULL, NULL::int, NULL, NULL::bytea,
                             NULL, NULL::jsonb, NULL, NULL::bigint, NULL, NULL::bytea,
                             NULL::bigint;
         RETURN;
     END IF;
+    -- Read after the lock: the last fan-out to hold it has committed.
+    v_cursor := bk_outbox_cursor();
     -- Taken before the next statement's snapshot: every transaction below
     -- it has ended, so that snapshot sees all it committed. When the
     -- oldest transaction still running is this one (the tests fan out the
@@ -372,7 +397,7 @@ BEGIN
     v_n := coalesce(cardinality(v_seqs), 0);
     IF v_n > 0 THEN
         v_leased := outbox_fan_out_events(v_seqs, p_first_delay_ms, p_room, p_lease_ms);
-        UPDATE outbox_cursor SET xid = v_xids[v_n], seq = v_seqs[v_n];
+        INSERT INTO outbox_positions (xid, seq) VALUES (v_xids[v_n], v_seqs[v_n]);
     END IF;
     RETURN QUERY SELECT v_n, s.* FROM (SELECT) one
                   LEFT JOIN bk_deliveries_to_send(v_leased) s ON true;
@@ -401,11 +426,13 @@ $$;
 -- PL/pgSQL for its cached plan: as a LANGUAGE sql function the statement
 -- was planned at every call, 2 ms, every time the worker woke (bench/
 -- HISTORY.md, step 39).
--- The due rows are chosen once (MATERIALIZED): as a subquery in FROM, a
--- plan that scanned it again for each row of the join would lock and
--- lease the next p_limit rows each time, since the rows leased by the first
--- scan no longer qualify (seen: 512 rows for a limit of 256, which
--- overflowed the worker's arrays).
+-- The due rows are chosen once, into an array, and then leased by key:
+-- as a subquery joined in the UPDATE, a plan that scanned it again for
+-- each row of the join would lock and lease the next p_limit rows each
+-- time, since the rows leased by the first scan no longer qualify (seen:
+-- 512 rows for a limit of 256, which overflowed the worker's arrays), and
+-- a plan made while deliveries was empty joined them by reading the whole
+-- table, 9 s a claim at 30,000 deliveries (bench/HISTORY.md, step 47).
 --
 -- A delivery to an integration is claimed only while that integration is
 -- connected and not stopped, and a Google delete only once no insert of
@@ -420,29 +447,34 @@ SET search_path = pg_catalog, public, pg_temp
 AS $$
 #variable_conflict use_column
 DECLARE
+    v_due uuid[];
     v_leased uuid[];
 BEGIN
-    WITH due AS MATERIALIZED (
-        SELECT c.id FROM deliveries c
-         WHERE c.status IN ('pending', 'failed') AND c.locked_until IS NULL
-           AND c.next_attempt_at <= now()
-           AND (c.endpoint_id IS NOT NULL
-                OR EXISTS (SELECT 1 FROM integrations i
-                            WHERE i.org_id = c.org_id AND i.kind = c.target
-                              AND i.stopped_at IS NULL))
-           AND (c.action <> 'google.delete'
-                OR NOT EXISTS (SELECT 1 FROM deliveries p
-                                WHERE p.appointment_id = c.appointment_id
-                                  AND p.status IN ('pending', 'failed')
-                                  AND p.action = 'google.insert'))
-         ORDER BY c.next_attempt_at LIMIT p_limit FOR UPDATE SKIP LOCKED),
-    leased AS (
+    SELECT array_agg(c.id) INTO v_due
+      FROM (SELECT c.id FROM deliveries c
+             WHERE c.status IN ('pending', 'failed') AND c.locked_until IS NULL
+               AND c.next_attempt_at <= now()
+               AND (c.endpoint_id IS NOT NULL
+                    OR EXISTS (SELECT 1 FROM integrations i
+                                WHERE i.org_id = c.org_id AND i.kind = c.target
+                                  AND i.stopped_at IS NULL))
+               AND (c.action <> 'google.delete'
+                    OR NOT EXISTS (SELECT 1 FROM deliveries p
+                                    WHERE p.appointment_id = c.appointment_id
+                                      AND p.status IN ('pending', 'failed')
+                                      AND p.action = 'google.insert'))
+             ORDER BY c.next_attempt_at LIMIT p_limit FOR UPDATE SKIP LOCKED) c;
+    IF v_due IS NULL THEN
+        RETURN;
+    END IF;
+    -- By key (= ANY of the ids: nothing else for a plan to read); not a
+    -- delivery of an endpoint disabled meanwhile.
+    WITH leased AS (
         UPDATE deliveries d SET locked_until = now() + p_lease_ms * interval '1 millisecond'
-          FROM due
-          JOIN deliveries c ON c.id = due.id
-          LEFT JOIN webhook_endpoints w ON w.id = c.endpoint_id
-         WHERE d.id = due.id AND (w.disabled_at IS NULL AND w.id IS NOT NULL
-                                  OR c.endpoint_id IS NULL)
+         WHERE d.id = ANY (v_due)
+           AND (d.endpoint_id IS NULL
+                OR EXISTS (SELECT 1 FROM webhook_endpoints w
+                            WHERE w.id = d.endpoint_id AND w.disabled_at IS NULL))
         RETURNING d.id)
     SELECT array_agg(leased.id) INTO v_leased FROM leased;
     RETURN QUERY SELECT * FROM bk_deliveries_to_send(v_leased);
@@ -581,6 +613,7 @@ DECLARE
     v_keys int;
     v_deliveries int;
     v_tokens int;
+    v_cursor outbox_positions;
 BEGIN
     DELETE FROM idempotency_keys
      WHERE ctid = ANY (ARRAY(SELECT ctid FROM idempotency_keys
@@ -599,6 +632,10 @@ BEGIN
      WHERE ctid = ANY (ARRAY(SELECT ctid FROM manage_tokens
                               WHERE valid_until < now() LIMIT p_batch));
     GET DIAGNOSTICS v_tokens = ROW_COUNT;
+    -- The fan-out's positions behind its cursor (not counted: a few
+    -- thousand a minute at most, and they go in one statement).
+    v_cursor := bk_outbox_cursor();
+    DELETE FROM outbox_positions p WHERE (p.xid, p.seq) < (v_cursor.xid, v_cursor.seq);
     -- A worker finishing sends to an endpoint deleted meanwhile may have
     -- made its breaker again.
     DELETE FROM breakers b
@@ -728,11 +765,11 @@ LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
 AS $$
 DECLARE
-    v_cursor outbox_cursor;
+    v_cursor outbox_positions;
 BEGIN
     -- The cursor as values: joined as a table, its row comparison is no
     -- index condition, and the scan read every event ever written.
-    SELECT * INTO v_cursor FROM outbox_cursor;
+    v_cursor := bk_outbox_cursor();
     RETURN (SELECT count(*) FROM (SELECT 1 FROM audit_logs l
                                    WHERE l.event_type IS NOT NULL
                                      AND (l.xid, l.seq) > (v_cursor.xid, v_cursor.seq)
@@ -755,5 +792,5 @@ $$;
 CREATE OR REPLACE VIEW outbox_events AS
 SELECT l.id, l.org_id, l.event_type, l.entity_id, bk_event_payload(l) AS payload,
        l.at AS created_at, (l.xid, l.seq) <= (c.xid, c.seq) AS fanned_out
-  FROM audit_logs l CROSS JOIN outbox_cursor c
+  FROM audit_logs l CROSS JOIN bk_outbox_cursor() c
  WHERE l.event_type IS NOT NULL;

@@ -19,7 +19,7 @@ SELECT has_table('public', 'contacts', 'table contacts exists');
 SELECT has_table('public', 'appointments', 'table appointments exists');
 SELECT has_table('public', 'audit_logs', 'table audit_logs exists');
 SELECT has_table('public', 'idempotency_keys', 'table idempotency_keys exists');
-SELECT has_table('public', 'outbox_cursor', 'table outbox_cursor exists (events are audit entries)');
+SELECT has_table('public', 'outbox_positions', 'table outbox_positions exists: the fan-out''s cursor (events are audit entries)');
 
 SELECT is_empty($$
     SELECT c FROM unnest(ARRAY[

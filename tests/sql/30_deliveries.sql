@@ -5,7 +5,7 @@
 \set ON_ERROR_STOP 1
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
-SELECT plan(40);
+SELECT plan(42);
 
 \ir fixtures.psql
 -- Endpoints: org1 has two (one for booked only, one disabled), org2 none.
@@ -173,7 +173,13 @@ INSERT INTO idempotency_keys (org_id, key_kind, key, request_hash, result, creat
     ('11111111-1111-4111-8111-111111111111', 'admin', 'old', '\x00', '{}', now() - interval '25 hours'),
     ('11111111-1111-4111-8111-111111111111', 'admin', 'new', '\x00', '{}', now() - interval '23 hours');
 UPDATE deliveries SET delivered_at = now() - interval '31 days' WHERE id = (SELECT id FROM d WHERE n = 1);
+SELECT cmp_ok((SELECT count(*) FROM outbox_positions), '>', 1::bigint,
+              'each fan-out that took events appended its position to the cursor''s log');
+CREATE TEMP TABLE cursor_before AS SELECT * FROM bk_outbox_cursor();
 SELECT cmp_ok(outbox_purge(30, 1000), '>=', 2, 'the purge removes what is past its time');
+SELECT results_eq($$ SELECT xid::text, seq FROM outbox_positions $$,
+                  $$ SELECT xid::text, seq FROM cursor_before $$,
+                  'and the positions behind the cursor, the cursor kept');
 SELECT results_eq($$ SELECT key FROM idempotency_keys WHERE key IN ('old', 'new') $$,
                   $$ VALUES ('new') $$, 'idempotency keys go after 24 hours, not before');
 SELECT results_eq($$ SELECT (SELECT count(*)::int FROM deliveries WHERE id = (SELECT id FROM d WHERE n = 1)),

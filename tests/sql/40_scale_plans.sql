@@ -254,5 +254,5 @@ ROLLBACK;
 -- What the file wrote is rolled back but still takes room, and ANALYZE's
 -- row counts outlive the rollback: vacuumed and analyzed, so that the test
 -- layers after this one meet the tables as they were.
-VACUUM (ANALYZE) appointments, audit_logs, outbox_cursor, deliveries, idempotency_keys, contacts,
+VACUUM (ANALYZE) appointments, audit_logs, outbox_positions, deliveries, idempotency_keys, contacts,
     manage_tokens, organizations, providers, services, api_keys, webhook_endpoints;
