@@ -426,20 +426,27 @@ delivery_diag() {
 }
 [[ -n ${statements:-} ]] && sql -c "ALTER SYSTEM SET pg_stat_statements.track = 'top'" -c "SELECT pg_reload_conf()" >/dev/null
 delivery_diag "before the paced runs"
-for _ in $(seq "$runs"); do
+# paced_run LABEL: one paced run into the endpoints' organizations, its
+# webhooks awaited (await_webhooks); sets line, and p50 and p99 of its
+# deliveries.
+paced_run() {
   outbox_drained "$main_base"
   curl -s -X POST "$recv/reset"
   booked_before=$(booked)
   line=$(wrk_run bench/book.lua 16 BENCH_DATA="$work/hook_orgs.txt" BENCH_PACE_MS="$pace_ms" \
     BENCH_BASE_EPOCH=$(( $(date -u -d 2040-01-01 +%s) + run * 315360000 )))
   run=$(( run + 1 ))
-  paced_rate+=("$(ok_per_second "$line")")
   await_webhooks
+  p50=$(sed -n 's/.*"p50Ms":\([0-9.]*\).*/\1/p' <<<"$stats")
+  p99=$(sed -n 's/.*"p99Ms":\([0-9.]*\).*/\1/p' <<<"$stats")
+  delivery_diag "$1 ($stats)"
+}
+for _ in $(seq "$runs"); do
+  paced_run "paced run"
+  paced_rate+=("$(ok_per_second "$line")")
   paced_sent=$(( paced_sent + expected ))
   paced_lost=$(( paced_lost + (expected > got ? expected - got : 0) ))
-  paced_p50+=("$(sed -n 's/.*"p50Ms":\([0-9.]*\).*/\1/p' <<<"$stats")")
-  paced_p99+=("$(sed -n 's/.*"p99Ms":\([0-9.]*\).*/\1/p' <<<"$stats")")
-  delivery_diag "paced run ($stats)"
+  paced_p50+=("$p50") paced_p99+=("$p99")
 done
 
 with=() without=() d_p50=() d_p99=() d_lost=0 d_sent=0
@@ -479,18 +486,10 @@ held_pid=$!
 exec 9>"$work/held"
 echo "BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT count(*) FROM organizations;" >&9
 for _ in $(seq "$runs"); do
-  outbox_drained "$main_base"
-  curl -s -X POST "$recv/reset"
-  booked_before=$(booked)
-  line=$(wrk_run bench/book.lua 16 BENCH_DATA="$work/hook_orgs.txt" BENCH_PACE_MS="$pace_ms" \
-    BENCH_BASE_EPOCH=$(( $(date -u -d 2040-01-01 +%s) + run * 315360000 )))
-  run=$(( run + 1 ))
-  await_webhooks
+  paced_run "paced run, a transaction held open"
   held_sent=$(( held_sent + expected ))
   held_lost=$(( held_lost + (expected > got ? expected - got : 0) ))
-  held_p50+=("$(sed -n 's/.*"p50Ms":\([0-9.]*\).*/\1/p' <<<"$stats")")
-  held_p99+=("$(sed -n 's/.*"p99Ms":\([0-9.]*\).*/\1/p' <<<"$stats")")
-  delivery_diag "paced run, a transaction held open ($stats)"
+  held_p50+=("$p50") held_p99+=("$p99")
 done
 echo "COMMIT;" >&9
 exec 9>&-

@@ -19,3 +19,5 @@ INSERT INTO outbox_positions (xid, seq) SELECT xid, seq FROM outbox_cursor;
 -- The view reads the cursor (sql/50_deliveries.sql makes it again).
 DROP VIEW IF EXISTS outbox_events;
 DROP TABLE outbox_cursor;
+-- The worker's fan-out answers whether events wait behind the horizon.
+DROP FUNCTION IF EXISTS outbox_fan_out(int, int, int, int);

@@ -353,12 +353,16 @@ $$;
 -- another returns 0 at once. A delivery exists at most once per event and
 -- target.
 --
--- Returns the number of events taken, in every row, and the deliveries it
--- leased to the caller (up to p_room, for p_lease_ms: outbox_fan_out_events)
--- with what sending them needs; one row with a NULL id when it leased none.
+-- Returns the number of events taken, in every row, whether events wait
+-- behind the horizon (held_back: a transaction older than theirs was still
+-- open; the caller looks again soon, as nothing else will wake it for
+-- them), and the deliveries it leased to the caller (up to p_room, for
+-- p_lease_ms: outbox_fan_out_events) with what sending them needs; one row
+-- with a NULL id when it leased none.
 CREATE OR REPLACE FUNCTION outbox_fan_out(p_limit int, p_first_delay_ms int, p_room int,
                                           p_lease_ms int)
-RETURNS TABLE (events int, id uuid, org_id uuid, target text, attempts int, url text,
+RETURNS TABLE (events int, held_back boolean, id uuid, org_id uuid, target text,
+               attempts int, url text,
                secret bytea, event_type text, payload jsonb, event_at text, event_at_ms bigint,
                action text, token bytea, token_expires_ms bigint)
 LANGUAGE plpgsql SECURITY DEFINER
@@ -371,12 +375,13 @@ DECLARE
     v_seqs bigint[];
     v_xids xid8[];
     v_n int;
+    v_held boolean := false;
     v_leased uuid[];
 BEGIN
     IF NOT pg_try_advisory_xact_lock(2, 0) THEN
-        RETURN QUERY SELECT 0, NULL::uuid, NULL::uuid, NULL, NULL::int, NULL, NULL::bytea,
-                            NULL, NULL::jsonb, NULL, NULL::bigint, NULL, NULL::bytea,
-                            NULL::bigint;
+        RETURN QUERY SELECT 0, false, NULL::uuid, NULL::uuid, NULL, NULL::int, NULL,
+                            NULL::bytea, NULL, NULL::jsonb, NULL, NULL::bigint, NULL,
+                            NULL::bytea, NULL::bigint;
         RETURN;
     END IF;
     -- Read after the lock: the last fan-out to hold it has committed.
@@ -395,11 +400,20 @@ BEGIN
                     OR l.xid = v_horizon AND v_horizon = pg_current_xact_id())
              ORDER BY l.xid, l.seq LIMIT p_limit) l;
     v_n := coalesce(cardinality(v_seqs), 0);
+    IF v_n < p_limit THEN
+        -- In the index's order, so that the plan stays on it (as above; an
+        -- EXISTS would drop the ORDER BY).
+        PERFORM 1 FROM audit_logs l
+          WHERE l.event_type IS NOT NULL AND (l.xid, l.seq) > (v_cursor.xid, v_cursor.seq)
+            AND l.xid >= v_horizon
+          ORDER BY l.xid, l.seq LIMIT 1;
+        v_held := FOUND;
+    END IF;
     IF v_n > 0 THEN
         v_leased := outbox_fan_out_events(v_seqs, p_first_delay_ms, p_room, p_lease_ms);
         INSERT INTO outbox_positions (xid, seq) VALUES (v_xids[v_n], v_seqs[v_n]);
     END IF;
-    RETURN QUERY SELECT v_n, s.* FROM (SELECT) one
+    RETURN QUERY SELECT v_n, v_held, s.* FROM (SELECT) one
                   LEFT JOIN bk_deliveries_to_send(v_leased) s ON true;
 END
 $$;
@@ -433,6 +447,10 @@ $$;
 -- 512 rows for a limit of 256, which overflowed the worker's arrays), and
 -- a plan made while deliveries was empty joined them by reading the whole
 -- table, 9 s a claim at 30,000 deliveries (bench/HISTORY.md, step 47).
+-- The due rows are read from deliveries_due in its order, whatever the
+-- statistics said when the plan was made (sequential scans, bitmaps and
+-- sorts off): planned for an empty table, a claim that found nothing read
+-- the whole table (step 48).
 --
 -- A delivery to an integration is claimed only while that integration is
 -- connected and not stopped, and a Google delete only once no insert of
@@ -444,6 +462,7 @@ RETURNS TABLE (id uuid, org_id uuid, target text, attempts int, url text, secret
                action text, token bytea, token_expires_ms bigint)
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
+SET enable_seqscan = off SET enable_bitmapscan = off SET enable_sort = off
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -521,7 +540,10 @@ $$;
 -- p_next_ms holds those times in ms since the epoch. An integration's
 -- lastError or lastSuccessAt follows its outcomes, and a Google insert or
 -- delete done keeps the event id with the appointment. Its plans are fixed
--- to lookups by key (outbox_fan_out_events says why).
+-- to lookups by key (outbox_fan_out_events says why), and each statement
+-- names its rows by `id = ANY (p_ids)` besides the join: planned for an
+-- empty table, the join alone read the whole of deliveries by its index,
+-- and the record's time grew with the table (bench/HISTORY.md, step 48).
 CREATE OR REPLACE FUNCTION deliveries_record(p_ids uuid[], p_results text[], p_codes int[],
                                              p_errors text[], p_next_ms bigint[])
 RETURNS void
@@ -532,13 +554,13 @@ AS $$
 BEGIN
     -- Integrations first: every writer locks an integration before its
     -- deliveries (integration_put, integration_delete).
-    IF EXISTS (SELECT 1 FROM unnest(p_ids) u (id) JOIN deliveries d ON d.id = u.id
-                WHERE d.endpoint_id IS NULL) THEN
+    IF EXISTS (SELECT 1 FROM deliveries d WHERE d.id = ANY (p_ids) AND d.endpoint_id IS NULL)
+    THEN
         PERFORM bk_integration_status(x.org_id, x.target, x.result = 'delivered', x.error,
                                       x.result = 'stop')
            FROM (SELECT DISTINCT ON (d.org_id, d.target) d.org_id, d.target, r.result, r.error
                    FROM unnest(p_ids, p_results, p_errors) r (id, result, error)
-                   JOIN deliveries d ON d.id = r.id
+                   JOIN deliveries d ON d.id = r.id AND d.id = ANY (p_ids)
                   WHERE d.endpoint_id IS NULL
                     AND r.result IN ('delivered', 'retry', 'dead', 'stop')
                   ORDER BY d.org_id, d.target, r.result = 'stop' DESC,
@@ -548,7 +570,7 @@ BEGIN
            SET google_event_id = CASE d.action WHEN 'google.insert'
                                       THEN 'bk' || replace(a.id::text, '-', '') END
           FROM unnest(p_ids, p_results) r (id, result)
-          JOIN deliveries d ON d.id = r.id
+          JOIN deliveries d ON d.id = r.id AND d.id = ANY (p_ids)
          WHERE r.result = 'delivered' AND d.action IN ('google.insert', 'google.delete')
            AND a.id = d.appointment_id;
     END IF;
@@ -575,7 +597,7 @@ BEGIN
      -- (Said as "none of the finished states", which the partial index of
      -- waiting deliveries does not match: a plan cached while the table was
      -- small went through that index and read every waiting delivery.)
-     WHERE d.id = r.id AND d.status NOT IN ('delivered', 'dead', 'void');
+     WHERE d.id = r.id AND d.id = ANY (p_ids) AND d.status NOT IN ('delivered', 'dead', 'void');
 
     -- A 410 is rare: only then are endpoints disabled and their waiting
     -- deliveries (deliveries_waiting) killed.

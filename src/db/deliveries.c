@@ -240,7 +240,7 @@ static int read_deliveries(PGresult *res, int col, int limit, struct db_delivery
     " action, token, token_expires_ms"
 
 int db_outbox_fan_out(struct db_session *s, int limit, int first_delay_ms, int room, int lease_ms,
-                      int *processed, struct db_delivery **out, size_t *count)
+                      int *processed, bool *held_back, struct db_delivery **out, size_t *count)
 {
     char p[4][16];
     const char *params[] = {p[0], p[1], p[2], p[3]};
@@ -248,6 +248,7 @@ int db_outbox_fan_out(struct db_session *s, int limit, int first_delay_ms, int r
     int rc;
 
     *processed = 0;
+    *held_back = false;
     *out = NULL;
     *count = 0;
     snprintf(p[0], sizeof p[0], "%d", limit);
@@ -255,13 +256,15 @@ int db_outbox_fan_out(struct db_session *s, int limit, int first_delay_ms, int r
     snprintf(p[2], sizeof p[2], "%d", room);
     snprintf(p[3], sizeof p[3], "%d", lease_ms);
     if (!(res = run(s, "fan_out",
-                    "SELECT events, " DELIVERY_COLUMNS
+                    "SELECT events, held_back, " DELIVERY_COLUMNS
                     " FROM outbox_fan_out($1::int, $2::int, $3::int, $4::int)",
                     4, params)))
         return -1;
-    if (PQntuples(res) > 0)
+    if (PQntuples(res) > 0) {
         *processed = db_int_value(PQgetvalue(res, 0, 0));
-    rc = read_deliveries(res, 1, room, out, count);
+        *held_back = PQgetvalue(res, 0, 1)[0] == 't';
+    }
+    rc = read_deliveries(res, 2, room, out, count);
     PQclear(res);
     return rc;
 }

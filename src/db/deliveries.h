@@ -61,11 +61,13 @@ struct db_delivery {
     int64_t event_at_ms;
 };
 
-/* Fans out up to `limit` events (*processed says how many) and leases to
- * this worker, for `lease_ms`, up to `room` of the deliveries made that are
- * due at once (first_delay_ms 0): *out and *count as the claim's. */
+/* Fans out up to `limit` events (*processed says how many; *held_back
+ * whether committed events wait behind a transaction still open) and
+ * leases to this worker, for `lease_ms`, up to `room` of the deliveries
+ * made that are due at once (first_delay_ms 0): *out and *count as the
+ * claim's. */
 int db_outbox_fan_out(struct db_session *s, int limit, int first_delay_ms, int room, int lease_ms,
-                      int *processed, struct db_delivery **out, size_t *count);
+                      int *processed, bool *held_back, struct db_delivery **out, size_t *count);
 /* Claims up to `limit` due deliveries for `lease_ms`. *out is malloc'd
  * (release with db_deliveries_free), *count its length; a row that could
  * not be copied (out of memory) is left to its lease. */

@@ -40,6 +40,7 @@
 #define SYNC_EVERY_MS 1000    /* looks for calendars due for an import */
 #define SECRET_RETRY_MS 30000  /* a secret that does not open: looked at again then */
 #define REQUEUE_MS 100        /* a target's sends beyond its bound: claimable again then */
+#define HELD_RETRY_MS 50      /* events behind an open transaction: looked for again then */
 
 struct outbox_worker {
     const struct app *app;
@@ -449,26 +450,36 @@ static int claim_and_start(struct outbox_worker *w)
 
 /*
  * Fans out the events waiting (up to ten batches while each is full) and
- * starts the deliveries each batch leased to this worker, within its
- * room. Returns true when a batch was full: more may wait.
+ * starts the deliveries each batch leased to this worker. A batch takes no
+ * more events than the worker has room for sends: an event has at least
+ * one delivery when it has any, and a delivery made beyond the room waits
+ * for a claim, which costs it one more update and the claim's own reading.
+ * Events wait as cheaply where they are, until there is room (at full
+ * speed, most deliveries went through a claim: bench/HISTORY.md, step 48).
+ * Returns true when a batch was full: more may wait. *held_back: events
+ * wait behind a transaction still open, which no wake-up will announce
+ * when it ends.
  */
-static bool fan_out_and_start(struct outbox_worker *w)
+static bool fan_out_and_start(struct outbox_worker *w, bool *held_back)
 {
     const struct config *cfg = &w->app->cfg;
-    int processed = 0, rounds = 0;
+    int processed = 0, batch = 0, rounds = 0;
     int64_t first_delay = 0;
 
     core_retry_next_delay_ms(&cfg->retry, 0, random_unit(), &first_delay);
     do {
         struct db_delivery *ds = NULL;
         size_t n = 0;
-        if (db_outbox_fan_out(w->db, FAN_OUT_BATCH, (int)first_delay,
-                              MAX_IN_FLIGHT - w->in_flight, cfg->delivery_lease_ms, &processed,
-                              &ds, &n) != 0)
+        int room = MAX_IN_FLIGHT - w->in_flight;
+        if (room <= 0)
+            return true;
+        batch = room < FAN_OUT_BATCH ? room : FAN_OUT_BATCH;
+        if (db_outbox_fan_out(w->db, batch, (int)first_delay, room, cfg->delivery_lease_ms,
+                              &processed, held_back, &ds, &n) != 0)
             return false;
         start_deliveries(w, ds, n);
-    } while (processed == FAN_OUT_BATCH && ++rounds < 10);
-    return processed == FAN_OUT_BATCH;
+    } while (processed == batch && ++rounds < 10);
+    return processed == batch;
 }
 
 /*
@@ -760,6 +771,9 @@ static void *worker_main(void *arg)
     int64_t release_every = cfg->delivery_lease_ms / 4 > cfg->outbox_poll_ms
                                 ? cfg->delivery_lease_ms / 4
                                 : cfg->outbox_poll_ms;
+    /* Events held back by a transaction still open: looked at again then
+     * (0: none), not at the next poll. */
+    int64_t held_retry_at = 0;
     bool more_due = true, woken = false;
     int running = 0;
 
@@ -779,8 +793,9 @@ static void *worker_main(void *arg)
             continue;
         }
         if (!stopping && w->in_flight < MAX_IN_FLIGHT &&
-            (more_due || woken || now - last_claim >= cfg->outbox_poll_ms)) {
-            bool more_events = fan_out_and_start(w);
+            (more_due || woken || now - last_claim >= cfg->outbox_poll_ms ||
+             (held_retry_at && now >= held_retry_at))) {
+            bool held_back = false, more_events = fan_out_and_start(w, &held_back);
             int room = MAX_IN_FLIGHT - w->in_flight, released = 0;
             /* Leases that ran out, looked for now and then (their worker
              * died): handed back, then claimed with the rest. */
@@ -794,6 +809,7 @@ static void *worker_main(void *arg)
                        released == MAX_IN_FLIGHT;
             woken = false;
             last_claim = now;
+            held_retry_at = held_back ? now + HELD_RETRY_MS : 0;
         }
         if (!stopping && now - last_sync >= SYNC_EVERY_MS) {
             last_sync = now;
@@ -805,7 +821,9 @@ static void *worker_main(void *arg)
         if (w->in_flight > 0)
             woken |= wait_for_work(w, more_due && w->in_flight < MAX_IN_FLIGHT ? 0 : 50);
         else if (!more_due)
-            woken |= wait_for_work(w, cfg->outbox_poll_ms);
+            woken |= wait_for_work(w, !held_retry_at        ? cfg->outbox_poll_ms
+                                      : held_retry_at > now ? (int)(held_retry_at - now)
+                                                            : 0);
     }
     log_notice("worker.stopped", "the outbox worker stopped");
     return NULL;

@@ -34,7 +34,7 @@ book() {
     '2031-05-05 $1:30:00+00', 2000, 'system', NULL, NULL, false) ->> 'status';"
 }
 
-echo "1..6"
+echo "1..8"
 psql -X -q "$DATABASE_URL" -c "CREATE DATABASE $db" >/dev/null &&
   "$bookd" migrate --database-url "$url" >"$work/migrate.log" 2>&1 &&
   q "INSERT INTO organizations (id, name, timezone, vapi_secret_hash)
@@ -76,6 +76,9 @@ ok $? "B, begun after A, booked 11:00 and committed"
 [[ $(q "SELECT outbox_fan_out(100, 0)")/$(q "SELECT count(*) FROM deliveries") == 0/0 ]]
 ok $? "while A is open the fan-out takes nothing, not even B's event, which it sees"
 
+[[ $(q "SELECT events || '/' || held_back FROM outbox_fan_out(100, 0, 256, 60000)") == 0/true ]]
+ok $? "and the worker's fan-out says events are held back (it looks again soon, not at its poll)"
+
 q "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
     WHERE datname = '$db' AND query = 'SELECT pg_sleep(60)'" >/dev/null
 wait "$holder" 2>/dev/null
@@ -86,3 +89,6 @@ ok $? "A committed once H was gone"
 
 [[ $(q "SELECT outbox_fan_out(100, 0)")/$(q "SELECT outbox_fan_out(100, 0)")/$(q "SELECT count(*) FROM deliveries") == 2/0/2 ]]
 ok $? "then both events are fanned out, A's too, each once"
+
+[[ $(q "SELECT events || '/' || held_back FROM outbox_fan_out(100, 0, 256, 60000)") == 0/false ]]
+ok $? "with nothing held back, the fan-out says so"
