@@ -227,13 +227,19 @@ $$;
 -- the plan is cached in the worker's session from its first call, often
 -- made while the tables were empty, and a join planned for empty tables
 -- read all of deliveries and audit_logs at each call (bench/HISTORY.md,
--- step 47; sequential scans off alone did not prevent it).
+-- step 47; sequential scans off alone did not prevent it). The plan is
+-- generic: left to choose, PostgreSQL planned the statement at every call,
+-- 0.23 ms even for no ids, most of a fan-out's time under load (step 50).
+-- So are the plans of the worker's other statements (the fan-out, the
+-- claim, deliveries_record), for the same reason; their shapes hold
+-- whatever the statistics were when the plans were made.
 CREATE OR REPLACE FUNCTION bk_deliveries_to_send(p_ids uuid[])
 RETURNS TABLE (id uuid, org_id uuid, target text, attempts int, url text, secret bytea,
                event_type text, payload jsonb, event_at text, event_at_ms bigint,
                action text, token bytea, token_expires_ms bigint)
 LANGUAGE plpgsql STABLE
 SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off
+SET plan_cache_mode = force_generic_plan
 AS $$
 BEGIN
 RETURN QUERY
@@ -274,7 +280,7 @@ $$;
 -- and a delivery's latency grew with the tables until autovacuum came by
 -- (bench/HISTORY.md, step 41). The events are read one by one by their seq
 -- (the LATERAL subquery, kept apart by OFFSET 0), so no plan can reach them
--- through another index.
+-- through another index. Its plans are generic (outbox_fan_out's setting).
 CREATE OR REPLACE FUNCTION outbox_fan_out_events(p_seqs bigint[], p_first_delay_ms int,
                                                  p_room int, p_lease_ms int)
 RETURNS uuid[]
@@ -367,6 +373,7 @@ RETURNS TABLE (events int, held_back boolean, id uuid, org_id uuid, target text,
                action text, token bytea, token_expires_ms bigint)
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
+SET plan_cache_mode = force_generic_plan
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -463,6 +470,7 @@ RETURNS TABLE (id uuid, org_id uuid, target text, attempts int, url text, secret
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
 SET enable_seqscan = off SET enable_bitmapscan = off SET enable_sort = off
+SET plan_cache_mode = force_generic_plan
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -550,6 +558,7 @@ RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
 SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off
+SET plan_cache_mode = force_generic_plan
 AS $$
 BEGIN
     -- Integrations first: every writer locks an integration before its

@@ -41,6 +41,7 @@
 #define SECRET_RETRY_MS 30000  /* a secret that does not open: looked at again then */
 #define REQUEUE_MS 100        /* a target's sends beyond its bound: claimable again then */
 #define HELD_RETRY_MS 50      /* events behind an open transaction: looked for again then */
+#define GATHER_MS 10          /* after a fan-out that took events, wake-ups wait this long */
 
 struct outbox_worker {
     const struct app *app;
@@ -458,14 +459,15 @@ static int claim_and_start(struct outbox_worker *w)
  * speed, most deliveries went through a claim: bench/HISTORY.md, step 48).
  * Returns true when a batch was full: more may wait. *held_back: events
  * wait behind a transaction still open, which no wake-up will announce
- * when it ends.
+ * when it ends. *taken: how many events were taken.
  */
-static bool fan_out_and_start(struct outbox_worker *w, bool *held_back)
+static bool fan_out_and_start(struct outbox_worker *w, bool *held_back, int *taken)
 {
     const struct config *cfg = &w->app->cfg;
     int processed = 0, batch = 0, rounds = 0;
     int64_t first_delay = 0;
 
+    *taken = 0;
     core_retry_next_delay_ms(&cfg->retry, 0, random_unit(), &first_delay);
     do {
         struct db_delivery *ds = NULL;
@@ -477,6 +479,7 @@ static bool fan_out_and_start(struct outbox_worker *w, bool *held_back)
         if (db_outbox_fan_out(w->db, batch, (int)first_delay, room, cfg->delivery_lease_ms,
                               &processed, held_back, &ds, &n) != 0)
             return false;
+        *taken += processed;
         start_deliveries(w, ds, n);
     } while (processed == batch && ++rounds < 10);
     return processed == batch;
@@ -735,12 +738,14 @@ static size_t finish_sends(struct outbox_worker *w)
 }
 
 /* Waits for sends, a notification, the process's signal or the poll
- * interval; true when there may be new work to claim. */
-static bool wait_for_work(struct outbox_worker *w, int timeout_ms)
+ * interval; true when there may be new work to claim. With `wakes` false,
+ * for sends or the time only: notifications and signals stay pending. */
+static bool wait_for_work(struct outbox_worker *w, int timeout_ms, bool wakes)
 {
     struct curl_waitfd fds[2];
     unsigned nfds = 0;
-    int sock = db_session_socket(w->db), sig = w->in_process ? db_outbox_signal_fd() : -1;
+    int sock = wakes ? db_session_socket(w->db) : -1;
+    int sig = wakes && w->in_process ? db_outbox_signal_fd() : -1;
     bool work = false;
 
     if (sock >= 0)
@@ -774,6 +779,8 @@ static void *worker_main(void *arg)
     /* Events held back by a transaction still open: looked at again then
      * (0: none), not at the next poll. */
     int64_t held_retry_at = 0;
+    /* A wake-up is acted on no sooner than this (see below). */
+    int64_t gather_until = 0;
     bool more_due = true, woken = false;
     int running = 0;
 
@@ -789,13 +796,15 @@ static void *worker_main(void *arg)
              * left to the lease) while the database is away. */
             curl_multi_perform(w->multi, &running);
             finish_sends(w);
-            wait_for_work(w, 200);
+            wait_for_work(w, 200, true);
             continue;
         }
         if (!stopping && w->in_flight < MAX_IN_FLIGHT &&
-            (more_due || woken || now - last_claim >= cfg->outbox_poll_ms ||
+            (more_due || (woken && now >= gather_until) ||
+             now - last_claim >= cfg->outbox_poll_ms ||
              (held_retry_at && now >= held_retry_at))) {
-            bool held_back = false, more_events = fan_out_and_start(w, &held_back);
+            int taken = 0;
+            bool held_back = false, more_events = fan_out_and_start(w, &held_back, &taken);
             int room = MAX_IN_FLIGHT - w->in_flight, released = 0;
             /* Leases that ran out, looked for now and then (their worker
              * died): handed back, then claimed with the rest. */
@@ -810,6 +819,13 @@ static void *worker_main(void *arg)
             woken = false;
             last_claim = now;
             held_retry_at = held_back ? now + HELD_RETRY_MS : 0;
+            /* Events came: the wake-ups of the next GATHER_MS wait for the
+             * end of it and are served by one fan-out and one claim. Each
+             * booking wakes the worker, and one fan-out and claim a
+             * booking or two was a tenth of the database's time a booking
+             * at full speed (bench/HISTORY.md, step 50); a first event
+             * after a quiet spell goes out at once. */
+            gather_until = taken > 0 ? now + GATHER_MS : 0;
         }
         if (!stopping && now - last_sync >= SYNC_EVERY_MS) {
             last_sync = now;
@@ -818,12 +834,16 @@ static void *worker_main(void *arg)
         curl_multi_perform(w->multi, &running);
         /* A finished send frees room, perhaps for a target at its bound. */
         woken |= finish_sends(w) > 0;
-        if (w->in_flight > 0)
-            woken |= wait_for_work(w, more_due && w->in_flight < MAX_IN_FLIGHT ? 0 : 50);
+        now = core_now_ms();
+        if (woken && !more_due && w->in_flight < MAX_IN_FLIGHT && gather_until > now)
+            wait_for_work(w, (int)(gather_until - now), false);
+        else if (w->in_flight > 0)
+            woken |= wait_for_work(w, more_due && w->in_flight < MAX_IN_FLIGHT ? 0 : 50, true);
         else if (!more_due)
             woken |= wait_for_work(w, !held_retry_at        ? cfg->outbox_poll_ms
                                       : held_retry_at > now ? (int)(held_retry_at - now)
-                                                            : 0);
+                                                            : 0,
+                                   true);
     }
     log_notice("worker.stopped", "the outbox worker stopped");
     return NULL;
