@@ -34,12 +34,19 @@ function init(args)
   end
 end
 
+-- BENCH_WORKDAYS=1: the slots are the bookable half hours of
+-- bench/workdays.lua instead (BENCH_BASE_EPOCH a Monday), for bookings by
+-- the public rules: BENCH_DATA then lists public keys.
+dofile("bench/workdays.lua")
+local workdays = os.getenv("BENCH_WORKDAYS") == "1"
+
 function request()
   local slot = id + threads * counter
   counter = counter + 1
   local org = slot % n_orgs + 1
-  return heads[org] .. os.date("!%Y-%m-%dT%H:%M:%SZ", base + math.floor(slot / n_orgs) * 1800) ..
-         tail
+  local k = math.floor(slot / n_orgs)
+  local at = workdays and workday_slot(base, k) or base + k * 1800
+  return heads[org] .. os.date("!%Y-%m-%dT%H:%M:%SZ", at) .. tail
 end
 
 -- BENCH_PACE_MS: each connection waits this long before each request, so

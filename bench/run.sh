@@ -87,6 +87,7 @@ if [[ -z "${BOOKD_SECRET_KEY:-}" && -s .bookd/secret_key ]]; then
 fi
 export BOOKD_SECRET_KEY=${BOOKD_SECRET_KEY:-$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')}
 BOOKD_LISTEN=127.0.0.1:0 BOOKD_ADMIN_TOKEN=$token BOOKD_RATE_LIMIT_ADMIN=1000000/1000000 \
+  BOOKD_RATE_LIMIT_PUBLIC=1000000/1000000 \
   BOOKD_WEBHOOK_ALLOW_PRIVATE=true "$bookd_bin" serve 2>"$work/bookd.log" &
 bookd_pid=$!
 for _ in $(seq 100); do
@@ -111,6 +112,7 @@ for i in $(seq "$orgs"); do
     sed -n 's/.*"id":"\([^"]*\)".*/\1/p')
   echo "$key $contact" >>"$work/orgs.txt"
   echo "$key $contact $provider" >>"$work/hold_orgs.txt"
+  echo "$(sed -n 's/.*"publicKey":"\([^"]*\)".*/\1/p' <<<"$org") $contact" >>"$work/public_orgs.txt"
   echo "$(sed -n 's/.*"vapiSecret":"\([^"]*\)".*/\1/p' <<<"$org") +4477009$(printf %05d "$i")" \
     >>"$work/vapi_orgs.txt"
   echo "$i,$org_id,$provider,$contact" >>"$work/orgs.csv"
@@ -284,17 +286,25 @@ done
 
 # The voice agent: bookings through POST /api/webhooks/vapi (one
 # bookAppointment tool call a request, inside working hours, since Vapi books
-# by the public rules) next to plain bookings, at 16 connections,
-# interleaved. Each Vapi run starts on its own Monday, 400 weeks apart.
+# by the public rules) next to plain bookings and bookings with the public
+# key (the same rules), at 16 connections, interleaved. Each Vapi run starts
+# on its own Monday, 400 weeks apart, and so does each public run, from
+# another Monday.
 echo "bench: voice agent, 16 connections" >&2
 outbox_drained "$main_base"
 vb_rate=() vv_rate=() vb_cpu=() vv_cpu=() vv_p99=() vv_booked=0 vv_answers=0
+vp_rate=() vp_cpu=() vp_non2xx=0
 vapi_monday=$(date -u -d 2045-01-02 +%s) # a Monday
+public_monday=$(date -u -d 2101-01-03 +%s) # a Monday
 for r in $(seq "$runs"); do
   line=$(wrk_run bench/book.lua 16 BENCH_DATA="$work/orgs.txt" \
     BENCH_BASE_EPOCH=$(( $(date -u -d 2040-01-01 +%s) + run * 315360000 )))
   run=$(( run + 1 ))
   vb_rate+=("$(ok_per_second "$line")") vb_cpu+=("$(field machine_ms "$line")")
+  line=$(wrk_run bench/book.lua 16 BENCH_DATA="$work/public_orgs.txt" BENCH_WORKDAYS=1 \
+    BENCH_BASE_EPOCH=$(( public_monday + r * 400 * 7 * 86400 )))
+  vp_rate+=("$(ok_per_second "$line")") vp_cpu+=("$(field machine_ms "$line")")
+  vp_non2xx=$(( vp_non2xx + $(field non2xx "$line") + $(field sockerr "$line") ))
   before=$(rows)
   vline=$(wrk_run bench/vapi.lua 16 BENCH_DATA="$work/vapi_orgs.txt" \
     BENCH_BASE_EPOCH=$(( vapi_monday + r * 400 * 7 * 86400 )))
@@ -590,14 +600,17 @@ for c in "${levels[@]}"; do (( ${http_rps[$c]} > best )) && best=${http_rps[$c]}
   echo
   echo "Bookings through \`POST /api/webhooks/vapi\` (one \`bookAppointment\` tool call a request:"
   echo "the contact found by phone or made, the answer stored under the toolCallId, the"
-  echo "booking by the public rules) next to plain \`POST /api/appointments\` bookings, interleaved."
+  echo "booking by the public rules) next to plain \`POST /api/appointments\` bookings (an admin"
+  echo "key: no public rules, no manage link) and to bookings with the public key (the public"
+  echo "rules and a manage link, as the booking page books), interleaved."
   echo "Target: at least 0.8 of the plain rate, p99 under 100 ms."
   echo
-  echo "| plain bookings/s | Vapi bookings/s | Vapi ÷ plain | Vapi p99 ms | machine ms a booking, plain | machine ms a booking, Vapi | answers | of them booked |"
-  echo "|---|---|---|---|---|---|---|---|"
-  echo "| $(median "${vb_rate[@]}") | $(median "${vv_rate[@]}") | $(ratio "$(median "${vv_rate[@]}")" "$(median "${vb_rate[@]}")") | $(median "${vv_p99[@]}") | $(median "${vb_cpu[@]}") | $(median "${vv_cpu[@]}") | $vv_answers | $vv_booked |"
+  echo "| plain bookings/s | public-key bookings/s | Vapi bookings/s | Vapi ÷ plain | Vapi ÷ public key | Vapi p99 ms | machine ms a booking, plain / public key / Vapi | answers | of them booked |"
+  echo "|---|---|---|---|---|---|---|---|---|"
+  echo "| $(median "${vb_rate[@]}") | $(median "${vp_rate[@]}") | $(median "${vv_rate[@]}") | $(ratio "$(median "${vv_rate[@]}")" "$(median "${vb_rate[@]}")") | $(ratio "$(median "${vv_rate[@]}")" "$(median "${vp_rate[@]}")") | $(median "${vv_p99[@]}") | $(median "${vb_cpu[@]}") / $(median "${vp_cpu[@]}") / $(median "${vv_cpu[@]}") | $vv_answers | $vv_booked |"
   echo
-  echo "Run by run, Vapi ÷ plain: $(pair_ratios "${vv_rate[*]}" "${vb_rate[*]}"); p99 ms: ${vv_p99[*]}."
+  echo "Run by run, Vapi ÷ plain: $(pair_ratios "${vv_rate[*]}" "${vb_rate[*]}"); Vapi ÷ public key: $(pair_ratios "${vv_rate[*]}" "${vp_rate[*]}"); p99 ms: ${vv_p99[*]}."
+  echo "Non-2xx answers and socket errors of the public-key runs: $vp_non2xx."
   echo
   echo "## Availability (GET /api/availability, a day with 30 appointments)"
   echo

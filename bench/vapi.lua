@@ -1,8 +1,7 @@
 -- wrk: bookings through the voice agent (POST /api/webhooks/vapi, one
 -- bookAppointment tool call a request), on distinct slots inside working
--- hours, since Vapi books by the public rules: the organizations are in UTC
--- with the default hours, and slot k is the (k mod 16)th half hour from
--- 09:00 of the (k div 16)th weekday from BENCH_BASE_EPOCH (a Monday).
+-- hours, since Vapi books by the public rules (bench/workdays.lua, from
+-- BENCH_BASE_EPOCH, a Monday).
 -- Every request is its own call and tool call (ids made from the slot), so
 -- nothing is a retry. BENCH_DATA lists "vapiSecret phone" per line. Every
 -- answer is a 200, so bench/run.sh counts the bookings in the database (no
@@ -20,12 +19,7 @@ local threads = tonumber(os.getenv("BENCH_THREADS"))
 local counter = 0
 
 dofile("bench/threads.lua")
-
-local function slot_time(k)
-  local day = math.floor(k / 16)
-  local week, weekday = math.floor(day / 5), day % 5
-  return base + (week * 7 + weekday) * 86400 + 9 * 3600 + (k % 16) * 1800
-end
+dofile("bench/workdays.lua")
 
 function request()
   local slot = id + threads * counter
@@ -35,7 +29,7 @@ function request()
   local body = '{"message":{"type":"tool-calls","call":{"id":"bench-' .. slot ..
     '","customer":{"number":"' .. phones[org] .. '"}},"toolCallList":[{"id":"bench-tc-' ..
     base .. '-' .. slot .. '","type":"function","function":{"name":"bookAppointment",' ..
-    '"arguments":{"scheduledAt":"' .. os.date("!%Y-%m-%dT%H:%M:%SZ", slot_time(k)) ..
+    '"arguments":{"scheduledAt":"' .. os.date("!%Y-%m-%dT%H:%M:%SZ", workday_slot(base, k)) ..
     '","name":"Bench Caller","durationMinutes":30}}}]}}'
   return "POST /api/webhooks/vapi HTTP/1.1\r\n" ..
          "Host: " .. wrk.headers["Host"] .. "\r\n" ..
