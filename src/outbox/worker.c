@@ -41,7 +41,7 @@
 #define SECRET_RETRY_MS 30000  /* a secret that does not open: looked at again then */
 #define REQUEUE_MS 100        /* a target's sends beyond its bound: claimable again then */
 #define HELD_RETRY_MS 50      /* events behind an open transaction: looked for again then */
-#define GATHER_MS 10          /* after a fan-out that took events, wake-ups wait this long */
+#define GATHER_MS 10          /* a wake-up this soon after a fan-out that took events waits */
 
 struct outbox_worker {
     const struct app *app;
@@ -738,14 +738,15 @@ static size_t finish_sends(struct outbox_worker *w)
 }
 
 /* Waits for sends, a notification, the process's signal or the poll
- * interval; true when there may be new work to claim. With `wakes` false,
- * for sends or the time only: notifications and signals stay pending. */
-static bool wait_for_work(struct outbox_worker *w, int timeout_ms, bool wakes)
+ * interval; true when there may be new work to claim. With `poll_wakeups`
+ * false it waits for sends and the time only, and notifications and
+ * signals stay pending for a later wait. */
+static bool wait_for_work(struct outbox_worker *w, int timeout_ms, bool poll_wakeups)
 {
     struct curl_waitfd fds[2];
     unsigned nfds = 0;
-    int sock = wakes ? db_session_socket(w->db) : -1;
-    int sig = wakes && w->in_process ? db_outbox_signal_fd() : -1;
+    int sock = poll_wakeups ? db_session_socket(w->db) : -1;
+    int sig = poll_wakeups && w->in_process ? db_outbox_signal_fd() : -1;
     bool work = false;
 
     if (sock >= 0)
@@ -781,7 +782,7 @@ static void *worker_main(void *arg)
     int64_t held_retry_at = 0;
     /* A wake-up is acted on no sooner than this (see below). */
     int64_t gather_until = 0;
-    bool more_due = true, woken = false;
+    bool more_due = true, woken = false, ready;
     int running = 0;
 
     log_notice("worker.started", "delivering the outbox (poll every %d ms)", cfg->outbox_poll_ms);
@@ -804,7 +805,13 @@ static void *worker_main(void *arg)
              now - last_claim >= cfg->outbox_poll_ms ||
              (held_retry_at && now >= held_retry_at))) {
             int taken = 0;
-            bool held_back = false, more_events = fan_out_and_start(w, &held_back, &taken);
+            bool held_back = false, more_events;
+            /* Every commit signalled so far is in what this fan-out sees:
+             * their signals are spent (else they would start a round of
+             * their own, to find nothing). */
+            if (w->in_process)
+                db_outbox_signal_clear();
+            more_events = fan_out_and_start(w, &held_back, &taken);
             int room = MAX_IN_FLIGHT - w->in_flight, released = 0;
             /* Leases that ran out, looked for now and then (their worker
              * died): handed back, then claimed with the rest. */
@@ -834,12 +841,20 @@ static void *worker_main(void *arg)
         curl_multi_perform(w->multi, &running);
         /* A finished send frees room, perhaps for a target at its bound. */
         woken |= finish_sends(w) > 0;
+        /* Work to do as soon as there is room: a wake-up (perhaps within
+         * the gathering) or more due. Decided on the clock read now, as is
+         * the gathering's end, so that a wake-up never waits for the poll. */
         now = core_now_ms();
-        if (woken && !more_due && w->in_flight < MAX_IN_FLIGHT && gather_until > now)
+        if (gather_until - now > GATHER_MS)
+            gather_until = now; /* the clock went back */
+        ready = !stopping && w->in_flight < MAX_IN_FLIGHT && (more_due || woken);
+        if (ready && !more_due && gather_until > now)
             wait_for_work(w, (int)(gather_until - now), false);
-        else if (w->in_flight > 0)
-            woken |= wait_for_work(w, more_due && w->in_flight < MAX_IN_FLIGHT ? 0 : 50, true);
-        else if (!more_due)
+        else if (ready && w->in_flight > 0)
+            woken |= wait_for_work(w, 0, true);
+        else if (!ready && w->in_flight > 0)
+            woken |= wait_for_work(w, 50, true);
+        else if (!ready)
             woken |= wait_for_work(w, !held_retry_at        ? cfg->outbox_poll_ms
                                       : held_retry_at > now ? (int)(held_retry_at - now)
                                                             : 0,
