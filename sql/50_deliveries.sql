@@ -227,15 +227,13 @@ $$;
 -- the plan is cached in the worker's session from its first call, often
 -- made while the tables were empty, and a join planned for empty tables
 -- read all of deliveries and audit_logs at each call (bench/HISTORY.md,
--- step 47; sequential scans off alone did not prevent it). Its plan is
--- generic, as outbox_fan_out_events says.
+-- step 47; sequential scans off alone did not prevent it).
 CREATE OR REPLACE FUNCTION bk_deliveries_to_send(p_ids uuid[])
 RETURNS TABLE (id uuid, org_id uuid, target text, attempts int, url text, secret bytea,
                event_type text, payload jsonb, event_at text, event_at_ms bigint,
                action text, token bytea, token_expires_ms bigint)
 LANGUAGE plpgsql STABLE
 SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off
-SET plan_cache_mode = force_generic_plan
 AS $$
 BEGIN
 RETURN QUERY
@@ -277,19 +275,11 @@ $$;
 -- (bench/HISTORY.md, step 41). The events are read one by one by their seq
 -- (the LATERAL subquery, kept apart by OFFSET 0), so no plan can reach them
 -- through another index.
--- The worker's statements also take generic plans (here, in
--- bk_deliveries_to_send, outbox_fan_out, deliveries_claim and
--- deliveries_record): left to choose, PostgreSQL planned
--- bk_deliveries_to_send's statement at every call, 0.23 ms even for no ids,
--- and a fan-out under full booking load took 1.25 ms instead of 0.43
--- (bench/HISTORY.md, step 50). With their shapes fixed as above, a generic
--- plan made while the tables were empty is still one of key lookups.
 CREATE OR REPLACE FUNCTION outbox_fan_out_events(p_seqs bigint[], p_first_delay_ms int,
                                                  p_room int, p_lease_ms int)
 RETURNS uuid[]
 LANGUAGE plpgsql
 SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off
-SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
     v_due timestamptz := now() + greatest(p_first_delay_ms, 0) * interval '1 millisecond';
@@ -377,7 +367,6 @@ RETURNS TABLE (events int, held_back boolean, id uuid, org_id uuid, target text,
                action text, token bytea, token_expires_ms bigint)
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
-SET plan_cache_mode = force_generic_plan
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -423,6 +412,18 @@ BEGIN
     IF v_n > 0 THEN
         v_leased := outbox_fan_out_events(v_seqs, p_first_delay_ms, p_room, p_lease_ms);
         INSERT INTO outbox_positions (xid, seq) VALUES (v_xids[v_n], v_seqs[v_n]);
+    END IF;
+    -- Nothing leased (no endpoint, no integration: the common case): no
+    -- lookup. Its statement is planned at every call (PostgreSQL keeps
+    -- choosing a custom plan for it), 0.23 ms for no ids at all, half of a
+    -- fan-out's time under full booking load (bench/HISTORY.md, step 50).
+    -- A generic plan instead, made while the tables were empty, grew to
+    -- 29-87 ms a call with the tables at full delivery speed.
+    IF coalesce(cardinality(v_leased), 0) = 0 THEN
+        RETURN QUERY SELECT v_n, v_held, NULL::uuid, NULL::uuid, NULL, NULL::int, NULL,
+                            NULL::bytea, NULL, NULL::jsonb, NULL, NULL::bigint, NULL,
+                            NULL::bytea, NULL::bigint;
+        RETURN;
     END IF;
     RETURN QUERY SELECT v_n, v_held, s.* FROM (SELECT) one
                   LEFT JOIN bk_deliveries_to_send(v_leased) s ON true;
@@ -474,7 +475,6 @@ RETURNS TABLE (id uuid, org_id uuid, target text, attempts int, url text, secret
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
 SET enable_seqscan = off SET enable_bitmapscan = off SET enable_sort = off
-SET plan_cache_mode = force_generic_plan
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -562,7 +562,6 @@ RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
 SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off
-SET plan_cache_mode = force_generic_plan
 AS $$
 BEGIN
     -- Integrations first: every writer locks an integration before its
