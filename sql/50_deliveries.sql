@@ -236,6 +236,15 @@ LANGUAGE plpgsql STABLE
 SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off
 AS $$
 BEGIN
+    -- Nothing to look up (a fan-out with no endpoint, the common case):
+    -- the statement below is planned at every call (PostgreSQL keeps
+    -- choosing a custom plan for it), 0.23 ms for no ids at all, half of a
+    -- fan-out's time under full booking load (bench/HISTORY.md, step 50).
+    -- A generic plan instead, made while the tables were empty, grew to
+    -- 29-87 ms a call with the tables at full delivery speed.
+    IF coalesce(cardinality(p_ids), 0) = 0 THEN
+        RETURN;
+    END IF;
 RETURN QUERY
 SELECT d.id, d.org_id, d.target, d.attempts, w.url, coalesce(w.secret, i.secret),
        ev.event_type,
@@ -379,9 +388,8 @@ DECLARE
     v_leased uuid[];
 BEGIN
     IF NOT pg_try_advisory_xact_lock(2, 0) THEN
-        RETURN QUERY SELECT 0, false, NULL::uuid, NULL::uuid, NULL, NULL::int, NULL,
-                            NULL::bytea, NULL, NULL::jsonb, NULL, NULL::bigint, NULL,
-                            NULL::bytea, NULL::bigint;
+        RETURN QUERY SELECT 0, false, s.* FROM (SELECT) one
+                      LEFT JOIN bk_deliveries_to_send(NULL) s ON true;
         RETURN;
     END IF;
     -- Read after the lock: the last fan-out to hold it has committed.
@@ -412,18 +420,6 @@ BEGIN
     IF v_n > 0 THEN
         v_leased := outbox_fan_out_events(v_seqs, p_first_delay_ms, p_room, p_lease_ms);
         INSERT INTO outbox_positions (xid, seq) VALUES (v_xids[v_n], v_seqs[v_n]);
-    END IF;
-    -- Nothing leased (no endpoint, no integration: the common case): no
-    -- lookup. Its statement is planned at every call (PostgreSQL keeps
-    -- choosing a custom plan for it), 0.23 ms for no ids at all, half of a
-    -- fan-out's time under full booking load (bench/HISTORY.md, step 50).
-    -- A generic plan instead, made while the tables were empty, grew to
-    -- 29-87 ms a call with the tables at full delivery speed.
-    IF coalesce(cardinality(v_leased), 0) = 0 THEN
-        RETURN QUERY SELECT v_n, v_held, NULL::uuid, NULL::uuid, NULL, NULL::int, NULL,
-                            NULL::bytea, NULL, NULL::jsonb, NULL, NULL::bigint, NULL,
-                            NULL::bytea, NULL::bigint;
-        RETURN;
     END IF;
     RETURN QUERY SELECT v_n, v_held, s.* FROM (SELECT) one
                   LEFT JOIN bk_deliveries_to_send(v_leased) s ON true;

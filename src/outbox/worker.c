@@ -850,10 +850,8 @@ static void *worker_main(void *arg)
         ready = !stopping && w->in_flight < MAX_IN_FLIGHT && (more_due || woken);
         if (ready && !more_due && gather_until > now)
             wait_for_work(w, (int)(gather_until - now), false);
-        else if (ready && w->in_flight > 0)
-            woken |= wait_for_work(w, 0, true);
-        else if (!ready && w->in_flight > 0)
-            woken |= wait_for_work(w, 50, true);
+        else if (w->in_flight > 0)
+            woken |= wait_for_work(w, ready ? 0 : 50, true);
         else if (!ready)
             woken |= wait_for_work(w, !held_retry_at        ? cfg->outbox_poll_ms
                                       : held_retry_at > now ? (int)(held_retry_at - now)
