@@ -13,6 +13,8 @@
 --   BK004 idempotency key reused with a different request
 --   BK005 the caller's lock keys do not cover the range (a caller bug)
 --   BK006 a cap on what a caller may hold is reached -> rate_limited
+--   BK007 a credential checked inside the call is not (any longer) valid
+--         -> unauthorized (vapi_book's Vapi secret)
 -- Entry points are SECURITY DEFINER with search_path pinned to
 -- pg_catalog, public, pg_temp. The bk_* helpers have no SET clause (it
 -- would keep the planner from inlining the SQL ones and cost a GUC save

@@ -181,8 +181,12 @@ $$;
 -- the caller reads the answer stored. So is a concurrent twin. Not looking
 -- for the answer first spares every first try a lookup, and a retry, rare,
 -- costs a booking attempt instead (bench/HISTORY.md, step 32).
+-- The Vapi secret is checked here when p_secret_hash is given (bookd
+-- takes a cached secret's owner on trust until this says so), before
+-- anything else, so a secret rotated away books nothing (BK007), and a
+-- booking by phone costs no lookup of its own (bench/HISTORY.md, step 52).
 -- Returns {"answer", "isError", ...} once answered. Raises, leaving nothing
--- behind: 23P01 when the time is taken (the caller answers with what is
+-- behind: BK007 for a secret that is not the organization's; 23P01 when the time is taken (the caller answers with what is
 -- free instead); BK003 when the call holds a time other than this one, or
 -- this time for less than is booked (the caller releases that hold, which
 -- could be in this booking's way, and calls again); BK004 when the call
@@ -192,7 +196,7 @@ CREATE OR REPLACE FUNCTION vapi_book(
     p_org_id uuid, p_call_id text, p_tool_call_id text, p_name text, p_phone text,
     p_email text, p_notes text, p_provider_id uuid, p_service_id uuid,
     p_scheduled_at timestamptz, p_duration int, p_lock_keys bigint[], p_lock_from timestamptz,
-    p_lock_to timestamptz, p_lock_timeout_ms int, p_timezone text)
+    p_lock_to timestamptz, p_lock_timeout_ms int, p_timezone text, p_secret_hash bytea)
 RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
@@ -204,6 +208,11 @@ DECLARE
     v_result jsonb;
     v_text text;
 BEGIN
+    IF p_secret_hash IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM organizations
+                        WHERE id = p_org_id AND vapi_secret_hash = p_secret_hash) THEN
+        RAISE EXCEPTION 'the Vapi secret is not the organization''s' USING ERRCODE = 'BK007';
+    END IF;
     PERFORM bk_lock_budget(p_lock_timeout_ms);
     v_contact := vapi_contact(p_org_id, p_name, p_phone, p_email, 'vapi');
     IF p_call_id IS NOT NULL THEN

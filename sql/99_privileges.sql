@@ -129,7 +129,7 @@ GRANT EXECUTE ON FUNCTION
     -- the voice agent (sql/60_vapi.sql)
     vapi_offer(uuid, uuid, int, int, int, timestamptz, date, int),
     vapi_book(uuid, text, text, text, text, text, text, uuid, uuid, timestamptz, int, bigint[],
-              timestamptz, timestamptz, int, text),
+              timestamptz, timestamptz, int, text, bytea),
     vapi_find_appointments(uuid, text, timestamptz),
     vapi_org_say_time(uuid, timestamptz),
     vapi_service_id(uuid, text),

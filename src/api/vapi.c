@@ -2,8 +2,10 @@
  * The voice agent (API.md, "Vapi"): POST /api/webhooks/vapi. Vapi calls it
  * with server messages while a caller waits on the line. A "tool-calls"
  * message is answered with one sentence per call, in order, to be read
- * aloud; other messages with {}. The router has already checked the
- * organization's Vapi secret (SCOPE_VAPI).
+ * aloud; other messages with {}. The router has already found the
+ * organization's Vapi secret (SCOPE_VAPI); one it found in its cache is
+ * checked with the first thing the request does with the database
+ * (api_vapi_secret_checked), and answered 401 if a rotation replaced it.
  *
  * Every answer is stored under its toolCallId before it is sent
  * (db_vapi_answer_put), so Vapi's retry of a call gets the same sentence
@@ -27,6 +29,7 @@
 #include "app.h"
 #include "core/time.h"
 #include "db/vapi.h"
+#include "http/auth.h"
 #include "http/reply.h"
 #include "metrics.h"
 
@@ -131,9 +134,33 @@ void api_vapi_say_busy(struct vapi_answer *a)
     a->failed = true;
 }
 
+bool api_vapi_secret_checked(struct vapi_call *call, struct vapi_answer *a)
+{
+    if (call->secret == VAPI_SECRET_UNCHECKED) {
+        switch (http_vapi_secret_check(call->app, call->secret_hash, call->org.org_id)) {
+        case AUTH_OK:
+            call->secret = VAPI_SECRET_CHECKED;
+            break;
+        case AUTH_UNAVAILABLE:
+            api_vapi_say_busy(a);
+            return false;
+        default:
+            call->secret = VAPI_SECRET_REFUSED;
+            break;
+        }
+    }
+    if (call->secret == VAPI_SECRET_REFUSED) {
+        a->failed = true;
+        return false;
+    }
+    return true;
+}
+
 /*
  * Runs one tool call, or answers its retry with the stored answer, into
- * *a; the call's id is in call->tool_call_id, `c` is the call.
+ * *a; the call's id is in call->tool_call_id, `c` is the call. The secret
+ * is checked before the database is asked anything (bookAppointment's
+ * vapi_book checks it itself) and before the answer is stored.
  */
 static void answer_call(struct vapi_call *call, json_t *c, struct vapi_answer *a)
 {
@@ -149,6 +176,8 @@ static void answer_call(struct vapi_call *call, json_t *c, struct vapi_answer *a
     call->args = call_args(c, &parsed);
     if (!call->tool_call_id) {
         api_vapi_say(a, true, "I could not tell which request this was; please ask again.");
+    } else if (!(tool && tool->stores_own) && !api_vapi_secret_checked(call, a)) {
+        /* refused, or not looked up: answered so */
     } else if (!(tool && tool->stores_own) &&
                db_vapi_answer_get(call->app->pool, call->org.org_id, call->tool_call_id,
                                   &stored_error, &stored, &res) != 0) {
@@ -167,7 +196,8 @@ static void answer_call(struct vapi_call *call, json_t *c, struct vapi_answer *a
 
     if (a->replayed)
         outcome = VAPI_RESULT_REPLAYED;
-    if (!stored && call->tool_call_id && !a->failed && !a->stored) {
+    if (!stored && call->tool_call_id && !a->failed && !a->stored &&
+        api_vapi_secret_checked(call, a)) {
         /* Kept for a retry; a concurrent retry that stored first wins. */
         stored_error = a->error;
         stored = strdup(a->text);
@@ -279,12 +309,14 @@ static struct job *job_new(const struct vapi_call *call, json_t *c)
     j->tool_call = json_deep_copy(c);
     j->call = (struct vapi_call){
         .app = call->app,
+        .secret = call->secret,
         .org = {j->org_id, j->default_provider_id},
         .timezone = j->timezone,
         .call_id = j->call_id,
         .caller = j->caller,
         .tool_call_id = j->tool_call_id,
     };
+    memcpy(j->call.secret_hash, call->secret_hash, sizeof j->call.secret_hash);
     return j;
 }
 
@@ -307,9 +339,10 @@ static bool past(const struct timespec *deadline)
  * Answers call `c` into *a by the deadline (CLOCK_MONOTONIC): the call's
  * own answer, or, past the deadline, a request to hold on. A call whose
  * turn comes after the deadline is not started (the calls of a message
- * run one after another, in order).
+ * run one after another, in order). What the call found out about the
+ * secret is kept in call->secret.
  */
-static void answer_by(const struct vapi_call *call, json_t *c, const struct timespec *deadline,
+static void answer_by(struct vapi_call *call, json_t *c, const struct timespec *deadline,
                       struct vapi_answer *a)
 {
     struct job *j;
@@ -343,6 +376,7 @@ static void answer_by(const struct vapi_call *call, json_t *c, const struct time
         late = pthread_cond_timedwait(&j->finished, &j->lock, deadline) == ETIMEDOUT;
     if (j->done) {
         *a = j->answer;
+        call->secret = j->call.secret;
         pthread_mutex_unlock(&j->lock);
         job_free(j);
         return;
@@ -451,6 +485,25 @@ static void record_call(struct http_request *req, json_t *message, const char *t
                         reason, &res);
 }
 
+/*
+ * True when the request's secret is checked, looking it up now if it is
+ * not yet; else false, with the reply made: 401 when it is not valid (a
+ * request is never answered on a secret a rotation replaced), 503 when it
+ * could not be looked up.
+ */
+static bool secret_ok(struct vapi_call *call, struct http_response *resp)
+{
+    struct vapi_answer a;
+
+    if (api_vapi_secret_checked(call, &a))
+        return true;
+    if (call->secret == VAPI_SECRET_REFUSED)
+        http_reply_vapi_unauthorized(resp);
+    else
+        http_reply_unavailable(resp);
+    return false;
+}
+
 void api_vapi_webhook(struct http_request *req, struct http_response *resp)
 {
     json_t *message = json_object_get(req->json, "message"), *calls, *results, *c;
@@ -460,6 +513,15 @@ void api_vapi_webhook(struct http_request *req, struct http_response *resp)
     struct timespec deadline;
     size_t i;
 
+    /* A cached secret is checked at once, but for tool calls, which check
+     * it with their first statement (a booking in its own transaction). */
+    if (req->auth.vapi_unchecked) {
+        call.secret = VAPI_SECRET_UNCHECKED;
+        memcpy(call.secret_hash, req->auth.vapi_secret_hash, sizeof call.secret_hash);
+    }
+    if (!(json_is_object(message) && type && strcmp(type, "tool-calls") == 0) &&
+        !secret_ok(&call, resp))
+        return;
     if (!json_is_object(message)) {
         http_reply_invalid(resp, "message", "message must be an object (a Vapi server message).");
         return;
@@ -492,6 +554,8 @@ void api_vapi_webhook(struct http_request *req, struct http_response *resp)
     json_array_foreach(calls, i, c) {
         struct vapi_answer a;
         const char *id = member_string(c, "id");
+        if (call.secret == VAPI_SECRET_REFUSED)
+            break;
         if (i < MAX_CALLS)
             answer_by(&call, json_is_object(c) ? c : json_null(), &deadline, &a);
         else
@@ -501,7 +565,14 @@ void api_vapi_webhook(struct http_request *req, struct http_response *resp)
                                                  a.error ? "error" : "result", a.text));
     }
     json_decref(calls);
-    http_reply_json(resp, 200, json_pack("{s:o}", "results", results));
+    /* A secret still unchecked past the deadline: no answer came from the
+     * database (each call was late, or needed none), and nothing was
+     * stored or written (a late job checks the secret before it writes),
+     * so the answers go now rather than after one more lookup. */
+    if ((call.secret == VAPI_SECRET_UNCHECKED && past(&deadline)) || secret_ok(&call, resp))
+        http_reply_json(resp, 200, json_pack("{s:o}", "results", results));
+    else
+        json_decref(results);
 }
 
 void api_vapi_calls_list(struct http_request *req, struct http_response *resp)

@@ -14,8 +14,15 @@
 
 struct app;
 
+/* The request's Vapi secret: looked up already, or taken from the cache
+ * and still to be checked (http/auth.h), or found not valid (the request
+ * is answered 401, and nothing was written). */
+enum vapi_secret { VAPI_SECRET_CHECKED, VAPI_SECRET_UNCHECKED, VAPI_SECRET_REFUSED };
+
 struct vapi_call {
     struct app *app;
+    enum vapi_secret secret;
+    unsigned char secret_hash[32]; /* its SHA-256, while unchecked */
     struct db_org_ref org;
     const char *timezone;     /* the organization's */
     const char *call_id;      /* message.call.id; NULL: none (then nothing is held) */
@@ -42,6 +49,13 @@ void api_vapi_say(struct vapi_answer *a, bool error, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* "Please hold on": the database did not answer. */
 void api_vapi_say_busy(struct vapi_answer *a);
+
+/* True when the call's secret is checked, looking it up if it is not yet;
+ * else the answer is failed (not stored), and call->secret says whether
+ * the secret was refused or could not be looked up. Before anything a
+ * tool does with the database, except vapi_book, which checks it itself
+ * (api_vapi_book). */
+bool api_vapi_secret_checked(struct vapi_call *call, struct vapi_answer *a);
 
 void api_vapi_check_availability(struct vapi_call *call, struct vapi_answer *answer);
 void api_vapi_book(struct vapi_call *call, struct vapi_answer *answer);

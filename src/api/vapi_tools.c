@@ -23,6 +23,7 @@
 #include "db/holds.h"
 #include "db/services.h"
 #include "db/vapi.h"
+#include "http/auth.h"
 #include "metrics.h"
 
 #define DEFAULT_DURATION 30
@@ -392,6 +393,34 @@ static void booking_refused(const struct vapi_call *call, const struct shape *s,
     }
 }
 
+/*
+ * db_vapi_book, which checks an unchecked secret itself, in the booking's
+ * transaction and before anything else: a secret bookd took from its
+ * cache costs no lookup of its own. Any answer but a refusal of the
+ * secret, or no answer at all, comes from past that check.
+ */
+static void book_checking_secret(struct vapi_call *call, struct db_vapi_booking *br,
+                                 struct db_vapi_booked *booked, struct db_result *res)
+{
+    br->secret_hash = call->secret == VAPI_SECRET_UNCHECKED ? call->secret_hash : NULL;
+    db_vapi_book(call->app->pool, &call->org, br, booked, res);
+    if (!br->secret_hash)
+        return;
+    switch (res->outcome) {
+    case DB_UNAUTHORIZED:
+        call->secret = VAPI_SECRET_REFUSED;
+        http_vapi_secret_refused(call->app, call->secret_hash);
+        break;
+    case DB_UNAVAILABLE:
+    case DB_ERROR:
+    case DB_BUSY:
+        break; /* it may not have got that far: checked later, by a lookup */
+    default:
+        call->secret = VAPI_SECRET_CHECKED;
+        break;
+    }
+}
+
 void api_vapi_book(struct vapi_call *call, struct vapi_answer *a)
 {
     struct db_pool *pool = call->app->pool;
@@ -436,14 +465,16 @@ void api_vapi_book(struct vapi_call *call, struct vapi_answer *a)
     br.duration = s.service_id && !arg(call, "durationMinutes") ? 0 : s.duration;
     br.lock_timeout_ms = call->app->cfg.lock_timeout_ms;
     br.timezone = call->timezone;
-    db_vapi_book(pool, &call->org, &br, &booked, &res);
+    book_checking_secret(call, &br, &booked, &res);
     if (res.outcome == DB_INVALID_STATE) {
         /* The call holds another time, which could be in this one's way:
          * the caller chose this one instead. */
         release_call_hold(call);
-        db_vapi_book(pool, &call->org, &br, &booked, &res);
+        book_checking_secret(call, &br, &booked, &res);
     }
-    if (res.outcome == DB_IDEMPOTENCY_REUSED) {
+    if (!api_vapi_secret_checked(call, a)) {
+        /* refused (the request is answered 401), or not looked up */
+    } else if (res.outcome == DB_IDEMPOTENCY_REUSED) {
         /* A twin of this tool call booked and answered first: its answer. */
         char *text = NULL;
         bool is_error = false;

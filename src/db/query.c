@@ -62,6 +62,8 @@ void db_map_error(const PGresult *pg, struct db_conn *conn, const char *stmt,
     } else if (strcmp(state, "BK006") == 0) {
         res->outcome = DB_LIMITED;
         snprintf(res->message, sizeof res->message, "%s", primary ? primary : "limit reached");
+    } else if (strcmp(state, "BK007") == 0) {
+        res->outcome = DB_UNAUTHORIZED;
     } else if (strcmp(state, "BK005") == 0) {
         /* Lock keys that do not cover the range the function computed: a
          * caller bug, or a cached service that no longer matches its row. */
@@ -179,7 +181,7 @@ char *db_bytes_to_bytea_new(const unsigned char *bytes, size_t n)
     return out;
 }
 
-void db_hash_to_bytea(const unsigned char *hash, char *out)
+void db_hash_to_bytea(const unsigned char *hash, char out[DB_BYTEA_HASH_SIZE])
 {
     db_bytes_to_bytea(hash, 32, out);
 }

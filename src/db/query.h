@@ -53,8 +53,9 @@ int db_fetch_json(struct db_pool *pool, const char *stmt, int n, const char *con
 /* A decimal integer column value; 0 if out of int range. */
 int db_int_value(const char *text);
 
-/* SQL bytea text form ("\x" + 64 hex digits) of a 32-byte hash. */
-void db_hash_to_bytea(const unsigned char *hash, char *out /* 67 bytes */);
+/* SQL bytea text form ("\x" + 64 hex digits, and the NUL) of a 32-byte hash. */
+#define DB_BYTEA_HASH_SIZE 67
+void db_hash_to_bytea(const unsigned char *hash, char out[DB_BYTEA_HASH_SIZE]);
 /* The same for any n bytes: out holds 2n + 3. */
 void db_bytes_to_bytea(const unsigned char *bytes, size_t n, char *out);
 /* The same, malloc'd (NULL when out of memory). */

@@ -26,6 +26,7 @@ enum db_outcome {
     DB_INVALID_STATE,       /* e.g. rescheduling a cancelled appointment */
     DB_IDEMPOTENCY_REUSED,  /* same key, different request */
     DB_LIMITED,             /* a cap on what a caller may hold is reached */
+    DB_UNAUTHORIZED,        /* a credential checked in the call is not valid (any longer) */
     DB_UNAVAILABLE,         /* database unreachable or pool exhausted */
     DB_ERROR,               /* anything else (logged) */
 };

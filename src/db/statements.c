@@ -43,7 +43,7 @@ const struct db_statement db_statements[] = {
     {"vapi_book",
      "SELECT vapi_book($1::uuid, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text,"
      " $8::uuid, $9::uuid, $10::timestamptz, $11::int, $12::bigint[], $13::timestamptz,"
-     " $14::timestamptz, $15::int, $16::text)::text"},
+     " $14::timestamptz, $15::int, $16::text, $17::bytea)::text"},
     {"vapi_say_time", "SELECT * FROM vapi_org_say_time($1::uuid, $2::timestamptz)"},
     {"vapi_find", "SELECT unnest(vapi_find_appointments($1::uuid, $2::text, $3::timestamptz))"},
     {"vapi_service", "SELECT * FROM vapi_service_id($1::uuid, $2::text)"},

@@ -105,6 +105,7 @@ static int book_once(struct db_pool *pool, const struct db_org_ref *org, const v
     };
     struct db_lock_set *ls;
     json_t *root = NULL, *answer;
+    char secret[DB_BYTEA_HASH_SIZE];
     int rc;
 
     memset(out, 0, sizeof *out);
@@ -112,14 +113,17 @@ static int book_once(struct db_pool *pool, const struct db_org_ref *org, const v
     if (!(ls = db_lock_set_for_new(pool, org, req->service_id, &r, req->lock_timeout_ms, NULL,
                                    res)))
         return db_booking_not_run(res);
+    if (req->secret_hash)
+        db_hash_to_bytea(req->secret_hash, secret);
     {
         const char *params[] = {
             org->org_id,   req->call_id,      req->tool_call_id, req->name,
             req->phone,    req->email,        req->notes,        r.provider_id,
             req->service_id, ls->at_text,     ls->duration_text, ls->keys_text,
             ls->from_text, ls->to_text,       ls->timeout_text,  req->timezone,
+            req->secret_hash ? secret : NULL,
         };
-        rc = db_fetch_json(pool, "vapi_book", 16, params, &root, res);
+        rc = db_fetch_json(pool, "vapi_book", 17, params, &root, res);
     }
     free(ls);
     if (rc != 0 || res->outcome != DB_OK)

@@ -52,6 +52,8 @@ struct db_vapi_booking {
     int duration;             /* 0: the service's */
     int lock_timeout_ms;
     const char *timezone;     /* the organization's: the answer's times are said in it */
+    const unsigned char *secret_hash; /* the Vapi secret's SHA-256, checked first; NULL:
+                                       * the request's secret was looked up already */
 };
 struct db_vapi_booked {
     char *answer;             /* malloc'd: the sentence stored for the tool call */
@@ -64,7 +66,8 @@ struct db_vapi_booked {
  * DB_INVALID (the public rules, a bad name, ...); DB_INVALID_STATE when
  * the call holds another time (release it, then call again);
  * DB_IDEMPOTENCY_REUSED when a concurrent twin answered first (read its
- * answer); DB_BUSY; DB_UNAVAILABLE. */
+ * answer); DB_UNAUTHORIZED when secret_hash is not the organization's
+ * Vapi secret (nothing was done); DB_BUSY; DB_UNAVAILABLE. */
 int db_vapi_book(struct db_pool *pool, const struct db_org_ref *org,
                  const struct db_vapi_booking *req, struct db_vapi_booked *out,
                  struct db_result *res);

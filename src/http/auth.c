@@ -258,12 +258,26 @@ enum auth_result http_authenticate_vapi(struct app *app, const char *vapi_secret
     if (!key || len == 0 || len > MAX_KEY_LEN || strncmp(key, "vapi_", 5) != 0)
         return AUTH_UNKNOWN;
     core_sha256(key, len, hash);
+    switch (cache_says(app, hash, out)) {
+    case 1:
+        if (out->principal != PRINCIPAL_VAPI)
+            break; /* not a Vapi secret's entry (it cannot be: they differ in form) */
+        out->vapi_unchecked = true;
+        memcpy(out->vapi_secret_hash, hash, 32);
+        return AUTH_OK;
+    case 0:
+        return AUTH_UNKNOWN;
+    default:
+        break;
+    }
+    memset(out, 0, sizeof *out);
     if (!may_look_up)
         return AUTH_REFUSED;
     switch (bounded_lookup(app, hash, &owner, db_vapi_secret_lookup, NULL, &hit)) {
     case DB_KEY_FOUND:
         break;
     case DB_KEY_UNKNOWN:
+        http_key_cache_put(app->auth->keys, hash, time(NULL), UNKNOWN_TTL_S, NULL);
         return AUTH_UNKNOWN;
     default:
         return AUTH_UNAVAILABLE;
@@ -271,5 +285,33 @@ enum auth_result http_authenticate_vapi(struct app *app, const char *vapi_secret
     out->principal = PRINCIPAL_VAPI;
     set_owner(out, &owner);
     snprintf(out->actor, sizeof out->actor, "vapi");
+    http_key_cache_put(app->auth->keys, hash, time(NULL), CACHE_TTL_S, out);
     return AUTH_OK;
+}
+
+enum auth_result http_vapi_secret_check(struct app *app, const unsigned char hash[32],
+                                        const char *org_id)
+{
+    struct db_key_owner owner;
+    bool hit;
+
+    switch (bounded_lookup(app, hash, &owner, db_vapi_secret_lookup, NULL, &hit)) {
+    case DB_KEY_FOUND:
+        if (strcmp(owner.org_id, org_id) == 0)
+            return AUTH_OK;
+        break;
+    case DB_KEY_UNKNOWN:
+        break;
+    default:
+        return AUTH_UNAVAILABLE;
+    }
+    http_vapi_secret_refused(app, hash);
+    return AUTH_UNKNOWN;
+}
+
+void http_vapi_secret_refused(struct app *app, const unsigned char hash[32])
+{
+    /* An entry of its own key is the one a put takes: the known entry
+     * becomes an unknown one, stale fallback and all. */
+    http_key_cache_put(app->auth->keys, hash, time(NULL), UNKNOWN_TTL_S, NULL);
 }

@@ -36,12 +36,23 @@ enum auth_result http_authenticate(struct app *app, const char *authorization,
 
 /*
  * Resolves an organization's Vapi secret, sent as `x-vapi-secret` or as
- * `Authorization: Bearer`, to PRINCIPAL_VAPI in *out. Looked up every
- * time, never cached: a rotated secret stops at once, in every instance.
+ * `Authorization: Bearer`, to PRINCIPAL_VAPI in *out. A secret found in
+ * the cache comes back with out->vapi_unchecked: a rotated secret must
+ * stop at once, in every instance, so the request checks it with the
+ * first thing it does with the database (vapi_book, which checks it in
+ * its own transaction, or http_vapi_secret_check), and before it answers.
  */
 enum auth_result http_authenticate_vapi(struct app *app, const char *vapi_secret,
                                         const char *authorization, bool may_look_up,
                                         struct http_auth *out);
+
+/* Looks the Vapi secret whose SHA-256 is `hash` up now: AUTH_OK when it is
+ * `org_id`'s, AUTH_UNAVAILABLE when it could not be looked up, else
+ * AUTH_UNKNOWN (and http_vapi_secret_refused). */
+enum auth_result http_vapi_secret_check(struct app *app, const unsigned char hash[32],
+                                        const char *org_id);
+/* The cache forgets a secret found not (any longer) valid. */
+void http_vapi_secret_refused(struct app *app, const unsigned char hash[32]);
 
 /* A new random secret: prefix + 43 base64url characters (32 random bytes).
  * `out` must hold at least strlen(prefix) + 44 bytes. 0 or -1. */

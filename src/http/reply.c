@@ -112,6 +112,12 @@ void http_reply_unavailable(struct http_response *resp)
     resp->retry_after = 1;
 }
 
+void http_reply_vapi_unauthorized(struct http_response *resp)
+{
+    http_reply_error(resp, 401, "unauthorized", NULL,
+                     "The organization's Vapi secret is required (x-vapi-secret).");
+}
+
 void http_reply_empty(struct http_response *resp, unsigned status)
 {
     free(resp->body);

@@ -38,6 +38,8 @@ void http_reply_invalid(struct http_response *resp, const char *field, const cha
     __attribute__((format(printf, 3, 4)));
 void http_reply_not_found(struct http_response *resp);
 void http_reply_unavailable(struct http_response *resp);
+/* 401 on the voice agent's route: no valid Vapi secret. */
+void http_reply_vapi_unauthorized(struct http_response *resp);
 
 /* No body (204). */
 void http_reply_empty(struct http_response *resp, unsigned status);

@@ -40,6 +40,11 @@ struct http_auth {
     char timezone[64];
     char actor[64]; /* "admin_key:<id>", "public_key:<id>" or "vapi" for the audit log */
     bool per_address; /* a page key (docs/web.md): rate-limited per client address */
+    /* PRINCIPAL_VAPI from the cache: the secret (its SHA-256) is still to
+     * be checked, by the first thing the request does with the database
+     * (http_vapi_secret_check, or vapi_book itself). */
+    bool vapi_unchecked;
+    unsigned char vapi_secret_hash[32];
 };
 
 #define HTTP_MAX_PATH_PARAMS 2

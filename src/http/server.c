@@ -186,8 +186,7 @@ static bool authorize(struct app *app, const struct http_route *route, struct ht
         http_rate_limit_take(app->limiter, fail_key, &app->cfg.rate_auth_failures);
     p = req->auth.principal;
     if (route->scope == SCOPE_VAPI && (ar != AUTH_OK || p != PRINCIPAL_VAPI)) {
-        http_reply_error(resp, 401, "unauthorized", NULL,
-                         "The organization's Vapi secret is required (x-vapi-secret).");
+        http_reply_vapi_unauthorized(resp);
         return false;
     }
     if (route->scope != SCOPE_VAPI &&

@@ -321,6 +321,42 @@ ctest('POST /api/orgs/me/vapi-secret (admin) → 200 a new secret: the old one i
   expectStatus(await vapi(again.vapiSecret, msg()), 200, 'the third secret');
 });
 
+ctest('a secret bookd knows from an earlier request stops at once after a rotation, whatever the request comes first: a booking (checked in its own transaction), status-update, a tool call without id, an empty toolCallList → 401; nothing is booked, stored or recorded', async () => {
+  const day = nextWeekday(TZ, 'thu', 7);
+  const booking = (time) => toolCalls([fnCall('bookAppointment', { scheduledAt: rfc(day, time), durationMinutes: 30, name: personName(), phone: phone() })]);
+  const firsts = {
+    booking: () => booking('11:00'),
+    'status-update': () => ({ message: { type: 'status-update', status: 'in-progress', call: { id: randomUUID() } } }),
+    'a call without id': () => toolCalls([{ type: 'function', function: { name: 'checkAvailability', arguments: { date: day } } }]),
+    'no calls': () => toolCalls([]),
+  };
+  for (const [what, make] of Object.entries(firsts)) {
+    const org = await newOrg();
+    const old = org.vapiSecret;
+    // Known (so remembered) from a check and a booking that books.
+    const check = toolCalls([fnCall('checkAvailability', { date: day })]);
+    resultsOf(await vapi(old, check), [check.message.toolCallList[0].id], `${what}: a check with the secret`);
+    const first = booking('10:00');
+    const [booked] = resultsOf(await vapi(old, first), [first.message.toolCallList[0].id], `${what}: a booking with the secret`);
+    assert.equal(booked.result, `Booked for ${spoken(local(day, '10:00'))}.`, what);
+
+    const fresh = expectStatus(await ctx.api('POST', '/api/orgs/me/vapi-secret', { key: org.adminKey }), 200, 'rotate');
+    secrets.push(fresh.vapiSecret);
+    const msg = make();
+    expectError(await vapi(old, msg), 401, 'unauthorized', undefined, `${what} with the old secret`);
+    expectError(await vapi(old, msg, { bearer: true }), 401, 'unauthorized', undefined, `${what} with the old secret again, Bearer`);
+
+    assert.deepEqual((await appts(org)).map((a) => a.scheduledAt), [local(day, '10:00')], `${what}: only the booking made before the rotation`);
+    const calls = expectStatus(await ctx.api('GET', '/api/calls', { key: org.adminKey }), 200, 'calls').calls;
+    if (msg.message.call) assert.ok(!calls.some((c) => c.id === msg.message.call.id), `${what}: the refused call is not recorded: ${JSON.stringify(calls)}`);
+    if (what === 'booking') {
+      // The new secret books that time, with an answer of its own: nothing was stored under the tool call's id.
+      const [again] = resultsOf(await vapi(fresh.vapiSecret, msg), [msg.message.toolCallList[0].id], 'the same booking with the new secret');
+      assert.equal(again.result, `Booked for ${spoken(local(day, '11:00'))}.`);
+    }
+  }
+});
+
 // ------------------------------------------------------------------ payload shapes
 
 ctest('every recorded tool-calls payload (fixtures/vapi) → 200, one result per call in order, toolCallId echoed, a single-line sentence; the two-call payload checks then books', async () => {

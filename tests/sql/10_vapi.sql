@@ -16,7 +16,7 @@ CREATE EXTENSION IF NOT EXISTS pgtap;
 -- A session time zone far from the organizations' ones: the functions must
 -- speak in the organization's zone and print UTC anyway.
 SET LOCAL TimeZone = 'America/New_York';
-SELECT plan(238);
+SELECT plan(243);
 
 \ir fixtures.psql
 
@@ -555,7 +555,8 @@ CREATE FUNCTION pg_temp.vbook(p_call text, p_tc text, p_phone text, p_at timesta
                               p_service uuid DEFAULT NULL, p_email text DEFAULT NULL,
                               p_notes text DEFAULT NULL,
                               p_provider uuid DEFAULT 'aaaaaaaa-0000-4000-8000-000000000001',
-                              p_org uuid DEFAULT '11111111-1111-4111-8111-111111111111')
+                              p_org uuid DEFAULT '11111111-1111-4111-8111-111111111111',
+                              p_secret bytea DEFAULT NULL)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     v_before int;
@@ -572,7 +573,8 @@ BEGIN
     PERFORM set_config('bk.expired_holds', '', true);
     RETURN public.vapi_book(p_org, p_call, p_tc, p_name, p_phone, p_email, p_notes, p_provider,
                             p_service, p_at, p_duration, pg_temp.keys(v_from, v_to), v_from,
-                            v_to, 2000, (SELECT timezone FROM public.organizations WHERE id = p_org));
+                            v_to, 2000, (SELECT timezone FROM public.organizations WHERE id = p_org),
+                            p_secret);
 END
 $$;
 -- The appointment an answer of org1 names.
@@ -644,6 +646,28 @@ SELECT is((SELECT count(*)::int FROM outbox_events
 -- A retry of the tool call: BK004 (the caller reads the stored answer),
 -- nothing booked.
 INSERT INTO snap VALUES ('after-vb1', pg_temp.written());
+-- The Vapi secret checked first, when given (a secret bookd took from its
+-- cache): another organization's, or one a rotation replaced, books
+-- nothing and is told apart from every other refusal (BK007).
+SELECT is(pg_temp.err($$ SELECT pg_temp.vbook('call-s1', 'tc-s1', '+15550005011',
+                                              pg_temp.t(14, '12:00'),
+                                              p_secret => '\x00'::bytea) $$),
+          'BK007', 'book: a secret that is no organization''s: BK007');
+SELECT is(pg_temp.err($$ SELECT pg_temp.vbook('call-s1', 'tc-s1', '+15550005011',
+                                              pg_temp.t(14, '12:00'),
+                                              p_secret => (SELECT vapi_secret_hash FROM organizations
+                                                            WHERE id = '22222222-2222-4222-8222-222222222222')) $$),
+          'BK007', 'book: another organization''s secret: BK007');
+SELECT is(pg_temp.err($$ SELECT pg_temp.vbook('call-b1', 'tc-b1', '+15550005001',
+                                              pg_temp.t(14, '10:00'), p_secret => '\x00'::bytea) $$),
+          'BK007', 'book: ... checked before anything else (a retry, its time taken, is BK007 too)');
+SELECT is(pg_temp.written(), (SELECT v FROM snap WHERE k = 'after-vb1'),
+          'book: a refused secret writes nothing (appointment, contact, answer, audit, event)');
+SELECT is(pg_temp.err($$ SELECT pg_temp.vbook('call-b1', 'tc-b1', '+15550005001',
+                                              pg_temp.t(14, '10:00'),
+                                              p_secret => (SELECT vapi_secret_hash FROM organizations
+                                                            WHERE id = '11111111-1111-4111-8111-111111111111')) $$),
+          'BK004', 'book: the organization''s own secret passes the check (then: a retry, BK004)');
 SELECT is(pg_temp.err($$ SELECT pg_temp.vbook('call-b1', 'tc-b1', '+15550005001',
                                               pg_temp.t(14, '10:00')) $$),
           'BK004', 'book: the same tool call id again: BK004, its time being its own');
@@ -1030,7 +1054,7 @@ SELECT ok(NOT has_function_privilege('public', f, 'EXECUTE'), f || ' is not exec
                     'vapi_contact(uuid, text, text, text, text)',
                     'vapi_find_appointments(uuid, text, timestamptz)',
                     'vapi_book(uuid, text, text, text, text, text, text, uuid, uuid, timestamptz, '
-                    'int, bigint[], timestamptz, timestamptz, int, text)',
+                    'int, bigint[], timestamptz, timestamptz, int, text, bytea)',
                     'vapi_record_call(uuid, text, text, timestamptz, timestamptz, text)',
                     'vapi_call_list(uuid, int)',
                     'vapi_purge(int, int)']) f;
