@@ -28,6 +28,7 @@
 #include "api/vapi.h"
 #include "app.h"
 #include "core/time.h"
+#include "core/workers.h"
 #include "db/vapi.h"
 #include "http/auth.h"
 #include "http/reply.h"
@@ -220,13 +221,13 @@ static void answer_call(struct vapi_call *call, json_t *c, struct vapi_answer *a
 }
 
 /*
- * One tool call on a thread of its own, so that the caller on the line
- * hears something before Vapi gives up on the request even when the
- * database is slow: past the deadline the webhook answers "please hold
- * on" and leaves the job to finish. The job owns copies of everything it
- * reads; whoever is last (the job, or the webhook that waited) frees it.
- * A job that finishes late still stores its answer, which Vapi's retry
- * of the call then gets.
+ * One tool call on a thread of its own (one of the threads kept for them,
+ * core/workers.h), so that the caller on the line hears something before
+ * Vapi gives up on the request even when the database is slow: past the
+ * deadline the webhook answers "please hold on" and leaves the job to
+ * finish. The job owns copies of everything it reads; whoever is last
+ * (the job, or the webhook that waited) frees it. A job that finishes
+ * late still stores its answer, which Vapi's retry of the call then gets.
  */
 struct job {
     pthread_mutex_t lock;
@@ -250,7 +251,7 @@ static void job_free(struct job *j)
     free(j);
 }
 
-static void *job_main(void *arg)
+static void job_main(void *arg)
 {
     struct job *j = arg;
     bool abandoned;
@@ -264,7 +265,25 @@ static void *job_main(void *arg)
     if (abandoned)
         job_free(j);
     atomic_fetch_sub(&live_jobs, 1);
-    return NULL;
+}
+
+/* Idle threads leave after this long: a busy spell's threads do not stay. */
+#define WORKER_IDLE_S 30
+
+static struct core_workers *the_workers;
+static pthread_once_t workers_once = PTHREAD_ONCE_INIT;
+
+static void workers_make(void)
+{
+    the_workers = core_workers_new(MAX_JOBS, WORKER_IDLE_S);
+}
+
+/* The threads tool calls run on, made with the first call (NULL if that
+ * failed: then every call is answered "please hold on"). */
+static struct core_workers *workers(void)
+{
+    pthread_once(&workers_once, workers_make);
+    return the_workers;
 }
 
 bool api_vapi_jobs_wait(int timeout_ms)
@@ -346,8 +365,6 @@ static void answer_by(struct vapi_call *call, json_t *c, const struct timespec *
                       struct vapi_answer *a)
 {
     struct job *j;
-    pthread_t thread;
-    pthread_attr_t attr;
     bool late = false;
 
     memset(a, 0, sizeof *a);
@@ -361,16 +378,12 @@ static void answer_by(struct vapi_call *call, json_t *c, const struct timespec *
         api_vapi_say_busy(a);
         return;
     }
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    if (pthread_create(&thread, &attr, job_main, j) != 0) {
-        pthread_attr_destroy(&attr);
+    if (!workers() || core_workers_run(workers(), job_main, j) != 0) {
         job_free(j);
         atomic_fetch_sub(&live_jobs, 1);
         api_vapi_say_busy(a);
         return;
     }
-    pthread_attr_destroy(&attr);
     pthread_mutex_lock(&j->lock);
     while (!j->done && !late)
         late = pthread_cond_timedwait(&j->finished, &j->lock, deadline) == ETIMEDOUT;
