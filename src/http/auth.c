@@ -147,7 +147,7 @@ static int cache_says(struct app *app, const unsigned char *hash, struct http_au
  * Looks a key up once one of the lookups allowed at once is free: keys not
  * in the cache (new, or made up by a flood) then hold at most that many
  * pool connections, and the rest of the pool stays for requests with known
- * keys. With `cached` (keys, which are cached; not Vapi secrets), a burst
+ * keys. With `cached` (where the answer goes if the cache has it), a burst
  * of requests with one new key (a client's first, a server just started)
  * does not queue for lookups of the same key: whichever lookup finishes
  * first puts it in the cache, and each of the others finds it there when
@@ -239,6 +239,20 @@ enum auth_result http_authenticate(struct app *app, const char *authorization, b
     return AUTH_OK;
 }
 
+/* A Vapi secret's owner, found in the cache: to be checked by the request
+ * (http/auth.h). An entry of any other kind cannot share its digest, as
+ * keys and secrets differ in form; it is refused all the same. */
+static enum auth_result cached_vapi_secret(const unsigned char *hash, struct http_auth *out)
+{
+    if (out->principal != PRINCIPAL_VAPI) {
+        memset(out, 0, sizeof *out);
+        return AUTH_UNKNOWN;
+    }
+    out->vapi_unchecked = true;
+    memcpy(out->vapi_secret_hash, hash, 32);
+    return AUTH_OK;
+}
+
 enum auth_result http_authenticate_vapi(struct app *app, const char *vapi_secret,
                                         const char *authorization, bool may_look_up,
                                         struct http_auth *out)
@@ -248,6 +262,7 @@ enum auth_result http_authenticate_vapi(struct app *app, const char *vapi_secret
     size_t len = key ? strnlen(key, MAX_KEY_LEN + 1) : 0;
     struct db_key_owner owner;
     bool hit;
+    int says;
 
     memset(out, 0, sizeof *out);
     if (!key)
@@ -258,26 +273,18 @@ enum auth_result http_authenticate_vapi(struct app *app, const char *vapi_secret
     if (!key || len == 0 || len > MAX_KEY_LEN || strncmp(key, "vapi_", 5) != 0)
         return AUTH_UNKNOWN;
     core_sha256(key, len, hash);
-    switch (cache_says(app, hash, out)) {
-    case 1:
-        if (out->principal != PRINCIPAL_VAPI)
-            break; /* not a Vapi secret's entry (it cannot be: they differ in form) */
-        out->vapi_unchecked = true;
-        memcpy(out->vapi_secret_hash, hash, 32);
-        return AUTH_OK;
-    case 0:
-        return AUTH_UNKNOWN;
-    default:
-        break;
-    }
-    memset(out, 0, sizeof *out);
+    if ((says = cache_says(app, hash, out)) >= 0)
+        return says ? cached_vapi_secret(hash, out) : AUTH_UNKNOWN;
     if (!may_look_up)
         return AUTH_REFUSED;
-    switch (bounded_lookup(app, hash, &owner, db_vapi_secret_lookup, NULL, &hit)) {
+    switch (bounded_lookup(app, hash, &owner, db_vapi_secret_lookup, out, &hit)) {
     case DB_KEY_FOUND:
+        if (hit)
+            return cached_vapi_secret(hash, out);
         break;
     case DB_KEY_UNKNOWN:
-        http_key_cache_put(app->auth->keys, hash, time(NULL), UNKNOWN_TTL_S, NULL);
+        if (!hit)
+            http_key_cache_put(app->auth->keys, hash, time(NULL), UNKNOWN_TTL_S, NULL);
         return AUTH_UNKNOWN;
     default:
         return AUTH_UNAVAILABLE;

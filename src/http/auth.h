@@ -3,7 +3,8 @@
  * only their SHA-256 is stored. A lookup hashes the presented key and finds
  * the row by hash, so the comparison is of digests and takes the same time
  * whatever the key. Found keys are cached briefly (keys are never edited in
- * place, only created).
+ * place, only created); so are Vapi secrets, which a rotation replaces in
+ * place, and which a request therefore checks again (below).
  */
 #ifndef BOOKD_HTTP_AUTH_H
 #define BOOKD_HTTP_AUTH_H
