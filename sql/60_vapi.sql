@@ -186,10 +186,11 @@ $$;
 -- anything else, so a secret rotated away books nothing (BK007), and a
 -- booking by phone costs no lookup of its own (bench/HISTORY.md, step 52).
 -- Returns {"answer", "isError", ...} once answered. Raises, leaving nothing
--- behind: BK007 for a secret that is not the organization's; 23P01 when the time is taken (the caller answers with what is
--- free instead); BK003 when the call holds a time other than this one, or
--- this time for less than is booked (the caller releases that hold, which
--- could be in this booking's way, and calls again); BK004 when the call
+-- behind: BK007 for a secret that is not the organization's; 23P01 when
+-- the time is taken (the caller answers with what is free instead); BK003
+-- when the call holds a time other than this one, or this time for less
+-- than is booked (the caller releases that hold, which could be in this
+-- booking's way, and calls again); BK004 when the call
 -- was answered before (read the answer); the booking's own BK001 for the
 -- public rules.
 CREATE OR REPLACE FUNCTION vapi_book(
@@ -208,12 +209,19 @@ DECLARE
     v_result jsonb;
     v_text text;
 BEGIN
-    IF p_secret_hash IS NOT NULL
-       AND NOT EXISTS (SELECT 1 FROM organizations
-                        WHERE id = p_org_id AND vapi_secret_hash = p_secret_hash) THEN
-        RAISE EXCEPTION 'the Vapi secret is not the organization''s' USING ERRCODE = 'BK007';
-    END IF;
     PERFORM bk_lock_budget(p_lock_timeout_ms);
+    IF p_secret_hash IS NOT NULL THEN
+        -- Key-share locked (as the audit entry's foreign key would be
+        -- later): a rotation that comes after this check waits for the
+        -- booking to end, and one that came first makes it wait, then find
+        -- the secret gone. Once a rotation has returned, nothing commits
+        -- with the old secret.
+        PERFORM FROM organizations WHERE id = p_org_id AND vapi_secret_hash = p_secret_hash
+            FOR KEY SHARE;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'the Vapi secret is not the organization''s' USING ERRCODE = 'BK007';
+        END IF;
+    END IF;
     v_contact := vapi_contact(p_org_id, p_name, p_phone, p_email, 'vapi');
     IF p_call_id IS NOT NULL THEN
         SELECT * INTO v_hold FROM vapi_call_holds

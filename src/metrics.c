@@ -55,6 +55,7 @@ static const char *const hold_results[HOLD_RESULT_COUNT] = {
     [HOLD_HELD] = "held",         [HOLD_CONVERTED] = "converted", [HOLD_EXPIRED] = "expired",
     [HOLD_RELEASED] = "released", [HOLD_CONFLICT] = "conflict"};
 static atomic_ullong holds[HOLD_RESULT_COUNT];
+static atomic_ullong key_lookups[2]; /* API keys, Vapi secrets */
 static const char *const vapi_tools[VAPI_TOOL_COUNT] = {
     [VAPI_TOOL_CHECK] = "checkAvailability",          [VAPI_TOOL_BOOK] = "bookAppointment",
     [VAPI_TOOL_CANCEL] = "cancelAppointment",         [VAPI_TOOL_RESCHEDULE] = "rescheduleAppointment",
@@ -153,6 +154,11 @@ void metrics_holds_add(enum metrics_hold_result result, int n)
 {
     if ((unsigned)result < HOLD_RESULT_COUNT && n > 0)
         atomic_fetch_add_explicit(&holds[result], (unsigned long long)n, memory_order_relaxed);
+}
+
+void metrics_key_lookup(bool vapi_secret)
+{
+    atomic_fetch_add_explicit(&key_lookups[vapi_secret], 1, memory_order_relaxed);
 }
 
 void metrics_vapi_observe(enum metrics_vapi_tool tool, enum metrics_vapi_result result,
@@ -299,6 +305,13 @@ char *metrics_render(const struct db_pool_stats *pool, long long outbox_pending,
     for (size_t r = 0; r < HOLD_RESULT_COUNT; r++)
         emit(&t, "bookd_holds_total{result=\"%s\"} %llu\n", hold_results[r],
              atomic_load_explicit(&holds[r], memory_order_relaxed));
+    emit(&t, "# HELP bookd_key_lookups_total Keys and Vapi secrets looked up in the database "
+             "(not found in the cache, or checked again).\n"
+             "# TYPE bookd_key_lookups_total counter\n"
+             "bookd_key_lookups_total{kind=\"key\"} %llu\n"
+             "bookd_key_lookups_total{kind=\"vapi_secret\"} %llu\n",
+         atomic_load_explicit(&key_lookups[0], memory_order_relaxed),
+         atomic_load_explicit(&key_lookups[1], memory_order_relaxed));
     emit(&t, "# HELP bookd_vapi_tool_calls_total The voice agent's tool calls by tool and by "
              "how they were answered.\n# TYPE bookd_vapi_tool_calls_total counter\n");
     for (size_t tool = 0; tool < VAPI_TOOL_COUNT; tool++)

@@ -63,6 +63,8 @@ void metrics_idempotent_replay(void);
 void metrics_holds_add(enum metrics_hold_result result, int n);
 void metrics_vapi_observe(enum metrics_vapi_tool tool, enum metrics_vapi_result result,
                           double seconds);
+/* One lookup of an API key (false) or a Vapi secret (true) in the database. */
+void metrics_key_lookup(bool vapi_secret);
 
 /* A delivery's outcome; latency_seconds, from the event to its 2xx, < 0
  * if none. */

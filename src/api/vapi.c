@@ -5,7 +5,7 @@
  * aloud; other messages with {}. The router has already found the
  * organization's Vapi secret (SCOPE_VAPI); one it found in its cache is
  * checked with the first thing the request does with the database
- * (api_vapi_secret_checked), and answered 401 if a rotation replaced it.
+ * (api_vapi_secret_check), and answered 401 if a rotation replaced it.
  *
  * Every answer is stored under its toolCallId before it is sent
  * (db_vapi_answer_put), so Vapi's retry of a call gets the same sentence
@@ -135,7 +135,7 @@ void api_vapi_say_busy(struct vapi_answer *a)
     a->failed = true;
 }
 
-bool api_vapi_secret_checked(struct vapi_call *call, struct vapi_answer *a)
+bool api_vapi_secret_check(struct vapi_call *call, struct vapi_answer *a)
 {
     if (call->secret == VAPI_SECRET_UNCHECKED) {
         switch (http_vapi_secret_check(call->app, call->secret_hash, call->org.org_id)) {
@@ -177,7 +177,7 @@ static void answer_call(struct vapi_call *call, json_t *c, struct vapi_answer *a
     call->args = call_args(c, &parsed);
     if (!call->tool_call_id) {
         api_vapi_say(a, true, "I could not tell which request this was; please ask again.");
-    } else if (!(tool && tool->stores_own) && !api_vapi_secret_checked(call, a)) {
+    } else if (!(tool && tool->stores_own) && !api_vapi_secret_check(call, a)) {
         /* refused, or not looked up: answered so */
     } else if (!(tool && tool->stores_own) &&
                db_vapi_answer_get(call->app->pool, call->org.org_id, call->tool_call_id,
@@ -198,7 +198,7 @@ static void answer_call(struct vapi_call *call, json_t *c, struct vapi_answer *a
     if (a->replayed)
         outcome = VAPI_RESULT_REPLAYED;
     if (!stored && call->tool_call_id && !a->failed && !a->stored &&
-        api_vapi_secret_checked(call, a)) {
+        api_vapi_secret_check(call, a)) {
         /* Kept for a retry; a concurrent retry that stored first wins. */
         stored_error = a->error;
         stored = strdup(a->text);
@@ -271,19 +271,21 @@ static void job_main(void *arg)
 #define WORKER_IDLE_S 30
 
 static struct core_workers *the_workers;
-static pthread_once_t workers_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t workers_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static void workers_make(void)
-{
-    the_workers = core_workers_new(MAX_JOBS, WORKER_IDLE_S);
-}
-
-/* The threads tool calls run on, made with the first call (NULL if that
- * failed: then every call is answered "please hold on"). */
+/* The threads tool calls run on, made with the first call (NULL while they
+ * cannot be made: that call is answered "please hold on", and the next
+ * tries again). */
 static struct core_workers *workers(void)
 {
-    pthread_once(&workers_once, workers_make);
-    return the_workers;
+    struct core_workers *w;
+
+    pthread_mutex_lock(&workers_lock);
+    if (!the_workers)
+        the_workers = core_workers_new(MAX_JOBS, WORKER_IDLE_S);
+    w = the_workers;
+    pthread_mutex_unlock(&workers_lock);
+    return w;
 }
 
 bool api_vapi_jobs_wait(int timeout_ms)
@@ -364,6 +366,7 @@ static bool past(const struct timespec *deadline)
 static void answer_by(struct vapi_call *call, json_t *c, const struct timespec *deadline,
                       struct vapi_answer *a)
 {
+    struct core_workers *w;
     struct job *j;
     bool late = false;
 
@@ -378,7 +381,7 @@ static void answer_by(struct vapi_call *call, json_t *c, const struct timespec *
         api_vapi_say_busy(a);
         return;
     }
-    if (!workers() || core_workers_run(workers(), job_main, j) != 0) {
+    if (!(w = workers()) || core_workers_run(w, job_main, j) != 0) {
         job_free(j);
         atomic_fetch_sub(&live_jobs, 1);
         api_vapi_say_busy(a);
@@ -508,7 +511,7 @@ static bool secret_ok(struct vapi_call *call, struct http_response *resp)
 {
     struct vapi_answer a;
 
-    if (api_vapi_secret_checked(call, &a))
+    if (api_vapi_secret_check(call, &a))
         return true;
     if (call->secret == VAPI_SECRET_REFUSED)
         http_reply_vapi_unauthorized(resp);
@@ -526,12 +529,10 @@ void api_vapi_webhook(struct http_request *req, struct http_response *resp)
     struct timespec deadline;
     size_t i;
 
-    /* A cached secret is checked at once, but for tool calls, which check
-     * it with their first statement (a booking in its own transaction). */
-    if (req->auth.vapi_unchecked) {
-        call.secret = VAPI_SECRET_UNCHECKED;
-        memcpy(call.secret_hash, req->auth.vapi_secret_hash, sizeof call.secret_hash);
-    }
+    /* A cached secret is checked at once, except in a tool-calls message,
+     * whose calls check it as they go (a booking in its own transaction). */
+    call.secret = req->auth.vapi_unchecked ? VAPI_SECRET_UNCHECKED : VAPI_SECRET_CHECKED;
+    memcpy(call.secret_hash, req->auth.vapi_secret_hash, sizeof call.secret_hash);
     if (!(json_is_object(message) && type && strcmp(type, "tool-calls") == 0) &&
         !secret_ok(&call, resp))
         return;

@@ -14,10 +14,11 @@
 
 struct app;
 
-/* The request's Vapi secret: looked up already, or taken from the cache
- * and still to be checked (http/auth.h), or found not valid (the request
- * is answered 401, and nothing was written). */
-enum vapi_secret { VAPI_SECRET_CHECKED, VAPI_SECRET_UNCHECKED, VAPI_SECRET_REFUSED };
+/* The request's Vapi secret: taken from the cache and still to be checked
+ * (http/auth.h), or looked up already, or found not valid (the request is
+ * answered 401, and nothing was written). Unchecked is the zero value, so
+ * a call that forgets to say fails safe. */
+enum vapi_secret { VAPI_SECRET_UNCHECKED, VAPI_SECRET_CHECKED, VAPI_SECRET_REFUSED };
 
 struct vapi_call {
     struct app *app;
@@ -50,12 +51,12 @@ void api_vapi_say(struct vapi_answer *a, bool error, const char *fmt, ...)
 /* "Please hold on": the database did not answer. */
 void api_vapi_say_busy(struct vapi_answer *a);
 
-/* True when the call's secret is checked, looking it up if it is not yet;
- * else the answer is failed (not stored), and call->secret says whether
- * the secret was refused or could not be looked up. Before anything a
- * tool does with the database, except vapi_book, which checks it itself
- * (api_vapi_book). */
-bool api_vapi_secret_checked(struct vapi_call *call, struct vapi_answer *a);
+/* Checks the call's secret, by a lookup if it is not checked yet: true
+ * when it is valid; else the answer is failed (not stored), and
+ * call->secret says whether the secret was refused or could not be looked
+ * up. Before anything a tool writes or answers from the database, except
+ * vapi_book, which checks it itself (api_vapi_book). */
+bool api_vapi_secret_check(struct vapi_call *call, struct vapi_answer *a);
 
 void api_vapi_check_availability(struct vapi_call *call, struct vapi_answer *answer);
 void api_vapi_book(struct vapi_call *call, struct vapi_answer *answer);

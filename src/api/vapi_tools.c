@@ -396,28 +396,35 @@ static void booking_refused(const struct vapi_call *call, const struct shape *s,
 /*
  * db_vapi_book, which checks an unchecked secret itself, in the booking's
  * transaction and before anything else: a secret bookd took from its
- * cache costs no lookup of its own. Any answer but a refusal of the
- * secret, or no answer at all, comes from past that check.
+ * cache costs no lookup of its own. What vapi_book itself answered or
+ * raised, but for a refusal of the secret and the errors its check could
+ * raise too (a lock or statement timeout), comes from past that check;
+ * anything else (vapi_book never ran: a time the lock range cannot hold,
+ * a service gone) leaves the secret to api_vapi_secret_check's lookup.
  */
 static void book_checking_secret(struct vapi_call *call, struct db_vapi_booking *br,
                                  struct db_vapi_booked *booked, struct db_result *res)
 {
     br->secret_hash = call->secret == VAPI_SECRET_UNCHECKED ? call->secret_hash : NULL;
     db_vapi_book(call->app->pool, &call->org, br, booked, res);
-    if (!br->secret_hash)
+    if (!br->secret_hash || !booked->sql_answered)
         return;
     switch (res->outcome) {
     case DB_UNAUTHORIZED:
         call->secret = VAPI_SECRET_REFUSED;
         http_vapi_secret_refused(call->app, call->secret_hash);
         break;
-    case DB_UNAVAILABLE:
-    case DB_ERROR:
-    case DB_BUSY:
-        break; /* it may not have got that far: checked later, by a lookup */
-    default:
+    case DB_OK:
+    case DB_CONFLICT:
+    case DB_INVALID:
+    case DB_INVALID_STATE:
+    case DB_IDEMPOTENCY_REUSED:
+    case DB_LIMITED:
+    case DB_NOT_FOUND:
         call->secret = VAPI_SECRET_CHECKED;
         break;
+    default:
+        break; /* DB_BUSY, DB_UNAVAILABLE, DB_ERROR: checked later, by a lookup */
     }
 }
 
@@ -472,7 +479,7 @@ void api_vapi_book(struct vapi_call *call, struct vapi_answer *a)
         release_call_hold(call);
         book_checking_secret(call, &br, &booked, &res);
     }
-    if (!api_vapi_secret_checked(call, a)) {
+    if (!api_vapi_secret_check(call, a)) {
         /* refused (the request is answered 401), or not looked up */
     } else if (res.outcome == DB_IDEMPOTENCY_REUSED) {
         /* A twin of this tool call booked and answered first: its answer. */

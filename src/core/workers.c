@@ -1,12 +1,12 @@
 #include "core/workers.h"
 
-#include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <time.h>
 
-struct job {
-    struct job *next;
+struct worker_job {
+    struct worker_job *next;
     void (*fn)(void *arg);
     void *arg;
 };
@@ -14,7 +14,7 @@ struct job {
 struct core_workers {
     pthread_mutex_t lock;
     pthread_cond_t work;
-    struct job *head, *tail;
+    struct worker_job *head, *tail;
     int queued;  /* jobs in the queue */
     int waiting; /* threads waiting for one */
     int threads;
@@ -41,18 +41,18 @@ struct core_workers *core_workers_new(int max_threads, int idle_s)
 /* The next job, waiting for one up to idle_s; NULL when the thread has
  * been idle that long and leaves (counted out under the lock, so a job
  * queued meanwhile is never left to a thread that is gone). */
-static struct job *next_job(struct core_workers *w)
+static struct worker_job *next_job(struct core_workers *w)
 {
     struct timespec until;
-    struct job *j;
+    struct worker_job *j;
     int rc = 0;
 
     clock_gettime(CLOCK_MONOTONIC, &until);
     until.tv_sec += w->idle_s;
     pthread_mutex_lock(&w->lock);
     w->waiting++;
-    while (!w->head && rc != ETIMEDOUT)
-        rc = pthread_cond_timedwait(&w->work, &w->lock, &until);
+    while (!w->head && rc == 0)
+        rc = pthread_cond_timedwait(&w->work, &w->lock, &until); /* any error: as idle */
     w->waiting--;
     if ((j = w->head)) {
         if (!(w->head = j->next))
@@ -68,7 +68,7 @@ static struct job *next_job(struct core_workers *w)
 static void *worker_main(void *arg)
 {
     struct core_workers *w = arg;
-    struct job *j;
+    struct worker_job *j;
 
     while ((j = next_job(w))) {
         j->fn(j->arg);
@@ -85,23 +85,32 @@ static void *worker_main(void *arg)
  */
 int core_workers_run(struct core_workers *w, void (*fn)(void *arg), void *arg)
 {
-    struct job *j = malloc(sizeof *j);
+    struct worker_job *j = malloc(sizeof *j);
     pthread_attr_t attr;
     pthread_t thread;
+    bool make;
     int rc = 0;
 
     if (!j)
         return -1;
-    *j = (struct job){NULL, fn, arg};
+    *j = (struct worker_job){NULL, fn, arg};
     pthread_mutex_lock(&w->lock);
-    if (w->queued >= w->waiting && w->threads < w->max_threads) {
+    /* The new thread is counted before it is made, outside the lock, so
+     * that no one waits behind the making. */
+    make = w->queued >= w->waiting && w->threads < w->max_threads;
+    if (make)
+        w->threads++;
+    pthread_mutex_unlock(&w->lock);
+    if (make) {
         pthread_attr_init(&attr);
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        if (pthread_create(&thread, &attr, worker_main, w) == 0)
-            w->threads++;
-        else if (w->threads == 0)
-            rc = -1; /* no thread would ever take it */
+        rc = pthread_create(&thread, &attr, worker_main, w);
         pthread_attr_destroy(&attr);
+    }
+    pthread_mutex_lock(&w->lock);
+    if (rc != 0) {
+        w->threads--;
+        rc = w->threads == 0 ? -1 : 0; /* else a busy thread takes it when it is free */
     }
     if (rc == 0) {
         if (w->tail)

@@ -11,7 +11,10 @@
 
 struct core_workers;
 
-/* At most `max_threads` threads; one idle for `idle_s` seconds leaves. */
+/* At most `max_threads` threads; one idle for `idle_s` seconds leaves.
+ * The set lives as long as the process: its idle threads are not stopped
+ * (they hold nothing), and jobs still running are the caller's to wait
+ * for. */
 struct core_workers *core_workers_new(int max_threads, int idle_s);
 
 /* Runs fn(arg) on one of the threads: at once, or when a thread is free

@@ -125,6 +125,7 @@ static int book_once(struct db_pool *pool, const struct db_org_ref *org, const v
         };
         rc = db_fetch_json(pool, "vapi_book", 17, params, &root, res);
     }
+    out->sql_answered = rc == 0; /* -1: no answer, or not one from vapi_book */
     free(ls);
     if (rc != 0 || res->outcome != DB_OK)
         goto out;

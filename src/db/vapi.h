@@ -57,6 +57,7 @@ struct db_vapi_booking {
 };
 struct db_vapi_booked {
     char *answer;             /* malloc'd: the sentence stored for the tool call */
+    bool sql_answered;        /* vapi_book itself answered or raised (it ran) */
     bool is_error, replayed, hold_converted;
     int expired_holds;
 };

@@ -15,6 +15,7 @@
 #include "db/query.h"
 #include "db/keys.h"
 #include "http/key_cache.h"
+#include "metrics.h"
 
 #define CACHE_TTL_S 30
 /* Unknown keys are remembered too, briefly, so a client that keeps sending
@@ -182,6 +183,7 @@ static enum db_key_result bounded_lookup(
         return DB_KEY_ERROR; /* 503: as many lookups as allowed, all the wait */
     r = lookup(app->pool, hash, owner);
     sem_post(&c->lookups);
+    metrics_key_lookup(lookup == db_vapi_secret_lookup);
     return r;
 }
 
@@ -318,7 +320,7 @@ enum auth_result http_vapi_secret_check(struct app *app, const unsigned char has
 
 void http_vapi_secret_refused(struct app *app, const unsigned char hash[32])
 {
-    /* An entry of its own key is the one a put takes: the known entry
-     * becomes an unknown one, stale fallback and all. */
+    /* A put reuses this digest's own entry, so the cached owner becomes an
+     * entry of an unknown key, and no stale fallback is left. */
     http_key_cache_put(app->auth->keys, hash, time(NULL), UNKNOWN_TTL_S, NULL);
 }

@@ -39,9 +39,12 @@ enum auth_result http_authenticate(struct app *app, const char *authorization,
  * Resolves an organization's Vapi secret, sent as `x-vapi-secret` or as
  * `Authorization: Bearer`, to PRINCIPAL_VAPI in *out. A secret found in
  * the cache comes back with out->vapi_unchecked: a rotated secret must
- * stop at once, in every instance, so the request checks it with the
- * first thing it does with the database (vapi_book, which checks it in
- * its own transaction, or http_vapi_secret_check), and before it answers.
+ * stop at once, in every instance, so the request checks it before it
+ * writes anything or answers from the database (vapi_book checks it in
+ * its own transaction; every other path calls http_vapi_secret_check),
+ * and before it answers 200. The one exception: a request whose every
+ * call was late (the deadline passed) answers "please hold on" without a
+ * lookup; none of those answers came from the database or was stored.
  */
 enum auth_result http_authenticate_vapi(struct app *app, const char *vapi_secret,
                                         const char *authorization, bool may_look_up,

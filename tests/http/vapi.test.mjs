@@ -321,11 +321,15 @@ ctest('POST /api/orgs/me/vapi-secret (admin) → 200 a new secret: the old one i
   expectStatus(await vapi(again.vapiSecret, msg()), 200, 'the third secret');
 });
 
-ctest('a secret bookd knows from an earlier request stops at once after a rotation, whatever the request comes first: a booking (checked in its own transaction), status-update, a tool call without id, an empty toolCallList → 401; nothing is booked, stored or recorded', async () => {
+ctest('a secret bookd knows from an earlier request stops at once after a rotation, whatever the request comes first: a booking (checked in its own transaction), a booking refused before it reaches the database, a check that would hold, status-update, a tool call without id, an empty toolCallList → 401; nothing is booked, held, stored or recorded', async () => {
   const day = nextWeekday(TZ, 'thu', 7);
   const booking = (time) => toolCalls([fnCall('bookAppointment', { scheduledAt: rfc(day, time), durationMinutes: 30, name: personName(), phone: phone() })]);
+  const lookups = async () => sumOf((await scrape()).samples, 'bookd_key_lookups_total', { kind: 'vapi_secret' });
   const firsts = {
     booking: () => booking('11:00'),
+    // A time whose lock range ends past the year 9999: refused by bookd before vapi_book runs.
+    'a booking never sent to the database': () => toolCalls([fnCall('bookAppointment', { scheduledAt: '9999-12-31T23:45:00Z', name: personName(), phone: phone() })]),
+    'a check that would hold': () => toolCalls([fnCall('checkAvailability', { scheduledAt: rfc(day, '11:00'), durationMinutes: 30 })]),
     'status-update': () => ({ message: { type: 'status-update', status: 'in-progress', call: { id: randomUUID() } } }),
     'a call without id': () => toolCalls([{ type: 'function', function: { name: 'checkAvailability', arguments: { date: day } } }]),
     'no calls': () => toolCalls([]),
@@ -337,8 +341,10 @@ ctest('a secret bookd knows from an earlier request stops at once after a rotati
     const check = toolCalls([fnCall('checkAvailability', { date: day })]);
     resultsOf(await vapi(old, check), [check.message.toolCallList[0].id], `${what}: a check with the secret`);
     const first = booking('10:00');
+    const before = await lookups();
     const [booked] = resultsOf(await vapi(old, first), [first.message.toolCallList[0].id], `${what}: a booking with the secret`);
     assert.equal(booked.result, `Booked for ${spoken(local(day, '10:00'))}.`, what);
+    assert.equal(await lookups(), before, `${what}: the known secret was not looked up again (vapi_book checked it)`);
 
     const fresh = expectStatus(await ctx.api('POST', '/api/orgs/me/vapi-secret', { key: org.adminKey }), 200, 'rotate');
     secrets.push(fresh.vapiSecret);
@@ -347,6 +353,7 @@ ctest('a secret bookd knows from an earlier request stops at once after a rotati
     expectError(await vapi(old, msg, { bearer: true }), 401, 'unauthorized', undefined, `${what} with the old secret again, Bearer`);
 
     assert.deepEqual((await appts(org)).map((a) => a.scheduledAt), [local(day, '10:00')], `${what}: only the booking made before the rotation`);
+    await assertFree(org, local(day, '11:00'), `${what}: nothing held at 11:00`);
     const calls = expectStatus(await ctx.api('GET', '/api/calls', { key: org.adminKey }), 200, 'calls').calls;
     if (msg.message.call) assert.ok(!calls.some((c) => c.id === msg.message.call.id), `${what}: the refused call is not recorded: ${JSON.stringify(calls)}`);
     if (what === 'booking') {
