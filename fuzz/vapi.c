@@ -54,7 +54,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         abort();
     /* No server behind this: every acquire fails at once. */
     app.pool = db_pool_new("host=/nonexistent/bookd-fuzz dbname=bookd connect_timeout=1", 1, 0, 0);
-    if (!app.pool)
+    /* A secret still to be checked is looked up through it (and fails fast). */
+    app.auth = http_auth_cache_new(NULL, 1);
+    if (!app.pool || !app.auth)
         abort();
     return 0;
 }
@@ -78,6 +80,7 @@ static void run_tools(json_t *message)
         const struct tool *tool = find_tool(c);
         const char *id = member_string(c, "id");
         struct vapi_call call = {.app = &app,
+                                 .secret = VAPI_SECRET_CHECKED, /* looked up by the router */
                                  .org = {ORG_ID, PROVIDER_ID},
                                  .timezone = "Europe/London",
                                  .call_id = "call-1",
