@@ -17,6 +17,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -230,9 +231,8 @@ static void answer_call(struct vapi_call *call, json_t *c, struct vapi_answer *a
  * late still stores its answer, which Vapi's retry of the call then gets.
  */
 struct job {
-    pthread_mutex_t lock;
-    pthread_cond_t finished;
-    bool done, abandoned;
+    sem_t finished; /* posted once the answer is in */
+    atomic_int refs; /* the webhook's and the job's own: the last one frees it */
     struct vapi_call call;
     char org_id[DB_ID_SIZE], default_provider_id[DB_ID_SIZE], timezone[64];
     char *call_id, *caller, *tool_call_id;
@@ -242,8 +242,7 @@ struct job {
 
 static void job_free(struct job *j)
 {
-    pthread_mutex_destroy(&j->lock);
-    pthread_cond_destroy(&j->finished);
+    sem_destroy(&j->finished);
     free(j->call_id);
     free(j->caller);
     free(j->tool_call_id);
@@ -251,19 +250,22 @@ static void job_free(struct job *j)
     free(j);
 }
 
+static void job_release(struct job *j)
+{
+    if (atomic_fetch_sub(&j->refs, 1) == 1)
+        job_free(j);
+}
+
+/* A semaphore, not a mutex and a condition variable: the webhook, woken,
+ * does not then wait for the job to let go of a lock (a second switch of
+ * threads a call, most of bookd's own cost of a tool call). */
 static void job_main(void *arg)
 {
     struct job *j = arg;
-    bool abandoned;
 
     answer_call(&j->call, j->tool_call, &j->answer);
-    pthread_mutex_lock(&j->lock);
-    j->done = true;
-    abandoned = j->abandoned;
-    pthread_cond_signal(&j->finished);
-    pthread_mutex_unlock(&j->lock);
-    if (abandoned)
-        job_free(j);
+    sem_post(&j->finished);
+    job_release(j);
     atomic_fetch_sub(&live_jobs, 1);
 }
 
@@ -312,13 +314,11 @@ static struct job *job_new(const struct vapi_call *call, json_t *c)
 
     if (!j)
         return NULL;
-    pthread_condattr_t attr;
-
-    pthread_mutex_init(&j->lock, NULL);
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&j->finished, &attr);
-    pthread_condattr_destroy(&attr);
+    if (sem_init(&j->finished, 0, 0) != 0) {
+        free(j);
+        return NULL;
+    }
+    atomic_init(&j->refs, 2);
     snprintf(j->org_id, sizeof j->org_id, "%s", call->org.org_id);
     snprintf(j->default_provider_id, sizeof j->default_provider_id, "%s",
              call->org.default_provider_id);
@@ -368,7 +368,7 @@ static void answer_by(struct vapi_call *call, json_t *c, const struct timespec *
 {
     struct core_workers *w;
     struct job *j;
-    bool late = false;
+    int rc;
 
     memset(a, 0, sizeof *a);
     if (past(deadline)) {
@@ -387,18 +387,15 @@ static void answer_by(struct vapi_call *call, json_t *c, const struct timespec *
         api_vapi_say_busy(a);
         return;
     }
-    pthread_mutex_lock(&j->lock);
-    while (!j->done && !late)
-        late = pthread_cond_timedwait(&j->finished, &j->lock, deadline) == ETIMEDOUT;
-    if (j->done) {
+    while ((rc = sem_clockwait(&j->finished, CLOCK_MONOTONIC, deadline)) != 0 && errno == EINTR)
+        ;
+    if (rc == 0) {
         *a = j->answer;
         call->secret = j->call.secret;
-        pthread_mutex_unlock(&j->lock);
-        job_free(j);
+        job_release(j);
         return;
     }
-    j->abandoned = true;
-    pthread_mutex_unlock(&j->lock);
+    job_release(j); /* late: the job frees it when it ends */
     metrics_vapi_observe(tool_metric(c), VAPI_RESULT_LATE, 0);
     say_one_moment(a);
 }

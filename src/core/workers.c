@@ -119,10 +119,14 @@ int core_workers_run(struct core_workers *w, void (*fn)(void *arg), void *arg)
             w->head = j;
         w->tail = j;
         w->queued++;
-        pthread_cond_signal(&w->work);
     }
     pthread_mutex_unlock(&w->lock);
-    if (rc != 0)
+    /* Signalled once the lock is free, so the thread woken does not go
+     * straight back to sleep waiting for it. A thread that was not yet
+     * waiting finds the job queued. */
+    if (rc == 0)
+        pthread_cond_signal(&w->work);
+    else
         free(j);
     return rc;
 }
