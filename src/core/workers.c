@@ -1,7 +1,6 @@
 #include "core/workers.h"
 
 #include <pthread.h>
-#include <stdbool.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -81,36 +80,30 @@ static void *worker_main(void *arg)
  * Queues the job, then wakes a waiting thread, or makes one when the jobs
  * queued would outnumber the threads waiting (each waiting thread takes
  * one job, so fewer would leave this one queued behind a running one). At
- * the cap it waits in the queue for the first thread to finish.
+ * the cap it waits in the queue for the first thread to finish. The count
+ * and the queue change in one hold of the lock, or two jobs at once could
+ * both count on the same waiting thread; a thread is made under it too,
+ * which is rare once the threads are there.
  */
 int core_workers_run(struct core_workers *w, void (*fn)(void *arg), void *arg)
 {
     struct worker_job *j = malloc(sizeof *j);
     pthread_attr_t attr;
     pthread_t thread;
-    bool make;
     int rc = 0;
 
     if (!j)
         return -1;
     *j = (struct worker_job){NULL, fn, arg};
     pthread_mutex_lock(&w->lock);
-    /* The new thread is counted before it is made, outside the lock, so
-     * that no one waits behind the making. */
-    make = w->queued >= w->waiting && w->threads < w->max_threads;
-    if (make)
-        w->threads++;
-    pthread_mutex_unlock(&w->lock);
-    if (make) {
+    if (w->queued >= w->waiting && w->threads < w->max_threads) {
         pthread_attr_init(&attr);
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        rc = pthread_create(&thread, &attr, worker_main, w);
+        if (pthread_create(&thread, &attr, worker_main, w) == 0)
+            w->threads++;
+        else if (w->threads == 0)
+            rc = -1; /* no thread would ever take it */
         pthread_attr_destroy(&attr);
-    }
-    pthread_mutex_lock(&w->lock);
-    if (rc != 0) {
-        w->threads--;
-        rc = w->threads == 0 ? -1 : 0; /* else a busy thread takes it when it is free */
     }
     if (rc == 0) {
         if (w->tail)
