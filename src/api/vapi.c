@@ -4,8 +4,9 @@
  * message is answered with one sentence per call, in order, to be read
  * aloud; other messages with {}. The router has already found the
  * organization's Vapi secret (SCOPE_VAPI); one it found in its cache is
- * checked with the first thing the request does with the database
- * (api_vapi_secret_check), and answered 401 if a rotation replaced it.
+ * checked before the request writes or answers anything from the database
+ * (api_vapi_secret_check, or vapi_book itself), and answered 401 if a
+ * rotation replaced it.
  *
  * Every answer is stored under its toolCallId before it is sent
  * (db_vapi_answer_put), so Vapi's retry of a call gets the same sentence
@@ -258,7 +259,7 @@ static void job_release(struct job *j)
 
 /* A semaphore, not a mutex and a condition variable: the webhook, woken,
  * does not then wait for the job to let go of a lock (a second switch of
- * threads a call, most of bookd's own cost of a tool call). */
+ * threads for every call; bench/HISTORY.md, step 52). */
 static void job_main(void *arg)
 {
     struct job *j = arg;
