@@ -63,7 +63,7 @@ SELECT results_eq($$
     $$, 'book: the appointments row holds the range, buffered range and status');
 
 SELECT results_eq($$
-    SELECT org_id, actor, action, entity_type FROM audit_logs
+    SELECT org_id, actor, action, entity_type::text FROM audit_logs
      WHERE entity_id = pg_temp.aid('b1')
     $$, $$
     VALUES ('11111111-1111-4111-8111-111111111111'::uuid, 'admin_key:pgtap',

@@ -33,7 +33,7 @@ SELECT results_eq($$
     VALUES ('cancelled', now(), 'Alice Pgtapson called in sick')
     $$, 'cancel: the row is cancelled (soft delete) with cancelled_at and the reason');
 SELECT results_eq($$
-    SELECT org_id, actor, action, entity_type, details ->> 'scheduledAt' FROM audit_logs
+    SELECT org_id, actor, action, entity_type::text, details ->> 'scheduledAt' FROM audit_logs
      WHERE entity_id = pg_temp.aid('a') AND action <> 'appointment.booked'
     $$, $$
     VALUES ('11111111-1111-4111-8111-111111111111'::uuid, 'admin_key:pgtap',

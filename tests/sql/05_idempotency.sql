@@ -71,7 +71,7 @@ SELECT ok(NOT pg_temp.r('kp') ? 'replayed',
           'the admin key''s key sent by a public key is not replayed to it');
 SELECT is(pg_temp.r('kp') ->> 'status', 'conflict',
           'the public key''s request is a booking attempt of its own (the slot is taken)');
-SELECT results_eq($$ SELECT key_kind FROM idempotency_keys
+SELECT results_eq($$ SELECT key_kind::text FROM idempotency_keys
                       WHERE key = 'key-1' AND org_id = '11111111-1111-4111-8111-111111111111'
                       ORDER BY key_kind $$,
                   $$ VALUES ('admin'), ('public') $$,

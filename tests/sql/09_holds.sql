@@ -160,7 +160,7 @@ SELECT results_eq($$
             'held', pg_temp.r('h1') -> 'hold' ->> 'expiresAt', NULL::text)
     $$, 'hold: a row of appointments, status held, no contact, with the expiry answered');
 SELECT results_eq($$
-    SELECT org_id, actor, action, entity_type FROM audit_logs WHERE entity_id = pg_temp.hid('h1')
+    SELECT org_id, actor, action, entity_type::text FROM audit_logs WHERE entity_id = pg_temp.hid('h1')
     $$, $$
     VALUES ('11111111-1111-4111-8111-111111111111'::uuid, 'admin_key:pgtap', 'hold.created',
             'hold')
@@ -522,7 +522,7 @@ SELECT is(release_hold('11111111-1111-4111-8111-111111111111', pg_temp.hid('hr')
           '{"status": "released"}'::jsonb, 'release: {"status": "released"}');
 SELECT is(pg_temp.row_state(pg_temp.hid('hr')), 'gone', 'release: the row is gone');
 SELECT results_eq($$
-    SELECT actor, action, entity_type, details FROM audit_logs
+    SELECT actor, action, entity_type::text, details FROM audit_logs
      WHERE entity_id = pg_temp.hid('hr') ORDER BY at, seq
     $$, $$
     VALUES ('admin_key:pgtap', 'hold.created', 'hold',
@@ -627,7 +627,7 @@ SELECT is(ARRAY(SELECT jsonb_object_keys(pg_temp.r('bv') -> 'appointment') ORDER
                 'notes', 'providerId', 'rescheduledTo', 'scheduledAt', 'serviceId', 'status'],
           'convert: the appointment object has exactly the API''s fields');
 SELECT results_eq($$
-    SELECT action, entity_type, details FROM audit_logs
+    SELECT action, entity_type::text, details FROM audit_logs
      WHERE entity_id = pg_temp.hid('hv') AND action <> 'hold.created' ORDER BY action
     $$, $$
     VALUES ('appointment.booked', 'appointment',

@@ -413,7 +413,7 @@ SELECT results_eq($$
             NULL::text, NULL::timestamptz)
     $$, 'contact: a new contact with the name and phone given');
 SELECT results_eq($$
-    SELECT org_id, actor, action, entity_type, details FROM audit_logs
+    SELECT org_id, actor, action, entity_type::text, details FROM audit_logs
      WHERE entity_id = (pg_temp.r('dave') #>> '{}')::uuid
     $$, $$
     VALUES ('11111111-1111-4111-8111-111111111111'::uuid, 'vapi:pgtap', 'contact.created',
@@ -614,7 +614,7 @@ SELECT is(pg_temp.r('vb1') - 'answer',
           '{"isError": false, "expiredHolds": null, "holdConverted": null}'::jsonb,
           'book: isError false, no hold converted, none expired; not "replayed"');
 SELECT results_eq($$
-    SELECT r.is_error, r.answer, r.call_id, a.org_id, a.provider_id, a.scheduled_at,
+    SELECT r.is_error, r.answer, r.call_id::text, a.org_id, a.provider_id, a.scheduled_at,
            a.duration_minutes::int, a.status::text, a.notes::text
       FROM vapi_tool_results r JOIN appointments a ON a.id = r.appointment_id
      WHERE r.org_id = '11111111-1111-4111-8111-111111111111' AND r.tool_call_id = 'tc-b1'
@@ -699,7 +699,7 @@ SELECT is(pg_temp.r('vb3') ->> 'answer',
           'Booked for 3:00 am on ' || vapi_say_day(pg_temp.d(6)) || '.',
           'book: the same tool call id in another organization books there, said in its zone');
 SELECT results_eq($$
-    SELECT r.call_id, a.org_id, c.org_id FROM vapi_tool_results r
+    SELECT r.call_id::text, a.org_id, c.org_id FROM vapi_tool_results r
       JOIN appointments a ON a.id = r.appointment_id JOIN contacts c ON c.id = a.contact_id
      WHERE r.org_id = '33333333-3333-4333-8333-333333333333' AND r.tool_call_id = 'tc-b1'
     $$, $$

@@ -116,7 +116,7 @@ SELECT is((SELECT name || '|' || phone || '|' || email || '|' || org_id FROM con
             WHERE id = pg_temp.id('zeb')),
           'Zebulon Quillfeather|+447700900555|zebulon.q@example.test|22000000-0000-4000-8000-000000000001',
           'create_contact: stored in the caller''s organization');
-SELECT results_eq($$SELECT actor, action, entity_type, details FROM audit_logs
+SELECT results_eq($$SELECT actor, action, entity_type::text, details FROM audit_logs
                     WHERE entity_id = pg_temp.id('keep')$$,
                   $$VALUES ('public_key:pgtap', 'contact.created', 'contact',
                             '{"hasPhone": true, "hasEmail": false}'::jsonb)$$,
@@ -217,7 +217,7 @@ SELECT is(check_availability('22000000-0000-4000-8000-000000000001', '22aaaaaa-0
           '{"available": true}'::jsonb, 'erase: the cancelled slot is free again');
 
 -- Audit and outbox.
-SELECT results_eq($$SELECT actor, entity_type, details FROM audit_logs
+SELECT results_eq($$SELECT actor, entity_type::text, details FROM audit_logs
                     WHERE entity_id = pg_temp.id('zeb') AND action = 'contact.erased'$$,
                   $$VALUES ('admin_key:eraser', 'contact', '{"cancelledAppointments": 2}'::jsonb)$$,
                   'erase: one contact.erased audit row, with a count only');
@@ -242,7 +242,7 @@ SELECT is((SELECT count(*) FROM outbox_events
               AND (payload -> 'appointment' -> 'notes' <> 'null'
                    OR payload -> 'appointment' -> 'metadata' <> '{}')),
           0::bigint, 'erase: every event of the contact has notes null and metadata {}');
-SELECT is(ARRAY(SELECT key FROM idempotency_keys
+SELECT is(ARRAY(SELECT key::text FROM idempotency_keys
                  WHERE org_id = '22000000-0000-4000-8000-000000000001' ORDER BY key),
           ARRAY['k-keep'], 'erase: the idempotency rows replaying the contact''s appointments are gone');
 

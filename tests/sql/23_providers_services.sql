@@ -56,7 +56,7 @@ SELECT results_eq($$SELECT org_id, name, working_hours, is_default FROM provider
                   $$VALUES ('23000000-0000-4000-8000-000000000001'::uuid, 'Dr Split',
                             '{"tue":[["09:00","12:00"],["13:00","17:00"]]}'::jsonb, false)$$,
                   'create_provider: stored in the caller''s organization, not the default');
-SELECT results_eq($$SELECT actor, action, entity_type, details FROM audit_logs
+SELECT results_eq($$SELECT actor, action, entity_type::text, details FROM audit_logs
                     WHERE entity_id = pg_temp.id('split')$$,
                   $$VALUES ('admin_key:pgtap', 'provider.created', 'provider', '{}'::jsonb)$$,
                   'create_provider: audited');
@@ -86,7 +86,7 @@ SELECT is(pg_temp.r('set'),
           'set_working_hours: returns the provider with the new hours');
 SELECT is((SELECT working_hours FROM providers WHERE id = pg_temp.id('plain')),
           '{"sat":[["10:00","14:00"]]}'::jsonb, 'set_working_hours: replaces (does not merge) the hours');
-SELECT results_eq($$SELECT actor, entity_type, details FROM audit_logs
+SELECT results_eq($$SELECT actor, entity_type::text, details FROM audit_logs
                     WHERE entity_id = pg_temp.id('plain') AND action = 'provider.updated'$$,
                   $$VALUES ('admin_key:setter', 'provider', '{"changed": ["workingHours"]}'::jsonb)$$,
                   'set_working_hours: audited as provider.updated');
@@ -130,7 +130,7 @@ SELECT results_eq($$SELECT org_id, duration_minutes, buffer_before_minutes, buff
                       FROM services WHERE id = pg_temp.id('clean')$$,
                   $$VALUES ('23000000-0000-4000-8000-000000000001'::uuid, 30, 5, 10)$$,
                   'create_service: stored in the caller''s organization');
-SELECT results_eq($$SELECT actor, action, entity_type, details FROM audit_logs
+SELECT results_eq($$SELECT actor, action, entity_type::text, details FROM audit_logs
                     WHERE entity_id = pg_temp.id('clean')$$,
                   $$VALUES ('admin_key:pgtap', 'service.created', 'service',
                             '{"durationMinutes": 30, "bufferBeforeMinutes": 5, "bufferAfterMinutes": 10}'::jsonb)$$,

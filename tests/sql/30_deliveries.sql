@@ -180,7 +180,7 @@ SELECT cmp_ok(outbox_purge(30, 1000), '>=', 2, 'the purge removes what is past i
 SELECT results_eq($$ SELECT xid::text, seq FROM outbox_positions $$,
                   $$ SELECT xid::text, seq FROM cursor_before $$,
                   'and the positions behind the cursor, the cursor kept');
-SELECT results_eq($$ SELECT key FROM idempotency_keys WHERE key IN ('old', 'new') $$,
+SELECT results_eq($$ SELECT key::text FROM idempotency_keys WHERE key IN ('old', 'new') $$,
                   $$ VALUES ('new') $$, 'idempotency keys go after 24 hours, not before');
 SELECT results_eq($$ SELECT (SELECT count(*)::int FROM deliveries WHERE id = (SELECT id FROM d WHERE n = 1)),
                             (SELECT count(*)::int FROM audit_logs WHERE id::text LIKE '0f000000%') $$,
