@@ -256,12 +256,13 @@ next_epoch() {
 }
 
 # wrk_once WHO CONNS SECONDS EPOCH: "requests= duration_us= p50_ms= p99_ms=
-# non2xx= sockerr=" for one wrk run against WHO (peer or bookd).
+# non2xx= sockerr=" for one wrk run against WHO (peer or bookd). wrk in a
+# session of its own, as in bench/run.sh's wrk_run.
 wrk_once() {
   local who=$1 c=$2 s=$3 epoch=$4 out
   if [[ $who == peer ]]; then
     out=$(cd "$scratch/app" && env BASE_EPOCH="$epoch" WRK_THREADS=2 \
-      wrk -t2 -c"$c" -d"${s}s" --timeout 10s -s distinct.lua "$peer_base" | grep '^JSON ')
+      setsid -w wrk -t2 -c"$c" -d"${s}s" --timeout 10s -s distinct.lua "$peer_base" | grep '^JSON ')
     # distinct.lua's JSON line, in bench/report.lua's terms.
     # shellcheck disable=SC2016 # JavaScript's template strings
     node -e 'const j = JSON.parse(process.argv[1].slice(5));
@@ -270,7 +271,7 @@ wrk_once() {
         `sockerr=${j.connect_err + j.read_err + j.write_err + j.timeout_err}`);' "$out"
   else
     env BENCH_DATA="$scratch/orgs.txt" BENCH_BASE_EPOCH="$epoch" BENCH_THREADS=2 \
-      wrk -t2 -c"$c" -d"${s}s" --timeout 10s -s bench/book.lua "$bookd_base" | grep '^BENCH'
+      setsid -w wrk -t2 -c"$c" -d"${s}s" --timeout 10s -s bench/book.lua "$bookd_base" | grep '^BENCH'
   fi
 }
 # The server's processes are on this machine: the CPU of a design's

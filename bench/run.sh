@@ -162,11 +162,15 @@ pair_ratios() {
 
 # wrk_run SCRIPT CONNECTIONS [env...]: the BENCH line of the script, with
 # machine_ms= and bookd_ms=, the machine's and bookd's CPU a request.
+# wrk runs in a session of its own (setsid), as a remote client would: the
+# kernel's autogroup scheduling shares CPU between sessions first, and wrk
+# in bookd's session stalled PostgreSQL's backends (one session, the
+# postmaster's) for up to a second at a time (bench/HISTORY.md, step 57).
 wrk_run() {
   local script=$1 conns=$2; shift 2
   local threads=$(( conns < 2 ? 1 : 2 )) m0 b0 line
   m0=$(machine_ticks) b0=$(cpu_ticks)
-  line=$(env "$@" BENCH_THREADS=$threads wrk -t"$threads" -c"$conns" -d"${seconds}s" \
+  line=$(env "$@" BENCH_THREADS=$threads setsid -w wrk -t"$threads" -c"$conns" -d"${seconds}s" \
     --timeout 10s -s "$script" "$base" | grep '^BENCH')
   echo "$line machine_ms=$(ms_per $(( $(machine_ticks) - m0 )) "$(field requests "$line")")" \
     "bookd_ms=$(ms_per $(( $(cpu_ticks) - b0 )) "$(field requests "$line")")"

@@ -229,7 +229,7 @@ wrk_op() {
     list) script=bench/list.lua env+=(BENCH_KEY="$first_key" BENCH_QUERY="$list_query") ;;
   esac
   before=$(io "$db")
-  line=$(env "${env[@]}" wrk -t2 -c"$conns" -d"${secs}s" --timeout 10s -s "$script" \
+  line=$(env "${env[@]}" setsid -w wrk -t2 -c"$conns" -d"${secs}s" --timeout 10s -s "$script" \
          "${bases[$db]}" | grep '^BENCH')
   after=$(io "$db")
   awk -v r="$(field requests "$line")" -v e="$(field non2xx "$line")" -v s="$(field sockerr "$line")" \
