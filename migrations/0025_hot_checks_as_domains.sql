@@ -7,7 +7,8 @@
 -- connection, in the type cache. The rules are the same.
 --
 -- Each column is first given a domain with no constraint (the same type
--- underneath: no rewrite, its indexes kept), then the domain its rule, NOT
+-- underneath: no rewrite, its indexes kept, but for vapi_tool_results_call,
+-- a partial index, built again), then the domain its rule, NOT
 -- VALID: every value already stored passed the very same CHECK, which goes
 -- in the same transaction, and validating would hold a lock that stops
 -- writes while it reads every row. New values are checked as before.
