@@ -273,20 +273,23 @@ static void job_main(void *arg)
 /* Idle threads leave after this long: a busy spell's threads do not stay. */
 #define WORKER_IDLE_S 30
 
-static struct core_workers *the_workers;
+static _Atomic(struct core_workers *) the_workers;
 static pthread_mutex_t workers_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* The threads tool calls run on, made with the first call (NULL while they
  * cannot be made: that call is answered "please hold on", and the next
- * tries again). */
+ * tries again). Once made, read without the lock: every tool call asks. */
 static struct core_workers *workers(void)
 {
-    struct core_workers *w;
+    struct core_workers *w = atomic_load_explicit(&the_workers, memory_order_acquire);
 
+    if (w)
+        return w;
     pthread_mutex_lock(&workers_lock);
-    if (!the_workers)
-        the_workers = core_workers_new(MAX_JOBS, WORKER_IDLE_S);
-    w = the_workers;
+    if (!(w = atomic_load_explicit(&the_workers, memory_order_relaxed))) {
+        w = core_workers_new(MAX_JOBS, WORKER_IDLE_S);
+        atomic_store_explicit(&the_workers, w, memory_order_release);
+    }
     pthread_mutex_unlock(&workers_lock);
     return w;
 }
