@@ -425,7 +425,7 @@ ctest('every recorded tool-calls payload (fixtures/vapi) → 200, one result per
   await assertHeld(org, local(day2, '09:00'), 'the first time offered by the date-only payload');
 });
 
-ctest('status-update and end-of-call-report payloads → 200 {}; nothing is written', async () => {
+ctest('status-update and end-of-call-report payloads → 200 {}; nothing booked, held or audited', async () => {
   const org = await newOrg();
   const day = nextWeekday(TZ, 'tue', 7);
   const audit0 = await auditEntries(ctx, org.adminKey);
@@ -441,6 +441,47 @@ ctest('status-update and end-of-call-report payloads → 200 {}; nothing is writ
   assert.deepEqual(await auditEntries(ctx, org.adminKey), audit0, 'no audit entry');
   assert.deepEqual(await appts(org), [], 'no appointment');
   await assertFree(org, local(day, '14:00'), 'the reported time is not held');
+});
+
+ctest('GET /api/calls?limit: status-update and end-of-call-report are recorded as calls (status, times, reason), each listing the appointments booked in it, most recently updated first; a bad limit → 400 naming limit; other keys refused', async () => {
+  const org = await newOrg();
+  const day = nextWeekday(TZ, 'tue', 7);
+  const list = async (query = {}) =>
+    expectStatus(await ctx.api('GET', '/api/calls', { key: org.adminKey, query }), 200, `GET /api/calls ${JSON.stringify(query)}`).calls;
+  const report = async (file, callId) => {
+    const raw = fixture(file, { CALL_ID: callId, CUSTOMER_NUMBER: phone(), SCHEDULED_AT: rfc(day, '14:00') });
+    assert.deepEqual(expectStatus(await vapi(org.vapiSecret, null, { raw }), 200, file), {}, `${file}: {}`);
+  };
+  assert.deepEqual(await list(), [], 'no call yet');
+
+  // A call starts (status-update: the message's timestamp is its start), books, ends.
+  const call = phoneCall(org);
+  await report('status-update.json', call.id);
+  assert.deepEqual(await list(), [{ id: call.id, status: 'in-progress', startedAt: '2026-01-27T13:58:01.117Z',
+                                    endedAt: null, endedReason: null, appointmentIds: [] }], 'in progress');
+  await call.ok('bookAppointment', { scheduledAt: rfc(day, '10:00'), durationMinutes: 30, name: personName() });
+  const [booked] = await appts(org);
+  await report('end-of-call-report.json', call.id);
+  const ended = { id: call.id, status: 'ended', startedAt: '2026-01-27T13:58:01.117Z', endedAt: '2026-01-27T14:00:12.530Z',
+                  endedReason: 'customer-ended-call', appointmentIds: [booked.id] };
+  assert.deepEqual(await list(), [ended], 'ended, with its booking');
+  await report('status-update.json', call.id);
+  assert.deepEqual(await list(), [ended], 'a late status-update does not reopen an ended call');
+
+  // A second call, updated last, comes first; limit keeps the newest.
+  const second = randomUUID();
+  await report('status-update.json', second);
+  assert.deepEqual((await list()).map((c) => c.id), [second, call.id], 'most recently updated first');
+  assert.deepEqual((await list({ limit: 1 })).map((c) => c.id), [second], 'limit=1');
+  assert.deepEqual((await list({ limit: 500 })).length, 2, 'limit=500');
+
+  for (const limit of ['0', '501', 'abc', '1.5', '-1', '']) {
+    expectError(await ctx.api('GET', '/api/calls', { key: org.adminKey, query: { limit } }), 400, 'invalid_request', 'limit', `limit=${JSON.stringify(limit)}`);
+  }
+  expectError(await ctx.api('GET', '/api/calls', { key: org.publicKey }), 403, 'forbidden', undefined, 'the public key');
+  expectError(await ctx.api('GET', '/api/calls', { key: org.vapiSecret }), 401, 'unauthorized', undefined, 'the Vapi secret');
+  expectError(await ctx.api('GET', '/api/calls', {}), 401, 'unauthorized', undefined, 'no key');
+  assert.equal((await list()).length, 2, 'the refused requests changed nothing');
 });
 
 ctest('message shapes: arguments as a JSON string, {name, parameters}, two calls answered in order, 17 calls → 16 run and the 17th an error, unknown tool, bad arguments, missing id; nothing written', async () => {
