@@ -1,7 +1,7 @@
 -- The voice agent (API.md, "Vapi"; src/api/vapi.c): what a tool call needs
 -- from the database besides the booking functions, and the words its
 -- answers are made of. Times are said in the organization's time zone, in
--- English, the way a voice reads them: "2:00 pm on Tuesday 27 January".
+-- English, the way a voice reads them: "Tuesday 27 January at 2:00 pm".
 
 -- "Tuesday 27 January" of a day (vapi_say_clock, the time of day, is in
 -- sql/01_common.sql: text messages say it too).
@@ -9,11 +9,11 @@ CREATE OR REPLACE FUNCTION vapi_say_day(p_day date) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$ SELECT to_char(p_day, 'FMDay FMDD FMMonth') $$;
 
--- "2:00 pm on Tuesday 27 January".
+-- "Tuesday 27 January at 2:00 pm".
 CREATE OR REPLACE FUNCTION vapi_say_time(p_ts timestamptz, p_tz text) RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
-SELECT vapi_say_clock(p_ts, p_tz) || ' on ' || vapi_say_day((p_ts AT TIME ZONE p_tz)::date)
+SELECT vapi_say_day((p_ts AT TIME ZONE p_tz)::date) || ' at ' || vapi_say_clock(p_ts, p_tz)
 $$;
 
 -- When a provider works, as a sentence's end: "Monday to Friday from 9:00

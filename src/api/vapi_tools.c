@@ -254,7 +254,7 @@ static void offer(const struct vapi_call *call, const struct shape *s, bool has_
         return;
     }
     if (has_at)
-        snprintf(asked, sizeof asked, "%s on %s", o.requested_clock, o.day);
+        snprintf(asked, sizeof asked, "%s at %s", o.day, o.requested_clock);
     if (o.past && !lost) {
         api_vapi_say(a, false, "%s is in the past; please choose a later time.",
                      has_at ? asked : o.day);
@@ -298,7 +298,7 @@ static void offer(const struct vapi_call *call, const struct shape *s, bool has_
                      o.day, o.hours);
     } else if (has_at && o.closed) {
         api_vapi_say(a, false,
-                     "We are not open at %s; the practice is open %s. The nearest free times "
+                     "We are not open on %s; the practice is open %s. The nearest free times "
                      "that day are %s%s. Which would you like?",
                      asked, o.hours, list, held);
     } else if (has_at) {
@@ -335,7 +335,7 @@ void api_vapi_check_availability(struct vapi_call *call, struct vapi_answer *a)
     offer(call, &s, has_at, at, has_at ? NULL : date, false, a);
 }
 
-/* "Booked for 2:00 pm on Tuesday 27 January." and the like. */
+/* "Booked for Tuesday 27 January at 2:00 pm." and the like. */
 static void say_at(const struct vapi_call *call, int64_t at_ms, const char *fmt,
                    struct vapi_answer *a)
 {
@@ -553,8 +553,8 @@ static bool find_appointment(const struct vapi_call *call, char id[DB_ID_SIZE],
         return true;
     }
     say_at(call, at,
-           n == 0 ? "I could not find an appointment at %s for that phone number."
-                  : "There is more than one appointment at %s for that phone number; please "
+           n == 0 ? "I could not find an appointment on %s for that phone number."
+                  : "There is more than one appointment on %s for that phone number; please "
                     "tell me the appointment reference.",
            a);
     return false;
@@ -571,9 +571,9 @@ void api_vapi_cancel(struct vapi_call *call, struct vapi_answer *a)
               call->app->cfg.lock_timeout_ms, &res);
     if (res.outcome == DB_OK && res.unchanged)
         say_at(call, res.appointment.scheduled_at_ms,
-               "Your appointment at %s was already cancelled.", a);
+               "Your appointment on %s was already cancelled.", a);
     else if (res.outcome == DB_OK)
-        say_at(call, res.appointment.scheduled_at_ms, "Your appointment at %s is cancelled.",
+        say_at(call, res.appointment.scheduled_at_ms, "Your appointment on %s is cancelled.",
                a);
     else
         booking_refused(call, NULL, 0, &res, a);

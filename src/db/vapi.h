@@ -73,7 +73,7 @@ int db_vapi_book(struct db_pool *pool, const struct db_org_ref *org,
                  const struct db_vapi_booking *req, struct db_vapi_booked *out,
                  struct db_result *res);
 
-/* "2:00 pm on Tuesday 27 January" in the organization's time zone. */
+/* "Tuesday 27 January at 2:00 pm" in the organization's time zone. */
 int db_vapi_say_time(struct db_pool *pool, const char *org_id, int64_t at_ms, char *out,
                      size_t size, struct db_result *res);
 

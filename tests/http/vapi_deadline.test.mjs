@@ -74,6 +74,6 @@ ctest('a tool call the database holds up past the deadline is answered "one mome
   await waitUntil(() => psql(`SELECT count(*) FROM vapi_tool_results WHERE tool_call_id = '${id}'`).stdout.trim() === '1',
     { what: 'the late call stored its answer' });
   const retry = expectStatus(await toolCall(id, { scheduledAt: at }), 200, 'retry');
-  assert.match(retry.results[0].result ?? '', /^11:00 am on Tuesday \d+ \w+ is free/, JSON.stringify(retry));
+  assert.match(retry.results[0].result ?? '', /^Tuesday \d+ \w+ at 11:00 am is free/, JSON.stringify(retry));
   assert.equal(await counter('replayed'), replayed0 + 1, 'the retry is a replay');
 });

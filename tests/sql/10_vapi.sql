@@ -128,15 +128,15 @@ SELECT is(vapi_say_day('2030-09-30'), 'Monday 30 September',
           'say_day: the longest month name, unpadded');
 SELECT is(vapi_say_day('2030-05-11'), 'Saturday 11 May', 'say_day: a short month');
 
-SELECT is(vapi_say_time('2030-01-15 14:00+00', 'Europe/London'), '2:00 pm on Tuesday 15 January',
+SELECT is(vapi_say_time('2030-01-15 14:00+00', 'Europe/London'), 'Tuesday 15 January at 2:00 pm',
           'say_time: winter');
-SELECT is(vapi_say_time('2030-07-15 14:00+00', 'Europe/London'), '3:00 pm on Monday 15 July',
+SELECT is(vapi_say_time('2030-07-15 14:00+00', 'Europe/London'), 'Monday 15 July at 3:00 pm',
           'say_time: summer');
-SELECT is(vapi_say_time('2030-07-14 23:30+00', 'Europe/London'), '12:30 am on Monday 15 July',
+SELECT is(vapi_say_time('2030-07-14 23:30+00', 'Europe/London'), 'Monday 15 July at 12:30 am',
           'say_time: 23:30Z in July is already the next day in London');
-SELECT is(vapi_say_time('2030-01-15 04:30+00', 'Europe/Berlin'), '5:30 am on Tuesday 15 January',
+SELECT is(vapi_say_time('2030-01-15 04:30+00', 'Europe/Berlin'), 'Tuesday 15 January at 5:30 am',
           'say_time: the day in the zone, whatever the session zone (New York: the 14th)');
-SELECT is(vapi_say_time('2030-03-31 01:30+00', 'Europe/London'), '2:30 am on Sunday 31 March',
+SELECT is(vapi_say_time('2030-03-31 01:30+00', 'Europe/London'), 'Sunday 31 March at 2:30 am',
           'say_time: across the spring-forward change');
 
 
@@ -608,8 +608,8 @@ SELECT is(ARRAY(SELECT jsonb_object_keys(pg_temp.r('vb1')) ORDER BY 1),
 SELECT is(pg_temp.r('vb1') ->> 'answer',
           'Booked for ' || vapi_say_time(pg_temp.t(14, '10:00'), 'Europe/Berlin') || '.',
           'book: "Booked for <the time>." in the organization''s zone');
-SELECT matches(pg_temp.r('vb1') ->> 'answer', '^Booked for 10:00 am on Monday [1-9][0-9]? [A-Z][a-z]+\.$',
-               'book: ... "10:00 am on Monday <d> <Month>" (Berlin, not the session''s zone)');
+SELECT matches(pg_temp.r('vb1') ->> 'answer', '^Booked for Monday [1-9][0-9]? [A-Z][a-z]+ at 10:00 am\.$',
+               'book: ... "Monday <d> <Month> at 10:00 am" (Berlin, not the session''s zone)');
 SELECT is(pg_temp.r('vb1') - 'answer',
           '{"isError": false, "expiredHolds": null, "holdConverted": null}'::jsonb,
           'book: isError false, no hold converted, none expired; not "replayed"');
@@ -696,7 +696,7 @@ INSERT INTO res VALUES ('vb3', pg_temp.vbook(NULL, 'tc-b1', '+15550005001',
     p_provider => 'aaaaaaaa-0000-4000-8000-000000000033',
     p_org => '33333333-3333-4333-8333-333333333333'));
 SELECT is(pg_temp.r('vb3') ->> 'answer',
-          'Booked for 3:00 am on ' || vapi_say_day(pg_temp.d(6)) || '.',
+          'Booked for ' || vapi_say_day(pg_temp.d(6)) || ' at 3:00 am.',
           'book: the same tool call id in another organization books there, said in its zone');
 SELECT results_eq($$
     SELECT r.call_id::text, a.org_id, c.org_id FROM vapi_tool_results r

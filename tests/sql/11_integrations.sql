@@ -129,7 +129,7 @@ SELECT is((SELECT bk_delivery_context(d) - 'description' FROM deliveries d WHERE
                              'end', '2030-02-04T10:30:00.000Z'),
           'the event: its derived id, the contact''s name, the times');
 SELECT is((SELECT bk_delivery_context(d) ->> 'localTime' FROM deliveries d WHERE action = 'call.reminder'),
-          '11:00 am on Monday 4 February', 'the reminder call gets the time as a voice says it');
+          'Monday 4 February at 11:00 am', 'the reminder call gets the time as a voice says it');
 SELECT is(pg_temp.book('aaaaaaaa-0000-4000-8000-000000000002', 'cccccccc-0000-4000-8000-000000000009',
                        NULL, '2030-02-04 10:00+00', 30) ->> 'status', 'booked', 'a contact without a phone books');
 SELECT outbox_fan_out(10, 0);
