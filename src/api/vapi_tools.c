@@ -277,11 +277,11 @@ static void offer(const struct vapi_call *call, const struct shape *s, bool has_
             snprintf(held, sizeof held, "; I'm holding %s for you", o.offers[i].clock);
     say_list(&o, list, sizeof list);
     if (lost && o.n == 0) {
-        api_vapi_say(a, false, "Sorry, %s has just been taken. There is nothing else free on %s.",
+        api_vapi_say(a, false, "Sorry, %s is already taken. There is nothing else free on %s.",
                      asked, o.day);
     } else if (lost) {
         api_vapi_say(a, false,
-                     "Sorry, %s has just been taken. The nearest free times that day are %s%s. "
+                     "Sorry, %s is already taken. The nearest free times that day are %s%s. "
                      "Which would you like?",
                      asked, list, held);
     } else if (has_at && o.soon && o.n == 0) {
