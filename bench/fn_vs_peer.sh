@@ -10,10 +10,12 @@
 # pgb_function.sql (distinct slots, a fresh base time a run), then every extra
 # SCRIPT given (a variant measured against the same database; it gets the
 # same -D orgs=) and bench/pg_book.sql against every other bookd database
-# NAME=URL given (another version's schema and functions, say), interleaved so that all meet the same noise. Prints each
-# run's tps, the medians, and every side ÷ the peer, round by round and of
-# the medians. The database must hold bench/setup.sql's tables with
-# bench_orgs filled (BENCH_ORGS rows, default 100).
+# NAME=URL given (another version's schema and functions, say), interleaved
+# so that all meet the same noise. Prints each run's tps, the medians, and
+# every side ÷ the peer, round by round and of the medians, then a SUMMARY
+# line a side and client count for scripts. The database must hold
+# bench/setup.sql's tables with bench_orgs filled (BENCH_ORGS rows, default
+# 100).
 # ROUNDS (default 5), BENCH_SECONDS (default 5), CLIENTS (default "16 64").
 # FRESH=1 first empties every database's appointments, audit and outbox tables
 # (TRUNCATE: only for databases made for this): the peer's overlap check scans
@@ -53,6 +55,7 @@ fi
 base=$(psql -X -q -t -A "$PEER_URL" -c "SELECT extract(epoch FROM greatest(timestamptz
   '2100-01-01', max(scheduled_at) + interval '1 day'))::bigint FROM appointments")
 declare -A tps cpu
+summary=()
 # The cluster's CPU (the postmaster, its live children, and the children it
 # has reaped: pgbench's backends exit at the end of each run): steadier than
 # tps on a machine other tenants share, and on a CPU-bound machine the ratio
@@ -112,5 +115,11 @@ for c in "${clients_list[@]}"; do
     printf '  %-14s cluster CPU ms a tx %-24s median %5s  peer ÷ it (as a speed ratio) %s\n' "" \
       "${cpu[$side,$c]# }" "$(median "${vc[@]}")" \
       "$(awk -v a="$(median "${vc[@]}")" -v b="$(median "${pc[@]}")" 'BEGIN { printf "%.2f", (a > 0 ? b / a : 0) }')"
+    # One line a side for scripts (bench/peer.sh): SIDE CLIENTS median-tps
+    # ratio-of-medians cpu-median rounds' ratios (a,b,c).
+    summary+=("SUMMARY $side $c $(median "${v[@]}") $(awk -v a="$(median "${v[@]}")" \
+      -v b="$(median "${p[@]}")" 'BEGIN { printf "%.2f", a / b }') $(median "${vc[@]}") \
+      $(tr -s ' ' ',' <<<"${per% }")")
   done
 done
+printf '%s\n' "${summary[@]}"

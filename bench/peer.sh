@@ -16,7 +16,10 @@
 #   - the HTTP and function measurements again once every organization holds
 #     PEER_HISTORY past appointments more, as a practice's calendar does after
 #     a few months: the original's overlap check reads every earlier
-#     appointment of the organization, bookd's does not.
+#     appointment of the organization, bookd's does not;
+#   - last, both databases emptied, each design's function alone once more,
+#     next to copies of bookd's database that each lack one of its guarantees
+#     (bench/guarantees.sh): what each costs where the original is cheapest.
 #
 # Fair by construction: both on the same server, each in its own database
 # made fresh for the run; every measurement preceded by 3 s of the same load
@@ -110,14 +113,20 @@ bookd_pid=
 made_dbs=()
 # stop PID: stops one process this script started.
 stop() { if [[ -n "$1" ]]; then kill "$1" 2>/dev/null; wait "$1" 2>/dev/null || true; fi; }
-cleanup() {
+# stop_servers: the original's service and bookd, stopped.
+stop_servers() {
   local w
   if [[ -n $peer_pid ]]; then
     stop "$peer_pid"
     # Its workers stop with it; any left over are stopped by their ids.
     for w in ${peer_workers:-}; do kill "$w" 2>/dev/null || true; done
+    peer_pid=
   fi
   stop "$bookd_pid"
+  bookd_pid=
+}
+cleanup() {
+  stop_servers
   [[ -f $scratch/cpu.pid ]] && kill "$(cat "$scratch/cpu.pid")" 2>/dev/null
   if [[ -n $pgdir ]]; then
     pg_stop "$pgdir"
@@ -448,6 +457,24 @@ if (( history > 0 )); then
   phases+=(h)
 fi
 
+# Last, both databases emptied: each design's function alone on calendars
+# that start empty, where the original's overlap check is at its cheapest,
+# next to copies of bookd's database that each lack one guarantee
+# (bench/guarantees.sh; bench/HISTORY.md, step 59). The servers stop first:
+# a database is copied only while nothing is connected to it.
+stop_servers
+echo "bench/peer.sh: empty calendars, each guarantee's cost (bench/guarantees.sh)" >&2
+guarantee_seconds=$(( seconds < 5 ? seconds : 5 ))
+PATH=$bin:$PATH DATABASE_URL=$bookd_url PEER_URL=$(conninfo booking) BENCH_ORGS=$orgs ROUNDS=$rounds \
+  BENCH_SECONDS=$guarantee_seconds bench/guarantees.sh >"$scratch/guarantees.out" \
+  2>"$scratch/guarantees.log" || { cat "$scratch/guarantees.log" >&2; exit 1; }
+# guarantee SIDE CLIENTS FIELD: fn_vs_peer.sh's SUMMARY figure (1 the median
+# tps, 2 ÷ the original, 3 the CPU ms a booking, 4 each round's ratio).
+guarantee() {
+  awk -v s="$1" -v c="$2" -v f="$3" '$1 == "SUMMARY" && $2 == s && $3 == c {
+    v = $(3 + f); gsub(",", " / ", v); print v }' "$scratch/guarantees.out"
+}
+
 declare -A m_rps m_p50 m_p99 m_mms m_own m_dms m_tps m_fmms m_fdms
 for ph in "${phases[@]}"; do
   for who in peer bookd; do
@@ -565,6 +592,30 @@ target_rows() {
     echo "|---|---|---|---|---|"
     target_rows h
   fi
+  echo
+  echo "### On calendars that start empty: what each guarantee costs"
+  echo
+  echo "Each design's function alone again, once both databases are emptied: here the"
+  echo "original's overlap check has nothing to read. Beside bookd, copies of its database that"
+  echo "each lack one guarantee (bench/guarantees.sh; measurement only, none of them is a"
+  echo "booking DESIGN.md allows): the audit entry, which is also the event its deliveries"
+  echo "start from; the bucket locks; the exclusion constraint; the foreign keys of"
+  echo "appointments and audit entries; and all four. pgbench as above, $guarantee_seconds s a run,"
+  echo "$rounds round$( (( rounds == 1 )) || echo s), every side in turn."
+  echo
+  echo "| side | ÷ original, 16 clients | ÷ original, 64 clients | bookings/s, 16 / 64 | CPU ms a booking (PostgreSQL), 16 / 64 |"
+  echo "|---|---|---|---|---|"
+  for g in peer:"the original design" book:"bookd, every guarantee" no_audit:"bookd without the audit entry" \
+           no_locks:"bookd without the bucket locks" no_excl:"bookd without the exclusion constraint" \
+           no_fkeys:"bookd without the foreign keys" no_four:"bookd without all four"; do
+    s=${g%%:*}
+    echo "| ${g#*:} | $(guarantee "$s" 16 2) ($(guarantee "$s" 16 4)) | $(guarantee "$s" 64 2) ($(guarantee "$s" 64 4)) | $(guarantee "$s" 16 1) / $(guarantee "$s" 64 1) | $(guarantee "$s" 16 3) / $(guarantee "$s" 64 3) |"
+  done
+  echo
+  echo "The original's cost grows with every appointment an organization keeps, bookd's does"
+  echo "not: on these empty calendars the original is at its best, in the first pass it is"
+  echo "on its way up, and with history it is far behind. The two designs' functions cross"
+  echo "at 250-300 appointments an organization (bench/HISTORY.md, step 59)."
   echo
   echo "The overlap race: $pairs pairs, each a booking at 14:00 for 60 minutes and one at 14:30"
   echo "for 30 minutes for the same organization (in bookd, the same provider) on a day of their"
