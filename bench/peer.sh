@@ -112,7 +112,7 @@ peer_pid=
 bookd_pid=
 made_dbs=()
 # stop PID: stops one process this script started.
-stop() { if [[ -n "$1" ]]; then kill "$1" 2>/dev/null; wait "$1" 2>/dev/null || true; fi; }
+stop() { if [[ -n "$1" ]]; then kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; fi; }
 # stop_servers: the original's service and bookd, stopped.
 stop_servers() {
   local w

@@ -24,7 +24,7 @@ pgbouncer_stop() {
   stop "$un_bookd_pid"
   if [[ -n $pgb_pid ]]; then
     # Started as a daemon: not this shell's child, so waited for by polling.
-    kill "$pgb_pid" 2>/dev/null
+    kill "$pgb_pid" 2>/dev/null || true
     for _ in $(seq 50); do kill -0 "$pgb_pid" 2>/dev/null || break; sleep 0.1; done
   fi
   [[ -n $pgb_dir ]] && rm -rf "$pgb_dir"

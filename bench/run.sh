@@ -42,8 +42,10 @@ nw_pid=
 recv_pid=
 held_pid=
 # stop PID: stops one process this script started (a killed process's exit
-# status is not the script's).
-stop() { if [[ -n "$1" ]]; then kill "$1" 2>/dev/null; wait "$1" 2>/dev/null || true; fi; }
+# status is not the script's), or nothing when it has ended already (the
+# receiver stops by itself after 15 minutes): under set -e a failed kill in
+# the exit trap would end the trap before the cluster is stopped.
+stop() { if [[ -n "$1" ]]; then kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; fi; }
 cleanup() {
   pgbouncer_stop
   stop "$bookd_pid"

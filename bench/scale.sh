@@ -40,7 +40,7 @@ day=2039-06-06 # a Monday after every generated appointment: the busy day
 week_to=2039-06-13
 declare -A pids=() bases=()
 
-stop() { if [[ -n "$1" ]]; then kill "$1" 2>/dev/null; wait "$1" 2>/dev/null || true; fi; }
+stop() { if [[ -n "$1" ]]; then kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; fi; }
 cleanup() {
   local p
   for p in "${pids[@]}"; do stop "$p"; done
