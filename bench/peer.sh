@@ -127,7 +127,7 @@ stop_servers() {
 }
 cleanup() {
   stop_servers
-  [[ -f $scratch/cpu.pid ]] && kill "$(cat "$scratch/cpu.pid")" 2>/dev/null
+  [[ -f $scratch/cpu.pid ]] && { kill "$(cat "$scratch/cpu.pid")" 2>/dev/null || true; }
   if [[ -n $pgdir ]]; then
     pg_stop "$pgdir"
     rm -rf "$pgdir"
@@ -465,9 +465,14 @@ fi
 stop_servers
 echo "bench/peer.sh: empty calendars, each guarantee's cost (bench/guarantees.sh)" >&2
 guarantee_seconds=$(( seconds < 5 ? seconds : 5 ))
-PATH=$bin:$PATH DATABASE_URL=$bookd_url PEER_URL=$(conninfo booking) BENCH_ORGS=$orgs ROUNDS=$rounds \
-  BENCH_SECONDS=$guarantee_seconds bench/guarantees.sh >"$scratch/guarantees.out" \
-  2>"$scratch/guarantees.log" || { cat "$scratch/guarantees.log" >&2; exit 1; }
+# A failure here costs this table only, not the section's other figures.
+if ! PATH=$bin:$PATH DATABASE_URL=$bookd_url PEER_URL=$(conninfo booking) BENCH_ORGS=$orgs \
+    ROUNDS=$rounds BENCH_SECONDS=$guarantee_seconds bench/guarantees.sh \
+    >"$scratch/guarantees.out" 2>"$scratch/guarantees.log"; then
+  echo "bench/peer.sh: bench/guarantees.sh failed; its table is left out:" >&2
+  cat "$scratch/guarantees.log" >&2
+  : >"$scratch/guarantees.out"
+fi
 # guarantee SIDE CLIENTS FIELD: fn_vs_peer.sh's SUMMARY figure (1 the median
 # tps, 2 ÷ the original, 3 the CPU ms a booking, 4 each round's ratio).
 guarantee() {
@@ -603,14 +608,18 @@ target_rows() {
   echo "appointments and audit entries; and all four. pgbench as above, $guarantee_seconds s a run,"
   echo "$rounds round$( (( rounds == 1 )) || echo s), every side in turn."
   echo
-  echo "| side | ÷ original, 16 clients | ÷ original, 64 clients | bookings/s, 16 / 64 | CPU ms a booking (PostgreSQL), 16 / 64 |"
-  echo "|---|---|---|---|---|"
-  for g in peer:"the original design" book:"bookd, every guarantee" no_audit:"bookd without the audit entry" \
-           no_locks:"bookd without the bucket locks" no_excl:"bookd without the exclusion constraint" \
-           no_fkeys:"bookd without the foreign keys" no_four:"bookd without all four"; do
-    s=${g%%:*}
-    echo "| ${g#*:} | $(guarantee "$s" 16 2) ($(guarantee "$s" 16 4)) | $(guarantee "$s" 64 2) ($(guarantee "$s" 64 4)) | $(guarantee "$s" 16 1) / $(guarantee "$s" 64 1) | $(guarantee "$s" 16 3) / $(guarantee "$s" 64 3) |"
-  done
+  if grep -q '^SUMMARY' "$scratch/guarantees.out"; then
+    echo "| side | ÷ original, 16 clients | ÷ original, 64 clients | bookings/s, 16 / 64 | CPU ms a booking (PostgreSQL), 16 / 64 |"
+    echo "|---|---|---|---|---|"
+    for g in peer:"the original design" book:"bookd, every guarantee" no_audit:"bookd without the audit entry" \
+             no_locks:"bookd without the bucket locks" no_excl:"bookd without the exclusion constraint" \
+             no_fkeys:"bookd without the foreign keys" no_four:"bookd without all four"; do
+      s=${g%%:*}
+      echo "| ${g#*:} | $(guarantee "$s" 16 2) ($(guarantee "$s" 16 4)) | $(guarantee "$s" 64 2) ($(guarantee "$s" 64 4)) | $(guarantee "$s" 16 1) / $(guarantee "$s" 64 1) | $(guarantee "$s" 16 3) / $(guarantee "$s" 64 3) |"
+    done
+  else
+    echo "Not measured in this run: bench/guarantees.sh failed (its log is in the run's output)."
+  fi
   echo
   echo "The original's cost grows with every appointment an organization keeps, bookd's does"
   echo "not: on these empty calendars the original is at its best, in the first pass it is"
