@@ -109,17 +109,16 @@ for c in "${clients_list[@]}"; do
     read -r -a v <<<"${tps[$side,$c]}"
     read -r -a vc <<<"${cpu[$side,$c]}"
     per=$(for i in "${!v[@]}"; do awk -v a="${v[$i]}" -v b="${p[$i]}" 'BEGIN { printf "%.2f ", (b > 0 ? a / b : 0) }'; done)
+    mv=$(median "${v[@]}") mvc=$(median "${vc[@]}")
+    ratio=$(awk -v a="$mv" -v b="$(median "${p[@]}")" 'BEGIN { printf "%.2f", a / b }')
     printf '  %-14s tps %-32s median %5s  ÷ peer: by round %s of medians %s\n' "$side" \
-      "${tps[$side,$c]# }" "$(median "${v[@]}")" "$per" \
-      "$(awk -v a="$(median "${v[@]}")" -v b="$(median "${p[@]}")" 'BEGIN { printf "%.2f", a / b }')"
+      "${tps[$side,$c]# }" "$mv" "$per" "$ratio"
     printf '  %-14s cluster CPU ms a tx %-24s median %5s  peer ÷ it (as a speed ratio) %s\n' "" \
-      "${cpu[$side,$c]# }" "$(median "${vc[@]}")" \
-      "$(awk -v a="$(median "${vc[@]}")" -v b="$(median "${pc[@]}")" 'BEGIN { printf "%.2f", (a > 0 ? b / a : 0) }')"
+      "${cpu[$side,$c]# }" "$mvc" \
+      "$(awk -v a="$mvc" -v b="$(median "${pc[@]}")" 'BEGIN { printf "%.2f", (a > 0 ? b / a : 0) }')"
     # One line a side for scripts (bench/peer.sh): SIDE CLIENTS median-tps
     # ratio-of-medians cpu-median rounds' ratios (a,b,c).
-    summary+=("SUMMARY $side $c $(median "${v[@]}") $(awk -v a="$(median "${v[@]}")" \
-      -v b="$(median "${p[@]}")" 'BEGIN { printf "%.2f", a / b }') $(median "${vc[@]}") \
-      $(tr -s ' ' ',' <<<"${per% }")")
+    summary+=("SUMMARY $side $c $mv $ratio $mvc $(tr -s ' ' ',' <<<"${per% }")")
   done
 done
 printf '%s\n' "${summary[@]}"

@@ -51,6 +51,7 @@ cd "$root"
 # shellcheck disable=SC1091
 source scripts/pglib.sh
 source bench/outbox.sh
+source bench/procs.sh # stop
 
 seed=${PEER_SEED:-$root/../shared/peer-seed}
 seconds=${BENCH_SECONDS:-10}
@@ -111,8 +112,6 @@ pgdir=
 peer_pid=
 bookd_pid=
 made_dbs=()
-# stop PID: stops one process this script started.
-stop() { if [[ -n "$1" ]]; then kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; fi; }
 # stop_servers: the original's service and bookd, stopped.
 stop_servers() {
   local w

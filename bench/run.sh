@@ -22,6 +22,7 @@ cd "$root"
 source scripts/pglib.sh
 source bench/pgbouncer.sh
 source bench/outbox.sh
+source bench/procs.sh # stop
 case ${BENCH_ONLY:-} in
   "" | pgbouncer) ;;
   peer) exec env BOOKD_BIN="${BUILD:-build}/bookd" bench/peer.sh ;;
@@ -41,11 +42,6 @@ bookd_pid=
 nw_pid=
 recv_pid=
 held_pid=
-# stop PID: stops one process this script started (a killed process's exit
-# status is not the script's), or nothing when it has ended already (the
-# receiver stops by itself after 15 minutes): under set -e a failed kill in
-# the exit trap would end the trap before the cluster is stopped.
-stop() { if [[ -n "$1" ]]; then kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; fi; }
 cleanup() {
   pgbouncer_stop
   stop "$bookd_pid"

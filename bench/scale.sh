@@ -25,6 +25,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 source scripts/pglib.sh
+source bench/procs.sh # stop
 
 seconds=${BENCH_SECONDS:-5}
 runs=${BENCH_RUNS:-3}
@@ -40,7 +41,6 @@ day=2039-06-06 # a Monday after every generated appointment: the busy day
 week_to=2039-06-13
 declare -A pids=() bases=()
 
-stop() { if [[ -n "$1" ]]; then kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; fi; }
 cleanup() {
   local p
   for p in "${pids[@]}"; do stop "$p"; done
